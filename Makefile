@@ -1,0 +1,32 @@
+# One entry point for developers and CI. `make test` works on a fresh machine: it creates the
+# virtual environment, installs bizbus with its dev tools, fetches the Kafka jars, then runs
+# ruff, mypy and pytest (the test session starts its own Kafka broker).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install kafka-jars lint typecheck test clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+kafka-jars: install
+	$(BIN)/bizbus kafka fetch
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install kafka-jars lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Connectors: one module per external system dialect plus shared HTTP and webhook machinery."""

@@ -1,0 +1,298 @@
+"""Start, find and stop a local KRaft cluster of 1 or 3 combined broker+controller nodes.
+
+State (pids, ports, log paths) is kept in `<run_dir>/cluster.json` so `bizbus kafka down` and
+`status` work from another process. Start-up ends only when an admin client sees every broker.
+"""
+
+import asyncio
+import json
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from deploy.kafka.config import (
+    LOG4J2_PROPERTIES,
+    NodeSpec,
+    new_cluster_id,
+    render_server_properties,
+)
+from deploy.kafka.errors import KafkaRuntimeError
+from deploy.kafka.jars import ensure_jars
+from deploy.kafka.processes import is_alive, terminate
+from deploy.kafka.settings import KafkaRuntimeSettings
+
+STATE_FILE = "cluster.json"
+_PROCESS_MARKER = "kafka.Kafka"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class NodeProcess:
+    """One running node: its pid, ports and log file."""
+
+    node_id: int
+    pid: int
+    port: int
+    controller_port: int
+    log_path: str
+
+    def alive(self) -> bool:
+        """Return whether the node's Java process still runs."""
+        return is_alive(self.pid, marker=_PROCESS_MARKER)
+
+
+@dataclass(frozen=True)
+class KafkaCluster:
+    """A started cluster, as saved in its run directory."""
+
+    run_dir: str
+    cluster_id: str
+    nodes: list[NodeProcess] = field(default_factory=list)
+    started_at: float = 0.0
+
+    @property
+    def bootstrap(self) -> str:
+        """Return the bootstrap servers string for clients."""
+        return ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    def save(self) -> None:
+        """Write the state file so other processes can find this cluster."""
+        Path(self.run_dir, STATE_FILE).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, run_dir: Path) -> "KafkaCluster | None":
+        """Return the cluster saved in `run_dir`, or None when there is none."""
+        path = run_dir / STATE_FILE
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        nodes = [NodeProcess(**node) for node in raw.pop("nodes")]
+        return cls(nodes=nodes, **raw)
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def java_major_version(java: str) -> int:
+    """Return the major version of `java`, or raise a runtime error saying how to get one."""
+    path = shutil.which(java)
+    if path is None:
+        raise KafkaRuntimeError(
+            f"Java ('{java}') is not on PATH. Kafka needs Java 17 or newer: "
+            "apt-get install openjdk-17-jre-headless, or set BIZBUS_KAFKA_JAVA to a java binary."
+        )
+    out = subprocess.run([path, "-version"], capture_output=True, text=True, check=False)  # noqa: S603
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if match is None:
+        raise KafkaRuntimeError(f"Could not read the version of {path}: {out.stderr.strip()}")
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def port_is_free(port: int) -> bool:
+    """Return whether 127.0.0.1:`port` can be bound now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int) -> list[int]:
+    """Return `count` distinct ports that are free on loopback right now."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _plan_nodes(count: int, port: int | None, data_root: Path) -> list[NodeSpec]:
+    if port is None:
+        ports = free_ports(2 * count)
+        client_ports, controller_ports = ports[:count], ports[count:]
+    else:
+        client_ports = [port + i for i in range(count)]
+        taken = [p for p in client_ports if not port_is_free(p)]
+        if taken:
+            raise KafkaRuntimeError(
+                f"Port(s) {', '.join(map(str, taken))} on 127.0.0.1 are already in use. "
+                "Stop whatever holds them (`bizbus kafka status` shows a broker of ours) "
+                "or choose another --port."
+            )
+        controller_ports = free_ports(count)
+    return [
+        NodeSpec(i + 1, client_ports[i], controller_ports[i], data_root / f"node-{i + 1}")
+        for i in range(count)
+    ]
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log written)"
+    return "\n".join(text[-lines:])
+
+
+def _java_base(settings: KafkaRuntimeSettings, jars: Path, run_dir: Path) -> list[str]:
+    java = shutil.which(settings.java) or settings.java
+    return [
+        java,
+        "-Xms128m",
+        f"-Xmx{settings.heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={run_dir / 'log4j2.properties'}",
+        "-cp",
+        f"{jars}/*",
+    ]
+
+
+def _format_storage(base: list[str], specs: list[NodeSpec], run_dir: Path, cluster_id: str) -> None:
+    formatters = []
+    for spec in specs:
+        command = [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+                   "-c", str(run_dir / f"node-{spec.node_id}.properties")]  # fmt: skip
+        if len(specs) == 1:
+            command.append("--standalone")
+        formatters.append(
+            subprocess.Popen(  # noqa: S603
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        )
+    for spec, formatter in zip(specs, formatters, strict=True):
+        output, _ = formatter.communicate(timeout=120)
+        if formatter.returncode != 0:
+            raise KafkaRuntimeError(
+                f"Formatting storage of node {spec.node_id} failed:\n{output[-2000:]}"
+            )
+
+
+def _accepts_connections(bootstrap: str) -> bool:
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+async def _brokers_seen(bootstrap: str) -> int:
+    if not _accepts_connections(bootstrap):
+        return 0  # spares the admin client's connection-refused log lines
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await admin.start()
+        description = await admin.describe_cluster()
+        return len(description.get("brokers", []))
+    except (TimeoutError, KafkaError, OSError):
+        return 0
+    finally:
+        await admin.close()
+
+
+def _wait_ready(cluster: KafkaCluster, timeout_s: float, progress: Progress) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        dead = [node for node in cluster.nodes if not node.alive()]
+        if dead:
+            node = dead[0]
+            raise KafkaRuntimeError(
+                f"Kafka node {node.node_id} exited during start-up. "
+                f"Last lines of {node.log_path}:\n{_log_tail(Path(node.log_path))}"
+            )
+        seen = asyncio.run(_brokers_seen(cluster.bootstrap))
+        if seen >= len(cluster.nodes):
+            return
+        if time.monotonic() > deadline:
+            log = Path(cluster.nodes[0].log_path)
+            raise KafkaRuntimeError(
+                f"Kafka did not answer an admin client at {cluster.bootstrap} within "
+                f"{timeout_s:.0f} s ({seen}/{len(cluster.nodes)} brokers seen). "
+                f"Last lines of {log}:\n{_log_tail(log)}"
+            )
+        progress(f"waiting for brokers ({seen}/{len(cluster.nodes)} up)")
+        time.sleep(0.25)
+
+
+def start_cluster(
+    settings: KafkaRuntimeSettings,
+    *,
+    nodes: int = 1,
+    port: int | None = None,
+    run_dir: Path | None = None,
+    progress: Progress = _noop,
+) -> KafkaCluster:
+    """Format fresh storage, start `nodes` (1 or 3) KRaft nodes and wait until all answer."""
+    if nodes not in (1, 3):
+        raise KafkaRuntimeError(f"--nodes must be 1 or 3, not {nodes}.")
+    run_dir = run_dir or settings.resolved_run_dir()
+    existing = KafkaCluster.load(run_dir)
+    if existing is not None and any(node.alive() for node in existing.nodes):
+        raise KafkaRuntimeError(
+            f"A broker started from {run_dir} is already running at {existing.bootstrap}. "
+            "Run `bizbus kafka down` first."
+        )
+    if (major := java_major_version(settings.java)) < 17:
+        raise KafkaRuntimeError(f"Kafka 4 needs Java 17 or newer; '{settings.java}' is {major}.")
+    progress("checking Kafka jars (first run downloads them from Maven Central)")
+    jars = ensure_jars(settings)
+    shutil.rmtree(run_dir / "data", ignore_errors=True)
+    (run_dir / "data").mkdir(parents=True)
+    (run_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+    specs = _plan_nodes(nodes, port, run_dir / "data")
+    for spec in specs:
+        text = render_server_properties(spec, specs)
+        (run_dir / f"node-{spec.node_id}.properties").write_text(text)
+    base = _java_base(settings, jars, run_dir)
+    cluster_id = new_cluster_id()
+    progress("formatting storage")
+    _format_storage(base, specs, run_dir, cluster_id)
+    started: list[NodeProcess] = []
+    for spec in specs:
+        log_path = run_dir / f"node-{spec.node_id}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(  # noqa: S603
+                [*base, _PROCESS_MARKER, str(run_dir / f"node-{spec.node_id}.properties")],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # outlives `bizbus kafka up`; Ctrl-C there won't kill it
+            )
+        started.append(
+            NodeProcess(spec.node_id, process.pid, spec.port, spec.controller_port, str(log_path))
+        )
+    cluster = KafkaCluster(str(run_dir), cluster_id, started, time.time())
+    cluster.save()
+    try:
+        _wait_ready(cluster, settings.start_timeout_s, progress)
+    except BaseException:
+        stop_cluster(cluster)
+        raise
+    return cluster
+
+
+def stop_cluster(cluster: KafkaCluster, *, grace_s: float = 20.0) -> list[int]:
+    """Stop every node (SIGTERM, then SIGKILL after `grace_s`); return the node ids killed."""
+    by_pid = {node.pid: node.node_id for node in cluster.nodes}
+    killed = terminate(list(by_pid), marker=_PROCESS_MARKER, grace_s=grace_s)
+    Path(cluster.run_dir, STATE_FILE).unlink(missing_ok=True)
+    return [by_pid[pid] for pid in killed]

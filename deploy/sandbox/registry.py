@@ -1,0 +1,39 @@
+"""The sandbox systems: name → default port and app factory (imported lazily), one line each."""
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from starlette.types import ASGIApp
+
+from deploy.sandbox.app import SandboxConfig
+
+AppFactory = Callable[[SandboxConfig], ASGIApp]
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """One sandbox system."""
+
+    name: str
+    dialect: str
+    default_port: int
+    factory_path: str  # "module:function"
+
+    def factory(self) -> AppFactory:
+        """Import and return the app factory."""
+        module, _, function = self.factory_path.partition(":")
+        return cast(AppFactory, getattr(importlib.import_module(module), function))
+
+
+SYSTEMS: dict[str, SystemSpec] = {
+    "crm": SystemSpec("crm", "Salesforce REST API v60.0", 18101, "deploy.sandbox.crm:create_app"),
+    "erp": SystemSpec(
+        "erp",
+        "Odoo external API (XML-RPC, JSON-RPC, JSON-2)",
+        18102,
+        "deploy.sandbox.erp:create_app",
+    ),
+    "oa": SystemSpec("oa", "Feishu/Lark approval v4", 18103, "deploy.sandbox.oa:create_app"),
+}

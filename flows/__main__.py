@@ -1,0 +1,5 @@
+"""`python -m flows ...` runs the same CLI as `bizbus ...`."""
+
+from flows.cli import main
+
+main()

@@ -1,0 +1,18 @@
+"""The `bizbus` command line: one sub-command group per module, registered here."""
+
+import typer
+
+from flows.cli import kafka_cmd
+
+app = typer.Typer(
+    name="bizbus",
+    help="bizbus links CRM, ERP and OA systems through Apache Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(kafka_cmd.app, name="kafka")
+
+
+def main() -> None:
+    """Run the CLI (entry point of the `bizbus` console script)."""
+    app()

@@ -1,0 +1,96 @@
+"""`bizbus kafka up|down|status`: a local Kafka broker (or 3-node cluster) for dev and tests."""
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from deploy.kafka import (
+    KafkaCluster,
+    KafkaRuntimeError,
+    KafkaRuntimeSettings,
+    start_cluster,
+    stop_cluster,
+)
+from deploy.kafka.jars import ensure_jars
+
+app = typer.Typer(help="Run Apache Kafka (KRaft) from Maven Central jars, no Docker.")
+console = Console(stderr=True)
+
+RunDir = Annotated[
+    Path | None, typer.Option(help="Folder for data, logs and state (default: in the cache).")
+]
+
+
+def _run_dir(run_dir: Path | None) -> Path:
+    return run_dir or KafkaRuntimeSettings().resolved_run_dir()
+
+
+@app.command()
+def fetch() -> None:
+    """Fetch the Kafka jars from Maven Central into the cache (a no-op once cached)."""
+    try:
+        with console.status("fetching Kafka jars from Maven Central"):
+            folder = ensure_jars(KafkaRuntimeSettings())
+    except KafkaRuntimeError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(f"Kafka jars ready in {folder}")
+
+
+@app.command()
+def up(
+    nodes: Annotated[int, typer.Option(help="1, or 3 for a replicated cluster.")] = 1,
+    port: Annotated[int | None, typer.Option(help="First client port (default: free).")] = None,
+    run_dir: RunDir = None,
+) -> None:
+    """Start a broker and print its bootstrap address once an admin client sees it."""
+    settings = KafkaRuntimeSettings()
+    began = time.monotonic()
+    try:
+        with console.status("starting Kafka") as status:
+            cluster = start_cluster(
+                settings,
+                nodes=nodes,
+                port=port,
+                run_dir=_run_dir(run_dir),
+                progress=lambda message: status.update(f"Kafka: {message}"),
+            )
+    except KafkaRuntimeError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"Kafka {len(cluster.nodes)}-node cluster ready in {time.monotonic() - began:.1f} s; "
+        f"logs in {cluster.run_dir}. Stop it with `bizbus kafka down`."
+    )
+    typer.echo(cluster.bootstrap)
+
+
+@app.command()
+def down(run_dir: RunDir = None) -> None:
+    """Stop the broker started by `bizbus kafka up`."""
+    cluster = KafkaCluster.load(_run_dir(run_dir))
+    if cluster is None:
+        console.print("No broker is recorded as running; nothing to stop.")
+        return
+    killed = stop_cluster(cluster)
+    note = f" (node(s) {killed} did not stop in time and were killed)" if killed else ""
+    console.print(f"Stopped Kafka at {cluster.bootstrap}{note}.")
+
+
+@app.command()
+def status(run_dir: RunDir = None) -> None:
+    """Print the bootstrap address and which nodes run; exit 1 when none does."""
+    cluster = KafkaCluster.load(_run_dir(run_dir))
+    if cluster is None:
+        console.print("Kafka is not running (no state recorded).")
+        raise typer.Exit(1)
+    alive = [node for node in cluster.nodes if node.alive()]
+    for node in cluster.nodes:
+        state = "up" if node in alive else "DOWN"
+        console.print(f"node {node.node_id}: {state} port {node.port} pid {node.pid}")
+    if not alive:
+        raise typer.Exit(1)
+    typer.echo(cluster.bootstrap)

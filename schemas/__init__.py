@@ -1,0 +1,1 @@
+"""Event contracts: the CloudEvents envelope, business payloads and the topic catalog."""
