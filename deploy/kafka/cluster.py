@@ -32,6 +32,8 @@ from deploy.kafka.settings import KafkaRuntimeSettings
 STATE_FILE = "cluster.json"
 _PROCESS_MARKER = "kafka.Kafka"
 Progress = Callable[[str], None]
+# Nodes started by this process, kept so they are reaped (not warned about) when stopped here.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,7 @@ def start_cluster(
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # outlives `bizbus kafka up`; Ctrl-C there won't kill it
             )
+        _CHILDREN[process.pid] = process
         started.append(
             NodeProcess(spec.node_id, process.pid, spec.port, spec.controller_port, str(log_path))
         )
@@ -294,5 +297,9 @@ def stop_cluster(cluster: KafkaCluster, *, grace_s: float = 20.0) -> list[int]:
     """Stop every node (SIGTERM, then SIGKILL after `grace_s`); return the node ids killed."""
     by_pid = {node.pid: node.node_id for node in cluster.nodes}
     killed = terminate(list(by_pid), marker=_PROCESS_MARKER, grace_s=grace_s)
+    for pid in by_pid:
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            child.wait(timeout=5)
     Path(cluster.run_dir, STATE_FILE).unlink(missing_ok=True)
     return [by_pid[pid] for pid in killed]

@@ -1,0 +1,39 @@
+"""Session-wide fixtures: one real Kafka broker for the whole test session.
+
+The broker is started from the Maven Central jars (deploy/kafka) unless `BIZBUS_TEST_KAFKA`
+gives a bootstrap address. A broker that cannot start fails the tests that need it; never a skip.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap address of a real broker, started once for the session and always stopped."""
+    given = os.environ.get("BIZBUS_TEST_KAFKA")
+    if given:
+        yield given
+        return
+    run_dir = Path(tempfile.mkdtemp(prefix="bizbus-test-kafka-"))
+    cluster = start_cluster(KafkaRuntimeSettings(), run_dir=run_dir)
+    try:
+        yield cluster.bootstrap
+    finally:
+        stop_cluster(cluster)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_topic(request: pytest.FixtureRequest) -> str:
+    """A topic name no other test uses (the broker auto-creates it with one partition)."""
+    base = request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")
+    return f"test.{base[:60]}.{uuid.uuid4().hex[:8]}"
