@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
+from deploy.sandbox.runner import start_sandbox, stop_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +38,29 @@ def fresh_topic(request: pytest.FixtureRequest) -> str:
     """A topic name no other test uses (the broker auto-creates it with one partition)."""
     base = request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")
     return f"test.{base[:60]}.{uuid.uuid4().hex[:8]}"
+
+
+def _sandbox_url(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    stack = start_sandbox([name], run_dir=tmp_path_factory.mktemp(f"sandbox-{name}"))
+    try:
+        yield stack.urls[name]
+    finally:
+        stop_sandbox(stack)
+
+
+@pytest.fixture(scope="session")
+def crm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a sandbox CRM (Salesforce dialect) process on loopback, fresh data."""
+    yield from _sandbox_url("crm", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def erp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a sandbox ERP (Odoo dialect) process on loopback, fresh data."""
+    yield from _sandbox_url("erp", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def oa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a sandbox OA (Feishu dialect) process on loopback, fresh data."""
+    yield from _sandbox_url("oa", tmp_path_factory)

@@ -20,6 +20,7 @@ class SystemSpec:
     dialect: str
     default_port: int
     factory_path: str  # "module:function"
+    credentials: dict[str, str]
 
     def factory(self) -> AppFactory:
         """Import and return the app factory."""
@@ -27,13 +28,23 @@ class SystemSpec:
         return cast(AppFactory, getattr(importlib.import_module(module), function))
 
 
+# Sandbox-only credentials: printed by `bizbus sandbox up`, never valid anywhere else.
 SYSTEMS: dict[str, SystemSpec] = {
-    "crm": SystemSpec("crm", "Salesforce REST API v60.0", 18101, "deploy.sandbox.crm:create_app"),
-    "erp": SystemSpec(
-        "erp",
-        "Odoo external API (XML-RPC, JSON-RPC, JSON-2)",
-        18102,
-        "deploy.sandbox.erp:create_app",
+    "crm": SystemSpec(
+        "crm", "Salesforce REST API v60.0", 18101, "deploy.sandbox.crm:create_app",
+        {"client_id": "bizbus-sandbox-client", "client_secret": "sandbox-crm-secret"},
     ),
-    "oa": SystemSpec("oa", "Feishu/Lark approval v4", 18103, "deploy.sandbox.oa:create_app"),
-}
+    "erp": SystemSpec(
+        "erp", "Odoo external API (XML-RPC, JSON-RPC, JSON-2)", 18102, "deploy.sandbox.erp:create_app",
+        {"db": "bizbus", "login": "admin", "password": "admin", "api_key": "sandbox-odoo-api-key"},
+    ),
+    "oa": SystemSpec(
+        "oa", "Feishu/Lark approval v4", 18103, "deploy.sandbox.oa:create_app",
+        {
+            "app_id": "cli_sandbox0001",
+            "app_secret": "sandbox-oa-secret",
+            "encrypt_key": "sandbox-encrypt-key",
+            "verification_token": "sandbox-verification-token",
+        },
+    ),
+}  # fmt: skip

@@ -2,7 +2,7 @@
 
 import typer
 
-from flows.cli import kafka_cmd
+from flows.cli import kafka_cmd, sandbox_cmd
 
 app = typer.Typer(
     name="bizbus",
@@ -11,6 +11,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(kafka_cmd.app, name="kafka")
+app.add_typer(sandbox_cmd.app, name="sandbox")
 
 
 def main() -> None:

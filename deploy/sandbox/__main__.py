@@ -1,0 +1,33 @@
+"""`python -m deploy.sandbox serve NAME --port P --db FILE`: run one sandbox server (foreground)."""
+
+import argparse
+import logging
+
+import uvicorn
+
+from deploy.sandbox.app import SandboxConfig
+from deploy.sandbox.registry import SYSTEMS
+
+
+def main() -> None:
+    """Parse arguments and serve until stopped."""
+    parser = argparse.ArgumentParser(prog="python -m deploy.sandbox")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run one sandbox server")
+    serve.add_argument("name", choices=sorted(SYSTEMS))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--db", default=":memory:")
+    serve.add_argument("--manual-clock", action="store_true")
+    args = parser.parse_args()
+    spec = SYSTEMS[args.name]
+    app = spec.factory()(SandboxConfig(db_path=args.db, manual_clock=args.manual_clock))
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.name} %(message)s")
+    uvicorn.run(
+        app, host=args.host, port=args.port or spec.default_port,
+        log_level="info", access_log=True,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

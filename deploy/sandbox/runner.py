@@ -1,0 +1,161 @@
+"""Start sandbox servers as local processes on loopback, find them again, and stop them.
+
+Each server is `python -m deploy.sandbox serve NAME --port P --db FILE`; its requests are logged
+to `<run_dir>/<name>.log`. State lives in `<run_dir>/sandbox.json` for `bizbus sandbox down`.
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+from deploy.kafka.processes import is_alive, terminate
+from deploy.sandbox.registry import SYSTEMS
+
+STATE_FILE = "sandbox.json"
+_MARKER = "deploy.sandbox serve"
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class SandboxError(RuntimeError):
+    """A sandbox server could not be started or reached; the message says why."""
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    """One running sandbox server."""
+
+    name: str
+    pid: int
+    port: int
+    log_path: str
+
+    @property
+    def url(self) -> str:
+        """Return the server's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        """Return whether the server process still runs."""
+        return is_alive(self.pid, marker=_MARKER)
+
+
+@dataclass(frozen=True)
+class SandboxStack:
+    """Servers started together from one run directory."""
+
+    run_dir: str
+    servers: list[ServerProcess] = field(default_factory=list)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Return name → base URL."""
+        return {server.name: server.url for server in self.servers}
+
+    def save(self) -> None:
+        """Write the state file so other processes can find these servers."""
+        Path(self.run_dir, STATE_FILE).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, run_dir: Path) -> "SandboxStack | None":
+        """Return the stack saved in `run_dir`, or None."""
+        path = run_dir / STATE_FILE
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        return cls(raw["run_dir"], [ServerProcess(**s) for s in raw["servers"]])
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_healthy(server: ServerProcess, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not server.alive():
+            tail = Path(server.log_path).read_text(errors="replace").splitlines()[-20:]
+            raise SandboxError(f"sandbox {server.name} exited during start-up:\n" + "\n".join(tail))
+        try:
+            if httpx.get(f"{server.url}/_sandbox/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SandboxError(f"sandbox {server.name} did not answer on {server.url} in {timeout_s} s")
+
+
+def start_sandbox(
+    names: list[str],
+    *,
+    run_dir: Path,
+    ports: dict[str, int] | None = None,
+    manual_clock: bool = False,
+    default_ports: bool = False,
+    timeout_s: float = 30.0,
+) -> SandboxStack:
+    """Start the named servers with fresh databases and wait until each answers.
+
+    Ports come from `ports`, else the registry's defaults when `default_ports`, else free ones.
+    """
+    unknown = [name for name in names if name not in SYSTEMS]
+    if unknown:
+        raise SandboxError(f"unknown sandbox system(s) {unknown}; choose from {list(SYSTEMS)}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    servers = []
+    for name in names:
+        port = (ports or {}).get(name) or (SYSTEMS[name].default_port if default_ports else 0)
+        port = port or _free_port()
+        if _port_in_use(port):
+            raise SandboxError(
+                f"port {port} for sandbox {name} is in use; stop what holds it "
+                "(`bizbus sandbox status`) or pick another port"
+            )
+        db_path = run_dir / f"{name}.db"
+        for stale in run_dir.glob(f"{name}.db*"):
+            stale.unlink()
+        log_path = run_dir / f"{name}.log"
+        command = [sys.executable, "-m", "deploy.sandbox", "serve", name,
+                   "--port", str(port), "--db", str(db_path)]  # fmt: skip
+        if manual_clock:
+            command.append("--manual-clock")
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(  # noqa: S603
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        _CHILDREN[process.pid] = process
+        servers.append(ServerProcess(name, process.pid, port, str(log_path)))
+    stack = SandboxStack(str(run_dir), servers)
+    stack.save()
+    try:
+        for server in servers:
+            _wait_healthy(server, timeout_s)
+    except BaseException:
+        stop_sandbox(stack)
+        raise
+    return stack
+
+
+def stop_sandbox(stack: SandboxStack) -> None:
+    """Stop every server of the stack and forget its state."""
+    pids = [server.pid for server in stack.servers]
+    terminate(pids, marker=_MARKER, grace_s=5)
+    for pid in pids:
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            child.wait(timeout=5)
+    Path(stack.run_dir, STATE_FILE).unlink(missing_ok=True)
