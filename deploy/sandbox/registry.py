@@ -35,7 +35,8 @@ SYSTEMS: dict[str, SystemSpec] = {
         {"client_id": "bizbus-sandbox-client", "client_secret": "sandbox-crm-secret"},
     ),
     "erp": SystemSpec(
-        "erp", "Odoo external API (XML-RPC, JSON-RPC, JSON-2)", 18102, "deploy.sandbox.erp:create_app",
+        "erp", "Odoo external API (XML-RPC, JSON-RPC, JSON-2)", 18102,
+        "deploy.sandbox.erp:create_app",
         {"db": "bizbus", "login": "admin", "password": "admin", "api_key": "sandbox-odoo-api-key"},
     ),
     "oa": SystemSpec(
