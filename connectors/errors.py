@@ -1,0 +1,91 @@
+"""The one error tree of bizbus; `retriable` is a class attribute, messages carry no secrets.
+
+```
+IntegrationError            retriable=False
+├── ConfigError             bad settings: exit at startup, never a dead letter
+├── ConnectorError
+│   ├── TransientError      retriable: timeouts, connect errors, 408, 5xx
+│   │   └── RateLimited     429, carries retry_after
+│   ├── AuthError           401/403: stop the flow loudly
+│   └── RejectedError       other 4xx: dead letter
+├── SchemaError             undecodable or invalid event: dead letter
+└── MappingError            missing reference data: dead letter (or park and retry later)
+```
+"""
+
+from typing import ClassVar
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ConnectorError",
+    "IntegrationError",
+    "MappingError",
+    "RateLimited",
+    "RejectedError",
+    "SchemaError",
+    "TransientError",
+]
+
+
+class IntegrationError(Exception):
+    """Root of every error bizbus raises on purpose; not retriable unless a subclass says so."""
+
+    retriable: ClassVar[bool] = False
+
+
+class ConfigError(IntegrationError):
+    """A setting is missing or wrong; the message names it and says how to fix it."""
+
+
+class ConnectorError(IntegrationError):
+    """A call to an external system failed.
+
+    Attributes:
+        system: Short name of the system (``crm``, ``erp``, ``oa``, ...), if known.
+        status_code: The HTTP status that caused the error, if any.
+    """
+
+    def __init__(
+        self, message: str, *, system: str | None = None, status_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.system = system
+        self.status_code = status_code
+
+
+class TransientError(ConnectorError):
+    """The call may succeed if repeated: timeouts, connect errors, 408 and 5xx."""
+
+    retriable: ClassVar[bool] = True
+
+
+class RateLimited(TransientError):
+    """The system said 429; ``retry_after`` is the wait it asked for, in seconds (or None)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        system: str | None = None,
+        status_code: int | None = 429,
+    ) -> None:
+        super().__init__(message, system=system, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class AuthError(ConnectorError):
+    """Credentials were refused (401/403) even after one token refresh: stop loudly."""
+
+
+class RejectedError(ConnectorError):
+    """The system refused this request (other 4xx, or a webhook that fails verification)."""
+
+
+class SchemaError(IntegrationError):
+    """An event or payload cannot be decoded or does not match its schema."""
+
+
+class MappingError(IntegrationError):
+    """Reference data needed to map a record is missing (e.g. no ERP id for a CRM account)."""

@@ -1,0 +1,284 @@
+"""HTTP connector base: one pooled ``httpx.AsyncClient``, explicit limits, bounded retries.
+
+Retries (tenacity): TransientError only, stop after N attempts or a total delay, jittered
+exponential backoff, 429 ``Retry-After`` honoured; one token refresh on 401, then AuthError.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from connectors.auth import AccessToken, TokenProvider
+from connectors.errors import ConnectorError, IntegrationError, RateLimited, TransientError
+from connectors.quota import RateBudget
+from connectors.status import error_for_response, error_for_transport
+
+__all__ = ["HttpConnector", "RetryPolicy"]
+
+logger = logging.getLogger(__name__)
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Failures that prove the request never left this process: safe to retry even a POST.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to retry a TransientError.
+
+    Attributes:
+        attempts: Total tries, the first included (>= 1).
+        max_delay: Give up rather than wait past this many seconds since the first try.
+        initial: First backoff in seconds; doubles per attempt.
+        max_backoff: Cap of one backoff in seconds.
+        jitter: Up to this many random seconds added to each backoff.
+    """
+
+    attempts: int = 4
+    max_delay: float = 30.0
+    initial: float = 0.2
+    max_backoff: float = 5.0
+    jitter: float = 0.5
+
+
+@dataclass(slots=True)
+class _Call:
+    refreshed: bool = False
+    attempts: int = 0
+
+
+class HttpConnector:
+    """Base of every HTTP dialect; subclasses set ``system`` and override the hooks.
+
+    Hooks: ``auth_headers`` (how a token goes on the request), ``is_token_rejected`` (when to
+    refresh once), ``classify`` (status → error table), ``error_detail`` (a safe vendor code).
+
+    Args:
+        base_url: Root URL of the system's API; ``request`` takes paths relative to it.
+        token: Credential source, or None for unauthenticated calls.
+        timeout: Per-request timeouts; defaults to ``DEFAULT_TIMEOUT``.
+        limits: Connection pool limits; defaults to ``DEFAULT_LIMITS``.
+        retry: Retry policy; defaults to ``RetryPolicy()``.
+        budget: Rate budget shared by all calls of this connector, or None.
+        headers: Headers sent on every request (e.g. ``User-Agent``).
+        transport: An httpx transport (tests pass ``httpx.MockTransport``).
+        sleep: Async sleep used between retries (tests pass a recorder).
+    """
+
+    system: ClassVar[str] = "http"
+    DEFAULT_TIMEOUT: ClassVar[httpx.Timeout] = httpx.Timeout(10.0, connect=5.0, pool=5.0)
+    DEFAULT_LIMITS: ClassVar[httpx.Limits] = httpx.Limits(
+        max_connections=64, max_keepalive_connections=32, keepalive_expiry=30.0
+    )
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: TokenProvider | None = None,
+        timeout: httpx.Timeout | None = None,
+        limits: httpx.Limits | None = None,
+        retry: RetryPolicy | None = None,
+        budget: RateBudget | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.token = token
+        self.retry = retry or RetryPolicy()
+        if self.retry.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be >= 1")
+        self.budget = budget
+        self._sleep = sleep
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=timeout or self.DEFAULT_TIMEOUT,
+            limits=limits or self.DEFAULT_LIMITS,
+            headers=dict(headers or {}),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._backoff = wait_exponential_jitter(
+            multiplier=self.retry.initial, max=self.retry.max_backoff, jitter=self.retry.jitter
+        )
+
+    async def __aenter__(self) -> Self:
+        await self.client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.client.aclose()
+
+    # -- hooks ---------------------------------------------------------------------------
+
+    def auth_headers(self, token: AccessToken) -> dict[str, str]:
+        """Headers that carry ``token``; the default is a bearer token."""
+        return {"Authorization": f"Bearer {token.value}"}
+
+    def is_token_rejected(self, response: httpx.Response) -> bool:
+        """True when the response means "token expired/invalid" (refresh once and resend)."""
+        return response.status_code == 401
+
+    def error_detail(self, response: httpx.Response) -> str | None:
+        """A short, safe vendor error code for messages (never free text); default none."""
+        return None
+
+    def classify(self, response: httpx.Response) -> ConnectorError | None:
+        """Status-code → error table (see ``connectors.status.error_for_response``)."""
+        return error_for_response(response, system=self.system, detail=self.error_detail)
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send one request with auth, budget, error table and bounded retries.
+
+        Args:
+            method: HTTP method.
+            url: Path relative to ``base_url``, or an absolute URL.
+            params: Query parameters.
+            json: JSON body.
+            data: Form body.
+            content: Raw body.
+            headers: Extra headers for this request.
+            idempotent: May a request that reached the server be resent? Defaults to True for
+                GET/HEAD/OPTIONS/PUT/DELETE; pass True for upserts and keyed POSTs.
+
+        Returns:
+            The successful (< 400) response, body read.
+
+        Raises:
+            TransientError: Still failing after the retry policy gave up (RateLimited for 429).
+            AuthError: Refused even after one token refresh.
+            RejectedError: Any other 4xx.
+        """
+        method = method.upper()
+        safe = idempotent if idempotent is not None else method in _IDEMPOTENT_METHODS
+        kwargs: dict[str, Any] = {
+            "params": params,
+            "json": json,
+            "data": data,
+            "content": content,
+            "headers": headers,
+        }
+        call = _Call()
+        started = time.monotonic()
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.attempts) | stop_before_delay(self.retry.max_delay),
+            wait=self._wait,
+            retry=retry_if_exception(lambda exc: _retriable(exc, idempotent=safe)),
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    call.attempts += 1
+                    return await self._attempt(method, url, kwargs, call)
+        except TransientError as exc:
+            if call.attempts > 1:
+                raise _gave_up(exc, call.attempts, time.monotonic() - started) from exc
+            raise
+        raise AssertionError("unreachable: tenacity either returns or reraises")
+
+    async def _attempt(
+        self, method: str, url: str, kwargs: dict[str, Any], call: _Call
+    ) -> httpx.Response:
+        token = await self.token.get(self.client) if self.token is not None else None
+        response = await self._send(method, url, token, kwargs)
+        if (
+            token is not None
+            and self.token is not None
+            and self.token.refreshable
+            and not call.refreshed
+            and self.is_token_rejected(response)
+        ):
+            # Once per call, not per attempt: a refused fresh token is an AuthError, no storm.
+            call.refreshed = True
+            self.token.invalidate(token)
+            token = await self.token.get(self.client)
+            response = await self._send(method, url, token, kwargs)
+        error = self.classify(response)
+        if error is None:
+            return response
+        if isinstance(error, RateLimited) and error.retry_after and self.budget is not None:
+            self.budget.pause(error.retry_after)
+        raise error
+
+    async def _send(
+        self, method: str, url: str, token: AccessToken | None, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        if self.budget is not None:
+            await self.budget.acquire()
+        headers = dict(self.auth_headers(token)) if token is not None else {}
+        headers.update(kwargs["headers"] or {})
+        try:
+            return await self.client.request(method, url, **{**kwargs, "headers": headers})
+        except httpx.TransportError as exc:
+            raise error_for_transport(exc, system=self.system) from exc
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(self._backoff(state))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        logger.warning(
+            "%s: attempt %d failed (%s), retrying in %.2f s",
+            self.system,
+            state.attempt_number,
+            type(exc).__name__,
+            state.upcoming_sleep,
+        )
+
+
+def _retriable(exc: BaseException, *, idempotent: bool) -> bool:
+    if not isinstance(exc, IntegrationError) or not exc.retriable:
+        return False
+    # 429 and connect-phase failures mean the server did not act on the request.
+    return idempotent or isinstance(exc, RateLimited) or isinstance(exc.__cause__, _NOT_SENT)
+
+
+def _gave_up(exc: TransientError, attempts: int, elapsed: float) -> TransientError:
+    message = f"{exc} - gave up after {attempts} attempts in {elapsed:.1f} s"
+    if isinstance(exc, RateLimited):
+        return RateLimited(
+            message, retry_after=exc.retry_after, system=exc.system, status_code=exc.status_code
+        )
+    return TransientError(message, system=exc.system, status_code=exc.status_code)
