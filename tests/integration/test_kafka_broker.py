@@ -1,8 +1,8 @@
-"""The real broker answers a public client: produce and consume with headers, acks=all, idempotence."""
+"""The real broker answers a public client: produce/consume with headers, acks=all, idempotence."""
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 
 async def test_produce_consume_with_headers_acks_all_and_idempotence(
@@ -13,13 +13,23 @@ async def test_produce_consume_with_headers_acks_all_and_idempotence(
     )
     await producer.start()
     try:
-        assert producer.client._idempotence_enabled if hasattr(producer.client, "_idempotence_enabled") else True
+        assert (
+            producer.client._idempotence_enabled
+            if hasattr(producer.client, "_idempotence_enabled")
+            else True
+        )
         sent = [
             await producer.send_and_wait(
-                fresh_topic, f"订单-{i}".encode(), key=b"order-1", headers=[("ce_id", str(i).encode())]
+                fresh_topic,
+                f"订单-{i}".encode(),
+                key=b"order-1",
+                headers=[("ce_id", str(i).encode())],
             )
             for i in range(3)
         ]
+        # The broker granted a producer id: idempotent, de-duplicated retries are really on.
+        assert producer._txn_manager is not None
+        assert producer._txn_manager.producer_id >= 0
     finally:
         await producer.stop()
     assert [meta.offset for meta in sent] == [0, 1, 2]
@@ -30,7 +40,7 @@ async def test_produce_consume_with_headers_acks_all_and_idempotence(
     )  # fmt: skip
     await consumer.start()
     try:
-        records = []
+        records: list[ConsumerRecord[bytes, bytes]] = []
         async with asyncio.timeout(20):
             while len(records) < 3:
                 batch = await consumer.getmany(timeout_ms=500)
