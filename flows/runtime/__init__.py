@@ -1,0 +1,1 @@
+"""Runtime every agent shares: the per-event guard, dead letters and settings."""
