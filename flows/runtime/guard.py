@@ -44,7 +44,7 @@ class RetryPolicy:
         """Return the jittered backoff before attempt `attempt + 1` (RateLimited: its wait)."""
         if isinstance(error, RateLimited) and error.retry_after is not None:
             return max(0.0, float(error.retry_after))
-        ceiling = min(self.max_delay_s, self.first_delay_s * 2 ** (attempt - 1))
+        ceiling = min(self.max_delay_s, self.first_delay_s * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter only
 
 
