@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Lifespan
 
 from deploy.sandbox.clock import SandboxClock
 from deploy.sandbox.faults import FaultBody, FaultInjector, FaultPlan, _default_body
@@ -82,9 +83,13 @@ def build_app(
     config: SandboxConfig,
     *,
     fault_body: FaultBody = _default_body,
+    lifespan: Lifespan[Starlette] | None = None,
 ) -> FaultInjector:
-    """Return the ASGI app: dialect routes + control routes behind the fault injector."""
-    starlette = Starlette(routes=[*routes])
+    """Return the ASGI app: dialect routes + control routes behind the fault injector.
+
+    `lifespan` runs the server's background work (e.g. the OA's event push) with the app.
+    """
+    starlette = Starlette(routes=[*routes], lifespan=lifespan)
     injector = FaultInjector(starlette, body=fault_body)
     injector.set_plan(config.faults)
     for route in _control_routes(ctx, injector):
