@@ -2,7 +2,7 @@
 
 import typer
 
-from flows.cli import kafka_cmd, sandbox_cmd
+from flows.cli import dlq_cmd, kafka_cmd, sandbox_cmd
 
 app = typer.Typer(
     name="bizbus",
@@ -12,6 +12,7 @@ app = typer.Typer(
 )
 app.add_typer(kafka_cmd.app, name="kafka")
 app.add_typer(sandbox_cmd.app, name="sandbox")
+app.add_typer(dlq_cmd.app, name="dlq")
 
 
 def main() -> None:

@@ -1,0 +1,121 @@
+"""Read and replay dead letters with a plain aiokafka client (no faust, no consumer group).
+
+Replay re-sends the original key, value and headers to the topic the record failed on; that is
+safe because every sink is idempotent. A `bizbus_replayed_from` header marks the copy.
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from flows.runtime import deadletter as dl
+from flows.runtime.record import Headers
+
+REPLAYED_FROM = "bizbus_replayed_from"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record of a dead-letter topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+    def header(self, name: str) -> str:
+        """Return a header decoded as text ('' when absent)."""
+        for key, value in self.headers:
+            if key == name:
+                return value.decode(errors="replace")
+        return ""
+
+    @property
+    def source_topic(self) -> str:
+        """Return the topic the record failed on."""
+        return self.header(dl.SOURCE_TOPIC) or self.topic.removesuffix(dl.DLQ_SUFFIX)
+
+
+async def _partitions(bootstrap: str, *, topic: str | None = None) -> list[TopicPartition]:
+    """Return the partitions of `topic`, or of every dead-letter topic when None."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = await admin.list_topics()
+        if topic is None:
+            topics = sorted(t for t in existing if t.endswith(dl.DLQ_SUFFIX))
+        else:
+            topics = [topic] if topic in existing else []
+        described = await admin.describe_topics(topics) if topics else []
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(entry["topic"], partition["partition"])
+        for entry in described
+        for partition in sorted(entry["partitions"], key=lambda p: p["partition"])
+    ]
+
+
+async def list_dead_letter_topics(bootstrap: str) -> dict[str, int]:
+    """Return every `*.dlq` topic with the number of records it holds."""
+    tps = await _partitions(bootstrap)
+    if not tps:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        begin = await consumer.beginning_offsets(tps)
+        end = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    counts: dict[str, int] = {}
+    for tp in tps:
+        counts[tp.topic] = counts.get(tp.topic, 0) + end[tp] - begin[tp]
+    return counts
+
+
+async def read_dead_letters(
+    bootstrap: str, topic: str, *, timeout_s: float = 10
+) -> list[DeadLetter]:
+    """Return every record currently in `topic`, oldest first per partition."""
+    tps = await _partitions(bootstrap, topic=topic)
+    if not tps:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        letters: list[DeadLetter] = []
+        async with asyncio.timeout(timeout_s):
+            while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    letters.extend(
+                        DeadLetter(r.topic, r.partition, r.offset, r.key, r.value, list(r.headers))
+                        for r in records
+                    )
+        return letters
+    finally:
+        await consumer.stop()
+
+
+async def replay(bootstrap: str, letters: list[DeadLetter]) -> int:
+    """Re-send `letters` to their source topics; return how many the broker acked."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for letter in letters:
+            origin = f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
+            headers = [*dl.replay_headers(letter.headers), (REPLAYED_FROM, origin)]
+            await producer.send_and_wait(
+                letter.source_topic, letter.value, key=letter.key, headers=headers
+            )
+        return len(letters)
+    finally:
+        await producer.stop()

@@ -1,0 +1,62 @@
+"""Bind the faust-agnostic runtime to faust: records from events, dead letters via its producer.
+
+`guarded_agent` is how every flow declares an agent: a thin `async for` over raw records, each
+handled inside the EventGuard, so no exception ever reaches faust (which would ack and drop it).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from flows.runtime.guard import EventGuard, Handler, RetryPolicy
+from flows.runtime.record import Headers, RawRecord
+
+
+def raw_record(event: Any) -> RawRecord:
+    """Return the runtime's view of a faust event read with raw key/value serializers."""
+    message = event.message
+    headers = message.headers or []
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    return RawRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=[(str(k), bytes(v or b"")) for k, v in headers],
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+    )
+
+
+def dead_letter_sender(app: faust.App) -> Callable[..., Any]:
+    """Return a sink that writes a dead letter and waits for the broker's ack."""
+
+    async def send(topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        await app.producer.send_and_wait(
+            topic, key, value, partition=None, timestamp=None, headers=headers
+        )
+
+    return send
+
+
+def guarded_agent(
+    app: faust.App,
+    topic_name: str,
+    handler: Handler,
+    *,
+    name: str,
+    policy: RetryPolicy | None = None,
+) -> EventGuard:
+    """Declare an agent on `topic_name` whose events all go through one EventGuard."""
+    guard = EventGuard(dead_letter_sender(app), policy=policy)
+    topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+
+    async def agent(stream: Any) -> None:
+        async for event in stream.events():
+            await guard.run(handler, raw_record(event))
+
+    agent.__name__ = name
+    app.agent(topic, name=name)(agent)
+    return guard

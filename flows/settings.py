@@ -1,0 +1,35 @@
+"""Runtime settings of the bizbus worker (`BIZBUS_*`), validated at start-up."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_datadir() -> Path:
+    return Path.home() / ".cache" / "bizbus" / "worker"
+
+
+class RuntimeSettings(BaseSettings):
+    """Where Kafka is and how the worker runs."""
+
+    model_config = SettingsConfigDict(env_prefix="BIZBUS_", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092",
+        description="Kafka bootstrap servers, host:port[,host:port]. `bizbus kafka up` prints one.",
+    )
+    app_id: str = Field(
+        default="bizbus", pattern=r"^[a-z0-9][a-z0-9.-]*$", description="Consumer group / app id."
+    )
+    datadir: Path = Field(default_factory=_default_datadir, description="faust state folder.")
+    web_port: int = Field(default=6066, ge=0, le=65535, description="Worker web server port.")
+    topic_partitions: int = Field(default=4, ge=1, description="Partitions of topics we create.")
+    replication_factor: int = Field(default=1, ge=1, description="Replication of our topics.")
+    retry_max_attempts: int = Field(
+        default=6, ge=1, description="Attempts for a retriable error before it is dead-lettered."
+    )
+    retry_first_delay_s: float = Field(default=0.2, gt=0, description="First retry backoff.")
+    auth_retry_delay_s: float = Field(
+        default=30.0, gt=0, description="Wait between attempts while credentials are rejected."
+    )

@@ -1,0 +1,93 @@
+"""A poison event is dead-lettered with its reason while the next events flow.
+
+`bizbus dlq list/show/replay` then finds it and, once the cause is fixed, replays it.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _collect(
+    consumer: AIOKafkaConsumer, count: int, proc: subprocess.Popen[bytes]
+) -> list[bytes]:
+    values: list[bytes] = []
+    async with asyncio.timeout(60):
+        while len(values) < count:
+            assert proc.poll() is None, "worker died"
+            batch = await consumer.getmany(timeout_ms=300)
+            values.extend(r.value for rs in batch.values() for r in rs)
+    return values
+
+
+def _bizbus(*args: str, bootstrap: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "flows", "dlq", *args, "--bootstrap", bootstrap],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+async def test_poison_event_is_dead_lettered_and_replayed_after_the_fix(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    source, out = f"test.guard-in.{suffix}", f"test.guard-out.{suffix}"
+    blocklist = tmp_path / "blocklist"
+    blocklist.write_text("poison")
+    env = {
+        **os.environ, "GUARD_APP_ID": f"test-guard-{suffix}", "GUARD_BOOTSTRAP": kafka_bootstrap,
+        "GUARD_DATADIR": str(tmp_path / "faust"), "GUARD_IN": source, "GUARD_OUT": out,
+        "GUARD_BLOCKLIST": str(blocklist),
+    }  # fmt: skip
+    log = tmp_path / "worker.log"
+    with log.open("wb") as sink:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.faust_guard_app", "worker", "-l", "warn",
+             "--without-web"],
+            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        out, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        for value in (b"ok-1", b"poison", b"flaky-1", b"ok-2"):
+            await producer.send_and_wait(
+                source, value, key=b"order-7", headers=[("ce_id", value + b"-id")]
+            )
+        try:
+            delivered = await _collect(consumer, 3, worker)
+        except (TimeoutError, AssertionError):
+            raise AssertionError(log.read_text()[-3000:]) from None
+        assert delivered == [b"ok-1", b"flaky-1", b"ok-2"]  # order kept, poison skipped
+
+        listing = _bizbus("list", bootstrap=kafka_bootstrap)
+        assert f"{source}.dlq\t1" in listing
+        shown = _bizbus("show", f"{source}.dlq", bootstrap=kafka_bootstrap)
+        assert "RejectedError: value rejected by the sink (offset 1)" in shown
+        assert f"from {source}[0]@1" in shown
+        assert "poison" not in shown  # values stay hidden unless --values is given
+
+        blocklist.unlink()  # the cause is fixed
+        replayed = _bizbus("replay", f"{source}.dlq", bootstrap=kafka_bootstrap)
+        assert "Replayed 1 dead letter(s)" in replayed
+        assert await _collect(consumer, 1, worker) == [b"poison"]
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    assert worker.returncode == 0, log.read_text()[-3000:]
