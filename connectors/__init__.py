@@ -1,1 +1,113 @@
 """Connectors: one module per external system dialect plus shared HTTP and webhook machinery."""
+
+from connectors.auth import (
+    AccessToken,
+    FeishuTenantToken,
+    OdooApiKey,
+    RefreshingToken,
+    SalesforceClientCredentials,
+    StaticToken,
+    TokenProvider,
+)
+from connectors.base import (
+    ApplyResult,
+    Cursor,
+    Outcome,
+    PollBatch,
+    PollState,
+    Sink,
+    SinkCommand,
+    Source,
+    SourceRecord,
+    next_poll,
+)
+from connectors.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    IntegrationError,
+    MappingError,
+    RateLimited,
+    RejectedError,
+    SchemaError,
+    TransientError,
+)
+from connectors.httpbase import (
+    HttpConnector,
+    RetryPolicy,
+)
+from connectors.quota import (
+    RateBudget,
+)
+from connectors.registry import (
+    CONNECTORS,
+    connector_names,
+    load_connector,
+)
+from connectors.settings import (
+    BizbusSettings,
+    ConnectorSettings,
+    describe_errors,
+    load_settings,
+)
+from connectors.status import (
+    error_for_response,
+    error_for_transport,
+    parse_retry_after,
+)
+from connectors.webhooks import (
+    FeishuEventVerifier,
+    ReplayCache,
+    ReplayStore,
+    StandardWebhookVerifier,
+    VerifiedWebhook,
+    decrypt_feishu,
+)
+
+__all__ = [
+    "CONNECTORS",
+    "AccessToken",
+    "ApplyResult",
+    "AuthError",
+    "BizbusSettings",
+    "ConfigError",
+    "ConnectorError",
+    "ConnectorSettings",
+    "Cursor",
+    "FeishuEventVerifier",
+    "FeishuTenantToken",
+    "HttpConnector",
+    "IntegrationError",
+    "MappingError",
+    "OdooApiKey",
+    "Outcome",
+    "PollBatch",
+    "PollState",
+    "RateBudget",
+    "RateLimited",
+    "RefreshingToken",
+    "RejectedError",
+    "ReplayCache",
+    "ReplayStore",
+    "RetryPolicy",
+    "SalesforceClientCredentials",
+    "SchemaError",
+    "Sink",
+    "SinkCommand",
+    "Source",
+    "SourceRecord",
+    "StandardWebhookVerifier",
+    "StaticToken",
+    "TokenProvider",
+    "TransientError",
+    "VerifiedWebhook",
+    "connector_names",
+    "decrypt_feishu",
+    "describe_errors",
+    "error_for_response",
+    "error_for_transport",
+    "load_connector",
+    "load_settings",
+    "next_poll",
+    "parse_retry_after",
+]

@@ -1,0 +1,44 @@
+"""Connector registry: name → ``"module:Class"``, imported only when asked for.
+
+Adding a system is one line here plus its module, e.g.
+``"salesforce": "connectors.salesforce:SalesforceConnector",``.
+"""
+
+import importlib
+from types import MappingProxyType
+
+from connectors.errors import ConfigError
+
+__all__ = ["CONNECTORS", "connector_names", "load_connector"]
+
+CONNECTORS = MappingProxyType(
+    {
+        "rest": "connectors.generic_rest:RestSink",
+        "webhook": "connectors.generic_webhook:SignedWebhookSource",
+        # Dialects add one line each when their module lands:
+        # "salesforce": "connectors.salesforce:SalesforceConnector",
+        # "odoo": "connectors.odoo:OdooConnector",
+        # "feishu": "connectors.feishu:FeishuConnector",
+    }
+)
+
+
+def connector_names() -> list[str]:
+    """Registered connector names, sorted."""
+    return sorted(CONNECTORS)
+
+
+def load_connector(name: str) -> type:
+    """Import and return the connector class registered as ``name``.
+
+    Raises:
+        ConfigError: ``name`` is not registered.
+    """
+    try:
+        target = CONNECTORS[name]
+    except KeyError:
+        known = ", ".join(connector_names())
+        raise ConfigError(f"unknown connector {name!r}: use one of {known}") from None
+    module_name, _, class_name = target.partition(":")
+    cls: type = getattr(importlib.import_module(module_name), class_name)
+    return cls

@@ -1,0 +1,67 @@
+"""The public API of `connectors`: `__all__` is accurate and the registry resolves."""
+
+import importlib
+import inspect
+
+import pytest
+
+import connectors
+from connectors.errors import ConfigError
+from connectors.registry import CONNECTORS, connector_names, load_connector
+
+REEXPORTED = ["auth", "base", "errors", "httpbase", "quota", "registry", "settings", "status"]
+REEXPORTED += ["webhooks"]
+
+
+def test_all_lists_exactly_the_public_names_of_the_shared_modules() -> None:
+    expected: set[str] = set()
+    for name in REEXPORTED:
+        module = importlib.import_module(f"connectors.{name}")
+        expected.update(module.__all__)
+    assert set(connectors.__all__) == expected
+    assert len(connectors.__all__) == len(set(connectors.__all__))
+
+
+def test_every_name_in_all_resolves() -> None:
+    for name in connectors.__all__:
+        assert getattr(connectors, name) is not None
+
+
+@pytest.mark.parametrize("module_name", [*REEXPORTED, "generic_rest", "generic_webhook"])
+def test_module_all_names_are_defined_there(module_name: str) -> None:
+    module = importlib.import_module(f"connectors.{module_name}")
+    for name in module.__all__:
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__ == module.__name__, name
+
+
+def test_error_tree_matches_the_docstring() -> None:
+    from connectors import errors as e
+
+    assert issubclass(e.RateLimited, e.TransientError)
+    assert issubclass(e.TransientError, e.ConnectorError)
+    for leaf in (e.AuthError, e.RejectedError):
+        assert leaf.__bases__ == (e.ConnectorError,)
+    for branch in (e.ConfigError, e.ConnectorError, e.SchemaError, e.MappingError):
+        assert issubclass(branch, e.IntegrationError)
+    retriable = {
+        cls.__name__
+        for cls in vars(e).values()
+        if inspect.isclass(cls) and getattr(cls, "retriable", False)
+    }
+    assert retriable == {"TransientError", "RateLimited"}
+    for name in e.__all__:
+        assert name in (e.__doc__ or "")
+
+
+def test_registry_loads_every_registered_connector_lazily() -> None:
+    assert connector_names() == sorted(CONNECTORS)
+    for name in connector_names():
+        cls = load_connector(name)
+        assert inspect.isclass(cls)
+
+
+def test_unknown_connector_is_a_config_error_listing_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="rest"):
+        load_connector("sap")
