@@ -1,0 +1,44 @@
+"""Sandbox CRM speaking the Salesforce REST API dialect (v60.0; any vNN.0 path is accepted).
+
+OAuth 2.0 client credentials (or username-password) at `/services/oauth2/token`; SOQL subset,
+sObject CRUD and upsert by External ID; SQLite storage; effects log and faults via `/_sandbox/*`.
+Faults may also come from `BIZBUS_SANDBOX_CRM_FAULTS` (a FaultPlan as JSON). See README.md.
+"""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.types import ASGIApp
+
+from deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
+from deploy.sandbox.clock import SandboxClock
+from deploy.sandbox.crm.errors import fault_body
+from deploy.sandbox.crm.records import RecordStore, create_schema
+from deploy.sandbox.crm.routes import CrmApi
+from deploy.sandbox.crm.seed import seed
+from deploy.sandbox.faults import FaultPlan
+from deploy.sandbox.store import SandboxStore
+
+__all__ = ["CrmSandboxSettings", "create_app"]
+
+
+class CrmSandboxSettings(BaseSettings):
+    """Environment settings of the sandbox CRM process."""
+
+    model_config = SettingsConfigDict(env_prefix="BIZBUS_SANDBOX_CRM_")
+
+    faults: FaultPlan | None = None
+
+
+def create_app(config: SandboxConfig) -> ASGIApp:
+    """Return the sandbox CRM ASGI app over `config.db_path` (seeded when empty)."""
+    store = SandboxStore(config.db_path)
+    create_schema(store)
+    clock = SandboxClock(manual=config.manual_clock)
+    records = RecordStore(store)
+    if config.seed and not store.query('SELECT 1 FROM "User" LIMIT 1'):
+        with store.transaction():
+            seed(records, clock.now())
+    env_faults = CrmSandboxSettings().faults
+    if env_faults is not None and config.faults == FaultPlan():
+        config.faults = env_faults
+    ctx = SandboxContext("crm", store, clock)
+    return build_app(ctx, CrmApi(ctx, records).routes(), config, fault_body=fault_body)
