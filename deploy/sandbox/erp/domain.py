@@ -128,8 +128,8 @@ def compile_domain(node: Node, render_leaf: LeafRenderer) -> tuple[str, list[Any
     if isinstance(node, Leaf):
         return render_leaf(node)
     if isinstance(node, Not):
-        sql, params = compile_domain(node.child, render_leaf)
-        return f"NOT ({sql})", params
+        inner, inner_params = compile_domain(node.child, render_leaf)
+        return f"NOT ({inner})", inner_params
     joiner = " AND " if isinstance(node, And) else " OR "
     parts: list[str] = []
     params: list[Any] = []
@@ -142,7 +142,7 @@ def compile_domain(node: Node, render_leaf: LeafRenderer) -> tuple[str, list[Any
 
 def normalize_value(ftype: str, value: Any) -> Any:
     """Convert a domain or write value to what the column stores (dates as Odoo strings)."""
-    if value is None or value is False and ftype != "boolean":
+    if value is None or (value is False and ftype != "boolean"):
         return None
     if ftype == "boolean":
         return 1 if value else 0

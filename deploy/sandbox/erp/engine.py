@@ -3,7 +3,7 @@
 confirm (caller's uid): order/lines 'sale', one mrp.production per manufactured line
 ('confirmed'), an outgoing stock.picking ('waiting', or 'assigned' with nothing to make).
 Then, every `step_s` sandbox seconds, as OdooBot (uid 1): MOs 'progress' → MOs 'done' (+stock,
-picking 'assigned') → picking 'done' (−stock, qty_delivered) → account.move out_invoice 'posted'.
+picking 'assigned') → picking 'done' (-stock, qty_delivered) → account.move out_invoice 'posted'.
 """
 
 from datetime import timedelta
@@ -55,7 +55,8 @@ class FulfilmentEngine:
         ):
             if order["state"] not in ("draft", "sent"):
                 raise UserError(
-                    f"It is not allowed to confirm an order in the following states: {order['state']}"
+                    "It is not allowed to confirm an order in the following states: "
+                    f"{order['state']}"
                 )
             env.write("sale.order", [order["id"]], {"state": "sale", "date_order": env.now()})
             lines = env.read(
@@ -64,11 +65,19 @@ class FulfilmentEngine:
             if lines:
                 env.write("sale.order.line", [line["id"] for line in lines], {})
             made = 0
-            picking = env.create("stock.picking", {
-                "origin": order["name"], "partner_id": order["partner_id"], "sale_id": order["id"],
-                "picking_type_code": "outgoing", "location_id": stock, "location_dest_id": customers,
-                "scheduled_date": env.now(), "state": "waiting",
-            })  # fmt: skip
+            picking = env.create(
+                "stock.picking",
+                {
+                    "origin": order["name"],
+                    "partner_id": order["partner_id"],
+                    "sale_id": order["id"],
+                    "picking_type_code": "outgoing",
+                    "location_id": stock,
+                    "location_dest_id": customers,
+                    "scheduled_date": env.now(),
+                    "state": "waiting",
+                },
+            )
             for line in lines:
                 if not line["product_id"]:
                     continue
@@ -77,19 +86,33 @@ class FulfilmentEngine:
                 )[0]
                 if product["type"] == "service":
                     continue
-                env.create("stock.move", {
-                    "name": order["name"], "reference": order["name"], "picking_id": picking,
-                    "product_id": line["product_id"], "product_uom_qty": line["product_uom_qty"],
-                    "location_id": stock, "location_dest_id": customers, "state": "waiting",
-                    "sale_line_id": line["id"],
-                })  # fmt: skip
+                env.create(
+                    "stock.move",
+                    {
+                        "name": order["name"],
+                        "reference": order["name"],
+                        "picking_id": picking,
+                        "product_id": line["product_id"],
+                        "product_uom_qty": line["product_uom_qty"],
+                        "location_id": stock,
+                        "location_dest_id": customers,
+                        "state": "waiting",
+                        "sale_line_id": line["id"],
+                    },
+                )
                 if product["x_manufacture"]:
                     made += 1
-                    env.create("mrp.production", {
-                        "origin": order["name"], "product_id": line["product_id"],
-                        "product_qty": line["product_uom_qty"], "state": "confirmed",
-                        "x_sale_line_id": line["id"], "date_deadline": env.now(),
-                    })  # fmt: skip
+                    env.create(
+                        "mrp.production",
+                        {
+                            "origin": order["name"],
+                            "product_id": line["product_id"],
+                            "product_qty": line["product_uom_qty"],
+                            "state": "confirmed",
+                            "x_sale_line_id": line["id"],
+                            "date_deadline": env.now(),
+                        },
+                    )
             if not made:
                 self._set_picking(env, picking, "assigned")
             env.write("sale.order", [order["id"]], {"delivery_status": "pending"})
@@ -121,8 +144,9 @@ class FulfilmentEngine:
         while True:
             row = env.store.db.execute(
                 "SELECT order_id, step, due_at FROM _erp_jobs WHERE due_at <= ? "
-                "ORDER BY due_at, order_id LIMIT 1", (now,),
-            ).fetchone()  # fmt: skip
+                "ORDER BY due_at, order_id LIMIT 1",
+                (now,),
+            ).fetchone()
             if row is None:
                 return ran
             order_id, step, due_at = row
@@ -147,21 +171,35 @@ class FulfilmentEngine:
         for mo in env.read(
             "mrp.production", self._productions(env, order_id, ["confirmed"]), ["product_qty"]
         ):
-            env.write("mrp.production", [mo["id"]], {
-                "state": "progress", "date_start": env.now(), "qty_producing": mo["product_qty"],
-            })  # fmt: skip
+            env.write(
+                "mrp.production",
+                [mo["id"]],
+                {
+                    "state": "progress",
+                    "date_start": env.now(),
+                    "qty_producing": mo["product_qty"],
+                },
+            )
 
     def _mo_done(self, env: Env, order_id: int) -> None:
         stock, production = stock_location(env, "internal"), stock_location(env, "production")
         mos = self._productions(env, order_id, ["confirmed", "progress"])
         for mo in env.read("mrp.production", mos, ["product_id", "product_qty", "name"], load=None):
             env.write("mrp.production", [mo["id"]], {"state": "done", "date_finished": env.now()})
-            env.create("stock.move", {
-                "name": mo["name"], "reference": mo["name"], "production_id": mo["id"],
-                "product_id": mo["product_id"], "product_uom_qty": mo["product_qty"],
-                "quantity": mo["product_qty"], "location_id": production,
-                "location_dest_id": stock, "state": "done",
-            })  # fmt: skip
+            env.create(
+                "stock.move",
+                {
+                    "name": mo["name"],
+                    "reference": mo["name"],
+                    "production_id": mo["id"],
+                    "product_id": mo["product_id"],
+                    "product_uom_qty": mo["product_qty"],
+                    "quantity": mo["product_qty"],
+                    "location_id": production,
+                    "location_dest_id": stock,
+                    "state": "done",
+                },
+            )
             self.move_stock(env, mo["product_id"], stock, mo["product_qty"])
         for picking in env.search(
             "stock.picking", [("sale_id", "=", order_id), ("state", "=", "waiting")]
@@ -188,9 +226,13 @@ class FulfilmentEngine:
                     delivered = env.read(
                         "sale.order.line", [move["sale_line_id"]], ["qty_delivered"]
                     )[0]
-                    env.write("sale.order.line", [move["sale_line_id"]], {
-                        "qty_delivered": delivered["qty_delivered"] + move["product_uom_qty"],
-                    })  # fmt: skip
+                    env.write(
+                        "sale.order.line",
+                        [move["sale_line_id"]],
+                        {
+                            "qty_delivered": delivered["qty_delivered"] + move["product_uom_qty"],
+                        },
+                    )
             env.write("stock.picking", [picking], {"state": "done", "date_done": env.now()})
         env.write(
             "sale.order", [order_id], {"delivery_status": "full", "invoice_status": "to invoice"}
@@ -211,18 +253,39 @@ class FulfilmentEngine:
         )
         today = env.clock.now().date()
         total = sum(line["price_subtotal"] for line in lines)
-        move = env.create("account.move", {
-            "move_type": "out_invoice", "partner_id": order["partner_id"], "state": "draft",
-            "invoice_origin": order["name"], "ref": order["client_order_ref"] or False,
-            "currency_id": order["currency_id"], "x_sale_order_id": order_id,
-            "invoice_date": today.isoformat(), "invoice_date_due": (today + timedelta(days=30)).isoformat(),
-            "invoice_line_ids": [(0, 0, {
-                "product_id": line["product_id"], "name": line["name"], "quantity": line["product_uom_qty"],
-                "price_unit": line["price_unit"], "price_subtotal": line["price_subtotal"],
-                "sale_line_id": line["id"],
-            }) for line in lines],
-            "amount_untaxed": total, "amount_tax": 0.0, "amount_total": total, "amount_residual": total,
-        })  # fmt: skip
+        move = env.create(
+            "account.move",
+            {
+                "move_type": "out_invoice",
+                "partner_id": order["partner_id"],
+                "state": "draft",
+                "invoice_origin": order["name"],
+                "ref": order["client_order_ref"] or False,
+                "currency_id": order["currency_id"],
+                "x_sale_order_id": order_id,
+                "invoice_date": today.isoformat(),
+                "invoice_date_due": (today + timedelta(days=30)).isoformat(),
+                "invoice_line_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "product_id": line["product_id"],
+                            "name": line["name"],
+                            "quantity": line["product_uom_qty"],
+                            "price_unit": line["price_unit"],
+                            "price_subtotal": line["price_subtotal"],
+                            "sale_line_id": line["id"],
+                        },
+                    )
+                    for line in lines
+                ],
+                "amount_untaxed": total,
+                "amount_tax": 0.0,
+                "amount_total": total,
+                "amount_residual": total,
+            },
+        )
         env.write("account.move", [move], {"state": "posted"})
         env.log("action_post", "account.move", [move], {"state": "posted"})
         for line in lines:

@@ -24,8 +24,9 @@ _log = logging.getLogger(__name__)
 
 def error_body(name: str, message: str, debug: str = "") -> bytes:
     """Return a JSON-2 error body."""
-    return orjson.dumps({"name": name, "message": message, "arguments": [message],
-                         "context": {}, "debug": debug})  # fmt: skip
+    return orjson.dumps(
+        {"name": name, "message": message, "arguments": [message], "context": {}, "debug": debug}
+    )
 
 
 def routes(service: ErpService) -> list[BaseRoute]:
@@ -48,18 +49,26 @@ def routes(service: ErpService) -> list[BaseRoute]:
                     f"Invalid JSON body: {exc}", name="werkzeug.exceptions.BadRequest", status=400
                 ) from None
             if not isinstance(kwargs, dict):
-                raise InvalidCall("The body must be a JSON object of named arguments",
-                                  name="werkzeug.exceptions.BadRequest", status=400)  # fmt: skip
-            result = service.execute(uid, login, request.path_params["model"],
-                                     request.path_params["method"], [], kwargs)  # fmt: skip
+                raise InvalidCall(
+                    "The body must be a JSON object of named arguments",
+                    name="werkzeug.exceptions.BadRequest",
+                    status=400,
+                )
+            result = service.execute(
+                uid, login, request.path_params["model"], request.path_params["method"], [], kwargs
+            )
         except OdooError as exc:
             status = exc.http_status
-            return Response(error_body(exc.name, exc.message), status_code=status,
-                            media_type="application/json")  # fmt: skip
+            return Response(
+                error_body(exc.name, exc.message), status_code=status, media_type="application/json"
+            )
         except Exception as exc:  # noqa: BLE001 - reported as Odoo does: 500 with the traceback
             _log.exception("json-2 call failed")
-            return Response(error_body(type(exc).__name__, str(exc), traceback.format_exc()),
-                            status_code=500, media_type="application/json")  # fmt: skip
+            return Response(
+                error_body(type(exc).__name__, str(exc), traceback.format_exc()),
+                status_code=500,
+                media_type="application/json",
+            )
         return Response(orjson.dumps(result), media_type="application/json")
 
     return [Route("/json/2/{model}/{method}", endpoint, methods=["POST"])]

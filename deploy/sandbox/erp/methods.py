@@ -26,17 +26,33 @@ def _ids(value: Any) -> list[int]:
     return [int(v) for v in value]
 
 
-def _search(env: Env, model: str, domain: Any = None, offset: int = 0, limit: Any = None,
-            order: Any = None, count: bool = False) -> Any:  # fmt: skip
+def _search(
+    env: Env,
+    model: str,
+    domain: Any = None,
+    offset: int = 0,
+    limit: Any = None,
+    order: Any = None,
+    count: bool = False,
+) -> Any:
     active = env.context.get("active_test", True)
     if count:
         return env.search_count(model, domain, active_test=active)
-    return env.search(model, domain, offset=offset, limit=limit or None, order=order or None,
-                      active_test=active)  # fmt: skip
+    return env.search(
+        model, domain, offset=offset, limit=limit or None, order=order or None, active_test=active
+    )
 
 
-def _search_read(env: Env, model: str, domain: Any = None, fields: Any = None, offset: int = 0,
-                 limit: Any = None, order: Any = None, load: str = "_classic_read") -> Any:  # fmt: skip
+def _search_read(
+    env: Env,
+    model: str,
+    domain: Any = None,
+    fields: Any = None,
+    offset: int = 0,
+    limit: Any = None,
+    order: Any = None,
+    load: str = "_classic_read",
+) -> Any:
     ids = _search(env, model, domain, offset, limit, order)
     return env.read(model, ids, fields or None, load=load) if ids else []
 
@@ -80,10 +96,16 @@ def _fields_get(env: Env, model: str, allfields: Any = None, attributes: Any = N
         if allfields and name not in allfields:
             continue
         desc: dict[str, Any] = {
-            "type": fld.type, "string": fld.string, "required": fld.required,
-            "readonly": fld.readonly or name == "id", "store": fld.stored, "help": fld.help,
-            "searchable": True, "sortable": fld.type != "one2many", "name": name,
-        }  # fmt: skip
+            "type": fld.type,
+            "string": fld.string,
+            "required": fld.required,
+            "readonly": fld.readonly or name == "id",
+            "store": fld.stored,
+            "help": fld.help,
+            "searchable": True,
+            "sortable": fld.type != "one2many",
+            "name": name,
+        }
         if fld.relation:
             desc["relation"] = fld.relation
         if fld.inverse:
@@ -102,8 +124,14 @@ def _default_get(env: Env, model: str, fields_list: Any = None) -> Any:
     }
 
 
-def _name_search(env: Env, model: str, name: str = "", args: Any = None, operator: str = "ilike",
-                 limit: int = 100) -> Any:  # fmt: skip
+def _name_search(
+    env: Env,
+    model: str,
+    name: str = "",
+    args: Any = None,
+    operator: str = "ilike",
+    limit: int = 100,
+) -> Any:
     domain = list(args or [])
     if name:
         domain.append(("display_name", operator, name))
@@ -216,8 +244,13 @@ METHODS: dict[str, tuple[bool, tuple[str, ...], Impl, tuple[str, ...]]] = {
 }
 
 
-def call(env: Env, model: str, method: str, args: list[Any] | None = None,
-         kwargs: dict[str, Any] | None = None) -> Any:  # fmt: skip
+def call(
+    env: Env,
+    model: str,
+    method: str,
+    args: list[Any] | None = None,
+    kwargs: dict[str, Any] | None = None,
+) -> Any:
     """Run `model.method(*args, **kwargs)` as Odoo's `execute_kw` would."""
     if not isinstance(model, str) or model not in MODELS:
         raise InvalidCall(f"Object {model} doesn't exist", name="builtins.KeyError", status=404)
@@ -227,8 +260,11 @@ def call(env: Env, model: str, method: str, args: list[Any] | None = None,
         method = "action_confirm_leave"
     spec = METHODS.get(method)
     if spec is None or (spec[3] and model not in spec[3]):
-        raise InvalidCall(f"The method '{model}.{method}' does not exist",
-                          name="builtins.AttributeError", status=404)  # fmt: skip
+        raise InvalidCall(
+            f"The method '{model}.{method}' does not exist",
+            name="builtins.AttributeError",
+            status=404,
+        )
     is_record, params, impl, _models = spec
     args, kwargs = list(args or []), dict(kwargs or {})
     context = kwargs.pop("context", None) or {}
@@ -236,13 +272,16 @@ def call(env: Env, model: str, method: str, args: list[Any] | None = None,
         env.context["active_test"] = bool(context["active_test"])
     names = ("ids", *params) if is_record else params
     if len(args) > len(names):
-        raise InvalidCall(f"{method}() takes {len(names)} arguments but {len(args)} were given",
-                          name="builtins.TypeError")  # fmt: skip
+        raise InvalidCall(
+            f"{method}() takes {len(names)} arguments but {len(args)} were given",
+            name="builtins.TypeError",
+        )
     bound = dict(zip(names, args, strict=False))
     for key, value in kwargs.items():
         if key not in names or key in bound:
-            raise InvalidCall(f"{method}() got an unexpected keyword argument {key!r}",
-                              name="builtins.TypeError")  # fmt: skip
+            raise InvalidCall(
+                f"{method}() got an unexpected keyword argument {key!r}", name="builtins.TypeError"
+            )
         bound[key] = value
     if is_record:
         bound["ids"] = _ids(bound.get("ids"))

@@ -53,8 +53,14 @@ def _f(type_: str, string: str, relation: str | None = None, **kw: object) -> Fi
 
 
 def _sel(string: str, options: str, default: str | None = None, **kw: object) -> Field:
-    pairs = tuple(tuple(o.split(":", 1)) for o in options.split(","))
-    return Field("selection", string, selection=pairs, default=default, **kw)  # type: ignore[arg-type]
+    pairs = tuple((key, label) for key, _, label in (o.partition(":") for o in options.split(",")))
+    return Field(
+        "selection",
+        string,
+        selection=pairs,
+        default=default,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 _C, _T, _B, _I = "char", "text", "boolean", "integer"
@@ -93,19 +99,24 @@ _DEFS: list[Model] = [
         "name": _f(_C, "Name", required=True), "login": _f(_C, "Login", required=True),
         "partner_id": _f(_M2O, "Related Partner", "res.partner"),
         "email": _f(_C, "Email"), "share": _f(_B, "Share User", default=False),
-        "tz": _f(_C, "Timezone", default="Asia/Shanghai"), "lang": _f(_C, "Language", default="zh_CN"),
+        "tz": _f(_C, "Timezone", default="Asia/Shanghai"),
+        "lang": _f(_C, "Language", default="zh_CN"),
         "active": _f(_B, "Active", default=True),
     }),
     Model("product.template", "Product", {
         "name": _f(_C, "Name", required=True), "default_code": _f(_C, "Internal Reference"),
         "list_price": _f(_FL, "Sales Price", default=1.0),
         "standard_price": _f(_FL, "Cost", default=0.0),
-        "detailed_type": _sel("Product Type", "consu:Consumable,service:Service,product:Storable Product", "product"),
-        "type": _sel("Type", "consu:Consumable,service:Service,product:Storable Product", "product"),
+        "detailed_type": _sel("Product Type", "consu:Consumable,service:Service,"
+            "product:Storable Product", "product"),
+        "type": _sel("Type", "consu:Consumable,service:Service,"
+            "product:Storable Product", "product"),
         "uom_name": _f(_C, "Unit of Measure Name", default="台"),
-        "sale_ok": _f(_B, "Can be Sold", default=True), "purchase_ok": _f(_B, "Can be Purchased", default=True),
+        "sale_ok": _f(_B, "Can be Sold", default=True),
+        "purchase_ok": _f(_B, "Can be Purchased", default=True),
         "description_sale": _f(_T, "Sales Description"),
-        "x_model_revision": _f(_C, "Model Revision", help="Engineering revision of the product model"),
+        "x_model_revision": _f(_C, "Model Revision",
+                               help="Engineering revision of the product model"),
         "x_manufacture": _f(_B, "Manufacture on Order", default=False,
                             help="Stands in for the Manufacture + Replenish on Order routes"),
         "product_variant_ids": _f(_O2M, "Products", "product.product", inverse="product_tmpl_id"),
@@ -126,16 +137,20 @@ _DEFS: list[Model] = [
     }),
     Model("product.pricelist.item", "Pricelist Rule", {
         "pricelist_id": _f(_M2O, "Pricelist", "product.pricelist", required=True),
-        "applied_on": _sel("Apply On", "3_global:All Products,1_product:Product,0_product_variant:Product Variant", "1_product"),
+        "applied_on": _sel("Apply On", "3_global:All Products,1_product:Product,"
+            "0_product_variant:Product Variant", "1_product"),
         "product_tmpl_id": _f(_M2O, "Product", "product.template"),
         "product_id": _f(_M2O, "Product Variant", "product.product"),
-        "compute_price": _sel("Computation", "fixed:Fixed Price,percentage:Discount,formula:Formula", "fixed"),
-        "fixed_price": _f(_MON, "Fixed Price", default=0.0), "min_quantity": _f(_FL, "Min. Quantity", default=0.0),
+        "compute_price": _sel("Computation", "fixed:Fixed Price,percentage:Discount,"
+            "formula:Formula", "fixed"),
+        "fixed_price": _f(_MON, "Fixed Price", default=0.0),
+        "min_quantity": _f(_FL, "Min. Quantity", default=0.0),
         "currency_id": _f(_M2O, "Currency", "res.currency", readonly=True),
         "date_start": _f(_DT, "Start Date"), "date_end": _f(_DT, "End Date"),
     }, rec_name="applied_on"),
     Model("sale.order", "Sales Order", {
-        "name": _f(_C, "Order Reference", readonly=True), "partner_id": _f(_M2O, "Customer", "res.partner", required=True),
+        "name": _f(_C, "Order Reference", readonly=True),
+        "partner_id": _f(_M2O, "Customer", "res.partner", required=True),
         "client_order_ref": _f(_C, "Customer Reference"), "origin": _f(_C, "Source Document"),
         "date_order": _f(_DT, "Order Date"), "commitment_date": _f(_DT, "Delivery Date"),
         "state": _sel("Status", _SO_STATES, "draft", readonly=True),
@@ -146,8 +161,11 @@ _DEFS: list[Model] = [
         "amount_untaxed": _f(_MON, "Untaxed Amount", readonly=True, default=0.0),
         "amount_tax": _f(_MON, "Taxes", readonly=True, default=0.0),
         "amount_total": _f(_MON, "Total", readonly=True, default=0.0),
-        "invoice_status": _sel("Invoice Status", "upselling:Upselling Opportunity,invoiced:Fully Invoiced,to invoice:To Invoice,no:Nothing to Invoice", "no", readonly=True),
-        "delivery_status": _sel("Delivery Status", "pending:Not Delivered,started:Started,partial:Partially Delivered,full:Fully Delivered", readonly=True),
+        "invoice_status": _sel("Invoice Status", "upselling:Upselling Opportunity,"
+            "invoiced:Fully Invoiced,to invoice:To Invoice,"
+                "no:Nothing to Invoice", "no", readonly=True),
+        "delivery_status": _sel("Delivery Status", "pending:Not Delivered,started:Started,"
+            "partial:Partially Delivered,full:Fully Delivered", readonly=True),
         "picking_ids": _f(_O2M, "Transfers", "stock.picking", inverse="sale_id"),
         "note": _f(_T, "Terms and conditions"),
     }, order="date_order desc, id desc", sequence="S"),
@@ -155,7 +173,8 @@ _DEFS: list[Model] = [
         "order_id": _f(_M2O, "Order Reference", "sale.order", required=True),
         "sequence": _f(_I, "Sequence", default=10), "name": _f(_T, "Description"),
         "product_id": _f(_M2O, "Product", "product.product"),
-        "product_uom_qty": _f(_FL, "Quantity", default=1.0), "price_unit": _f(_FL, "Unit Price", default=0.0),
+        "product_uom_qty": _f(_FL, "Quantity", default=1.0),
+        "price_unit": _f(_FL, "Unit Price", default=0.0),
         "discount": _f(_FL, "Discount (%)", default=0.0),
         "price_subtotal": _f(_MON, "Subtotal", readonly=True, default=0.0),
         "price_total": _f(_MON, "Total", readonly=True, default=0.0),
@@ -170,13 +189,17 @@ _DEFS: list[Model] = [
         "product_qty": _f(_FL, "Quantity To Produce", default=1.0),
         "qty_producing": _f(_FL, "Quantity Producing", default=0.0),
         "state": _sel("State", _MO_STATES, "draft", readonly=True),
-        "date_start": _f(_DT, "Start"), "date_finished": _f(_DT, "End"), "date_deadline": _f(_DT, "Deadline"),
+        "date_start": _f(_DT, "Start"),
+        "date_finished": _f(_DT, "End"), "date_deadline": _f(_DT, "Deadline"),
         "user_id": _f(_M2O, "Responsible", "res.users"),
         "x_sale_line_id": _f(_M2O, "Sales Order Line", "sale.order.line", readonly=True),
     }, order="id desc", sequence="WH/MO/"),
     Model("stock.location", "Inventory Locations", {
-        "name": _f(_C, "Location Name", required=True), "complete_name": _f(_C, "Full Location Name"),
-        "usage": _sel("Location Type", "supplier:Vendor,view:View,internal:Internal,customer:Customer,inventory:Inventory Loss,production:Production,transit:Transit", "internal"),
+        "name": _f(_C, "Location Name", required=True),
+        "complete_name": _f(_C, "Full Location Name"),
+        "usage": _sel("Location Type", "supplier:Vendor,view:View,internal:Internal,"
+            "customer:Customer,inventory:Inventory Loss,production:Production,"
+                "transit:Transit", "internal"),
         "active": _f(_B, "Active", default=True),
     }, rec_name="complete_name"),
     Model("stock.quant", "Quants", {
@@ -188,12 +211,15 @@ _DEFS: list[Model] = [
     }, rec_name="product_id"),
     Model("stock.picking", "Transfer", {
         "name": _f(_C, "Reference", readonly=True), "origin": _f(_C, "Source Document"),
-        "partner_id": _f(_M2O, "Contact", "res.partner"), "sale_id": _f(_M2O, "Sales Order", "sale.order"),
-        "picking_type_code": _sel("Type of Operation", "incoming:Receipt,outgoing:Delivery,internal:Internal Transfer", "outgoing"),
+        "partner_id": _f(_M2O, "Contact", "res.partner"),
+        "sale_id": _f(_M2O, "Sales Order", "sale.order"),
+        "picking_type_code": _sel("Type of Operation", "incoming:Receipt,outgoing:Delivery,"
+            "internal:Internal Transfer", "outgoing"),
         "location_id": _f(_M2O, "Source Location", "stock.location"),
         "location_dest_id": _f(_M2O, "Destination Location", "stock.location"),
         "state": _sel("Status", _PICK_STATES, "draft", readonly=True),
-        "scheduled_date": _f(_DT, "Scheduled Date"), "date_done": _f(_DT, "Date of Transfer", readonly=True),
+        "scheduled_date": _f(_DT, "Scheduled Date"),
+        "date_done": _f(_DT, "Date of Transfer", readonly=True),
         "carrier_tracking_ref": _f(_C, "Tracking Reference"),
         "move_ids": _f(_O2M, "Stock Moves", "stock.move", inverse="picking_id"),
     }, order="id desc", sequence="WH/OUT/"),
@@ -202,19 +228,25 @@ _DEFS: list[Model] = [
         "picking_id": _f(_M2O, "Transfer", "stock.picking"),
         "production_id": _f(_M2O, "Production Order for finished products", "mrp.production"),
         "product_id": _f(_M2O, "Product", "product.product", required=True),
-        "product_uom_qty": _f(_FL, "Demand", default=0.0), "quantity": _f(_FL, "Quantity", default=0.0),
+        "product_uom_qty": _f(_FL, "Demand", default=0.0),
+        "quantity": _f(_FL, "Quantity", default=0.0),
         "location_id": _f(_M2O, "Source Location", "stock.location"),
         "location_dest_id": _f(_M2O, "Destination Location", "stock.location"),
-        "state": _sel("Status", "draft:New,waiting:Waiting Another Move,confirmed:Waiting Availability,assigned:Available,done:Done,cancel:Cancelled", "draft", readonly=True),
+        "state": _sel("Status", "draft:New,waiting:Waiting Another Move,"
+            "confirmed:Waiting Availability,assigned:Available,done:Done,"
+                "cancel:Cancelled", "draft", readonly=True),
         "sale_line_id": _f(_M2O, "Sale Line", "sale.order.line"),
     }),
     Model("account.move", "Journal Entry", {
         "name": _f(_C, "Number", readonly=True), "ref": _f(_C, "Reference"),
-        "move_type": _sel("Type", "entry:Journal Entry,out_invoice:Customer Invoice,out_refund:Customer Credit Note", "entry"),
+        "move_type": _sel("Type", "entry:Journal Entry,out_invoice:Customer Invoice,"
+            "out_refund:Customer Credit Note", "entry"),
         "partner_id": _f(_M2O, "Partner", "res.partner"), "invoice_origin": _f(_C, "Origin"),
         "invoice_date": _f(_D, "Invoice/Bill Date"), "invoice_date_due": _f(_D, "Due Date"),
-        "state": _sel("Status", "draft:Draft,posted:Posted,cancel:Cancelled", "draft", readonly=True),
-        "payment_state": _sel("Payment Status", "not_paid:Not Paid,in_payment:In Payment,paid:Paid,partial:Partially Paid,reversed:Reversed", "not_paid", readonly=True),
+        "state": _sel("Status", "draft:Draft,posted:Posted,"
+            "cancel:Cancelled", "draft", readonly=True),
+        "payment_state": _sel("Payment Status", "not_paid:Not Paid,in_payment:In Payment,"
+            "paid:Paid,partial:Partially Paid,reversed:Reversed", "not_paid", readonly=True),
         "currency_id": _f(_M2O, "Currency", "res.currency"),
         "amount_untaxed": _f(_MON, "Untaxed Amount", readonly=True, default=0.0),
         "amount_tax": _f(_MON, "Tax", readonly=True, default=0.0),
@@ -224,9 +256,12 @@ _DEFS: list[Model] = [
         "x_sale_order_id": _f(_M2O, "Sales Order", "sale.order", readonly=True),
     }, order="id desc", sequence="INV/"),
     Model("account.move.line", "Journal Item", {
-        "move_id": _f(_M2O, "Journal Entry", "account.move", required=True), "name": _f(_C, "Label"),
-        "product_id": _f(_M2O, "Product", "product.product"), "quantity": _f(_FL, "Quantity", default=1.0),
-        "price_unit": _f(_FL, "Unit Price", default=0.0), "price_subtotal": _f(_MON, "Subtotal", default=0.0),
+        "move_id": _f(_M2O, "Journal Entry", "account.move", required=True),
+        "name": _f(_C, "Label"),
+        "product_id": _f(_M2O, "Product", "product.product"),
+        "quantity": _f(_FL, "Quantity", default=1.0),
+        "price_unit": _f(_FL, "Unit Price", default=0.0),
+        "price_subtotal": _f(_MON, "Subtotal", default=0.0),
         "sale_line_id": _f(_M2O, "Sales Order Line", "sale.order.line"),
     }),
     Model("hr.department", "Department", {
@@ -243,7 +278,9 @@ _DEFS: list[Model] = [
     Model("hr.leave.type", "Time Off Type", {
         "name": _f(_C, "Time Off Type", required=True), "code": _f(_C, "Code"),
         "requires_allocation": _sel("Requires allocation", "yes:Yes,no:No Limit", "no"),
-        "leave_validation_type": _sel("Time Off Validation", "no_validation:No Validation,hr:By Time Off Officer,manager:By Employee's Approver,both:By Employee's Approver and Time Off Officer", "hr"),
+        "leave_validation_type": _sel("Time Off Validation", "no_validation:No Validation,"
+            "hr:By Time Off Officer,manager:By Employee's Approver,"
+                "both:By Employee's Approver and Time Off Officer", "hr"),
         "time_type": _sel("Kind of Time Off", "leave:Absence,other:Worked Time", "leave"),
         "active": _f(_B, "Active", default=True),
     }),
@@ -253,7 +290,8 @@ _DEFS: list[Model] = [
         "employee_id": _f(_M2O, "Employee", "hr.employee", required=True),
         "request_date_from": _f(_D, "Request Start Date", required=True),
         "request_date_to": _f(_D, "Request End Date", required=True),
-        "date_from": _f(_DT, "Start Date", readonly=True), "date_to": _f(_DT, "End Date", readonly=True),
+        "date_from": _f(_DT, "Start Date", readonly=True),
+        "date_to": _f(_DT, "End Date", readonly=True),
         "number_of_days": _f(_FL, "Duration (Days)", readonly=True),
         "state": _sel("Status", _LEAVE_STATES, "confirm"),
         "x_external_ref": _f(_C, "External Reference",

@@ -1,5 +1,7 @@
-"""JSON-RPC transport: `POST /jsonrpc` (services common/object/db) and the web routes odoorpc
-uses to find the server (`/web/webclient/version_info`, `/web/database/list`).
+"""JSON-RPC transport: `POST /jsonrpc` (services common/object/db) and web routes.
+
+The web routes are those odoorpc uses to find the server: `/web/webclient/version_info`,
+`/web/database/list`.
 
 Errors are HTTP 200 with `{"error": {"code": 200, "message": "Odoo Server Error", "data": ...}}`.
 """
@@ -27,9 +29,14 @@ def error_payload(name: str, message: str, debug: str = "") -> dict[str, Any]:
     return {
         "code": 200,
         "message": "Odoo Server Error",
-        "data": {"name": name, "debug": debug or f"Traceback (most recent call last):\n{name}: {message}\n",
-                 "message": message, "arguments": [message], "context": {}},
-    }  # fmt: skip
+        "data": {
+            "name": name,
+            "debug": debug or f"Traceback (most recent call last):\n{name}: {message}\n",
+            "message": message,
+            "arguments": [message],
+            "context": {},
+        },
+    }
 
 
 def _response(

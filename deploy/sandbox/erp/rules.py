@@ -1,6 +1,9 @@
-"""Business rules of the sandbox ERP that run inside every create/write/unlink (Odoo's computes
-and constraints): order line amounts, list price → pricelist rule, business-trip leave checks.
+"""Business rules run inside every create/write/unlink (Odoo's computes and constraints).
+
+They cover: order line amounts, list price → pricelist rule, business-trip leave checks.
 """
+
+# ruff: noqa: S608 - table and column names come from the model registry; values are bound
 
 from datetime import date, timedelta
 from decimal import Decimal
@@ -62,8 +65,14 @@ def recompute_order(env: Env, order_id: int) -> None:
         ),
         Decimal(0),
     )
-    _sql_touch(env, "sale_order", order_id, amount_untaxed=_money(subtotal), amount_tax="0.00",
-               amount_total=_money(subtotal))  # fmt: skip
+    _sql_touch(
+        env,
+        "sale_order",
+        order_id,
+        amount_untaxed=_money(subtotal),
+        amount_tax="0.00",
+        amount_total=_money(subtotal),
+    )
 
 
 def _order_line(env: Env, model: str, ids: list[int], vals: dict[str, Any], created: bool) -> None:
@@ -81,8 +90,16 @@ def _order_line(env: Env, model: str, ids: list[int], vals: dict[str, Any], crea
         gross = Decimal(str(line["product_uom_qty"])) * Decimal(str(line["price_unit"]))
         net = gross * (Decimal(100) - Decimal(str(line["discount"]))) / Decimal(100)
         state = env.read("sale.order", [line["order_id"]], ["state"])[0]["state"]
-        _sql_touch(env, "sale_order_line", line["id"], **fill, price_subtotal=_money(net),
-                   price_total=_money(net), state=state, currency_id=_currency_cny(env))  # fmt: skip
+        _sql_touch(
+            env,
+            "sale_order_line",
+            line["id"],
+            **fill,
+            price_subtotal=_money(net),
+            price_total=_money(net),
+            state=state,
+            currency_id=_currency_cny(env),
+        )
         recompute_order(env, line["order_id"])
 
 
@@ -104,16 +121,27 @@ def _list_price(env: Env, model: str, ids: list[int], vals: dict[str, Any], crea
     for rid in ids:
         for variant in env.search("product.product", [("product_tmpl_id", "=", rid)]):
             _sql_touch(env, "product_product", variant)
-        current = env.search("product.pricelist.item", [
-            ("pricelist_id", "=", pricelists[0]), ("product_tmpl_id", "=", rid),
-            ("date_end", "=", False),
-        ])  # fmt: skip
+        current = env.search(
+            "product.pricelist.item",
+            [
+                ("pricelist_id", "=", pricelists[0]),
+                ("product_tmpl_id", "=", rid),
+                ("date_end", "=", False),
+            ],
+        )
         if current:
             env.write("product.pricelist.item", current, {"date_end": now})
-        env.create("product.pricelist.item", {
-            "pricelist_id": pricelists[0], "applied_on": "1_product", "product_tmpl_id": rid,
-            "compute_price": "fixed", "fixed_price": float(vals["list_price"]), "date_start": now,
-        })  # fmt: skip
+        env.create(
+            "product.pricelist.item",
+            {
+                "pricelist_id": pricelists[0],
+                "applied_on": "1_product",
+                "product_tmpl_id": rid,
+                "compute_price": "fixed",
+                "fixed_price": float(vals["list_price"]),
+                "date_start": now,
+            },
+        )
 
 
 def _pricelist_item(
@@ -152,20 +180,30 @@ def _leave(env: Env, model: str, ids: list[int], vals: dict[str, Any], created: 
                 f"The external reference {ref!r} is already used by another time off."
             )
         if leave["state"] not in ("refuse", "cancel") and leave["active"]:
-            clash = env.search_count(model, [
-                ("employee_id", "=", leave["employee_id"]), ("id", "!=", leave["id"]),
-                ("state", "not in", ["refuse", "cancel"]),
-                ("request_date_from", "<=", leave["request_date_to"]),
-                ("request_date_to", ">=", leave["request_date_from"]),
-            ])  # fmt: skip
+            clash = env.search_count(
+                model,
+                [
+                    ("employee_id", "=", leave["employee_id"]),
+                    ("id", "!=", leave["id"]),
+                    ("state", "not in", ["refuse", "cancel"]),
+                    ("request_date_from", "<=", leave["request_date_to"]),
+                    ("request_date_to", ">=", leave["request_date_from"]),
+                ],
+            )
             if clash:
                 raise ValidationError(
-                    "You can not set two time off that overlap on the same day for the same employee."
+                    "You can not set two time off that overlap on the same day "
+                    "for the same employee."
                 )
         # Working hours 09:00-18:00 Asia/Shanghai (UTC+8), stored in UTC like Odoo.
-        _sql_touch(env, "hr_leave", leave["id"],
-                   date_from=f"{start - timedelta(days=0)} 01:00:00", date_to=f"{end} 10:00:00",
-                   number_of_days=float((end - start).days + 1))  # fmt: skip
+        _sql_touch(
+            env,
+            "hr_leave",
+            leave["id"],
+            date_from=f"{start - timedelta(days=0)} 01:00:00",
+            date_to=f"{end} 10:00:00",
+            number_of_days=float((end - start).days + 1),
+        )
 
 
 def _no_unlink_confirmed(env: Env, ids: list[int]) -> None:

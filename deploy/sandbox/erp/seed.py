@@ -28,13 +28,20 @@ _AUTH_DDL = (
     "CREATE TABLE IF NOT EXISTS _erp_auth "
     "(uid INTEGER PRIMARY KEY, login TEXT UNIQUE NOT NULL, password TEXT, api_key TEXT)"
 )
+# ref, name, city, street, unified social credit code (VAT), salesperson uid
 _CUSTOMERS = [
-    ("C10001", "上海电气自动化设备有限公司", "上海", "浦东新区张江路 1388 号", "91310115MA1H7QXX1K", 4),
-    ("C10002", "宁波海天塑机配件有限公司", "宁波", "北仑区大港五路 88 号", "91330206MA2GQ1XX2L", 4),
-    ("C10003", "深圳市华南精工科技有限公司", "深圳", "宝安区西乡街道固戍二路 12 号", "91440300MA5F8PXX3M", 5),
-    ("C10004", "重庆长江汽车零部件有限公司", "重庆", "两江新区金渝大道 68 号", "91500000MA60YKXX4N", 5),
-    ("C10005", "北京京北智能装备有限公司", "北京", "亦庄经济技术开发区科创十三街 5 号", "91110302MA01RBXX5P", 6),
-    ("C10006", "成都蜀都数控刀具有限公司", "成都", "高新区天府大道中段 666 号", "91510100MA6C9LXX6Q", 6),
+    ("C10001", "上海电气自动化设备有限公司", "上海", "浦东新区张江路 1388 号",
+     "91310115MA1H7QXX1K", 4),
+    ("C10002", "宁波海天塑机配件有限公司", "宁波", "北仑区大港五路 88 号",
+     "91330206MA2GQ1XX2L", 4),
+    ("C10003", "深圳市华南精工科技有限公司", "深圳", "宝安区西乡街道固戍二路 12 号",
+     "91440300MA5F8PXX3M", 5),
+    ("C10004", "重庆长江汽车零部件有限公司", "重庆", "两江新区金渝大道 68 号",
+     "91500000MA60YKXX4N", 5),
+    ("C10005", "北京京北智能装备有限公司", "北京", "亦庄经济技术开发区科创十三街 5 号",
+     "91110302MA01RBXX5P", 6),
+    ("C10006", "成都蜀都数控刀具有限公司", "成都", "高新区天府大道中段 666 号",
+     "91510100MA6C9LXX6Q", 6),
 ]  # fmt: skip
 # default_code, name, list price (CNY), revision, manufactured, type, stock
 _PRODUCTS: list[tuple[str, str, float, str | None, bool, str, float]] = [
@@ -49,11 +56,15 @@ _PRODUCTS: list[tuple[str, str, float, str | None, bool, str, float]] = [
 _DEPARTMENTS = ["销售部", "生产部", "财务部", "人力资源部"]
 # barcode, name, email, job title, department index, user id
 _EMPLOYEES = [
-    ("E1001", "张伟", "zhang.wei", "销售经理", 0, 4), ("E1002", "李娜", "li.na", "销售代表", 0, 5),
-    ("E1003", "王芳", "wang.fang", "销售代表", 0, 6), ("E1004", "刘洋", "liu.yang", "生产主管", 1, None),
-    ("E1005", "陈静", "chen.jing", "计划员", 1, None), ("E1006", "杨磊", "yang.lei", "会计", 2, None),
-    ("E1007", "赵敏", "zhao.min", "HR 专员", 3, None), ("E1008", "黄强", "huang.qiang", "售后工程师", 1, None),
-]  # fmt: skip
+    ("E1001", "张伟", "zhang.wei", "销售经理", 0, 4),
+    ("E1002", "李娜", "li.na", "销售代表", 0, 5),
+    ("E1003", "王芳", "wang.fang", "销售代表", 0, 6),
+    ("E1004", "刘洋", "liu.yang", "生产主管", 1, None),
+    ("E1005", "陈静", "chen.jing", "计划员", 1, None),
+    ("E1006", "杨磊", "yang.lei", "会计", 2, None),
+    ("E1007", "赵敏", "zhao.min", "HR 专员", 3, None),
+    ("E1008", "黄强", "huang.qiang", "售后工程师", 1, None),
+]
 
 
 def authenticate_rows(env: Env) -> list[dict[str, Any]]:
@@ -90,15 +101,13 @@ def seed(env: Env) -> None:
             "email": f"purchase@{ref.lower()}.example.cn", "phone": "+86 21 5888 0000",
         })  # fmt: skip
     env.create("product.pricelist", {"name": PUBLIC_PRICELIST, "currency_id": cny})
-    warehouse = env.create("stock.location", {"name": "WH", "complete_name": "WH", "usage": "view"})
+    env.create("stock.location", {"name": "WH", "complete_name": "WH", "usage": "view"})
     stock = env.create("stock.location", {"name": "Stock", "complete_name": "WH/Stock"})
-    env.store.db.execute("UPDATE stock_location SET usage = 'internal' WHERE id = ?", (stock,))
     env.create("stock.location", {"name": "Customers", "complete_name": "Partners/Customers",
                                   "usage": "customer"})  # fmt: skip
     env.create("stock.location", {"name": "Production",
                                   "complete_name": "Virtual Locations/Production",
                                   "usage": "production"})  # fmt: skip
-    del warehouse
     for code, name, price, revision, made, kind, qty in _PRODUCTS:
         template = env.create("product.template", {
             "name": name, "default_code": code, "list_price": price, "type": kind,
@@ -111,11 +120,11 @@ def seed(env: Env) -> None:
                 "stock.quant", {"product_id": variant, "location_id": stock, "quantity": qty}
             )
     departments = [env.create("hr.department", {"name": name}) for name in _DEPARTMENTS]
-    for barcode, name, login, title, dept, user in _EMPLOYEES:
+    for barcode, name, login, title, dept, user_id in _EMPLOYEES:
         env.create("hr.employee", {
             "name": name, "barcode": barcode, "identification_id": barcode,
             "work_email": f"{login}@hengli-demo.cn", "job_title": title,
-            "department_id": departments[dept], "user_id": user or False,
+            "department_id": departments[dept], "user_id": user_id or False,
             "mobile_phone": f"+86 139 1234 {barcode[-4:]}",
         })  # fmt: skip
     for name, code, time_type in (("带薪年假 / Paid Time Off", "PTO", "leave"),

@@ -1,5 +1,7 @@
-"""The RPC services behind every transport: `common` (version, login, authenticate),
-`object` (execute, execute_kw) and `db` (list, server_version), plus API-key lookup for JSON-2.
+"""The RPC services behind every transport, and API-key lookup for JSON-2.
+
+`common` (version, login, authenticate),
+`object` (execute, execute_kw) and `db` (list, server_version).
 
 Passwords and API keys are interchangeable, as in Odoo 14+. Each call is one SQLite transaction.
 """
@@ -38,8 +40,11 @@ class ErpService:
 
     def _check_db(self, db: Any) -> None:
         if db != DB_NAME:
-            raise InvalidCall(f'FATAL:  database "{db}" does not exist',
-                              name="psycopg2.OperationalError", status=404)  # fmt: skip
+            raise InvalidCall(
+                f'FATAL:  database "{db}" does not exist',
+                name="psycopg2.OperationalError",
+                status=404,
+            )
 
     def login(self, db: Any, login: Any, password: Any) -> int | bool:
         """Return the uid for a login and password (or API key), else False."""
@@ -71,8 +76,9 @@ class ErpService:
     def execute(self, uid: int, login: str, model: Any, method: Any, args: Any, kwargs: Any) -> Any:
         """Run one model method in a transaction as `uid`."""
         if not isinstance(args, list | tuple) or not isinstance(kwargs or {}, dict):
-            raise InvalidCall("execute_kw expects a list of args and a dict of kwargs",
-                              name="builtins.TypeError")  # fmt: skip
+            raise InvalidCall(
+                "execute_kw expects a list of args and a dict of kwargs", name="builtins.TypeError"
+            )
         with self.ctx.store.transaction():
             return methods.call(self.env(uid, login), model, method, list(args), kwargs or {})
 
@@ -97,12 +103,16 @@ class ErpService:
             login = self.check(db, uid, password)
             if method == "execute":
                 return self.execute(uid, login, model, name, rest, {})
-            return self.execute(uid, login, model, name,
-                                rest[0] if rest else [], rest[1] if len(rest) > 1 else {})  # fmt: skip
-        raise InvalidCall(f"The method {service}.{method} does not exist or its arguments are wrong",
-                          name="builtins.NameError", status=404)  # fmt: skip
+            return self.execute(
+                uid, login, model, name, rest[0] if rest else [], rest[1] if len(rest) > 1 else {}
+            )
+        raise InvalidCall(
+            f"The method {service}.{method} does not exist or its arguments are wrong",
+            name="builtins.NameError",
+            status=404,
+        )
 
-    async def tick(self) -> int:
+    async def tick(self) -> None:
         """Run due fulfilment steps (clock hook and real-time loop)."""
         with self.ctx.store.transaction():
-            return self.engine.run_due(self.env())
+            self.engine.run_due(self.env())
