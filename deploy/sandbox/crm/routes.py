@@ -200,8 +200,16 @@ class CrmApi:
         version: str, key: str | None = None,
     ) -> None:  # fmt: skip
         if key is None:
+            # The body's external id, else the record's own: tests find writes by external ref.
+            row = self.records.row(obj, record_id) or {}
             key = next(
-                (f"{f.name}={body[f.name]}" for f in obj.external_ids if body.get(f.name)), None
+                (
+                    f"{f.name}={source[f.name]}"
+                    for source in (body, row)
+                    for f in obj.external_ids
+                    if source.get(f.name)
+                ),
+                None,
             )
         self.records.store.record_effect(
             action=action, object_name=obj.name, record_id=record_id, key=key,
