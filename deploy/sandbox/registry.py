@@ -37,7 +37,9 @@ SYSTEMS: dict[str, SystemSpec] = {
     "erp": SystemSpec(
         "erp", "Odoo external API (XML-RPC, JSON-RPC, JSON-2)", 18102,
         "deploy.sandbox.erp:create_app",
-        {"db": "bizbus", "login": "admin", "password": "admin", "api_key": "sandbox-odoo-api-key"},
+        {"db": "bizbus", "login": "admin", "password": "admin", "api_key": "sandbox-odoo-api-key",
+         "integration_login": "bizbus", "integration_password": "bizbus",
+         "integration_api_key": "sandbox-odoo-bizbus-key"},
     ),
     "oa": SystemSpec(
         "oa", "Feishu/Lark approval v4", 18103, "deploy.sandbox.oa:create_app",

@@ -84,12 +84,16 @@ _DEFS: list[Model] = [
         "name": _f(_C, "Currency", required=True), "symbol": _f(_C, "Symbol"),
         "active": _f(_B, "Active", default=True),
     }),
+    Model("res.country", "Country", {
+        "name": _f(_C, "Country Name", required=True), "code": _f(_C, "Country Code"),
+    }),
     Model("res.partner", "Contact", {
         "name": _f(_C, "Name", required=True), "ref": _f(_C, "Reference"),
         "is_company": _f(_B, "Is a Company", default=False),
         "parent_id": _f(_M2O, "Related Company", "res.partner"),
         "email": _f(_C, "Email"), "phone": _f(_C, "Phone"), "mobile": _f(_C, "Mobile"),
         "street": _f(_C, "Street"), "city": _f(_C, "City"), "zip": _f(_C, "Zip"),
+        "country_id": _f(_M2O, "Country", "res.country"),
         "country_code": _f(_C, "Country Code", readonly=True, default="CN"),
         "vat": _f(_C, "Tax ID"), "user_id": _f(_M2O, "Salesperson", "res.users"),
         "customer_rank": _f(_I, "Customer Rank", default=0), "comment": _f(_T, "Notes"),

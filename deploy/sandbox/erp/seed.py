@@ -78,6 +78,7 @@ def seed(env: Env) -> None:
     if env.store.query("SELECT uid FROM _erp_auth LIMIT 1"):
         return
     cny = env.create("res.currency", {"name": "CNY", "symbol": "¥"})
+    china = env.create("res.country", {"name": "中国 (China)", "code": "CN"})
     env.create("res.currency", {"name": "USD", "symbol": "$"})
     company = env.create("res.partner", {"name": COMPANY, "is_company": True, "city": "苏州",
                                          "street": "工业园区星湖街 328 号"})  # fmt: skip
@@ -97,7 +98,7 @@ def seed(env: Env) -> None:
     for ref, name, city, street, vat, user in _CUSTOMERS:
         env.create("res.partner", {
             "name": name, "ref": ref, "is_company": True, "city": city, "street": street,
-            "vat": vat, "user_id": user, "customer_rank": 1,
+            "vat": vat, "user_id": user, "customer_rank": 1, "country_id": china,
             "email": f"purchase@{ref.lower()}.example.cn", "phone": "+86 21 5888 0000",
         })  # fmt: skip
     env.create("product.pricelist", {"name": PUBLIC_PRICELIST, "currency_id": cny})
