@@ -1,0 +1,114 @@
+"""Build and parse bizbus events as Python objects (no Kafka): `make_event`, `parse_event`.
+
+Both raise `SchemaError` (never a raw pydantic error), naming the event type and the first
+failing field, so callers have one exception to dead-letter on.
+"""
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.envelope import Envelope, P, System
+from schemas.errors import SchemaError
+from schemas.registry import EVENT_ADAPTER, dataschema_for, event_model
+
+__all__ = ["event_to_dict", "make_event", "parse_event", "schema_error_from"]
+
+
+def schema_error_from(error: ValidationError, event_type: str | None) -> SchemaError:
+    """Turn a pydantic error about an envelope into a `SchemaError` naming type and field."""
+    first = error.errors(include_input=False, include_url=False)[0]
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        reason = "unknown event type" if event_type else "event type missing"
+        return SchemaError(reason, event_type=event_type, field="type")
+    loc = list(first["loc"])
+    if loc and loc[0] == event_type:
+        loc = loc[1:]  # the discriminated union puts the tag first
+    field = ".".join(str(part) for part in loc) or None
+    return SchemaError(f"invalid event: {first['msg']}", event_type=event_type, field=field)
+
+
+def make_event(
+    payload: P,
+    *,
+    source: str,
+    correlationid: str,
+    origin: System,
+    subject: str | None = None,
+    causationid: str | None = None,
+    entityversion: int | None = None,
+    time: datetime | None = None,
+    id: str | None = None,
+) -> Envelope[P]:
+    """Wrap a payload in a CloudEvents envelope of its registered type.
+
+    Args:
+        payload: The business payload; its class decides `type` and `dataschema`.
+        source: URI reference of the producer, e.g. ``/bizbus/connectors/crm/salesforce``.
+        correlationid: Shared by every event of the business case.
+        origin: System that authored the change (``crm``, ``erp``, ``oa``, ``bizbus``).
+        subject: Canonical entity key; defaults to ``payload.entity_key()``.
+        causationid: `id` of the event that caused this one.
+        entityversion: Monotonic version of the entity in its system of record.
+        time: When the change happened; defaults to now (UTC). Must be timezone-aware.
+        id: Event id; defaults to a fresh UUID.
+
+    Returns:
+        The frozen envelope, typed by its payload.
+
+    Raises:
+        SchemaError: An attribute is invalid (naive time, unknown origin, ...) or the payload's
+            type is not registered.
+    """
+    event_type = type(payload).EVENT_TYPE
+    try:
+        model = event_model(event_type)
+    except KeyError:
+        raise SchemaError("payload type is not registered", event_type=event_type) from None
+    try:
+        event = model(
+            id=id or str(uuid.uuid4()),
+            source=source,
+            type=event_type,
+            subject=subject if subject is not None else payload.entity_key(),
+            time=time or datetime.now(UTC),
+            dataschema=dataschema_for(event_type),
+            correlationid=correlationid,
+            causationid=causationid,
+            origin=origin,
+            entityversion=entityversion,
+            data=payload,
+        )
+    except ValidationError as error:
+        raise schema_error_from(error, event_type) from None
+    return event  # the registry pairs each type with its payload model
+
+
+def parse_event(event: Mapping[str, Any] | bytes | str) -> Envelope[Any]:
+    """Validate a structured event (attributes and `data` in one JSON object).
+
+    Raises:
+        SchemaError: Not JSON, not an object, unknown type, or a field is invalid.
+    """
+    if isinstance(event, bytes | str):
+        try:
+            event = orjson.loads(event)
+        except orjson.JSONDecodeError:
+            raise SchemaError("event is not valid JSON") from None
+    if not isinstance(event, Mapping):
+        raise SchemaError("event is not a JSON object")
+    event_type = event.get("type")
+    event_type = event_type if isinstance(event_type, str) else None
+    try:
+        return EVENT_ADAPTER.validate_python(event)
+    except ValidationError as error:
+        raise schema_error_from(error, event_type) from None
+
+
+def event_to_dict(event: Envelope[Any]) -> dict[str, Any]:
+    """Return the structured JSON form of an event (what `parse_event` reads back)."""
+    return event.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,114 @@
+"""Business payloads, one module per domain; `ALL_PAYLOADS` lists every registered model."""
+
+from schemas.payloads.catalog import (
+    PriceBookEntryChangedV1,
+    PriceChangedV1,
+    ProductEditedV1,
+    ProductModelChangedV1,
+)
+from schemas.payloads.commands import (
+    BusinessTripRequestedV1,
+    CustomerUpsertRequestedV1,
+    OrderUpdateRequestedV1,
+    PriceBookEntryUpsertRequestedV1,
+    ProductModelUpdateRequestedV1,
+    ProductUpsertRequestedV1,
+    SalesOrderRequestedV1,
+)
+from schemas.payloads.common import Address, Employee, SalesRep
+from schemas.payloads.customers import AccountUpsertedV1, CustomerUpsertedV1, LeadCapturedV1
+from schemas.payloads.hr import (
+    BusinessTripRecordedV1,
+    TravelApprovedV1,
+    TravelRevokedV1,
+    TravelStatus,
+)
+from schemas.payloads.operations import (
+    InvoicePostedV1,
+    ManufacturingOrderPlannedV1,
+    ManufacturingOrderProgressedV1,
+    ShipmentDispatchedV1,
+    StockChangedV1,
+)
+from schemas.payloads.orders import (
+    OrderLine,
+    OrderPlacedV1,
+    OrderStatus,
+    OrderStatusChangedV1,
+    SalesOrderLine,
+    SalesOrderUpsertedV1,
+)
+from schemas.payloads.source import SourceRecordCapturedV1
+from schemas.values import Payload
+
+__all__ = [
+    "ALL_PAYLOADS",
+    "AccountUpsertedV1",
+    "Address",
+    "BusinessTripRecordedV1",
+    "BusinessTripRequestedV1",
+    "CustomerUpsertRequestedV1",
+    "CustomerUpsertedV1",
+    "Employee",
+    "InvoicePostedV1",
+    "LeadCapturedV1",
+    "ManufacturingOrderPlannedV1",
+    "ManufacturingOrderProgressedV1",
+    "OrderLine",
+    "OrderPlacedV1",
+    "OrderStatus",
+    "OrderStatusChangedV1",
+    "OrderUpdateRequestedV1",
+    "PriceBookEntryChangedV1",
+    "PriceBookEntryUpsertRequestedV1",
+    "PriceChangedV1",
+    "ProductEditedV1",
+    "ProductModelChangedV1",
+    "ProductModelUpdateRequestedV1",
+    "ProductUpsertRequestedV1",
+    "SalesOrderLine",
+    "SalesOrderRequestedV1",
+    "SalesOrderUpsertedV1",
+    "SalesRep",
+    "ShipmentDispatchedV1",
+    "SourceRecordCapturedV1",
+    "StockChangedV1",
+    "TravelApprovedV1",
+    "TravelRevokedV1",
+    "TravelStatus",
+]
+
+ALL_PAYLOADS: tuple[type[Payload], ...] = (
+    # OA / HR
+    TravelApprovedV1,
+    TravelRevokedV1,
+    BusinessTripRecordedV1,
+    # CRM
+    LeadCapturedV1,
+    AccountUpsertedV1,
+    ProductEditedV1,
+    PriceBookEntryChangedV1,
+    OrderPlacedV1,
+    OrderStatusChangedV1,
+    # ERP
+    CustomerUpsertedV1,
+    ProductModelChangedV1,
+    PriceChangedV1,
+    SalesOrderUpsertedV1,
+    ManufacturingOrderPlannedV1,
+    ManufacturingOrderProgressedV1,
+    StockChangedV1,
+    ShipmentDispatchedV1,
+    InvoicePostedV1,
+    # commands to sinks
+    BusinessTripRequestedV1,
+    CustomerUpsertRequestedV1,
+    SalesOrderRequestedV1,
+    OrderUpdateRequestedV1,
+    ProductUpsertRequestedV1,
+    PriceBookEntryUpsertRequestedV1,
+    ProductModelUpdateRequestedV1,
+    # raw feeds
+    SourceRecordCapturedV1,
+)
+"""Every payload model with an event type, in catalog order."""

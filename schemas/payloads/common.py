@@ -1,0 +1,50 @@
+"""Small value objects shared by several domains: people and postal addresses."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.values import Email, NonEmptyStr
+
+__all__ = ["Address", "Employee", "SalesRep"]
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Employee(_Value):
+    """A person in the company directory (applicant, approver, trip traveller)."""
+
+    employee_no: NonEmptyStr = Field(
+        description="Employee number (工号), the key HR and OA share.", examples=["E10023"]
+    )
+    name: NonEmptyStr = Field(description="Full name as written in HR.", examples=["王磊"])
+    email: Email | None = Field(default=None, description="Work e-mail address, if known.")
+    department: str | None = Field(
+        default=None, description="Department name, if known.", examples=["华东销售部"]
+    )
+
+
+class SalesRep(_Value):
+    """The CRM user who owns a lead, account or order."""
+
+    user_id: NonEmptyStr = Field(description="CRM user id (Salesforce User.Id).")
+    name: NonEmptyStr = Field(description="Display name of the CRM user.", examples=["李娜"])
+    email: Email | None = Field(default=None, description="E-mail of the CRM user.")
+    employee_no: str | None = Field(
+        default=None, description="Employee number (工号), when the CRM user maps to HR."
+    )
+
+
+class Address(_Value):
+    """A postal address; Chinese addresses fill province, city, district and street."""
+
+    country: str = Field(
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 alpha-2 country code.",
+        examples=["CN"],
+    )
+    province: str | None = Field(default=None, description="Province or state (省).")
+    city: str | None = Field(default=None, description="City (市).")
+    district: str | None = Field(default=None, description="District or county (区/县).")
+    street: str | None = Field(default=None, description="Street and number, building, room.")
+    postal_code: str | None = Field(default=None, description="Postal code (邮编).")

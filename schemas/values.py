@@ -1,0 +1,98 @@
+"""Shared value types of every payload: money, currency codes, identifiers, frozen base model.
+
+Money is a `Decimal` amount plus an ISO 4217 code, never a float; all payloads are frozen and
+reject unknown fields so a typo in a producer fails loudly instead of dropping data.
+"""
+
+from decimal import Decimal
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ISO_4217_CODES",
+    "CurrencyCode",
+    "Email",
+    "Money",
+    "NonEmptyStr",
+    "Payload",
+    "Quantity",
+]
+
+# Active ISO 4217 alphabetic codes (funds and precious-metal codes left out on purpose).
+ISO_4217_CODES: frozenset[str] = frozenset(
+    {
+        "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+        "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
+        "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
+        "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
+        "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
+        "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR",
+        "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+        "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN",
+        "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR",
+        "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
+        "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS",
+        "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW",
+        "ZWG",
+    }
+)  # fmt: skip
+
+
+def _known_currency(code: str) -> str:
+    if code not in ISO_4217_CODES:
+        raise ValueError(f"{code!r} is not an active ISO 4217 currency code")
+    return code
+
+
+CurrencyCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 alphabetic currency code, e.g. CNY.",
+        examples=["CNY"],
+    ),
+    AfterValidator(_known_currency),
+]
+"""An active ISO 4217 alphabetic currency code (upper case)."""
+
+Email = Annotated[
+    str,
+    Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, examples=["wang.lei@example.cn"]),
+]
+"""An e-mail address (syntax check only; delivery is the mail system's business)."""
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+"""A string with at least one character (identifiers, names)."""
+
+Quantity = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+"""A non-negative decimal quantity (pieces, kilograms, metres)."""
+
+
+class Payload(BaseModel):
+    """Base of every event payload: frozen, unknown fields rejected.
+
+    Subclasses set `EVENT_TYPE` (``bizbus.<domain>.<entity>.<past-verb>.v<major>``) and
+    implement `entity_key`, the canonical key used as CloudEvents `subject` and Kafka key.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    EVENT_TYPE: ClassVar[str] = ""
+
+    def entity_key(self) -> str:
+        """Return the canonical key of the entity this payload is about."""
+        raise NotImplementedError
+
+
+class Money(BaseModel):
+    """An amount of money: exact decimal plus its currency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: Decimal = Field(
+        allow_inf_nan=False,
+        description="Exact decimal amount in the currency's major unit (yuan, not fen).",
+        examples=["12800.00"],
+    )
+    currency: CurrencyCode = Field(description="ISO 4217 currency code of the amount.")
