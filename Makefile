@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install kafka-jars lint typecheck test clean
+.PHONY: install kafka-jars contract-tools lint typecheck test clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ install: $(VENV)/.installed
 kafka-jars: install
 	$(BIN)/bizbus kafka fetch
 
+# The official AsyncAPI parser (npm) validates schemas/contracts/asyncapi.json in the tests.
+tests/contracts/node_modules/.package-lock.json: tests/contracts/package.json tests/contracts/package-lock.json
+	npm ci --prefix tests/contracts --no-audit --no-fund
+	@touch $@
+
+contract-tools: tests/contracts/node_modules/.package-lock.json
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -25,7 +32,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install kafka-jars lint typecheck
+test: install kafka-jars contract-tools lint typecheck
 	$(BIN)/pytest
 
 clean:
