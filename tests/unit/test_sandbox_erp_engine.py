@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from deploy.sandbox.app import SandboxConfig
-from deploy.sandbox.erp import create_app
+from deploy.sandbox.erp import build_service
 from deploy.sandbox.erp.errors import AccessError, InvalidCall, UserError, ValidationError
 from deploy.sandbox.erp.methods import call
 from deploy.sandbox.erp.service import ErpService
@@ -13,7 +13,7 @@ from deploy.sandbox.erp.service import ErpService
 
 @pytest.fixture
 def service() -> ErpService:
-    return create_app(SandboxConfig(manual_clock=True)).service
+    return build_service(SandboxConfig(manual_clock=True))
 
 
 def run(service: ErpService, model: str, method: str, *args: Any, **kwargs: Any) -> Any:

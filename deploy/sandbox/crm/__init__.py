@@ -5,7 +5,7 @@ sObject CRUD and upsert by External ID; SQLite storage; effects log and faults v
 Faults may also come from `BIZBUS_SANDBOX_CRM_FAULTS` (a FaultPlan as JSON). See README.md.
 """
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from starlette.types import ASGIApp
 
 from deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
@@ -14,18 +14,16 @@ from deploy.sandbox.crm.errors import fault_body
 from deploy.sandbox.crm.records import RecordStore, create_schema
 from deploy.sandbox.crm.routes import CrmApi
 from deploy.sandbox.crm.seed import seed
-from deploy.sandbox.faults import FaultPlan
+from deploy.sandbox.settings import SandboxSettings
 from deploy.sandbox.store import SandboxStore
 
 __all__ = ["CrmSandboxSettings", "create_app"]
 
 
-class CrmSandboxSettings(BaseSettings):
+class CrmSandboxSettings(SandboxSettings):
     """Environment settings of the sandbox CRM process."""
 
     model_config = SettingsConfigDict(env_prefix="BIZBUS_SANDBOX_CRM_")
-
-    faults: FaultPlan | None = None
 
 
 def create_app(config: SandboxConfig) -> ASGIApp:
@@ -37,8 +35,6 @@ def create_app(config: SandboxConfig) -> ASGIApp:
     if config.seed and not store.query('SELECT 1 FROM "User" LIMIT 1'):
         with store.transaction():
             seed(records, clock.now())
-    env_faults = CrmSandboxSettings().faults
-    if env_faults is not None and config.faults == FaultPlan():
-        config.faults = env_faults
+    config = CrmSandboxSettings().apply_faults(config)
     ctx = SandboxContext("crm", store, clock)
     return build_app(ctx, CrmApi(ctx, records).routes(), config, fault_body=fault_body)

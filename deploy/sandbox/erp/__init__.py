@@ -8,10 +8,13 @@
 import asyncio
 import contextlib
 import logging
-import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
 from deploy.sandbox.clock import SandboxClock
@@ -20,10 +23,10 @@ from deploy.sandbox.erp.engine import DEFAULT_STEP_S, FulfilmentEngine
 from deploy.sandbox.erp.orm import Env
 from deploy.sandbox.erp.seed import seed
 from deploy.sandbox.erp.service import ErpService
-from deploy.sandbox.faults import FaultPlan
+from deploy.sandbox.settings import SandboxSettings
 from deploy.sandbox.store import SandboxStore
 
-__all__ = ["TICK_S", "ErpApp", "create_app", "fault_body"]
+__all__ = ["TICK_S", "ErpSandboxSettings", "build_service", "create_app", "fault_body"]
 
 TICK_S = 0.5
 _log = logging.getLogger(__name__)
@@ -42,59 +45,58 @@ def fault_body(status: int) -> tuple[bytes, str]:
     return json2.error_body(name, message), "application/json"
 
 
-class ErpApp:
-    """The ASGI app plus a lifespan that runs the engine in real time (Starlette's is not ours)."""
+class ErpSandboxSettings(SandboxSettings):
+    """Environment settings of the sandbox ERP process."""
 
-    def __init__(self, app: ASGIApp, service: ErpService) -> None:
-        self.app = app
-        self.service = service
-        self._task: asyncio.Task[None] | None = None
+    model_config = SettingsConfigDict(env_prefix="BIZBUS_SANDBOX_ERP_")
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            if self.service.ctx.clock.manual:
-                continue
-            try:
-                await self.service.tick()
-            except Exception:  # noqa: BLE001 - keep the engine alive; the log shows the error
-                _log.exception("fulfilment engine step failed")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle lifespan here; pass everything else to the app."""
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self._task = asyncio.create_task(self._loop())
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self._task is not None:
-                    self._task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await self._task
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    step_s: float = Field(
+        default=DEFAULT_STEP_S, gt=0, description="Sandbox seconds between fulfilment steps."
+    )
 
 
-def create_app(config: SandboxConfig) -> ErpApp:
-    """Build the sandbox ERP app: fresh schema, seed data, routes, engine, control API."""
+async def _run_engine(service: ErpService) -> None:
+    """Advance the fulfilment engine in real time (a manual clock only moves on request)."""
+    while True:
+        await asyncio.sleep(TICK_S)
+        if service.ctx.clock.manual:
+            continue
+        try:
+            await service.tick()
+        except Exception:  # noqa: BLE001 - keep the engine alive; the log shows the error
+            _log.exception("fulfilment engine step failed")
+
+
+def build_service(config: SandboxConfig, settings: ErpSandboxSettings | None = None) -> ErpService:
+    """Return the ERP's ORM and engine over a fresh schema (seeded unless told not to)."""
+    settings = settings or ErpSandboxSettings()
     store = SandboxStore(config.db_path)
     ctx = SandboxContext("erp", store, SandboxClock(manual=config.manual_clock))
-    engine = FulfilmentEngine(
-        step_s=float(os.environ.get("BIZBUS_SANDBOX_ERP_STEP_S", DEFAULT_STEP_S))
-    )
-    service = ErpService(ctx, engine)
+    service = ErpService(ctx, FulfilmentEngine(step_s=settings.step_s))
     with store.transaction():
         Env.create_tables(store)
         FulfilmentEngine.create_tables(service.env())
         if config.seed:
             seed(service.env())
     ctx.on_clock_advance.append(service.tick)
-    faults = os.environ.get("BIZBUS_SANDBOX_ERP_FAULTS")
-    if faults and config.faults == FaultPlan():
-        config.faults = FaultPlan.model_validate(orjson.loads(faults))
+    return service
+
+
+def create_app(config: SandboxConfig) -> ASGIApp:
+    """Build the sandbox ERP app: fresh schema, seed data, routes, engine, control API."""
+    settings = ErpSandboxSettings()
+    service = build_service(config, settings)
+    config = settings.apply_faults(config)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_run_engine(service))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     routes = [*rpc_xml.routes(service), *rpc_json.routes(service), *json2.routes(service)]
-    return ErpApp(build_app(ctx, routes, config, fault_body=fault_body), service)
+    return build_app(service.ctx, routes, config, fault_body=fault_body, lifespan=lifespan)

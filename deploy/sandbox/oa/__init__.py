@@ -5,17 +5,15 @@ idempotency, approve/reject/cancel, and encrypted, signed event push with redeli
 Settings: `BIZBUS_SANDBOX_OA_DELIVERY` and `BIZBUS_SANDBOX_OA_FAULTS` (JSON).
 """
 
-import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
 from deploy.sandbox.clock import SandboxClock
-from deploy.sandbox.faults import FaultPlan
 from deploy.sandbox.oa.approvals import ApprovalBook
 from deploy.sandbox.oa.delivery import DeliverySettings, Pusher
 from deploy.sandbox.oa.errors import fault_body
@@ -23,25 +21,24 @@ from deploy.sandbox.oa.events import AppIdentity
 from deploy.sandbox.oa.routes import oa_routes
 from deploy.sandbox.oa.seed import TENANT_KEY, seed
 from deploy.sandbox.registry import SYSTEMS
+from deploy.sandbox.settings import SandboxSettings
 from deploy.sandbox.store import SandboxStore
 
 __all__ = ["OaSandboxSettings", "create_app"]
 
 
-class OaSandboxSettings(BaseSettings):
+class OaSandboxSettings(SandboxSettings):
     """Environment settings of the sandbox OA."""
 
     model_config = SettingsConfigDict(env_prefix="BIZBUS_SANDBOX_OA_")
 
     delivery: DeliverySettings = DeliverySettings()
-    faults: FaultPlan | None = None
 
 
 def create_app(config: SandboxConfig) -> ASGIApp:
     """Return the sandbox OA app on a fresh or existing SQLite database."""
     settings = OaSandboxSettings()
-    if settings.faults is not None and config.faults == FaultPlan():
-        config = dataclasses.replace(config, faults=settings.faults)
+    config = settings.apply_faults(config)
     credentials = SYSTEMS["oa"].credentials
     store = SandboxStore(config.db_path)
     seed(store, with_data=config.seed)
