@@ -16,7 +16,7 @@ __all__ = ["SourceRecordCapturedV1"]
 class SourceRecordCapturedV1(Payload):
     """A record was read from a source system (poll, CDC or webhook)."""
 
-    EVENT_TYPE: ClassVar[str] = "bizbus.source.record.captured.v1"
+    EVENT_TYPE: ClassVar[str] = "bizbus.integration.source-record.captured.v1"
 
     system: Literal["crm", "erp", "oa"] = Field(description="System the record comes from.")
     object_name: NonEmptyStr = Field(
