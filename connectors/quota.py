@@ -10,6 +10,9 @@ from collections.abc import Awaitable, Callable
 
 __all__ = ["RateBudget"]
 
+# Float refills land a hair under a whole token; without slack the wait loop would spin.
+_SLACK = 1e-9
+
 
 class RateBudget:
     """Token bucket shared by every call of one connector.
@@ -56,8 +59,8 @@ class RateBudget:
                     await self._sleep(self._paused_until - now)
                     continue
                 self._refill(now)
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if self._tokens >= 1.0 - _SLACK:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return
                 await self._sleep((1.0 - self._tokens) / self.rate)
 

@@ -1,9 +1,10 @@
 """HttpConnector: status table, bounded retries, Retry-After, single token refresh."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +16,10 @@ from connectors.httpbase import HttpConnector, RetryPolicy
 from connectors.quota import RateBudget
 from connectors.status import error_for_response, parse_retry_after
 
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = (
+    Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
+)
 
 
 class Sleeps:
@@ -263,3 +267,20 @@ async def test_client_uses_explicit_timeouts_and_is_closed() -> None:
     async with api:
         pass
     assert api.client.is_closed
+
+
+async def test_concurrent_401s_share_one_token_refresh() -> None:
+    seen: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        await asyncio.sleep(0)
+        return httpx.Response(401 if request.headers["Authorization"] == "Bearer tok-1" else 200)
+
+    token = CountingToken()
+    async with connector(handler, token=token) as api:
+        await token.get(api.client)
+        responses = await asyncio.gather(*(api.request("GET", "/things") for _ in range(20)))
+    assert all(r.status_code == 200 for r in responses)
+    assert token.fetches == 2
+    assert seen.count("Bearer tok-1") == 20
