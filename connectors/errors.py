@@ -11,9 +11,12 @@ IntegrationError            retriable=False
 ├── SchemaError             undecodable or invalid event: dead letter
 └── MappingError            missing reference data: dead letter (or park and retry later)
 ```
+``SchemaError`` is also a ``schemas.errors.SchemaError``: catch that one to get both.
 """
 
 from typing import ClassVar
+
+from schemas.errors import SchemaError as _ContractError
 
 __all__ = [
     "AuthError",
@@ -83,8 +86,11 @@ class RejectedError(ConnectorError):
     """The system refused this request (other 4xx, or a webhook that fails verification)."""
 
 
-class SchemaError(IntegrationError):
-    """An event or payload cannot be decoded or does not match its schema."""
+class SchemaError(IntegrationError, _ContractError):
+    """An event or payload cannot be decoded or does not match its schema.
+
+    Takes ``event_type=`` and ``field=`` like ``schemas.errors.SchemaError``.
+    """
 
 
 class MappingError(IntegrationError):

@@ -55,6 +55,17 @@ def test_error_tree_matches_the_docstring() -> None:
         assert name in (e.__doc__ or "")
 
 
+def test_schema_error_is_also_the_schemas_one() -> None:
+    from connectors.errors import IntegrationError, SchemaError
+    from schemas.errors import SchemaError as ContractError
+
+    error = SchemaError("payload does not validate", event_type="bizbus.x.y.z.v1", field="data.id")
+    assert isinstance(error, IntegrationError) and isinstance(error, ContractError)
+    assert not error.retriable
+    assert error.field == "data.id"
+    assert "data.id" in str(error)
+
+
 def test_registry_loads_every_registered_connector_lazily() -> None:
     assert connector_names() == sorted(CONNECTORS)
     for name in connector_names():
