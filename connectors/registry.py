@@ -15,8 +15,8 @@ CONNECTORS = MappingProxyType(
     {
         "rest": "connectors.generic_rest:RestSink",
         "webhook": "connectors.generic_webhook:SignedWebhookSource",
+        "salesforce": "connectors.salesforce:SalesforceConnector",
         # Dialects add one line each when their module lands:
-        # "salesforce": "connectors.salesforce:SalesforceConnector",
         # "odoo": "connectors.odoo:OdooConnector",
         # "feishu": "connectors.feishu:FeishuConnector",
     }

@@ -1,0 +1,28 @@
+"""Salesforce (CRM) connector: REST API v60.0, OAuth 2.0 client credentials, SOQL polling feeds.
+
+Limits: every call counts against the org's daily API allowance; 429 and 5xx are retried with a
+bound. See ``connector.SalesforceConnector`` for the API flows use.
+"""
+
+from connectors.salesforce.client import SalesforceClient, UpsertResult
+from connectors.salesforce.connector import FEED_ENTITIES, SalesforceConnector
+from connectors.salesforce.objects import OBJECTS, ObjectSpec
+from connectors.salesforce.settings import SalesforceSettings
+from connectors.salesforce.sink import FlaggedOrders
+from connectors.salesforce.soql import format_soql, literal, quote, quote_like, select
+
+__all__ = [
+    "FEED_ENTITIES",
+    "OBJECTS",
+    "FlaggedOrders",
+    "ObjectSpec",
+    "SalesforceClient",
+    "SalesforceConnector",
+    "SalesforceSettings",
+    "UpsertResult",
+    "format_soql",
+    "literal",
+    "quote",
+    "quote_like",
+    "select",
+]

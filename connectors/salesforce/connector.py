@@ -1,0 +1,175 @@
+"""``SalesforceConnector``: the CRM as a Source (polled feeds) and a Sink (idempotent upserts).
+
+System: Salesforce REST API v60.0 (configurable); auth: OAuth 2.0 client credentials. Limits:
+each poll batch, lookup and write is one API call against the org's daily allowance; with
+``compare_before_write`` a write costs one extra GET and an unchanged one costs only that GET.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Self
+
+from connectors.auth import TokenProvider
+from connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
+from connectors.salesforce.client import IdentityClientCredentials, SalesforceClient
+from connectors.salesforce.objects import spec_for
+from connectors.salesforce.settings import SalesforceSettings
+from connectors.salesforce.sink import (
+    FlaggedOrders,
+    apply_command,
+    flag_open_orders_on_price,
+    update_record,
+)
+from connectors.salesforce.source import FeedOptions, read_poll, resume_state
+
+__all__ = ["FEED_ENTITIES", "SalesforceConnector"]
+
+FEED_ENTITIES = ("Order", "Account", "Product2", "PricebookEntry", "Lead")
+
+
+class SalesforceConnector(SalesforceClient):
+    """The CRM connector flows use: ``changes`` feeds, ``apply`` commands, lookups and queries.
+
+    Args:
+        settings: Validated ``SalesforceSettings`` (``load_settings(SalesforceSettings)``).
+        transport: An httpx transport (tests pass ``httpx.MockTransport``).
+        token: Override the credential source (tests).
+        **http: Override ``HttpConnector`` options (``retry``, ``sleep``, ``timeout``, ...).
+    """
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        *,
+        transport: Any = None,
+        token: TokenProvider | None = None,
+        **http: Any,
+    ) -> None:
+        provider = token if token is not None else self.token_from_settings(settings)
+        options: dict[str, Any] = {**settings.http_options(), **http}
+        super().__init__(
+            settings.base_url,
+            token=provider,
+            api_version=settings.api_version,
+            client_tag=settings.client_tag,
+            transport=transport,
+            **options,
+        )
+        self.settings = settings
+        self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    @classmethod
+    def from_settings(cls, settings: SalesforceSettings, **overrides: Any) -> Self:
+        """Same as ``SalesforceConnector(settings, **overrides)`` (registry convention)."""
+        return cls(settings, **overrides)
+
+    # -- source --------------------------------------------------------------------------
+
+    def feed_options(self) -> FeedOptions:
+        """How feeds are read, from the settings."""
+        return FeedOptions(
+            overlap=timedelta(seconds=self.settings.poll_overlap_s),
+            page_size=self.settings.page_size,
+            include_deleted=self.settings.feed_deleted,
+            echo_field=self.settings.echo_field,
+        )
+
+    def echo_hint(self, row: dict[str, Any]) -> str | None:
+        """The client behind a row's last write (``SourceRecord.client``).
+
+        The echo field when configured; else ``client_tag`` when the integration user wrote
+        the row (``LastModifiedById``); else None.
+        """
+        if self.settings.echo_field:
+            value = row.get(self.settings.echo_field)
+            return value if isinstance(value, str) and value else None
+        user = self.integration_user_id
+        if user is not None and _same_id(row.get("LastModifiedById"), user):
+            return self.client_tag
+        return None
+
+    @property
+    def integration_user_id(self) -> str | None:
+        """The run-as user's id: from the settings, else learned from the token response."""
+        if self.settings.integration_user_id:
+            return self.settings.integration_user_id
+        return self.token.user_id if isinstance(self.token, IdentityClientCredentials) else None
+
+    def is_own_write(self, record: SourceRecord) -> bool:
+        """True when ``record`` is the echo of a write made with our ``client_tag``."""
+        return record.client == self.client_tag
+
+    async def poll(self, entity: str, state: PollState) -> tuple[list[SourceRecord], PollState]:
+        """One poll of ``entity`` to its end: new records and the state to pass next time."""
+        spec = spec_for(entity)
+        found: list[SourceRecord] = []
+        async for records, after in read_poll(
+            self, spec, state, options=self.feed_options(), echo=self.echo_hint
+        ):
+            found.extend(records)
+            state = after
+        return found, state
+
+    async def changes(
+        self, entity: str, since: Cursor | None, *, follow: bool = True
+    ) -> AsyncIterator[SourceRecord]:
+        """Yield changes of ``entity`` after ``since``, in cursor order, each with its cursor.
+
+        Polls every ``poll_interval_s`` forever (``follow=False``: stop once caught up).
+        Resuming re-reads ``poll_overlap_s`` before ``since`` (at-least-once); within one
+        iterator no record is repeated. Commit ``record.cursor`` once its event is acked.
+        """
+        spec = spec_for(entity)
+        state = resume_state(since)
+        while True:
+            async for records, after in read_poll(
+                self, spec, state, options=self.feed_options(), echo=self.echo_hint
+            ):
+                for record in records:
+                    yield record
+                state = after
+            if not follow:
+                return
+            await self._sleep_between_polls(self.settings.poll_interval_s)
+
+    # -- sink ----------------------------------------------------------------------------
+
+    async def apply(self, command: SinkCommand) -> ApplyResult:
+        """Upsert ``command.payload`` into ``command.entity`` by ``command.external_key``.
+
+        ``external_key`` is a value of the object's key field (Account ``ErpCustomerRef__c``,
+        Product2 ``ErpProductRef__c``, PricebookEntry ``ErpPriceRef__c``, Order
+        ``BizbusKey__c``, OrderItem ``ErpLineRef__c``) or ``Field=value`` (``Id=801...`` to
+        update by Salesforce id, ``ErpOrderRef__c=SO-1`` for another key field).
+        """
+        return await apply_command(self, command, compare=self.settings.compare_before_write)
+
+    async def update_by_id(self, obj: str, record_id: str, fields: dict[str, Any]) -> ApplyResult:
+        """Update one record by its Salesforce id (UNCHANGED when nothing differs)."""
+        return await update_record(
+            self, obj, record_id, fields, compare=self.settings.compare_before_write
+        )
+
+    async def flag_open_orders_on_price(
+        self,
+        product2_id: str,
+        new_price: Decimal | float | int,
+        *,
+        open_statuses: Sequence[str] = ("Draft",),
+        pricebook2_id: str | None = None,
+    ) -> FlaggedOrders:
+        """Set ``PriceReviewNeeded__c`` on open orders (and lines) priced unlike ``new_price``."""
+        return await flag_open_orders_on_price(
+            self,
+            product2_id,
+            new_price,
+            open_statuses=open_statuses,
+            pricebook2_id=pricebook2_id,
+        )
+
+
+def _same_id(value: object, user_id: str) -> bool:
+    # 15- and 18-character forms of one id share their first 15 characters.
+    return isinstance(value, str) and len(value) >= 15 and value[:15] == user_id[:15]
