@@ -6,7 +6,7 @@ each poll batch, lookup and write is one API call against the org's daily allowa
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Self
@@ -114,7 +114,7 @@ class SalesforceConnector(SalesforceClient):
 
     async def changes(
         self, entity: str, since: Cursor | None, *, follow: bool = True
-    ) -> AsyncIterator[SourceRecord]:
+    ) -> AsyncGenerator[SourceRecord, None]:
         """Yield changes of ``entity`` after ``since``, in cursor order, each with its cursor.
 
         Polls every ``poll_interval_s`` forever (``follow=False``: stop once caught up).

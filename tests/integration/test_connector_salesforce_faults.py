@@ -17,7 +17,7 @@ from connectors.salesforce import SalesforceConnector, SalesforceSettings
 from connectors.settings import load_settings
 from deploy.sandbox.registry import SYSTEMS
 
-TOKEN_PATH = "/services/oauth2/token"
+TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret
 FAST = RetryPolicy(attempts=3, max_delay=5.0, initial=0.05, max_backoff=0.2, jitter=0.05)
 
 
@@ -130,7 +130,7 @@ async def test_a_lasting_429_ends_in_rate_limited_after_bounded_tries(
 async def test_wrong_client_secret_is_an_auth_error_after_one_token_request(
     crm_url: str, wire: Recording
 ) -> None:
-    settings = crm_settings(crm_url, client_secret="not-the-secret")
+    settings = crm_settings(crm_url, client_secret="not-the-secret")  # noqa: S106 - a wrong one
     async with SalesforceConnector(settings, transport=wire, retry=FAST) as crm:
         with pytest.raises(AuthError, match="invalid_client") as caught:
             await crm.ping()
