@@ -33,3 +33,15 @@ class RuntimeSettings(BaseSettings):
     auth_retry_delay_s: float = Field(
         default=30.0, gt=0, description="Wait between attempts while credentials are rejected."
     )
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^([a-z0-9][a-z0-9-]*\.)?$",
+        description="Prefix of every topic we use (e.g. `staging.`), to share one cluster.",
+    )
+    poll_interval_s: float = Field(
+        default=2.0, gt=0, description="Seconds between two polls of each CRM/ERP change feed."
+    )
+    flows: str = Field(
+        default="travel,customers,orders,fulfilment,catalog",
+        description="Comma-separated flows this worker runs.",
+    )

@@ -2,7 +2,7 @@
 
 import typer
 
-from flows.cli import dlq_cmd, kafka_cmd, sandbox_cmd, schemas_cmd
+from flows.cli import dlq_cmd, kafka_cmd, sandbox_cmd, schemas_cmd, worker_cmd
 
 app = typer.Typer(
     name="bizbus",
@@ -14,6 +14,7 @@ app.add_typer(kafka_cmd.app, name="kafka")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(schemas_cmd.app, name="schemas")
+app.command("worker")(worker_cmd.worker)
 
 
 def main() -> None:

@@ -1,0 +1,29 @@
+"""The one faust App of a bizbus worker, configured from RuntimeSettings.
+
+At-least-once processing with idempotent sinks (never faust exactly_once: its rebalances
+duplicate or crash); tables keep changelog topics, so state moves with partitions.
+"""
+
+import faust
+
+from flows.settings import RuntimeSettings
+
+
+def create_app(settings: RuntimeSettings | None = None) -> faust.App:
+    """Return a faust App for `settings` (read from the environment when not given)."""
+    settings = settings or RuntimeSettings()
+    return faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        datadir=str(settings.datadir),
+        processing_guarantee="at_least_once",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.replication_factor,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_bind="127.0.0.1",
+        web_port=settings.web_port,
+        key_serializer="raw",
+        value_serializer="raw",
+    )

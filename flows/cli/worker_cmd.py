@@ -1,0 +1,34 @@
+"""`bizbus worker`: run the flows as a faust worker (scales out as one consumer group)."""
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from connectors.errors import ConfigError
+from connectors.settings import describe_errors
+
+console = Console(stderr=True)
+
+
+def worker(
+    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info",
+) -> None:
+    """Run every enabled flow until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
+    from faust.worker import Worker
+
+    from flows.settings import RuntimeSettings
+    from flows.worker import build_worker
+
+    try:
+        settings = RuntimeSettings()
+        app, _ = build_worker(settings)
+    except ValidationError as error:
+        message = describe_errors(RuntimeSettings, error, prefix="BIZBUS_")
+        console.print(f"[red]config error:[/red] {message}")
+        raise typer.Exit(2) from None
+    except ConfigError as error:
+        console.print(f"[red]config error:[/red] {error}")
+        raise typer.Exit(2) from None
+    Worker(app, loglevel=loglevel).execute_from_commandline()

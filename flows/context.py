@@ -1,0 +1,61 @@
+"""What every flow module needs, in one object: the app, settings, topics and the publisher.
+
+Flow modules expose `register(ctx)`, which declares their agents on `ctx.app`; the worker builds
+one FlowContext and registers the flows it runs. Handlers close over the context.
+"""
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import faust
+
+from flows.runtime.faust_glue import guarded_agent
+from flows.runtime.guard import EventGuard, Handler, RetryPolicy
+from flows.settings import RuntimeSettings
+
+if TYPE_CHECKING:
+    from flows.runtime.polling import Poller
+from schemas import Envelope, encode_record, topic_for
+
+
+@dataclass
+class FlowContext:
+    """The worker's shared state; one per process."""
+
+    app: faust.App
+    settings: RuntimeSettings
+    guards: dict[str, EventGuard] = field(default_factory=dict)
+    poller: "Poller" = field(init=False)
+
+    def __post_init__(self) -> None:
+        from flows.runtime.polling import Poller
+
+        self.poller = Poller(self)
+
+    def topic_name(self, logical: str) -> str:
+        """Return the physical name of a catalog topic (with the configured prefix)."""
+        return self.settings.topic_prefix + logical
+
+    def retry_policy(self) -> RetryPolicy:
+        """Return the guard's retry policy from settings."""
+        return RetryPolicy(
+            max_attempts=self.settings.retry_max_attempts,
+            first_delay_s=self.settings.retry_first_delay_s,
+            auth_delay_s=self.settings.auth_retry_delay_s,
+        )
+
+    def agent(self, logical_topic: str, handler: Handler, *, name: str) -> EventGuard:
+        """Declare a guarded agent on a catalog topic; its guard is kept for metrics."""
+        guard = guarded_agent(
+            self.app, self.topic_name(logical_topic), handler, name=name, policy=self.retry_policy()
+        )
+        self.guards[name] = guard
+        return guard
+
+    async def publish(self, event: Envelope[Any], *, topic: str | None = None) -> None:
+        """Send `event` to its catalog topic (or `topic`) and wait for the broker's ack."""
+        key, value, headers = encode_record(event)
+        name = self.topic_name(topic or topic_for(event.type))
+        await self.app.producer.send_and_wait(
+            name, key, value, partition=None, timestamp=None, headers=headers
+        )

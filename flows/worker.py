@@ -1,0 +1,43 @@
+"""Assemble a worker: the faust App, the flow context, every enabled flow and the poller.
+
+Flows are modules with `register(ctx)`; `BIZBUS_FLOWS` picks which run (default: all).
+"""
+
+import importlib
+
+import faust
+
+from connectors.errors import ConfigError
+from flows.app import create_app
+from flows.context import FlowContext
+from flows.settings import RuntimeSettings
+
+FLOW_MODULES = {
+    "travel": "flows.travel",
+    "customers": "flows.customers",
+    "orders": "flows.orders",
+    "fulfilment": "flows.fulfilment",
+    "catalog": "flows.catalog",
+}
+
+
+def enabled_flows(settings: RuntimeSettings) -> list[str]:
+    """Return the flow names to run, refusing unknown ones with a clear message."""
+    names = [name.strip() for name in settings.flows.split(",") if name.strip()]
+    unknown = [name for name in names if name not in FLOW_MODULES]
+    if unknown:
+        raise ConfigError(
+            f"BIZBUS_FLOWS names unknown flow(s) {unknown}: choose from {sorted(FLOW_MODULES)}"
+        )
+    return names
+
+
+def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, FlowContext]:
+    """Return the App with every enabled flow's agents declared, and its context."""
+    settings = settings or RuntimeSettings()
+    app = create_app(settings)
+    ctx = FlowContext(app, settings)
+    for name in enabled_flows(settings):
+        importlib.import_module(FLOW_MODULES[name]).register(ctx)
+    ctx.poller.register()
+    return app, ctx
