@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
+from flows.connections import Connections
 from flows.runtime.faust_glue import guarded_agent
 from flows.runtime.guard import EventGuard, Handler, RetryPolicy
 from flows.settings import RuntimeSettings
@@ -26,6 +27,7 @@ class FlowContext:
     settings: RuntimeSettings
     guards: dict[str, EventGuard] = field(default_factory=dict)
     poller: "Poller" = field(init=False)
+    connections: Connections = field(default_factory=Connections)
 
     def __post_init__(self) -> None:
         from flows.runtime.polling import Poller

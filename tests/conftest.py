@@ -8,13 +8,15 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
 from deploy.sandbox.runner import start_sandbox, stop_sandbox
+from tests.integration.flowstack import FlowStack
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +66,20 @@ def erp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def oa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a sandbox OA (Feishu dialect) process on loopback, fresh data."""
     yield from _sandbox_url("oa", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def flow_stack_factory(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., FlowStack]]:
+    """Start sandboxes + a worker for a test module: `flow_stack_factory(flows="orders")`."""
+    stacks: list[FlowStack] = []
+
+    def start(**options: Any) -> FlowStack:
+        stack = FlowStack(kafka_bootstrap, tmp_path_factory.mktemp("flows"), **options)
+        stacks.append(stack)
+        return stack.start()
+
+    yield start
+    for stack in stacks:
+        stack.stop()

@@ -5,6 +5,7 @@ to `<run_dir>/<name>.log`. State lives in `<run_dir>/sandbox.json` for `bizbus s
 """
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -106,10 +107,12 @@ def start_sandbox(
     manual_clock: bool = False,
     default_ports: bool = False,
     timeout_s: float = 30.0,
+    env: dict[str, str] | None = None,
 ) -> SandboxStack:
     """Start the named servers with fresh databases and wait until each answers.
 
     Ports come from `ports`, else the registry's defaults when `default_ports`, else free ones.
+    `env` adds environment variables (e.g. `BIZBUS_SANDBOX_ERP_STEP_S`) to the servers'.
     """
     unknown = [name for name in names if name not in SYSTEMS]
     if unknown:
@@ -135,7 +138,7 @@ def start_sandbox(
         with log_path.open("wb") as log:
             process = subprocess.Popen(  # noqa: S603
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, env={**os.environ, **(env or {})},
             )  # fmt: skip
         _CHILDREN[process.pid] = process
         servers.append(ServerProcess(name, process.pid, port, str(log_path)))

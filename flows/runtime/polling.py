@@ -10,11 +10,11 @@ a poll ran are skipped. A failing poll is logged and retried on the next tick.
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from connectors.base import Cursor, Source, SourceRecord
+from connectors.base import Cursor, SourceRecord
 from connectors.errors import IntegrationError
 from flows.context import FlowContext
 from flows.runtime.deadletter import safe_reason
@@ -24,7 +24,7 @@ log = logging.getLogger("bizbus.polling")
 CORRELATION_NAMESPACE = uuid.UUID("6f1c1f6e-5b43-4c1e-9a55-1b1f4f0c0b15")
 
 System = Literal["crm", "erp", "oa"]
-SourceFactory = Callable[[], Awaitable[Source]]
+ReadChanges = Callable[[Cursor | None], AsyncIterator[SourceRecord]]
 
 
 def correlation_id(kind: str, key: str) -> str:
@@ -34,13 +34,15 @@ def correlation_id(kind: str, key: str) -> str:
 
 @dataclass(frozen=True)
 class Feed:
-    """One change feed: which system and entity, where its raw records go."""
+    """One change feed and where its raw records go.
+
+    `name` is its cursor key; `read(since)` yields the changes after `since` once, then ends.
+    """
 
     name: str
     system: System
-    entity: str
     topic: str
-    source: SourceFactory
+    read: ReadChanges
 
 
 def raw_event(system: System, record: SourceRecord) -> Envelope[SourceRecordCapturedV1]:
@@ -120,9 +122,8 @@ class Poller:
         """Publish the feed's changes since its cursor; return how many were published."""
         stored = self.cursors[feed.name]
         since = Cursor.from_text(stored) if stored else None
-        source = await feed.source()
         published = 0
-        async for record in source.changes(feed.entity, since):
+        async for record in feed.read(since):
             await self.ctx.publish(raw_event(feed.system, record), topic=feed.topic)
             self.cursors[feed.name] = record.cursor.to_text()
             published += 1

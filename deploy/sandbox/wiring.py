@@ -1,0 +1,39 @@
+"""Point bizbus connectors at running sandboxes: the `BIZBUS_*` environment a worker needs.
+
+Used by the demo and the end-to-end tests; a real deployment sets the same variables to its
+real CRM, ERP and OA (see deploy/.env.example).
+"""
+
+from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+from deploy.sandbox.registry import SYSTEMS
+
+
+def connector_env(urls: dict[str, str]) -> dict[str, str]:
+    """Return connector settings for the sandboxes at `urls` (system name → base URL)."""
+    env: dict[str, str] = {}
+    if "crm" in urls:
+        crm = SYSTEMS["crm"].credentials
+        env |= {
+            "BIZBUS_CRM_BASE_URL": urls["crm"],
+            "BIZBUS_CRM_CLIENT_ID": crm["client_id"],
+            "BIZBUS_CRM_CLIENT_SECRET": crm["client_secret"],
+        }
+    if "erp" in urls:
+        erp = SYSTEMS["erp"].credentials
+        env |= {
+            "BIZBUS_ERP_BASE_URL": urls["erp"],
+            "BIZBUS_ERP_DB": erp["db"],
+            "BIZBUS_ERP_LOGIN": erp["integration_login"],
+            "BIZBUS_ERP_API_KEY": erp["integration_api_key"],
+        }
+    if "oa" in urls:
+        oa = SYSTEMS["oa"].credentials
+        env |= {
+            "BIZBUS_OA_BASE_URL": urls["oa"],
+            "BIZBUS_OA_APP_ID": oa["app_id"],
+            "BIZBUS_OA_APP_SECRET": oa["app_secret"],
+            "BIZBUS_OA_ENCRYPT_KEY": oa["encrypt_key"],
+            "BIZBUS_OA_VERIFICATION_TOKEN": oa["verification_token"],
+            "BIZBUS_OA_APPROVAL_CODES": f'["{TRAVEL_APPROVAL_CODE}"]',
+        }
+    return env

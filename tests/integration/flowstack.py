@@ -1,0 +1,147 @@
+"""An end-to-end stack for flow tests: sandboxes + a real `bizbus worker` process on the broker.
+
+Each stack gets its own app id, topic prefix and sandbox databases, so stacks never see each
+other's events even on the shared session broker.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
+from deploy.sandbox.wiring import connector_env
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class FlowStack:
+    """Sandboxes plus one worker running `flows`; `stop()` ends every process it started."""
+
+    def __init__(
+        self,
+        kafka_bootstrap: str,
+        run_dir: Path,
+        *,
+        flows: str,
+        systems: tuple[str, ...] = ("crm", "erp", "oa"),
+        sandbox_env: dict[str, str] | None = None,
+        worker_env: dict[str, str] | None = None,
+    ) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.run_dir = run_dir
+        self.kafka_bootstrap = kafka_bootstrap
+        self.flows = flows
+        self.systems = systems
+        self.sandbox_env = {"BIZBUS_SANDBOX_ERP_STEP_S": "1", **(sandbox_env or {})}
+        self.app_id = f"test-flows-{suffix}"
+        self.topic_prefix = f"t{suffix}."
+        self.web_port = free_port()
+        self.extra_env = worker_env or {}
+        self.sandboxes: SandboxStack | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.log_path = run_dir / "worker.log"
+
+    @property
+    def urls(self) -> dict[str, str]:
+        assert self.sandboxes is not None
+        return self.sandboxes.urls
+
+    @property
+    def worker_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def topic(self, logical: str) -> str:
+        return self.topic_prefix + logical
+
+    def worker_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **connector_env(self.urls),
+            "BIZBUS_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "BIZBUS_APP_ID": self.app_id,
+            "BIZBUS_TOPIC_PREFIX": self.topic_prefix,
+            "BIZBUS_DATADIR": str(self.run_dir / "faust"),
+            "BIZBUS_WEB_PORT": str(self.web_port),
+            "BIZBUS_POLL_INTERVAL_S": "0.5",
+            "BIZBUS_RETRY_FIRST_DELAY_S": "0.1",
+            "BIZBUS_FLOWS": self.flows,
+            **self.extra_env,
+        }
+
+    def start(self) -> "FlowStack":
+        self.sandboxes = start_sandbox(
+            list(self.systems), run_dir=self.run_dir / "sandbox", env=self.sandbox_env
+        )
+        self.start_worker()
+        return self
+
+    def start_worker(self, timeout_s: float = 90) -> None:
+        with self.log_path.open("ab") as log:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "flows", "worker", "--loglevel", "info"],
+                cwd=ROOT, env=self.worker_env(), stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while b"Ready" not in self.log_path.read_bytes():
+            if self.worker.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker did not start:\n{self.log_tail()}")
+            time.sleep(0.2)
+
+    def stop_worker(self) -> int | None:
+        if self.worker is None or self.worker.poll() is not None:
+            return None if self.worker is None else self.worker.returncode
+        self.worker.send_signal(signal.SIGTERM)
+        try:
+            return self.worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.worker.kill()
+            return self.worker.wait()
+
+    def stop(self) -> None:
+        self.stop_worker()
+        if self.sandboxes is not None:
+            stop_sandbox(self.sandboxes)
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def wait_for(
+        self,
+        probe: Callable[[], Awaitable[T | None]],
+        *,
+        what: str,
+        timeout_s: float = 60,
+        interval_s: float = 0.3,
+    ) -> T:
+        """Poll `probe` until it returns something truthy; fail with the worker log if not."""
+        deadline = time.monotonic() + timeout_s
+        last: T | None = None
+        while time.monotonic() < deadline:
+            assert self.worker is not None and self.worker.poll() is None, (
+                f"worker died while waiting for {what}:\n{self.log_tail()}"
+            )
+            last = await probe()
+            if last:
+                return last
+            await asyncio.sleep(interval_s)
+        raise AssertionError(
+            f"timed out after {timeout_s} s waiting for {what} (last: {last!r});\n"
+            f"worker log:\n{self.log_tail()}"
+        )
