@@ -11,6 +11,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Self
 
+import httpx
+
 from connectors.auth import TokenProvider
 from connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
 from connectors.salesforce.client import IdentityClientCredentials, SalesforceClient
@@ -36,6 +38,7 @@ class SalesforceConnector(SalesforceClient):
         settings: Validated ``SalesforceSettings`` (``load_settings(SalesforceSettings)``).
         transport: An httpx transport (tests pass ``httpx.MockTransport``).
         token: Override the credential source (tests).
+        poll_sleep: Async sleep between polls of a followed feed (tests pass a recorder).
         **http: Override ``HttpConnector`` options (``retry``, ``sleep``, ``timeout``, ...).
     """
 
@@ -43,8 +46,9 @@ class SalesforceConnector(SalesforceClient):
         self,
         settings: SalesforceSettings,
         *,
-        transport: Any = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         token: TokenProvider | None = None,
+        poll_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **http: Any,
     ) -> None:
         provider = token if token is not None else self.token_from_settings(settings)
@@ -58,7 +62,8 @@ class SalesforceConnector(SalesforceClient):
             **options,
         )
         self.settings = settings
-        self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._poll_sleep = poll_sleep
+        self._feeds: dict[str, PollState] = {}
 
     @classmethod
     def from_settings(cls, settings: SalesforceSettings, **overrides: Any) -> Self:
@@ -101,6 +106,12 @@ class SalesforceConnector(SalesforceClient):
         """True when ``record`` is the echo of a write made with our ``client_tag``."""
         return record.client == self.client_tag
 
+    def _resume(self, entity: str, since: Cursor | None) -> PollState:
+        remembered = self._feeds.get(entity)
+        if since is not None and remembered is not None and remembered.cursor == since:
+            return remembered
+        return resume_state(since)
+
     async def poll(self, entity: str, state: PollState) -> tuple[list[SourceRecord], PollState]:
         """One poll of ``entity`` to its end: new records and the state to pass next time."""
         spec = spec_for(entity)
@@ -113,16 +124,19 @@ class SalesforceConnector(SalesforceClient):
         return found, state
 
     async def changes(
-        self, entity: str, since: Cursor | None, *, follow: bool = True
+        self, entity: str, since: Cursor | None, *, follow: bool = False
     ) -> AsyncGenerator[SourceRecord, None]:
         """Yield changes of ``entity`` after ``since``, in cursor order, each with its cursor.
 
-        Polls every ``poll_interval_s`` forever (``follow=False``: stop once caught up).
-        Resuming re-reads ``poll_overlap_s`` before ``since`` (at-least-once); within one
-        iterator no record is repeated. Commit ``record.cursor`` once its event is acked.
+        One catch-up pass, then the iterator ends (``follow=True``: poll again every
+        ``poll_interval_s`` until closed). Commit ``record.cursor`` once its event is acked;
+        cursors never decrease. When ``since`` is the last cursor this connector yielded for
+        ``entity``, the remembered polling state is reused, so nothing is repeated from one
+        call to the next; any other ``since`` (e.g. after a restart) re-reads
+        ``poll_overlap_s`` before it, so late commits are not lost (at-least-once).
         """
         spec = spec_for(entity)
-        state = resume_state(since)
+        state = self._resume(entity, since)
         while True:
             async for records, after in read_poll(
                 self, spec, state, options=self.feed_options(), echo=self.echo_hint
@@ -130,9 +144,10 @@ class SalesforceConnector(SalesforceClient):
                 for record in records:
                     yield record
                 state = after
+                self._feeds[entity] = after
             if not follow:
                 return
-            await self._sleep_between_polls(self.settings.poll_interval_s)
+            await self._poll_sleep(self.settings.poll_interval_s)
 
     # -- sink ----------------------------------------------------------------------------
 

@@ -102,7 +102,7 @@ async def test_changes_follows_the_feed_and_never_repeats_a_record(
 ) -> None:
     state = await caught_up(crm, "Order")
     assert state.cursor is not None
-    feed = crm.changes("Order", state.cursor)
+    feed = crm.changes("Order", state.cursor, follow=True)
     received: list[SourceRecord] = []
     try:
         first = await new_order(crm)

@@ -86,7 +86,9 @@ class FeedOrg:
         return parse_datetime(row["SystemModstamp"]), row["Id"]
 
 
-def connector(org: FeedOrg, **values: Any) -> SalesforceConnector:
+def connector(
+    org: FeedOrg, *, poll_sleep: Any = asyncio.sleep, **values: Any
+) -> SalesforceConnector:
     loaded = load_settings(
         SalesforceSettings,
         **{
@@ -98,7 +100,7 @@ def connector(org: FeedOrg, **values: Any) -> SalesforceConnector:
             **values,
         },
     )
-    return SalesforceConnector(loaded, transport=httpx.MockTransport(org))
+    return SalesforceConnector(loaded, transport=httpx.MockTransport(org), poll_sleep=poll_sleep)
 
 
 def ids(records: list[SourceRecord]) -> list[str]:
@@ -198,11 +200,26 @@ async def test_changes_keeps_polling_until_closed() -> None:
         if len(polls) == 2:
             org.add("801F2", 2)
 
-    async with connector(org, poll_interval_s=0.5) as crm:
-        crm._sleep_between_polls = between_polls
-        feed = crm.changes("Order", None)
+    async with connector(org, poll_interval_s=0.5, poll_sleep=between_polls) as crm:
+        feed = crm.changes("Order", None, follow=True)
         first = await asyncio.wait_for(anext(feed), timeout=2)
         second = await asyncio.wait_for(anext(feed), timeout=2)
         await feed.aclose()
     assert (first.id, second.id) == ("801F1", "801F2")
     assert polls == [0.5, 0.5]
+
+
+async def test_ticked_catch_ups_from_the_last_cursor_repeat_nothing() -> None:
+    org = FeedOrg()
+    org.add("801G1", 1)
+    org.add("801G2", 2)
+    async with connector(org) as crm:
+        first = [r async for r in crm.changes("Order", None)]
+        org.add("801G3", 3)
+        org.add("801G0", 2)  # a late commit at the watermark's millisecond
+        second = [r async for r in crm.changes("Order", first[-1].cursor)]
+        third = [r async for r in crm.changes("Order", second[-1].cursor)]
+    assert (ids(first), ids(second), third) == (["801G1", "801G2"], ["801G0", "801G3"], [])
+    async with connector(org) as restarted:  # no memory: the overlap is read again
+        replay = [r async for r in restarted.changes("Order", second[-1].cursor)]
+    assert ids(replay) == ["801G1", "801G0", "801G2"]  # cursor order: (time, id)
