@@ -16,6 +16,7 @@ from flows.settings import RuntimeSettings
 
 if TYPE_CHECKING:
     from flows.runtime.polling import Poller
+    from flows.xref import Xref
 from schemas import Envelope, encode_record, topic_for
 
 
@@ -27,12 +28,15 @@ class FlowContext:
     settings: RuntimeSettings
     guards: dict[str, EventGuard] = field(default_factory=dict)
     poller: "Poller" = field(init=False)
+    xref: "Xref" = field(init=False)
     connections: Connections = field(default_factory=Connections)
 
     def __post_init__(self) -> None:
         from flows.runtime.polling import Poller
+        from flows.xref import Xref
 
         self.poller = Poller(self)
+        self.xref = Xref(self)
 
     def topic_name(self, logical: str) -> str:
         """Return the physical name of a catalog topic (with the configured prefix)."""

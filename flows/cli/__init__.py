@@ -2,7 +2,7 @@
 
 import typer
 
-from flows.cli import dlq_cmd, kafka_cmd, sandbox_cmd, schemas_cmd, worker_cmd
+from flows.cli import dlq_cmd, kafka_cmd, sandbox_cmd, schemas_cmd, trace_cmd, worker_cmd
 
 app = typer.Typer(
     name="bizbus",
@@ -15,6 +15,8 @@ app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.command("worker")(worker_cmd.worker)
+app.command("trace")(trace_cmd.trace_command)
+app.command("xref")(trace_cmd.xref)
 
 
 def main() -> None:
