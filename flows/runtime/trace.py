@@ -36,9 +36,10 @@ def _headers(raw: list[tuple[str, bytes]]) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in raw}
 
 
-async def _records(
-    bootstrap: str, topics: list[str]
-) -> list[tuple[str, int, int, int, bytes, bytes, dict[str, str]]]:
+Row = tuple[str, int, int, int, bytes, bytes, dict[str, str]]
+
+
+async def _records(bootstrap: str, topics: list[str]) -> list[Row]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
