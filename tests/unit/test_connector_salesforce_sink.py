@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Outcome, SinkCommand
+from connectors.base import Outcome, Sink, SinkCommand, Source
 from connectors.errors import (
     AuthError,
     ConfigError,
@@ -322,6 +322,12 @@ def test_settings_errors_name_the_variable_and_the_fix(monkeypatch: pytest.Monke
         "BIZBUS_CRM_CLIENT_SECRET is missing: set it to the connected app's consumer secret"
     )
     assert lines[2].startswith("BIZBUS_CRM_API_VERSION is invalid (") and "v60.0" in lines[2]
+
+
+async def test_the_connector_is_a_source_and_a_sink() -> None:
+    async with connector(Org(lambda r: httpx.Response(200, json={}))) as crm:
+        assert isinstance(crm, Source) and isinstance(crm, Sink)
+        await crm.ping()
 
 
 def test_settings_defaults_and_the_registry_line() -> None:
