@@ -17,7 +17,7 @@ from flows.settings import RuntimeSettings
 if TYPE_CHECKING:
     from flows.runtime.polling import Poller
     from flows.xref import Xref
-from schemas import Envelope, encode_record, topic_for
+from schemas import TOPICS, Envelope, encode_record, topic_for
 
 
 @dataclass
@@ -52,8 +52,14 @@ class FlowContext:
 
     def agent(self, logical_topic: str, handler: Handler, *, name: str) -> EventGuard:
         """Declare a guarded agent on a catalog topic; its guard is kept for metrics."""
+        spec = TOPICS.get(logical_topic)
         guard = guarded_agent(
-            self.app, self.topic_name(logical_topic), handler, name=name, policy=self.retry_policy()
+            self.app,
+            self.topic_name(logical_topic),
+            handler,
+            name=name,
+            policy=self.retry_policy(),
+            partitions=spec.partitions if spec else None,
         )
         self.guards[name] = guard
         return guard

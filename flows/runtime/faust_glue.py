@@ -48,10 +48,13 @@ def guarded_agent(
     *,
     name: str,
     policy: RetryPolicy | None = None,
+    partitions: int | None = None,
 ) -> EventGuard:
     """Declare an agent on `topic_name` whose events all go through one EventGuard."""
     guard = EventGuard(dead_letter_sender(app), policy=policy)
-    topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+    topic = app.topic(
+        topic_name, key_serializer="raw", value_serializer="raw", partitions=partitions
+    )
 
     async def agent(stream: Any) -> None:
         async for event in stream.events():
