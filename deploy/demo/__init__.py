@@ -1,0 +1,1 @@
+"""The main job: play trade show to delivery against the sandboxes and verify every record."""
