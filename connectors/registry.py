@@ -16,9 +16,9 @@ CONNECTORS = MappingProxyType(
         "rest": "connectors.generic_rest:RestSink",
         "webhook": "connectors.generic_webhook:SignedWebhookSource",
         "salesforce": "connectors.salesforce:SalesforceConnector",
+        "odoo": "connectors.odoo:OdooConnector",
         # Dialects add one line each when their module lands:
-        # "odoo": "connectors.odoo:OdooConnector",
-        # "feishu": "connectors.feishu:FeishuConnector",
+        "feishu": "connectors.feishu:FeishuConnector",
     }
 )
 

@@ -1,0 +1,32 @@
+"""Odoo (ERP) connector: external API over JSON-RPC ``execute_kw`` (14-19) or JSON-2 (19+).
+
+Auth: the integration user's API key. Feeds poll ``write_date`` with an overlap and an id
+tie-break; sinks find records by a unique external reference, then create or write. Limits:
+429/5xx are retried with a bound by ``HttpConnector``. See ``connector.OdooConnector``.
+"""
+
+from connectors.odoo.connector import FEED_MODELS, OdooConnector
+from connectors.odoo.models import MODELS, ModelSpec, Reference, spec_for
+from connectors.odoo.rpc import OdooRpc, fault_error, odoo_datetime
+from connectors.odoo.settings import OdooSettings
+from connectors.odoo.sink import Lookups, same_value
+from connectors.odoo.source import FeedOptions, cursor_id, parse_odoo_datetime, position
+
+__all__ = [
+    "FEED_MODELS",
+    "MODELS",
+    "FeedOptions",
+    "Lookups",
+    "ModelSpec",
+    "OdooConnector",
+    "OdooRpc",
+    "OdooSettings",
+    "Reference",
+    "cursor_id",
+    "fault_error",
+    "odoo_datetime",
+    "parse_odoo_datetime",
+    "position",
+    "same_value",
+    "spec_for",
+]
