@@ -1,0 +1,45 @@
+"""Feishu/Lark (OA) connector: approval v4, tenant_access_token, encrypted event callbacks.
+
+Sources: ``FeishuWebhookReceiver`` (callbacks, answered fast) and catch-up polling of instance
+lists after outages; sink: instance creation keyed by ``uuid``. Limits: instance detail 50/s and
+1000/min, subscribe 100/min per app. See ``connector.FeishuConnector`` for the API flows use.
+"""
+
+from connectors.feishu.client import FeishuClient, FeishuRejected
+from connectors.feishu.connector import FeishuConnector
+from connectors.feishu.forms import (
+    InstanceDetail,
+    TripLeg,
+    TripRequest,
+    parse_detail,
+    parse_trip,
+    parse_trip_event,
+)
+from connectors.feishu.receiver import (
+    INSTANCE_ENTITY,
+    TRIP_ENTITY,
+    TRIP_EVENT_TYPE,
+    FeishuWebhookReceiver,
+    WebhookReply,
+)
+from connectors.feishu.settings import FeishuSettings
+from connectors.feishu.sink import instance_body
+
+__all__ = [
+    "INSTANCE_ENTITY",
+    "TRIP_ENTITY",
+    "TRIP_EVENT_TYPE",
+    "FeishuClient",
+    "FeishuConnector",
+    "FeishuRejected",
+    "FeishuSettings",
+    "FeishuWebhookReceiver",
+    "InstanceDetail",
+    "TripLeg",
+    "TripRequest",
+    "WebhookReply",
+    "instance_body",
+    "parse_detail",
+    "parse_trip",
+    "parse_trip_event",
+]

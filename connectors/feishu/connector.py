@@ -1,0 +1,141 @@
+"""``FeishuConnector``: the OA as a Source (callbacks + catch-up) and a Sink (keyed creates).
+
+System: Feishu/Lark approval v4; auth: tenant_access_token of a self-built app; callbacks are
+AES-encrypted and signed (Encrypt Key) and carry the Verification Token. Limits: instance detail
+50/s per app (the default rate budget), subscribe 100/min.
+"""
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any, Self
+
+from connectors.auth import TokenProvider
+from connectors.base import ApplyResult, Cursor, SinkCommand, SourceRecord
+from connectors.errors import SchemaError
+from connectors.feishu.client import FeishuClient
+from connectors.feishu.forms import InstanceDetail, parse_detail
+from connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
+from connectors.feishu.settings import FeishuSettings
+from connectors.feishu.sink import InstanceCreator
+from connectors.feishu.source import CatchUpOptions, read_catch_up, resume_state
+from connectors.webhooks import FeishuEventVerifier, ReplayCache, ReplayStore
+
+__all__ = ["FeishuConnector"]
+
+
+class FeishuConnector(FeishuClient):
+    """The OA connector flows use: ``receiver``, ``fetch_detail``, ``changes``, ``apply``.
+
+    Args:
+        settings: Validated ``FeishuSettings`` (``load_settings(FeishuSettings)``).
+        transport: An httpx transport (tests pass ``httpx.MockTransport``).
+        token: Override the credential source (tests).
+        replay: Dedupe store of the receiver (a faust table in a cluster); in-memory by default.
+        **http: Override ``HttpConnector`` options (``retry``, ``sleep``, ``timeout``, ...).
+    """
+
+    def __init__(
+        self,
+        settings: FeishuSettings,
+        *,
+        transport: Any = None,
+        token: TokenProvider | None = None,
+        replay: ReplayStore | None = None,
+        **http: Any,
+    ) -> None:
+        provider = token if token is not None else self.tenant_token(
+            settings.base_url, settings.app_id, app_secret=settings.app_secret
+        )  # fmt: skip
+        options: dict[str, Any] = {**settings.http_options(), **http}
+        super().__init__(settings.base_url, token=provider, transport=transport, **options)
+        self.settings = settings
+        verifier = FeishuEventVerifier(
+            settings.encrypt_keys(),
+            verification_tokens=settings.verification_tokens(),
+            tolerance=settings.webhook_tolerance_s,
+            replay=replay if replay is not None else ReplayCache(settings.replay_ttl_s),
+        )
+        self.receiver = FeishuWebhookReceiver(verifier, approval_codes=settings.approval_codes)
+        self._creator = InstanceCreator(self)
+        self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    @classmethod
+    def from_settings(cls, settings: FeishuSettings, **overrides: Any) -> Self:
+        """Same as ``FeishuConnector(settings, **overrides)`` (registry convention)."""
+        return cls(settings, **overrides)
+
+    async def ping(self, approval_code: str | None = None) -> None:
+        """One cheap authenticated call (reads the first configured definition)."""
+        await super().ping(approval_code or self.settings.approval_codes[0])
+
+    async def subscribe_all(self) -> list[str]:
+        """Subscribe to every configured definition; returns the codes newly subscribed."""
+        return [code for code in self.settings.approval_codes if await self.subscribe(code)]
+
+    # -- source --------------------------------------------------------------------------
+
+    async def fetch_detail(self, instance_code: str) -> InstanceDetail:
+        """Fetch and parse one instance (form, applicant, status, times, tasks).
+
+        Raises:
+            FeishuRejected: 1390003 when the instance does not exist.
+            SchemaError: The detail cannot be read.
+        """
+        return parse_detail(await self.get_instance(instance_code))
+
+    async def detail_of(self, record: SourceRecord) -> InstanceDetail:
+        """The detail of a record: carried by catch-up records, fetched for callback ones."""
+        carried = record.payload.get("detail")
+        if isinstance(carried, dict):
+            return parse_detail(carried)
+        return await self.fetch_detail(record.id)
+
+    def catch_up_options(self) -> CatchUpOptions:
+        """How catch-up polls read, from the settings."""
+        s = self.settings
+        return CatchUpOptions(
+            approval_codes=tuple(s.approval_codes),
+            lookback=timedelta(seconds=s.catchup_lookback_s),
+            overlap=timedelta(seconds=s.catchup_overlap_s),
+            page_size=s.page_size,
+            concurrency=s.detail_concurrency,
+        )
+
+    async def changes(
+        self, entity: str, since: Cursor | None, *, follow: bool = False
+    ) -> AsyncGenerator[SourceRecord, None]:
+        """Catch up on ``approval_instance`` changes after ``since``, in cursor order.
+
+        One poll to now, then stop (``follow=True``: poll every ``poll_interval_s`` forever).
+        Resuming re-reads ``catchup_overlap_s`` before ``since`` (at-least-once); within one
+        iterator no position repeats. Commit ``record.cursor`` once its event is acked. The
+        cursors share the callback records' axis, so either may resume the other.
+
+        Raises:
+            SchemaError: ``entity`` is not ``approval_instance``.
+        """
+        if entity != INSTANCE_ENTITY:
+            raise SchemaError(f"feishu: no catch-up feed for {entity!r}, only {INSTANCE_ENTITY!r}")
+        state = resume_state(since)
+        options = self.catch_up_options()
+        while True:
+            async for records, after in read_catch_up(self, state, options=options):
+                for record in records:
+                    yield record
+                state = after
+            if not follow:
+                return
+            await self._sleep_between_polls(self.settings.poll_interval_s)
+
+    # -- sink ----------------------------------------------------------------------------
+
+    async def apply(self, command: SinkCommand) -> ApplyResult:
+        """Create an approval instance keyed by ``command.external_key`` (the Feishu ``uuid``).
+
+        Payload: ``approval_code``, ``user_id`` or ``open_id``, ``form`` (widget list or JSON
+        string), optional ``department_id``, ``node_approver_user_id_list``, ... The same
+        command twice makes one instance; the repeat reports UNCHANGED with the same
+        ``external_ids["instance_code"]``.
+        """
+        return await self._creator.apply(command)

@@ -1,0 +1,164 @@
+"""Feishu/Lark approval event receiver: framework-agnostic, answers within Feishu's 1 s / 3 s.
+
+``handle(raw_body, headers)`` answers the ``url_verification`` challenge at once, verifies
+signature, ±300 s window and nonce on the raw bytes before parsing (``FeishuEventVerifier``),
+decrypts, then drops duplicates twice: by event id, and by business key (instance code +
+status; leave approvals send two events with different ids for one instance). It returns
+lightweight records; the caller fetches details after answering. No I/O here.
+"""
+
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from connectors.base import Cursor, SourceRecord
+from connectors.errors import RejectedError, SchemaError
+from connectors.feishu.forms import parse_ms
+from connectors.webhooks import FeishuEventVerifier, VerifiedWebhook
+
+__all__ = [
+    "INSTANCE_ENTITY",
+    "TRIP_ENTITY",
+    "TRIP_EVENT_TYPE",
+    "FeishuWebhookReceiver",
+    "WebhookReply",
+]
+
+logger = logging.getLogger(__name__)
+
+INSTANCE_ENTITY = "approval_instance"
+TRIP_ENTITY = "approval_trip"
+TRIP_EVENT_TYPE = "approval.instance.trip_group_update_v4"
+_OK = b"{}"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """What to answer Feishu, and what to hand on.
+
+    Attributes:
+        status: HTTP status to answer (200 accepted, duplicate or challenge; 400/401 refused).
+        body: JSON body to answer (``{"challenge": ...}`` for a URL verification).
+        records: New events to publish, each with its cursor (empty for duplicates).
+        keys: Dedupe keys taken for ``records``; pass the reply to ``release`` when they could
+            not be published, and answer 503, so Feishu's redelivery is not dropped.
+        reason: Why nothing was handed on (``duplicate``, ``ignored``, a rejection), or None.
+    """
+
+    status: int
+    body: bytes = _OK
+    records: tuple[SourceRecord, ...] = ()
+    keys: tuple[str, ...] = ()
+    reason: str | None = None
+
+    content_type = "application/json; charset=utf-8"
+
+
+class FeishuWebhookReceiver:
+    """Turns Feishu approval callbacks into ``SourceRecord``s.
+
+    Entities: ``approval_instance`` (schema 1.0 ``approval_instance``: id = instance code,
+    payload = the event plus ``event_id``/``event_type``) and ``approval_trip`` (schema 2.0
+    ``approval.instance.trip_group_update_v4``, parse with ``forms.parse_trip_event``). Other
+    events that name an instance (``leave_approval``, ...) keep their event type as entity.
+    Cursors are (operate time, instance code), the axis catch-up polling uses.
+
+    Args:
+        verifier: Signature, window, token and replay checks (its store also holds business keys).
+        approval_codes: Only events of these definitions are handed on (empty: all).
+    """
+
+    def __init__(
+        self, verifier: FeishuEventVerifier, *, approval_codes: Collection[str] = ()
+    ) -> None:
+        self.verifier = verifier
+        self.approval_codes = frozenset(approval_codes)
+
+    async def handle(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookReply:
+        """Verify and decode one callback; never raises for a bad request, answers it."""
+        try:
+            verified = self.verifier.verify(headers, raw_body)
+        except RejectedError as exc:
+            logger.warning("%s", exc)
+            status = exc.status_code if exc.status_code in (400, 401) else 401
+            return WebhookReply(status=status, body=b'{"msg":"rejected"}', reason=str(exc))
+        if verified.challenge is not None:
+            body = orjson.dumps({"challenge": verified.challenge})
+            return WebhookReply(status=200, body=body, reason="challenge")
+        if verified.duplicate:
+            return WebhookReply(status=200, reason="duplicate")
+        event_key = f"id:{verified.event_id}" if verified.event_id else None
+        try:
+            record, business_key = self._record(verified)
+        except SchemaError as exc:
+            # Signed by Feishu but unreadable: a redelivery would not read better; catch-up
+            # polling still finds the instance.
+            logger.error("%s", exc)
+            return WebhookReply(status=200, reason=str(exc))
+        if record is None:
+            return WebhookReply(status=200, reason="ignored")
+        if not self.verifier.replay.check_and_add(business_key):
+            return WebhookReply(status=200, reason="duplicate")
+        keys = tuple(k for k in (event_key, business_key) if k)
+        return WebhookReply(status=200, records=(record,), keys=keys)
+
+    def release(self, reply: WebhookReply) -> None:
+        """Forget the dedupe keys of ``reply`` (its records could not be published)."""
+        for key in reply.keys:
+            self.verifier.replay.discard(key)
+
+    def _record(self, verified: VerifiedWebhook) -> tuple[SourceRecord | None, str]:
+        payload = verified.payload
+        event = payload.get("event")
+        if not isinstance(event, dict):
+            raise SchemaError("feishu: callback has no event object")
+        event_type = verified.event_type or ""
+        code = event.get("instance_code")
+        if not isinstance(code, str) or not code:
+            return None, ""
+        approval = event.get("approval_code")
+        if self.approval_codes and approval not in self.approval_codes:
+            return None, ""
+        header = payload.get("header")
+        if event_type == TRIP_EVENT_TYPE:
+            entity, state = TRIP_ENTITY, "TRIP"
+            stamp = header.get("create_time") if isinstance(header, dict) else None
+        else:
+            entity = INSTANCE_ENTITY if event_type == INSTANCE_ENTITY else event_type
+            status = event.get("status")
+            state = status if isinstance(status, str) and status else event_type
+            stamp = event.get("operate_time") or event.get("instance_operate_time")
+        when = _moment(stamp, payload.get("ts"), verified.sent_at)
+        body: dict[str, Any] = {
+            **event,
+            "event_id": verified.event_id,
+            "event_type": event_type,
+        }
+        record = SourceRecord(
+            entity=entity,
+            id=code,
+            cursor=Cursor(when, code),
+            payload=body,
+            modified_at=when,
+            deleted=state == "DELETED",
+        )
+        return record, f"biz:{entity}:{code}:{state}"
+
+
+def _moment(stamp: Any, ts: Any, sent_at: datetime | None) -> datetime:
+    """Operate time (ms, int on REVERTED, string otherwise), else ``ts`` (s), else signed time."""
+    when = parse_ms(stamp)
+    if when is None and isinstance(ts, str):
+        try:
+            when = parse_ms(int(float(ts) * 1000))
+        except ValueError:
+            when = None
+    if when is None:
+        when = sent_at
+    if when is None:
+        raise SchemaError("feishu: event has no time")
+    return when
