@@ -1,0 +1,97 @@
+"""Odoo feeds: write_date domain, keyset paging, equal seconds, resume, origin and cursors."""
+
+from datetime import UTC, datetime, timedelta
+
+from connectors.base import Cursor, PollState
+from connectors.odoo import cursor_id, parse_odoo_datetime
+from connectors.odoo.source import feed_domain
+from tests.unit.test_connector_odoo_fake import FakeOdoo
+
+T0 = "2025-05-06 08:00:00"
+T1 = "2025-05-06 08:00:01"
+
+
+def orders(fake: FakeOdoo, *stamps: str, author: int = 2) -> list[int]:
+    return [
+        fake.add("sale.order", name=f"S{i}", state="sale", write_date=stamp, write_uid=author)
+        for i, stamp in enumerate(stamps)
+    ]
+
+
+def test_the_domain_reads_the_boundary_second_then_pages_by_keyset() -> None:
+    since = datetime(2025, 5, 6, 8, 0, 0, 700_000, tzinfo=UTC)
+    assert feed_domain(since, None) == [("write_date", ">=", T0)]
+    after = Cursor(parse_odoo_datetime(T1), cursor_id(42))
+    assert feed_domain(since, after) == ["|", ("write_date", ">", T1),
+                                         "&", ("write_date", "=", T1), ("id", ">", 42)]  # fmt: skip
+    assert feed_domain(None, None) == []
+
+
+def test_cursor_ids_sort_numerically_as_text() -> None:
+    assert cursor_id(9) < cursor_id(10) < cursor_id(100)
+    assert Cursor.from_text(
+        Cursor(parse_odoo_datetime(T0), cursor_id(7)).to_text()
+    ).id == "7".zfill(12)
+
+
+async def test_rows_sharing_one_second_across_pages_are_all_emitted_once() -> None:
+    fake = FakeOdoo()
+    ids = orders(fake, T0, T0, T0, T0, T0)
+    async with fake.connector(page_size=2) as erp:
+        records, state = await erp.poll("sale.order", PollState())
+        again, state = await erp.poll("sale.order", state)
+    assert [int(r.id) for r in records] == ids and again == []
+    assert [c for c in fake.calls if c[1] == "search_read"] == [("sale.order", "search_read")] * 6
+    assert records[-1].cursor == Cursor(parse_odoo_datetime(T0), cursor_id(ids[-1]))
+
+
+async def test_a_row_committed_late_in_an_already_read_second_is_still_emitted() -> None:
+    fake = FakeOdoo()
+    first = orders(fake, T0, T1)
+    async with fake.connector() as erp:
+        records, state = await erp.poll("sale.order", PollState())
+        late = orders(fake, T0)  # same second as an emitted row, higher id, seen only now
+        more, state = await erp.poll("sale.order", state)
+    assert [int(r.id) for r in records] == first
+    assert [int(r.id) for r in more] == late
+    assert more[0].cursor == records[-1].cursor  # the cursor never moves backwards
+
+
+async def test_resume_from_a_cursor_skips_that_row_and_sees_newer_ones() -> None:
+    fake = FakeOdoo()
+    ids = orders(fake, T0, T1)
+    since = Cursor(parse_odoo_datetime(T1), cursor_id(ids[1]))
+    async with fake.connector(poll_overlap_s=1) as erp:
+        newer = orders(fake, "2025-05-06 08:00:02")
+        seen = [int(r.id) async for r in erp.changes("sale.order", since, follow=False)]
+    assert seen == [ids[0], *newer]  # the overlap re-reads T0 (at-least-once), not the cursor row
+
+
+async def test_records_carry_origin_utc_time_and_the_payload() -> None:
+    fake = FakeOdoo()
+    orders(fake, T0, author=3)
+    orders(fake, T1, author=1)
+    async with fake.connector() as erp:
+        records = [r async for r in erp.changes("sale.order", None, follow=False)]
+        own = [await erp.is_own_write(r) for r in records]
+    assert [r.origin for r in records] == ["3", "1"] and own == [True, False]
+    assert records[0].modified_at == datetime(2025, 5, 6, 8, 0, tzinfo=UTC)
+    assert records[0].modified_at.utcoffset() == timedelta(0)
+    assert records[0].entity == "sale.order" and records[0].payload["state"] == "sale"
+
+
+async def test_changes_follows_with_the_poll_interval() -> None:
+    fake = FakeOdoo()
+    orders(fake, T0)
+    async with fake.connector(poll_interval_s=7) as erp:
+        slept: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            orders(fake, T1)
+
+        erp._sleep_between_polls = sleep
+        feed = erp.changes("sale.order", None)
+        got = [await anext(feed), await anext(feed)]
+        await feed.aclose()
+    assert [r.payload["write_date"] for r in got] == [T0, T1] and slept == [7]
