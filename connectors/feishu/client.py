@@ -29,13 +29,14 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.httpbase import HttpConnector
-from connectors.status import parse_retry_after
+from connectors.status import error_for_response, error_for_transport, parse_retry_after
 
 __all__ = [
     "APPROVAL_V4",
     "INSTANCE_NOT_FOUND",
     "SUBSCRIPTION_EXISTS",
     "TOKEN_CODES",
+    "FeishuAppToken",
     "FeishuClient",
     "FeishuRejected",
     "feishu_code",
@@ -88,6 +89,37 @@ def _retry_after(response: httpx.Response) -> float | None:
     return value
 
 
+class FeishuAppToken(FeishuTenantToken):
+    """``FeishuTenantToken`` whose refusals name Feishu's code (10003 app id, 10014 secret)."""
+
+    async def _post(self, client: httpx.AsyncClient, url: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = await client.post(url, **kwargs)
+        except httpx.TransportError as exc:
+            raise error_for_transport(exc, system=self.system) from exc
+        code, msg = feishu_code(response)
+        error = error_for_response(response, system=self.system)
+        if code == RATE_LIMITED and not isinstance(error, RateLimited):
+            error = RateLimited("feishu: token endpoint rate limited", system=self.system)
+        if isinstance(error, RejectedError | AuthError) or (error is None and code):
+            status = response.status_code
+            error = AuthError(
+                f"feishu: token request refused (code {code}: {msg}); check BIZBUS_OA_APP_ID "
+                "and BIZBUS_OA_APP_SECRET",
+                system=self.system,
+                status_code=status,
+            )
+        if error is not None:
+            raise error
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            raise AuthError("feishu: token endpoint answered an unexpected shape", system="feishu")
+        return body
+
+
 class FeishuClient(HttpConnector):
     """Low-level approval v4 calls; ``FeishuConnector`` adds the receiver, feeds and sink.
 
@@ -106,7 +138,7 @@ class FeishuClient(HttpConnector):
     @staticmethod
     def tenant_token(base_url: str, app_id: str, **kwargs: Any) -> FeishuTenantToken:
         """The tenant_access_token provider of an app (``app_secret=`` is required)."""
-        return FeishuTenantToken(base_url, app_id, **kwargs)
+        return FeishuAppToken(base_url, app_id, **kwargs)
 
     # -- the code table ------------------------------------------------------------------
 

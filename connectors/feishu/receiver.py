@@ -86,8 +86,13 @@ class FeishuWebhookReceiver:
             logger.warning("%s", exc)
             status = exc.status_code if exc.status_code in (400, 401) else 401
             return WebhookReply(status=status, body=b'{"msg":"rejected"}', reason=str(exc))
-        if verified.challenge is not None:
-            body = orjson.dumps({"challenge": verified.challenge})
+        challenge = verified.challenge
+        if challenge is None and verified.payload.get("type") == "url_verification":
+            # Feishu may sign the challenge request too; then it was verified as an event.
+            found = verified.payload.get("challenge")
+            challenge = found if isinstance(found, str) else None
+        if challenge is not None:
+            body = orjson.dumps({"challenge": challenge})
             return WebhookReply(status=200, body=body, reason="challenge")
         if verified.duplicate:
             return WebhookReply(status=200, reason="duplicate")

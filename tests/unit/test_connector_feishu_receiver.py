@@ -106,6 +106,20 @@ async def test_url_verification_echoes_the_challenge(receiver: FeishuWebhookRece
     assert reply.records == ()
 
 
+async def test_a_signed_url_verification_is_answered_too(receiver: FeishuWebhookReceiver) -> None:
+    body, headers = seal({"challenge": "ch-456", "token": TOKEN, "type": "url_verification"})
+    reply = await receiver.handle(body, headers)
+    assert reply.status == 200 and orjson.loads(reply.body) == {"challenge": "ch-456"}
+    assert reply.records == ()
+
+
+async def test_a_signed_challenge_with_a_wrong_token_is_refused(
+    receiver: FeishuWebhookReceiver,
+) -> None:
+    body, headers = seal({"challenge": "ch-7", "token": "nope", "type": "url_verification"})
+    assert (await receiver.handle(body, headers)).status == 401
+
+
 async def test_challenge_with_a_wrong_token_is_refused(receiver: FeishuWebhookReceiver) -> None:
     body, headers = seal(
         {"challenge": "ch-1", "token": "someone-else", "type": "url_verification"}, signed=False
