@@ -19,6 +19,8 @@ FLOW_MODULES = {
     "fulfilment": "flows.fulfilment",
     "catalog": "flows.catalog",
 }
+# Agents several flows rely on, registered once when any flow that needs them runs.
+SHARED_MODULES = {"flows.order_updates": ("orders", "fulfilment")}
 
 
 def enabled_flows(settings: RuntimeSettings) -> list[str]:
@@ -37,7 +39,11 @@ def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, Fl
     settings = settings or RuntimeSettings()
     app = create_app(settings)
     ctx = FlowContext(app, settings)
-    for name in enabled_flows(settings):
+    names = enabled_flows(settings)
+    for module, users in SHARED_MODULES.items():
+        if set(users) & set(names):
+            importlib.import_module(module).register(ctx)
+    for name in names:
         importlib.import_module(FLOW_MODULES[name]).register(ctx)
     ctx.poller.register()
     return app, ctx
