@@ -1,0 +1,144 @@
+"""One contract every dialect connector in the registry honours, against its sandbox.
+
+Parametrised over the registry: a connector that is registered without a case here fails
+`test_every_dialect_has_a_contract_case`. Calls are counted at the transport (real sockets).
+"""
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.base import Sink, Source
+from connectors.errors import AuthError, TransientError
+from connectors.httpbase import RetryPolicy
+from connectors.registry import CONNECTORS, load_connector
+from connectors.settings import load_settings
+from deploy.sandbox.wiring import connector_env
+
+GENERIC = {"rest", "webhook"}  # system-less connectors: covered by their own unit tests
+FAST_RETRY = RetryPolicy(attempts=3, max_delay=10, initial=0.05, max_backoff=0.2, jitter=0.0)
+
+
+class CountingTransport(httpx.AsyncHTTPTransport):
+    """A real transport that counts the requests it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(f"{request.method} {request.url.path}")
+        return await super().handle_async_request(request)
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to reach one dialect's sandbox."""
+
+    system: str  # sandbox name
+    env_prefix: str
+    secret_field: str  # a credential to spoil for the auth test
+
+
+CASES = {
+    "salesforce": Case("crm", "BIZBUS_CRM_", "client_secret"),
+    "odoo": Case("erp", "BIZBUS_ERP_", "api_key"),
+    "feishu": Case("oa", "BIZBUS_OA_", "app_secret"),
+}
+
+
+def test_every_dialect_has_a_contract_case() -> None:
+    assert set(CONNECTORS) - GENERIC == set(CASES)
+
+
+@pytest.fixture
+def sandbox_urls(crm_url: str, erp_url: str, oa_url: str) -> dict[str, str]:
+    return {"crm": crm_url, "erp": erp_url, "oa": oa_url}
+
+
+def _settings_values(case: Case, urls: dict[str, str]) -> dict[str, Any]:
+    env = connector_env({case.system: urls[case.system]})
+    return {name.removeprefix(case.env_prefix).lower(): value for name, value in env.items()}
+
+
+@pytest.fixture(params=sorted(CASES))
+async def dialect(
+    request: pytest.FixtureRequest, sandbox_urls: dict[str, str]
+) -> AsyncIterator[Callable[..., Any]]:
+    """Build the dialect's connector against its sandbox; faults are reset afterwards."""
+    name: str = request.param
+    case = CASES[name]
+    cls = load_connector(name)
+    settings_cls = cls.__init__.__annotations__["settings"]
+    made: list[Any] = []
+
+    def build(transport: CountingTransport, **overrides: Any) -> Any:
+        values = {**_settings_values(case, sandbox_urls), **overrides}
+        connector = cls(
+            load_settings(settings_cls, **values), transport=transport, retry=FAST_RETRY
+        )
+        made.append(connector)
+        return connector
+
+    build.system_url = sandbox_urls[case.system]  # type: ignore[attr-defined]
+    build.case = case  # type: ignore[attr-defined]
+    yield build
+    async with httpx.AsyncClient() as client:
+        await client.delete(f"{sandbox_urls[case.system]}/_sandbox/faults")
+    for connector in made:
+        await connector.aclose()
+
+
+async def _faults(url: str, plan: dict[str, Any]) -> None:
+    async with httpx.AsyncClient() as client:
+        (await client.post(f"{url}/_sandbox/faults", json=plan)).raise_for_status()
+
+
+async def test_connector_is_a_source_and_a_sink_and_answers_ping(dialect: Any) -> None:
+    connector = dialect(CountingTransport())
+    assert isinstance(connector, Source) and isinstance(connector, Sink)
+    await connector.ping()
+
+
+async def test_503_then_200_is_retried_once(dialect: Any) -> None:
+    transport = CountingTransport()
+    connector = dialect(transport)
+    await connector.ping()  # authenticate first, so only the faulted call is counted below
+    before = len(transport.sent)
+    await _faults(dialect.system_url, {"script": [503]})
+    await connector.ping()
+    calls = transport.sent[before:]
+    assert len(calls) == 2 and calls[0] == calls[1]
+
+
+async def test_429_waits_for_retry_after(dialect: Any) -> None:
+    transport = CountingTransport()
+    connector = dialect(transport)
+    await connector.ping()
+    await _faults(dialect.system_url, {"script": [429], "retry_after_s": 1})
+    began = time.monotonic()
+    await connector.ping()
+    assert time.monotonic() - began >= 0.95
+
+
+async def test_outage_ends_in_bounded_retries_and_a_clear_error(dialect: Any) -> None:
+    transport = CountingTransport()
+    connector = dialect(transport)
+    await connector.ping()
+    before = len(transport.sent)
+    await _faults(dialect.system_url, {"outage_until": time.time() + 60})
+    with pytest.raises(TransientError, match=r"(?i)gave up|attempt"):
+        await connector.ping()
+    assert len(transport.sent) - before == FAST_RETRY.attempts
+
+
+async def test_bad_credentials_raise_auth_error_without_a_retry_storm(dialect: Any) -> None:
+    transport = CountingTransport()
+    connector = dialect(transport, **{dialect.case.secret_field: "wrong-secret"})
+    with pytest.raises(AuthError):
+        await connector.ping()
+    assert len(transport.sent) <= 2, transport.sent  # one token fetch, at most one call
