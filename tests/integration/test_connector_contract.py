@@ -4,6 +4,7 @@ Parametrised over the registry: a connector that is registered without a case he
 `test_every_dialect_has_a_contract_case`. Calls are counted at the transport (real sockets).
 """
 
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ async def dialect(
     name: str = request.param
     case = CASES[name]
     cls = load_connector(name)
-    settings_cls = cls.__init__.__annotations__["settings"]
+    settings_cls = inspect.signature(cls).parameters["settings"].annotation
     made: list[Any] = []
 
     def build(transport: CountingTransport, **overrides: Any) -> Any:
@@ -100,8 +101,8 @@ async def _faults(url: str, plan: dict[str, Any]) -> None:
 
 async def test_connector_is_a_source_and_a_sink_and_answers_ping(dialect: Any) -> None:
     connector = dialect(CountingTransport())
-    assert isinstance(connector, Source) and isinstance(connector, Sink)
     await connector.ping()
+    assert isinstance(connector, Source) and isinstance(connector, Sink)
 
 
 async def test_503_then_200_is_retried_once(dialect: Any) -> None:
