@@ -1,0 +1,69 @@
+"""Render `deploy/.env.example` from the settings classes, so the list never drifts from code.
+
+`python -m deploy.envfile > deploy/.env.example` rewrites it; a unit test fails when it drifts.
+"""
+
+import importlib
+from typing import Any
+
+from pydantic import SecretStr
+from pydantic_core import PydanticUndefined
+from pydantic_settings import BaseSettings
+
+# title, "module:Class" — add a line when a settings class is added.
+SETTINGS: list[tuple[str, str]] = [
+    ("Worker runtime", "flows.settings:RuntimeSettings"),
+    ("Local Kafka broker (bizbus kafka up, tests)", "deploy.kafka.settings:KafkaRuntimeSettings"),
+    ("CRM: Salesforce REST API", "connectors.salesforce.settings:SalesforceSettings"),
+    ("ERP: Odoo external API", "connectors.odoo.settings:OdooSettings"),
+    ("OA: Feishu/Lark approval v4", "connectors.feishu.settings:FeishuSettings"),
+    ("Generic REST sink", "connectors.generic_rest:RestSettings"),
+    ("Generic signed-webhook source", "connectors.generic_webhook:WebhookSettings"),
+    ("Sandbox ERP", "deploy.sandbox.erp:ErpSandboxSettings"),
+    ("Sandbox OA", "deploy.sandbox.oa:OaSandboxSettings"),
+    ("Sandbox CRM", "deploy.sandbox.crm:CrmSandboxSettings"),
+]
+
+
+def _load(path: str) -> type[BaseSettings]:
+    module, _, name = path.partition(":")
+    cls: type[BaseSettings] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def _default(field: Any) -> str:
+    if field.default is PydanticUndefined or field.default is None:
+        return ""
+    if field.default_factory is not None:
+        return ""
+    value = field.default
+    if isinstance(value, SecretStr):
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(getattr(value, "value", value))
+
+
+def render() -> str:
+    """Return the text of deploy/.env.example."""
+    lines = [
+        "# Every setting bizbus reads, generated from the settings classes by",
+        "# `python -m deploy.envfile > deploy/.env.example`. Empty = no default (required when",
+        "# the component is used) or a computed default. Never commit real secrets.",
+    ]
+    for title, path in SETTINGS:
+        cls = _load(path)
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        lines += ["", f"# --- {title} ({path}) ---"]
+        for name, field in cls.model_fields.items():
+            required = field.is_required()
+            note = field.description or ""
+            lines.append(f"# {note}{' (required)' if required else ''}".rstrip())
+            lines.append(f"{prefix}{name}".upper() + "=" + _default(field))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")  # noqa: T201 - the module's output is the file
