@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install kafka-jars contract-tools lint typecheck test clean
+.PHONY: install kafka-jars contract-tools lint typecheck test demo clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ typecheck: install
 
 test: install kafka-jars contract-tools lint typecheck
 	$(BIN)/pytest
+
+# The main job: trade show to delivery against the sandboxes (DEMO_ARGS="--orders 5").
+demo: install kafka-jars
+	$(BIN)/bizbus demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

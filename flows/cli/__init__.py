@@ -2,7 +2,15 @@
 
 import typer
 
-from flows.cli import dlq_cmd, kafka_cmd, sandbox_cmd, schemas_cmd, trace_cmd, worker_cmd
+from flows.cli import (
+    demo_cmd,
+    dlq_cmd,
+    kafka_cmd,
+    sandbox_cmd,
+    schemas_cmd,
+    trace_cmd,
+    worker_cmd,
+)
 
 app = typer.Typer(
     name="bizbus",
@@ -14,6 +22,7 @@ app.add_typer(kafka_cmd.app, name="kafka")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(schemas_cmd.app, name="schemas")
+app.command("demo")(demo_cmd.demo)
 app.command("worker")(worker_cmd.worker)
 app.command("trace")(trace_cmd.trace_command)
 app.command("xref")(trace_cmd.xref)

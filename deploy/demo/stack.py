@@ -1,0 +1,93 @@
+"""Bring up everything the demo needs on loopback, and take it all down again.
+
+A fresh single-node Kafka (from the Maven jars), the three sandbox systems with fresh seeded
+databases, and one bizbus worker wired to them; the OA pushes its events to the worker's
+webhook. `stop()` ends every process it started, whatever happened.
+"""
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from deploy.demo.worker import WorkerProcess
+from deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
+from deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
+from deploy.sandbox.wiring import connector_env
+
+WEBHOOK_PATH = "/webhooks/feishu"
+Progress = Callable[[str], None]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class DemoStack:
+    """The running parts of one demo."""
+
+    run_dir: Path
+    cluster: KafkaCluster | None = None
+    sandboxes: SandboxStack | None = None
+    worker: WorkerProcess | None = None
+    web_port: int = field(default_factory=_free_port)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Return the sandbox base URLs by system."""
+        return self.sandboxes.urls if self.sandboxes else {}
+
+    @property
+    def worker_url(self) -> str:
+        """Return the worker's web server URL."""
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def start(self, progress: Progress, *, default_ports: bool = False) -> None:
+        """Start Kafka, the sandboxes and the worker, and connect the OA's webhook."""
+        progress("starting Kafka (first run downloads it from Maven Central)")
+        self.cluster = start_cluster(
+            KafkaRuntimeSettings(), run_dir=self.run_dir / "kafka", progress=progress
+        )
+        progress("starting the sandbox CRM, ERP and OA")
+        self.sandboxes = start_sandbox(
+            ["crm", "erp", "oa"],
+            run_dir=self.run_dir / "sandbox",
+            default_ports=default_ports,
+            env={"BIZBUS_SANDBOX_OA_DELIVERY": '{"retry_base_s": 0.5}'},
+        )
+        progress("starting the bizbus worker")
+        env = {
+            **os.environ,
+            **connector_env(self.urls),
+            "BIZBUS_KAFKA_BOOTSTRAP": self.cluster.bootstrap,
+            "BIZBUS_APP_ID": "bizbus-demo",
+            "BIZBUS_DATADIR": str(self.run_dir / "worker"),
+            "BIZBUS_WEB_PORT": str(self.web_port),
+            "BIZBUS_POLL_INTERVAL_S": "0.5",
+        }
+        self.worker = WorkerProcess(env, self.run_dir / "worker.log")
+        self.worker.start()
+        progress("connecting the OA's event push to the worker")
+        response = httpx.post(
+            f"{self.urls['oa']}/_sandbox/callbacks",
+            json={"url": self.worker_url + WEBHOOK_PATH},
+            timeout=10,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"the OA could not verify the worker's webhook: {response.text}")
+
+    def stop(self) -> None:
+        """Stop everything that was started (worker first, so it commits its work)."""
+        if self.worker is not None:
+            self.worker.stop()
+        if self.sandboxes is not None:
+            stop_sandbox(self.sandboxes)
+        if self.cluster is not None:
+            stop_cluster(self.cluster)

@@ -1,0 +1,289 @@
+"""The trade-show-to-delivery story, played through each system's own API and verified.
+
+Each step acts as a person would (file a trip, enter leads, place an order, revise a product)
+and then waits, with a deadline, until bizbus has produced the expected records in the other
+systems, reading them back through those systems' APIs. A step that does not land raises
+StepFailed naming what was missing.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
+
+import httpx
+
+from connectors.salesforce.soql import format_soql
+from deploy.demo.actors import CrmUser, ErpUser, OaUser
+from deploy.sandbox.company import CUSTOMERS, employee
+from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+
+T = TypeVar("T")
+Status = Callable[[str], None]
+
+
+class StepFailedError(RuntimeError):
+    """A step's expected records did not appear in time."""
+
+
+@dataclass
+class StepResult:
+    """What one step did and what it produced in each system."""
+
+    title: str
+    records: dict[str, str] = field(default_factory=dict)
+    latency_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+async def until(probe: Callable[[], Awaitable[T | None]], *, what: str, timeout_s: float = 90) -> T:
+    """Poll `probe` until it returns something truthy, or fail naming `what`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = await probe()
+        if found:
+            return found
+        await asyncio.sleep(0.25)
+    raise StepFailedError(f"{what} did not appear within {timeout_s:.0f} s")
+
+
+class Story:
+    """The scenario of DESIGN §1 against running sandboxes and a worker."""
+
+    def __init__(self, urls: dict[str, str], *, orders: int = 1, status: Status) -> None:
+        self.urls = urls
+        self.orders = max(1, orders)
+        self.status = status
+        self.salesperson = employee("E1001")
+        self.crm = CrmUser(urls["crm"], self.salesperson.email)
+        self.erp = ErpUser(urls["erp"])
+        self.oa = OaUser(urls["oa"])
+        self.account_id = ""
+        self.order_id = ""
+
+    async def close(self) -> None:
+        """Close every client."""
+        for actor in (self.crm, self.erp, self.oa):
+            await actor.aclose()
+
+    def steps(self) -> list[tuple[str, Callable[[], Awaitable[StepResult]]]]:
+        """Return the steps in story order."""
+        return [
+            ("Travel request approved in OA → business trip in ERP HR", self.travel),
+            ("Trade-show leads in CRM; one becomes a customer → ERP customer", self.leads),
+            ("Order placed in CRM → ERP sales order, number written back", self.order),
+            ("ERP produces, ships, invoices → CRM order status follows", self.fulfilment),
+            ("Product revised and repriced in ERP → CRM product and price book", self.catalog),
+            ("CRM-owned product text edited in CRM → ERP, no echo back", self.crm_edit),
+        ]
+
+    async def travel(self) -> StepResult:
+        """File and approve a trip to the trade show; the ERP records the business trip."""
+        start = date.today() + timedelta(days=7)  # noqa: DTZ011 - a calendar date for the form
+        code = await self.oa.file_trip(
+            TRAVEL_APPROVAL_CODE, self.salesperson.oa_user_id, destination="深圳",
+            start=start, days=3, purpose="参加深圳国际机床展览会 (CIMES), 拜访华南客户",
+            uuid=str(uuid.uuid4()),
+        )  # fmt: skip
+        began = time.monotonic()
+        await self.oa.approve(TRAVEL_APPROVAL_CODE, code)
+        self.status(f"trip {code} approved; waiting for the ERP business trip")
+
+        async def leave() -> dict[str, Any] | None:
+            rows = await self.erp.search_read(
+                "hr.leave", [("x_external_ref", "=", code)],
+                ["id", "state", "employee_id", "request_date_from", "request_date_to",
+                 "x_destination"],
+            )  # fmt: skip
+            return rows[0] if rows and rows[0]["state"] != "refuse" else None
+
+        row = await until(leave, what=f"an ERP business trip for OA instance {code}")
+        result = StepResult("travel", {"OA instance": code, "ERP hr.leave": str(row["id"])})
+        result.latency_s = time.monotonic() - began
+        employee_name = row["employee_id"][1] if row["employee_id"] else "?"
+        if employee_name != self.salesperson.name or row["request_date_from"] != str(start):
+            raise StepFailedError(f"the ERP trip has the wrong employee or dates: {row}")
+        result.notes.append(f"{employee_name} → {row['x_destination']}, from {start}, 3 days")
+        return result
+
+    async def leads(self) -> StepResult:
+        """Enter business cards as leads and convert one into an account."""
+        await self.crm.login()
+        companies = ["苏州瑞精数控设备有限公司", "无锡华成精密模具有限公司", "常州天目机电有限公司"]
+        leads = [
+            await self.crm.create("Lead", {
+                "LastName": last, "FirstName": first, "Company": company,
+                "Email": f"{pinyin}@example.cn", "Phone": f"+86 512 6{index:03d} 8800",
+                "Status": "Open - Not Contacted", "LeadSource": "Trade Show",
+            })
+            for index, (last, first, pinyin, company) in enumerate(
+                zip(["周", "吴", "郑"], ["建华", "晓燕", "国强"], ["zhou.jh", "wu.xy", "zheng.gq"],
+                    companies, strict=True)
+            )
+        ]  # fmt: skip
+        began = time.monotonic()
+        self.account_id = await self.crm.create(
+            "Account", {"Name": companies[0], "BillingCity": "苏州", "Phone": "+86 512 6000 8800"}
+        )
+        await self.crm.update(
+            "Lead", leads[0],
+            {"IsConverted": True, "ConvertedAccountId": self.account_id,
+             "Status": "Closed - Converted"},
+        )  # fmt: skip
+        self.status("account created; waiting for the ERP customer")
+
+        async def partner() -> dict[str, Any] | None:
+            rows = await self.erp.search_read(
+                "res.partner", [("name", "=", companies[0])], ["id", "ref"]
+            )
+            return rows[0] if rows and rows[0]["ref"] else None
+
+        row = await until(partner, what=f"an ERP customer for {companies[0]}")
+        result = StepResult(
+            "customer",
+            {"CRM leads": str(len(leads)), "CRM Account": self.account_id,
+             "ERP res.partner": f"{row['id']} (ref {row['ref']})"},
+        )  # fmt: skip
+        result.latency_s = time.monotonic() - began
+        return result
+
+    async def order(self) -> StepResult:
+        """Place and activate the deal's order (and more orders with `--orders`)."""
+        began = time.monotonic()
+        self.order_id = await self.crm.place_order(
+            self.account_id,
+            [("HL-VMC850", 1, Decimal("255000")), ("HL-SVC-INST", 3, Decimal("1800"))],
+        )
+        extra = []
+        for index in range(self.orders - 1):
+            customer = CUSTOMERS[index % len(CUSTOMERS)]
+            rows = await self.crm.query(
+                format_soql("SELECT Id FROM Account WHERE AccountNumber = {n}", n=customer.number)
+            )
+            extra.append(
+                await self.crm.place_order(rows[0]["Id"], [("HL-BS-40", 4, Decimal("2300"))])
+            )
+        self.status(f"order {self.order_id} activated; waiting for the ERP sales order")
+
+        async def sale_order(order_id: str) -> dict[str, Any] | None:
+            rows = await self.erp.search_read(
+                "sale.order", [("client_order_ref", "=", order_id)], ["id", "name", "state"]
+            )
+            return rows[0] if rows and rows[0]["state"] == "sale" else None
+
+        row = await until(lambda: sale_order(self.order_id), what="the ERP sales order")
+
+        async def written_back() -> str | None:
+            ref: str | None = (await self.crm.get("Order", self.order_id)).get("ErpOrderRef__c")
+            return ref
+
+        ref = await until(written_back, what="the ERP order number on the CRM order")
+        for index, order_id in enumerate(extra, start=2):
+            self.status(f"waiting for extra order {index}/{self.orders} in the ERP")
+            await until(partial(sale_order, order_id), what=f"ERP order for {order_id}")
+        result = StepResult("order", {"CRM Order": self.order_id, "ERP sale.order": row["name"]})
+        result.latency_s = time.monotonic() - began
+        result.notes.append(f"ErpOrderRef__c = {ref}; {self.orders} order(s) confirmed in the ERP")
+        return result
+
+    async def fulfilment(self) -> StepResult:
+        """Watch the CRM order's status follow the ERP's production, delivery and invoice."""
+        began = time.monotonic()
+        seen: list[tuple[str, float]] = []
+
+        async def invoiced() -> bool:
+            value = (await self.crm.get("Order", self.order_id)).get("ErpStatus__c")
+            if value and (not seen or seen[-1][0] != value):
+                seen.append((value, time.monotonic() - began))
+                self.status(f"CRM order status: {value}")
+            return value == "Invoiced"
+
+        await until(invoiced, what="status Invoiced on the CRM order", timeout_s=120)
+        order = [name for name, _ in seen]
+        ranks = ["Confirmed", "InProduction", "Shipped", "Invoiced"]
+        if [ranks.index(s) for s in order if s in ranks] != sorted(
+            ranks.index(s) for s in order if s in ranks
+        ):
+            raise StepFailedError(f"the CRM status moved backwards: {order}")
+        result = StepResult("fulfilment", {"CRM Order": self.order_id})
+        result.latency_s = time.monotonic() - began
+        result.notes.append(" → ".join(f"{name} (+{at:.1f} s)" for name, at in seen))
+        return result
+
+    async def catalog(self) -> StepResult:
+        """Revise and reprice a product model in the ERP; the CRM price book follows."""
+        entry = await self.crm.price_entry("HL-CK6150")
+        draft = await self.crm.place_order(
+            self.account_id, [("HL-CK6150", 2, Decimal(str(entry["UnitPrice"])))], activate=False
+        )
+        template = (await self.erp.search_read(
+            "product.template", [("default_code", "=", "HL-CK6150")], ["id"]
+        ))[0]["id"]  # fmt: skip
+        began = time.monotonic()
+        await self.erp.execute(
+            "product.template",
+            "write",
+            [template],
+            {"list_price": 132000.0, "x_model_revision": "C"},
+        )
+        self.status("ERP price changed; waiting for the CRM price book")
+
+        async def repriced() -> bool:
+            current = await self.crm.price_entry("HL-CK6150")
+            return float(current["UnitPrice"]) == 132000.0
+
+        await until(repriced, what="the new list price in the CRM price book")
+
+        async def revised() -> bool:
+            rows = await self.crm.query(
+                "SELECT ModelRevision__c FROM Product2 WHERE ProductCode = 'HL-CK6150'"
+            )
+            return bool(rows) and rows[0]["ModelRevision__c"] == "C"
+
+        await until(revised, what="revision C on the CRM product")
+
+        async def flagged() -> bool:
+            return bool((await self.crm.get("Order", draft)).get("PriceReviewNeeded__c"))
+
+        await until(flagged, what="the price-review flag on the open order")
+        result = StepResult(
+            "catalog", {"ERP product.template": str(template), "CRM PricebookEntry": entry["Id"]}
+        )
+        result.latency_s = time.monotonic() - began
+        result.notes.append(f"128000 → 132000 CNY, revision B → C; open order {draft} flagged")
+        return result
+
+    async def crm_edit(self) -> StepResult:
+        """Edit the CRM-owned marketing text; the ERP follows and nothing echoes back."""
+        product = (await self.crm.query(
+            "SELECT Id FROM Product2 WHERE ProductCode = 'HL-CK6150'"
+        ))[0]["Id"]  # fmt: skip
+        async with httpx.AsyncClient(base_url=self.urls["crm"], timeout=10) as control:
+            mark = len((await control.get("/_sandbox/effects")).json()["effects"])
+            text = "CK6150 数控车床: 展会特惠, 含两天安装调试"
+            began = time.monotonic()
+            await self.crm.update("Product2", product, {"Description": text})
+            self.status("CRM description edited; waiting for the ERP")
+
+            async def followed() -> bool:
+                rows = await self.erp.search_read(
+                    "product.template", [("default_code", "=", "HL-CK6150")], ["description_sale"]
+                )
+                return bool(rows) and rows[0]["description_sale"] == text
+
+            await until(followed, what="the CRM description on the ERP product")
+            latency = time.monotonic() - began
+            await asyncio.sleep(3)  # several poll intervals: an echo would show up here
+            effects = (await control.get("/_sandbox/effects")).json()["effects"][mark:]
+        echoes = [e for e in effects if e["object"] == "Product2" and e["client"] == "bizbus"]
+        if echoes:
+            raise StepFailedError(f"bizbus wrote the product back to the CRM {len(echoes)} time(s)")
+        result = StepResult("crm edit", {"CRM Product2": product})
+        result.latency_s = latency
+        result.notes.append("ERP description_sale updated; 0 writes echoed back to the CRM")
+        return result
