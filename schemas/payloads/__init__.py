@@ -1,6 +1,7 @@
 """Business payloads, one module per domain; `ALL_PAYLOADS` lists every registered model."""
 
 from schemas.payloads.catalog import (
+    FieldConflictDetectedV1,
     PriceBookEntryChangedV1,
     PriceChangedV1,
     ProductEditedV1,
@@ -50,6 +51,7 @@ __all__ = [
     "CustomerUpsertRequestedV1",
     "CustomerUpsertedV1",
     "Employee",
+    "FieldConflictDetectedV1",
     "InvoicePostedV1",
     "LeadCapturedV1",
     "ManufacturingOrderPlannedV1",
@@ -94,6 +96,7 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     CustomerUpsertedV1,
     ProductModelChangedV1,
     PriceChangedV1,
+    FieldConflictDetectedV1,
     SalesOrderUpsertedV1,
     ManufacturingOrderPlannedV1,
     ManufacturingOrderProgressedV1,

@@ -5,14 +5,15 @@ ERP owns model, revision, specs and list price; CRM owns marketing text and pric
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, JsonValue, model_validator
 
 from schemas.values import Money, NonEmptyStr, Payload, Quantity
 
 __all__ = [
     "MODEL_CODE_PATTERN",
+    "FieldConflictDetectedV1",
     "ModelCode",
     "PriceBookEntryChangedV1",
     "PriceChangedV1",
@@ -128,3 +129,41 @@ class PriceBookEntryChangedV1(Payload):
     def entity_key(self) -> str:
         """Return ``<price book id>:<model>``."""
         return f"{self.price_book_id}:{self.model_code}"
+
+
+class FieldConflictDetectedV1(Payload):
+    """A system that does not own a synced product field changed it; the policy's verdict.
+
+    Recorded so that no conflicting edit is silently lost: both values, who edited, and
+    whether the owner's value is restored (``owner-wins``) or the edit is accepted
+    (``last-writer-wins``).
+    """
+
+    EVENT_TYPE: ClassVar[str] = "bizbus.catalog.field-conflict.detected.v1"
+
+    model_code: ModelCode
+    field: NonEmptyStr = Field(
+        description="Synced field, by its bizbus name.", examples=["list_price"]
+    )
+    owner: Literal["crm", "erp"] = Field(description="System of record of the field.")
+    edited_in: Literal["crm", "erp"] = Field(description="System where the edit was made.")
+    edited_object: NonEmptyStr = Field(
+        description="Object edited in that system.", examples=["PricebookEntry"]
+    )
+    edited_record_id: NonEmptyStr = Field(description="Id of the edited record there.")
+    edited_value: JsonValue = Field(description="Value the edit set (text for amounts).")
+    owner_value: JsonValue = Field(
+        description="Value the owner holds (null when bizbus has not seen it yet)."
+    )
+    policy: Literal["owner-wins", "last-writer-wins"] = Field(
+        description="Conflict policy in force when the edit was seen."
+    )
+    resolution: Literal["restore-owner-value", "accept-edit"] = Field(
+        description="What bizbus does about it: write the owner's value back over the edit, "
+        "or carry the edit to the owner."
+    )
+    detected_at: AwareDatetime = Field(description="When the edit was seen (source time, UTC).")
+
+    def entity_key(self) -> str:
+        """Return the product model code."""
+        return self.model_code
