@@ -21,9 +21,7 @@ class Xref:
             XREF_TABLE,
             default=None,
             partitions=XREF_PARTITIONS,
-            key_serializer="json",
-            value_serializer="json",
-        )
+        )  # faust tables serialize keys and values as JSON unless their types say otherwise
 
     def record(self, key: str, **ids: str | None) -> dict[str, str]:
         """Merge `ids` (system → id) into the entry of `key`; call inside an agent."""
