@@ -1,8 +1,9 @@
 """Approval definitions, instances and tasks of the sandbox OA (Feishu approval v4 semantics).
 
-Instance states: PENDING → APPROVED | REJECTED | CANCELED; one approval node (the applicant's
-direct leader). Create is idempotent on `uuid` (same content → same instance, other content →
-60012). Each write logs an effect keyed by the instance uuid and returns the StatusChange to push.
+Instance states: PENDING → APPROVED | REJECTED | CANCELED, then APPROVED → REVERTED (撤销); one
+approval node (the applicant's direct leader). Create is idempotent on `uuid` (same content →
+same instance, other content → 60012). Each write logs an effect keyed by the instance uuid and
+returns the StatusChange to push.
 """
 
 import base64
@@ -223,7 +224,7 @@ class ApprovalBook:
             "form": row["form"], "task_list": tasks,
             "comment_list": orjson.loads(row["comment_list"]),
             "timeline": orjson.loads(row["timeline"]), "modified_instance_code": "",
-            "reverted_instance_code": "", "reverted": False,
+            "reverted_instance_code": "", "reverted": row["status"] == "REVERTED",
         }  # fmt: skip
 
     def list_codes(
@@ -283,6 +284,14 @@ class ApprovalBook:
             raise _invalid("only the applicant can cancel the instance")
         return self._finish(row, "CANCELED", actor, step="CANCEL", task_id="", comment="")
 
+    def revert(self, instance_code: str, *, comment: str = "") -> list[StatusChange]:
+        """Revoke (撤销) an approved instance as its applicant: APPROVED → REVERTED."""
+        row = self._instance(instance_code)
+        if row["status"] != "APPROVED":
+            raise _invalid(f"instance is {row['status']}, not APPROVED")
+        actor = self.employee(row["user_id"])
+        return self._finish(row, "REVERTED", actor, step="REVERT", task_id="", comment=comment)
+
     def _finish(
         self, row: dict[str, Any], status: str, actor: dict[str, Any], *, step: str,
         task_id: str, comment: str,
@@ -314,7 +323,9 @@ class ApprovalBook:
                 (task_id, task_status, now, row["instance_code"]),
             )
             self.store.record_effect(
-                action={"PASS": "approve", "REJECT": "reject"}.get(step, "cancel"),
+                action={"PASS": "approve", "REJECT": "reject", "REVERT": "revert"}.get(
+                    step, "cancel"
+                ),
                 object_name="approval_instance",
                 record_id=row["instance_code"], key=row["uuid"], client=self.app_id,
                 detail={"status": status, "task_id": task_id, "user_id": actor["user_id"]},

@@ -2,7 +2,8 @@
 
 Every open-apis call but the token one needs `Authorization: Bearer t-...` (99991661 missing,
 99991663 invalid or expired). Controls: /_sandbox/callbacks (GET/POST/DELETE),
-/_sandbox/deliveries, /_sandbox/delivery (push settings), /_sandbox/employees.
+/_sandbox/deliveries, /_sandbox/delivery (push settings), /_sandbox/employees,
+/_sandbox/instances/revert (撤销 of an approved instance, which Feishu's open API lacks).
 """
 
 import secrets
@@ -188,6 +189,16 @@ def oa_routes(book: ApprovalBook, pusher: Pusher, *, app_secret: str) -> list[Ba
             )
         return JSONResponse(pusher.settings.model_dump())
 
+    async def revert(request: Request) -> Response:
+        try:
+            body = await _body(request)
+            changes = book.revert(str(body.get("instance_code") or ""),
+                                  comment=str(body.get("comment") or ""))  # fmt: skip
+        except FeishuError as error:
+            return error.response()
+        publish(changes)
+        return _ok({})
+
     async def employees(_: Request) -> Response:
         return JSONResponse({"employees": book.employees()})
 
@@ -205,4 +216,5 @@ def oa_routes(book: ApprovalBook, pusher: Pusher, *, app_secret: str) -> list[Ba
         Route("/_sandbox/deliveries", deliveries, methods=["GET"]),
         Route("/_sandbox/delivery", delivery_settings, methods=["GET", "POST"]),
         Route("/_sandbox/employees", employees, methods=["GET"]),
+        Route("/_sandbox/instances/revert", revert, methods=["POST"]),
     ]
