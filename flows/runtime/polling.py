@@ -120,7 +120,7 @@ class Poller:
 
     async def poll(self, feed: Feed) -> int:
         """Publish the feed's changes since its cursor; return how many were published."""
-        stored = self.cursors[feed.name]
+        stored = self.cursors.get(feed.name)  # a table without default raises KeyError
         since = Cursor.from_text(stored) if stored else None
         published = 0
         async for record in feed.read(since):
