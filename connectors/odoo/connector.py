@@ -49,6 +49,9 @@ class OdooConnector(OdooRpc):
         )
         self.settings = settings
         self.lookups = Lookups(self, size=settings.lookup_cache_size)
+        # The state after the last poll of each model: resuming from its own last cursor
+        # reuses it, so a pass per call (follow=False) does not re-emit the overlap window.
+        self._feeds: dict[str, PollState] = {}
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     @classmethod
@@ -69,6 +72,12 @@ class OdooConnector(OdooRpc):
         """True when the integration user made the change (``write_uid``): a likely echo."""
         return record.origin is not None and record.origin == str(await self.uid())
 
+    def _resume(self, model: str, since: Cursor | None) -> PollState:
+        remembered = self._feeds.get(model)
+        if since is not None and remembered is not None and remembered.cursor == since:
+            return remembered
+        return resume_state(since)
+
     async def poll(self, model: str, state: PollState) -> tuple[list[SourceRecord], PollState]:
         """One poll of ``model`` to its end: new records and the state to pass next time."""
         spec = spec_for(model)
@@ -84,17 +93,20 @@ class OdooConnector(OdooRpc):
         """Yield changes of ``entity`` after ``since``, in cursor order, each with its cursor.
 
         Polls every ``poll_interval_s`` forever (``follow=False``: stop once caught up).
-        Resuming re-reads ``poll_overlap_s`` before ``since`` (at-least-once); within one
-        iterator no record is repeated. Commit ``record.cursor`` once its event is acked.
+        When ``since`` is the last cursor this connector yielded for ``entity``, the remembered
+        polling state is reused, so nothing is repeated from one call to the next; any other
+        ``since`` (e.g. after a restart) re-reads ``poll_overlap_s`` before it (at-least-once).
+        Commit ``record.cursor`` once its event is acked.
         ``record.origin`` is the ``write_uid``; compare it with ``await uid()`` to spot echoes.
         """
         spec = spec_for(entity)
-        state = resume_state(since)
+        state = self._resume(entity, since)
         while True:
             async for records, after in read_poll(self, spec, state, options=self.feed_options()):
                 for record in records:
                     yield record
                 state = after
+                self._feeds[entity] = after
             if not follow:
                 return
             await self._sleep_between_polls(self.settings.poll_interval_s)

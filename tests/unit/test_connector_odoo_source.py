@@ -95,3 +95,17 @@ async def test_changes_follows_with_the_poll_interval() -> None:
         got = [await anext(feed), await anext(feed)]
         await feed.aclose()
     assert [r.payload["write_date"] for r in got] == [T0, T1] and slept == [7]
+
+
+async def test_a_pass_per_call_resumed_from_its_own_last_cursor_repeats_nothing() -> None:
+    fake = FakeOdoo()
+    first = orders(fake, T0, T0, T1)
+    async with fake.connector(poll_overlap_s=60) as erp:
+        seen = [r async for r in erp.changes("sale.order", None, follow=False)]
+        again = [r async for r in erp.changes("sale.order", seen[-1].cursor, follow=False)]
+        newer = orders(fake, T1)
+        more = [r async for r in erp.changes("sale.order", seen[-1].cursor, follow=False)]
+        restarted = [r async for r in erp.changes("sale.order", seen[0].cursor, follow=False)]
+    assert [int(r.id) for r in seen] == first and again == []
+    assert [int(r.id) for r in more] == newer
+    assert [int(r.id) for r in restarted] == [*first[1:], *newer]  # another cursor: overlap
