@@ -52,8 +52,14 @@ def guarded_agent(
 ) -> EventGuard:
     """Declare an agent on `topic_name` whose events all go through one EventGuard."""
     guard = EventGuard(dead_letter_sender(app), policy=policy)
+    # internal=True: faust creates the topic (with its catalog partitions) before subscribing;
+    # a consumer that starts before the topic exists ignores it until the next rebalance.
     topic = app.topic(
-        topic_name, key_serializer="raw", value_serializer="raw", partitions=partitions
+        topic_name,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=True,
     )
 
     async def agent(stream: Any) -> None:
