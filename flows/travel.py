@@ -124,7 +124,7 @@ def register(ctx: FlowContext) -> None:
         if raw.object_name != INSTANCE_ENTITY:
             return  # trip-group events repeat the approval_instance APPROVED event
         code = raw.record_id
-        announced = decisions[code]
+        announced = decisions.get(code)  # default=None tables raise KeyError on a miss
         status = raw.record.get("status")
         if decide(status if isinstance(status, str) else "", announced) is None:
             return  # a status already announced, or one that means nothing to the ERP
