@@ -57,7 +57,7 @@ def register(ctx: FlowContext) -> None:
         command = event.data
         if not isinstance(command, OrderUpdateRequestedV1):
             raise SchemaError(f"{TOPIC} carries {event.type}, not an order update")
-        stored = statuses[command.crm_order_id]
+        stored = statuses.get(command.crm_order_id)
         previous = OrderStatus(stored) if stored else None
         fields, advances = order_fields(command, previous)
         if fields:
