@@ -37,6 +37,7 @@ from flows.runtime.record import RawRecord
 from schemas import (
     Envelope,
     OrderUpdateRequestedV1,
+    SalesOrderUpsertedV1,
     SourceRecordCapturedV1,
     decode_record,
     make_event,
@@ -200,9 +201,6 @@ def register(ctx: FlowContext) -> None:
             return  # no product line yet: nothing to tell
         if payload.crm_order_ref:
             refs.remember_crm_order(payload.name, payload.crm_order_ref)
-            ctx.xref.record(
-                f"order:{payload.crm_order_ref}", crm=payload.crm_order_ref, erp=payload.name
-            )
         await publish(payload, event)
 
     async def map_productions(record: RawRecord) -> None:
@@ -239,6 +237,9 @@ def register(ctx: FlowContext) -> None:
         event = decode_record(record.value, record.headers)
         status = status_for(event.data)
         crm_order = getattr(event.data, "crm_order_ref", None)
+        if isinstance(event.data, SalesOrderUpsertedV1) and crm_order:
+            # Here, not in the mapper: faust writes a table from a topic of as many partitions.
+            ctx.xref.record(f"order:{crm_order}", crm=crm_order, erp=event.data.name)
         if status is None or not crm_order:
             return  # no status to move, or an ERP order that did not come from the CRM
         await ctx.publish(
