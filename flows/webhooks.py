@@ -9,17 +9,25 @@ Web views run outside agents: nothing here writes a table.
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import faust
 from faust.web import Request, Response
 
+from connectors.base import SourceRecord
 from connectors.errors import IntegrationError
+from connectors.feishu import WebhookReply
 from flows.context import FlowContext
 from flows.runtime.deadletter import safe_reason
 from flows.runtime.polling import raw_event
 
-__all__ = ["FEISHU_WEBHOOK_PATH", "OA_INSTANCE_TOPIC", "register_feishu_webhook"]
+__all__ = [
+    "FEISHU_WEBHOOK_PATH",
+    "OA_INSTANCE_TOPIC",
+    "answer_callback",
+    "register_feishu_webhook",
+]
 
 log = logging.getLogger("bizbus.webhooks")
 
@@ -30,10 +38,49 @@ PUBLISH_DEADLINE_S = 2.5
 _JSON = "application/json"
 
 
+class Receiver(Protocol):
+    """The part of ``FeishuWebhookReceiver`` the endpoint uses."""
+
+    async def handle(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookReply:
+        """Verify and decode one callback."""
+        ...
+
+    def release(self, reply: WebhookReply) -> None:
+        """Forget the dedupe keys of a reply whose records were not published."""
+        ...
+
+
+Publish = Callable[[SourceRecord], Awaitable[None]]
+
+
+async def answer_callback(
+    receiver: Receiver, publish: Publish, raw: bytes, headers: Mapping[str, str]
+) -> tuple[int, bytes]:
+    """Return the (status, body) to answer one callback, once its records are acked.
+
+    A record that cannot be published within ``PUBLISH_DEADLINE_S`` releases the reply's dedupe
+    keys and answers 503, so Feishu's redelivery is handled instead of dropped as a duplicate.
+    """
+    reply = await receiver.handle(raw, headers)
+    try:
+        for record in reply.records:
+            await asyncio.wait_for(publish(record), PUBLISH_DEADLINE_S)
+    except Exception as error:  # noqa: BLE001 - any failure: Feishu must redeliver
+        receiver.release(reply)
+        log.error(
+            "OA event not published (%s), answering 503 so Feishu redelivers", safe_reason(error)
+        )
+        return 503, b'{"msg":"retry later"}'
+    return reply.status, reply.body
+
+
 def register_feishu_webhook(
     ctx: FlowContext, *, path: str = FEISHU_WEBHOOK_PATH, topic: str = OA_INSTANCE_TOPIC
 ) -> None:
     """Serve Feishu's event callbacks at `path`, publishing their records to `topic`."""
+
+    async def publish(record: SourceRecord) -> None:
+        await ctx.publish(raw_event("oa", record), topic=topic)
 
     class FeishuWebhook(faust.web.View):
         """Feishu/Lark event subscription request URL."""
@@ -45,19 +92,7 @@ def register_feishu_webhook(
             except IntegrationError as error:  # bad settings: loud, and Feishu retries later
                 log.error("OA webhook cannot verify events: %s", safe_reason(error))
                 return self.bytes(b'{"msg":"not configured"}', status=503, content_type=_JSON)
-            reply = await oa.receiver.handle(raw, dict(request.headers))
-            try:
-                for record in reply.records:
-                    await asyncio.wait_for(
-                        ctx.publish(raw_event("oa", record), topic=topic), PUBLISH_DEADLINE_S
-                    )
-            except Exception as error:  # noqa: BLE001 - any failure: Feishu must redeliver
-                oa.receiver.release(reply)
-                log.error(
-                    "OA event not published (%s), answering 503 so Feishu redelivers",
-                    safe_reason(error),
-                )
-                return self.bytes(b'{"msg":"retry later"}', status=503, content_type=_JSON)
-            return self.bytes(reply.body, status=reply.status, content_type=_JSON)
+            status, body = await answer_callback(oa.receiver, publish, raw, dict(request.headers))
+            return self.bytes(body, status=status, content_type=_JSON)
 
     ctx.app.page(path, name="feishu-webhook")(FeishuWebhook)
