@@ -31,15 +31,27 @@ from flows.runtime.record import RawRecord
 from schemas import (
     AccountUpsertedV1,
     CustomerUpsertRequestedV1,
+    Envelope,
     SalesRep,
     SourceRecordCapturedV1,
     decode_record,
     make_event,
 )
+from schemas.errors import SchemaError as ContractError
 
 log = logging.getLogger("bizbus.flows.customers")
 SOURCE = "bizbus://flows/customers"
 PARTNER_FIELDS = ["id", "name", "ref", "vat", "phone", "email", "active", "write_date"]
+
+
+def decode(record: RawRecord) -> Envelope[Any]:
+    """Decode a consumed record; a bad one fails with its (value-free) reason for dead letters."""
+    try:
+        return decode_record(record.value, record.headers)
+    except SchemaError:
+        raise
+    except ContractError as error:  # schemas' own error: says where, never the values
+        raise SchemaError(f"{record.topic}: undecodable record: {error}") from error
 
 
 def xref_key(ref: str) -> str:
@@ -58,10 +70,11 @@ class Owners:
     def __init__(self) -> None:
         self._known: dict[str, SalesRep] = {}
 
-    async def get(self, crm: SalesforceConnector, user_id: object) -> SalesRep:
-        """Return the sales rep with CRM id `user_id`."""
+    async def of(self, crm: SalesforceConnector, row: Mapping[str, Any]) -> SalesRep:
+        """Return the owner of a CRM row (its last editor when the org left OwnerId empty)."""
+        user_id = row.get("OwnerId") or row.get("LastModifiedById")
         if not isinstance(user_id, str) or not user_id:
-            raise MappingError("crm: record without an OwnerId")
+            raise MappingError("crm: record without an OwnerId or LastModifiedById")
         if user_id not in self._known:
             user = await crm.get("User", user_id, fields=["Id", "Name", "Email"])
             self._known[user_id] = sales_rep(user_id, user)
@@ -80,7 +93,7 @@ def register(ctx: FlowContext) -> None:
     ctx.poller.add(Feed("crm.account", "crm", "src.crm.account", read_accounts))
 
     async def publish_account(record: RawRecord) -> None:
-        event = decode_record(record.value, record.headers)
+        event = decode(record)
         raw = event.data
         if not isinstance(raw, SourceRecordCapturedV1) or raw.object_name != "Account":
             raise SchemaError(f"src.crm.account carries {event.type}, not a CRM Account record")
@@ -90,7 +103,7 @@ def register(ctx: FlowContext) -> None:
         crm = await ctx.connections.crm()
         if is_echo(crm, raw.record):
             return
-        owner = await owners.get(crm, raw.record.get("OwnerId"))
+        owner = await owners.of(crm, raw.record)
         account = map_account(raw.record, owner)
         await ctx.publish(
             make_event(
@@ -103,7 +116,7 @@ def register(ctx: FlowContext) -> None:
         )
 
     async def request_customer(record: RawRecord) -> None:
-        event = decode_record(record.value, record.headers)
+        event = decode(record)
         account = event.data
         if not isinstance(account, AccountUpsertedV1):
             raise SchemaError(f"biz.sales.account carries {event.type}, not an account")
@@ -118,7 +131,7 @@ def register(ctx: FlowContext) -> None:
         )
 
     async def apply_customer(record: RawRecord) -> None:
-        event = decode_record(record.value, record.headers)
+        event = decode(record)
         command = event.data
         if not isinstance(command, CustomerUpsertRequestedV1):
             raise SchemaError(f"cmd.erp.customer carries {event.type}, not a customer upsert")

@@ -24,7 +24,7 @@ from connectors.odoo import OdooConnector
 from connectors.salesforce import SalesforceConnector, format_soql, select
 from flows import parking
 from flows.context import FlowContext
-from flows.customers import Owners, is_echo
+from flows.customers import Owners, decode, is_echo
 from flows.orders_mapping import (
     order_digest,
     order_update,
@@ -43,7 +43,6 @@ from schemas import (
     ProductModelChangedV1,
     SalesOrderRequestedV1,
     SourceRecordCapturedV1,
-    decode_record,
     make_event,
 )
 
@@ -98,7 +97,7 @@ def register(ctx: FlowContext) -> None:
     ctx.poller.add(Feed("crm.order", "crm", "src.crm.order", read_orders))
 
     async def place_order(record: RawRecord) -> None:
-        event = decode_record(record.value, record.headers)
+        event = decode(record)
         raw = event.data
         if not isinstance(raw, SourceRecordCapturedV1) or raw.object_name != "Order":
             raise SchemaError(f"src.crm.order carries {event.type}, not a CRM Order record")
@@ -108,18 +107,18 @@ def register(ctx: FlowContext) -> None:
             return
         [details] = await crm.query(
             select("Order", ["Id", "Account.Name", "Account.AccountNumber",
-                             "Account.ErpCustomerRef__c", "OwnerId"],
+                             "Account.ErpCustomerRef__c"],
                    where=format_soql("Id = {i}", i=raw.record_id))
         )  # fmt: skip
         account = {**(details.get("Account") or {}), "Id": row.get("AccountId")}
         order = placed_order(
             row,
             account=account,
-            owner=await owners.get(crm, row.get("OwnerId") or details.get("OwnerId")),
+            owner=await owners.of(crm, row),
             products=await fetch_products(crm, product_ids(row)),
         )
         digest = order_digest(order)
-        if placed[order.crm_order_id] == digest:
+        if placed.get(order.crm_order_id) == digest:
             return  # the same order content was placed already (re-poll, redelivery)
         await ctx.publish(
             make_event(
@@ -133,7 +132,7 @@ def register(ctx: FlowContext) -> None:
         placed[order.crm_order_id] = digest
 
     async def request_sales_order(record: RawRecord) -> None:
-        event = decode_record(record.value, record.headers)
+        event = decode(record)
         if not isinstance(event.data, OrderPlacedV1):
             return  # status changes share the topic; they are the fulfilment flow's
         await ctx.publish(
@@ -147,12 +146,12 @@ def register(ctx: FlowContext) -> None:
         )
 
     async def apply_sales_order(record: RawRecord) -> None:
-        event = decode_record(record.value, record.headers)
+        event = decode(record)
         command = event.data
         if not isinstance(command, SalesOrderRequestedV1):
             raise SchemaError(f"{COMMANDS} carries {event.type}, not a sales-order request")
         key = command.crm_order_id
-        entry = parked[key]
+        entry = parked.get(key)
         if parking.is_retry(record) and (entry is None or entry["event_id"] != event.id):
             return  # completed or superseded since this retry was sent
         erp = await ctx.connections.erp()
@@ -214,12 +213,12 @@ def register(ctx: FlowContext) -> None:
                 await resend(key, entry)
 
     async def wake_on_customer(record: RawRecord) -> None:
-        event = decode_record(record.value, record.headers)
+        event = decode(record)
         if isinstance(event.data, CustomerUpsertedV1):
             await wake(f"customer:{event.data.ref}")
 
     async def wake_on_product(record: RawRecord) -> None:
-        event = decode_record(record.value, record.headers)
+        event = decode(record)
         if isinstance(event.data, ProductModelChangedV1):
             await wake(f"product:{event.data.model_code}")
 
