@@ -44,8 +44,8 @@ from schemas import (
 )
 
 SOURCE = "bizbus://flows/fulfilment"
-# ERP model → its raw feed topic. The feed is named after its topic, so another flow that feeds
-# the same topic replaces this feed instead of polling it twice.
+# ERP model → its raw feed topic. Feeds are named `erp.<entity>` like the other flows' feeds, so
+# another flow feeding the same topic replaces this feed (one cursor) instead of polling it twice.
 FEEDS = {
     "sale.order": "src.erp.sale-order",
     "mrp.production": "src.erp.mrp-production",
@@ -259,7 +259,7 @@ def register(ctx: FlowContext) -> None:
         "account.move": map_invoices,
     }
     for model, topic in FEEDS.items():
-        ctx.poller.add(Feed(topic, "erp", topic, erp_reader(ctx, model)))
+        ctx.poller.add(Feed(topic.removeprefix("src."), "erp", topic, erp_reader(ctx, model)))
         ctx.agent(topic, mappers[model], name=f"fulfilment-map-{topic.rsplit('.', 1)[-1]}")
     for topic in STATUS_TOPICS:
         ctx.agent(topic, request_status, name=f"fulfilment-status-{topic.rsplit('.', 1)[-1]}")
