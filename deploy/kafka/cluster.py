@@ -24,7 +24,7 @@ from deploy.kafka.config import (
     new_cluster_id,
     render_server_properties,
 )
-from deploy.kafka.errors import KafkaRuntimeError
+from deploy.kafka.errors import KafkaPortTakenError, KafkaRuntimeError
 from deploy.kafka.jars import ensure_jars
 from deploy.kafka.processes import is_alive, terminate
 from deploy.kafka.settings import KafkaRuntimeSettings
@@ -217,7 +217,11 @@ def _wait_ready(cluster: KafkaCluster, timeout_s: float, progress: Progress) -> 
         dead = [node for node in cluster.nodes if not node.alive()]
         if dead:
             node = dead[0]
-            raise KafkaRuntimeError(
+            log_text = Path(node.log_path).read_text(errors="replace")
+            error = (
+                KafkaPortTakenError if "Address already in use" in log_text else KafkaRuntimeError
+            )
+            raise error(
                 f"Kafka node {node.node_id} exited during start-up. "
                 f"Last lines of {node.log_path}:\n{_log_tail(Path(node.log_path))}"
             )
@@ -257,6 +261,28 @@ def start_cluster(
         raise KafkaRuntimeError(f"Kafka 4 needs Java 17 or newer; '{settings.java}' is {major}.")
     progress("checking Kafka jars (first run downloads them from Maven Central)")
     jars = ensure_jars(settings)
+    # Free ports are picked, released, then bound by Java: another process may take one in
+    # between. With ports we chose, a lost race is retried on new ports.
+    attempts = 3 if port is None else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return _launch(settings, jars, run_dir, nodes=nodes, port=port, progress=progress)
+        except KafkaPortTakenError:
+            if attempt == attempts:
+                raise
+            progress("a port was taken meanwhile; retrying on other ports")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _launch(
+    settings: KafkaRuntimeSettings,
+    jars: Path,
+    run_dir: Path,
+    *,
+    nodes: int,
+    port: int | None,
+    progress: Progress,
+) -> KafkaCluster:
     shutil.rmtree(run_dir / "data", ignore_errors=True)
     (run_dir / "data").mkdir(parents=True)
     (run_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)

@@ -3,3 +3,7 @@
 
 class KafkaRuntimeError(RuntimeError):
     """The local broker could not be prepared, started or stopped."""
+
+
+class KafkaPortTakenError(KafkaRuntimeError):
+    """A node could not bind its port: another process holds it."""
