@@ -44,6 +44,7 @@ from flows.runtime.polling import Feed
 from flows.runtime.record import RawRecord
 from flows.writelog import WriteLog, writelog_key
 from schemas import (
+    TOPICS,
     Envelope,
     FieldConflictDetectedV1,
     Payload,
@@ -63,7 +64,11 @@ log = logging.getLogger("bizbus.catalog")
 SOURCE = "bizbus://flows/catalog"
 STATE_TABLE = "catalog-state"
 WRITE_LOG_TABLE = "catalog-write-log"
-TABLE_PARTITIONS = 6  # ≥ the widest topic that writes them: faust writes to the event's partition
+SEEN_TABLE = "catalog-echoes-seen"
+# faust refuses a table write from a topic with another partition count than its changelog:
+# state and seen echoes are written by the src.* agents, the write-log by the cmd.* sinks.
+SOURCE_PARTITIONS = TOPICS["src.erp.product"].partitions
+SINK_PARTITIONS = TOPICS["cmd.crm.product"].partitions
 
 
 def _data(record: RawRecord, kind: type[Any]) -> tuple[Envelope[Any], Any]:
@@ -86,13 +91,11 @@ class CatalogFlow:
         self.ctx = ctx
         self.settings = settings
         app = ctx.app
-        table_options: dict[str, Any] = {
-            "default": None, "partitions": TABLE_PARTITIONS,
-            "key_serializer": "json", "value_serializer": "json",
-        }  # fmt: skip
-        self.state: Any = app.GlobalTable(STATE_TABLE, **table_options)
+        # faust tables keep keys and values as JSON unless their types say otherwise
+        self.state: Any = app.GlobalTable(STATE_TABLE, default=None, partitions=SOURCE_PARTITIONS)
         self.writelog = WriteLog(
-            app.GlobalTable(WRITE_LOG_TABLE, **table_options),
+            app.GlobalTable(WRITE_LOG_TABLE, default=None, partitions=SINK_PARTITIONS),
+            app.GlobalTable(SEEN_TABLE, default=None, partitions=SOURCE_PARTITIONS),
             ttl_s=settings.write_log_ttl_s,
             max_writes=settings.storm_max_writes,
             window_s=settings.storm_window_s,
@@ -121,13 +124,17 @@ class CatalogFlow:
         values: Values,
         *,
         own: bool,
-    ) -> tuple[Values | None, Verdict]:
-        """Return the previous values and the verdict on one record seen in `system`."""
+    ) -> tuple[Values | None, Verdict, float]:
+        """Return the previous values, the verdict on one record seen in `system`, and when."""
+        seen_at = time.time()  # before anything is published: later writes of ours are newer
         stored = self.state.get(writelog_key(system, obj, code))
         previous: Values | None = stored["values"] if stored else None
-        changes = changed_fields(previous, values)
+        since = float(stored.get("at", 0.0)) if stored else 0.0
+        over = self.writelog.overwritten(system, obj, code, values, since=since)
+        changes = changed_fields(previous, values, over)
         echoes = self.writelog.echoes(system, obj, code, changes, own=own)
-        return previous, classify(system, previous, values, echoes, self.settings)
+        verdict = classify(system, previous, values, echoes, self.settings, overwritten=over)
+        return previous, verdict, seen_at
 
     def settle(
         self,
@@ -136,12 +143,14 @@ class CatalogFlow:
         code: str,
         record_id: str,
         values: Values,
-        echoes: frozenset[str],
+        verdict: Verdict,
+        seen_at: float,
     ) -> None:
         """Store what was seen and consume its echoes (after every event was published)."""
-        self.state[writelog_key(system, obj, code)] = {"id": record_id, "values": values}
-        if echoes:
-            self.writelog.consume(system, obj, code, {k: values[k] for k in echoes})
+        key = writelog_key(system, obj, code)
+        self.state[key] = {"id": record_id, "values": values, "at": seen_at}
+        if verdict.echoes:
+            self.writelog.consume(system, obj, code, {k: values[k] for k in verdict.echoes})
 
     def owner_value(self, name: str, code: str) -> Any:
         """Return the owner's last seen value of field `name` for a model (None: not seen)."""
@@ -181,7 +190,7 @@ class CatalogFlow:
         values = erp_values(row, self.settings)
         erp = await self.ctx.connections.erp()
         own = _erp_author(row) == await erp.uid()
-        previous, verdict = await self.observe("erp", ERP_PRODUCT, code, values, own=own)
+        previous, verdict, seen_at = await self.observe("erp", ERP_PRODUCT, code, values, own=own)
         edits = verdict.edits
         if verdict.first or set(edits) - {"list_price"}:
             model = model_changed(code, int(raw.record_id), values, previous, raw.modified_at)
@@ -191,7 +200,7 @@ class CatalogFlow:
             await self.emit(price, event, "erp")
         await self.record_conflicts(event, "erp", ERP_PRODUCT, code, raw.record_id,
                                     verdict.conflicts, raw.modified_at)  # fmt: skip
-        self.settle("erp", ERP_PRODUCT, code, raw.record_id, values, verdict.echoes)
+        self.settle("erp", ERP_PRODUCT, code, raw.record_id, values, verdict, seen_at)
 
     async def on_crm_product(self, record: RawRecord) -> None:
         """A CRM Product2 changed."""
@@ -203,13 +212,13 @@ class CatalogFlow:
         crm = await self.ctx.connections.crm()
         values = crm_values(row, self.settings, "Product2")
         own = crm.echo_hint(row) == crm.client_tag
-        _, verdict = await self.observe("crm", "Product2", code, values, own=own)
+        _, verdict, seen_at = await self.observe("crm", "Product2", code, values, own=own)
         if verdict.edits:
             edit = product_edited(code, raw.record_id, verdict.edits, row, self.settings)
             await self.emit(edit, event, "crm")
         await self.record_conflicts(event, "crm", "Product2", code, raw.record_id,
                                     verdict.conflicts, raw.modified_at)  # fmt: skip
-        self.settle("crm", "Product2", code, raw.record_id, values, verdict.echoes)
+        self.settle("crm", "Product2", code, raw.record_id, values, verdict, seen_at)
 
     async def on_crm_price(self, record: RawRecord) -> None:
         """A CRM price-book entry changed (only the configured price book is synced)."""
@@ -227,10 +236,10 @@ class CatalogFlow:
             return
         values = crm_values(row, self.settings, "PricebookEntry")
         own = crm.echo_hint(row) == crm.client_tag
-        _, verdict = await self.observe("crm", "PricebookEntry", code, values, own=own)
+        _, verdict, seen_at = await self.observe("crm", "PricebookEntry", code, values, own=own)
         await self.record_conflicts(event, "crm", "PricebookEntry", code, raw.record_id,
                                     verdict.conflicts, raw.modified_at)  # fmt: skip
-        self.settle("crm", "PricebookEntry", code, raw.record_id, values, verdict.echoes)
+        self.settle("crm", "PricebookEntry", code, raw.record_id, values, verdict, seen_at)
 
     # -- canonical events → commands ---------------------------------------------------
 

@@ -121,11 +121,20 @@ class Verdict:
     first: bool = False
 
 
-def changed_fields(previous: Values | None, current: Values) -> Values:
-    """Return the fields of `current` that differ from `previous` (all when never seen)."""
+def changed_fields(
+    previous: Values | None, current: Values, overwritten: set[str] | frozenset[str] = frozenset()
+) -> Values:
+    """Return the fields of `current` that differ from `previous` (all when never seen).
+
+    `overwritten` fields count as changed even when equal: a write of ours came between.
+    """
     if previous is None:
         return dict(current)
-    return {k: v for k, v in current.items() if k not in previous or previous[k] != v}
+    return {
+        k: v
+        for k, v in current.items()
+        if k not in previous or previous[k] != v or k in overwritten
+    }
 
 
 def classify(
@@ -134,13 +143,15 @@ def classify(
     current: Values,
     echoes: set[str],
     settings: CatalogSettings,
+    *,
+    overwritten: set[str] | frozenset[str] = frozenset(),
 ) -> Verdict:
     """Split the changes of one record seen in `source` (echoes already identified).
 
     A record seen for the first time is a baseline: its owned fields are carried (initial
     sync, idempotent on the other side), the others are not conflicts.
     """
-    changes = changed_fields(previous, current)
+    changes = changed_fields(previous, current, overwritten)
     real = {k: v for k, v in changes.items() if k not in echoes}
     known = previous or {}
     return Verdict(

@@ -3,7 +3,7 @@
 Key `<system>:<object>:<model code>` → per field, the hashes of the values we wrote (with when),
 plus a write budget. A sink remembers a write BEFORE making it; when the change comes back from
 that system's feed, a field whose value hashes like one we wrote within the TTL is our echo, and
-that hash (and older ones) are consumed, so a later human edit to the same value still counts.
+that write (and older ones) are marked spent, so a later human edit to the same value counts.
 A record written more than `max_writes` times within `window_s` is an edit storm: the write is
 refused (EditStorm → dead letter), so a loop between systems always stops.
 """
@@ -25,6 +25,7 @@ __all__ = [
     "consume_echoes",
     "echoed_fields",
     "has_live_writes",
+    "overwritten_fields",
     "remember_write",
     "value_hash",
     "writelog_key",
@@ -84,38 +85,82 @@ def remember_write(
 
 
 def echoed_fields(
-    entry: Entry | None, values: Mapping[str, JsonValue], *, now: float, ttl_s: float
+    entry: Entry | None,
+    values: Mapping[str, JsonValue],
+    *,
+    consumed: Mapping[str, float],
+    now: float,
+    ttl_s: float,
 ) -> set[str]:
-    """Return the fields of `values` holding a value we wrote within the TTL."""
+    """Return the fields of `values` holding a value we wrote within the TTL, not yet seen."""
     return {
         name
         for name, value in values.items()
-        if any(pair[0] == value_hash(value) for pair in _live(entry, name, now, ttl_s))
+        if _match(entry, name, value, consumed=consumed, now=now, ttl_s=ttl_s) is not None
     }
 
 
-def consume_echoes(
-    entry: Entry | None, values: Mapping[str, JsonValue], *, now: float, ttl_s: float
-) -> Entry | None:
-    """Return the entry once the echoes in `values` came back (None: nothing changes).
+def _match(
+    entry: Entry | None,
+    name: str,
+    value: JsonValue,
+    *,
+    consumed: Mapping[str, float],
+    now: float,
+    ttl_s: float,
+) -> float | None:
+    digest = value_hash(value)
+    for pair in _live(entry, name, now, ttl_s):
+        if pair[1] > consumed.get(name, 0.0) and pair[0] == digest:
+            return float(pair[1])
+    return None
 
-    For each echoed field the matching hash and every older one are dropped: the system has
-    moved past those writes.
+
+def consume_echoes(
+    entry: Entry | None,
+    values: Mapping[str, JsonValue],
+    *,
+    consumed: Mapping[str, float],
+    now: float,
+    ttl_s: float,
+) -> dict[str, float] | None:
+    """Return the consumed marks once the echoes in `values` came back (None: no change).
+
+    A field's mark is the time of the write that came back: that write and every older one
+    are spent, so a later edit to one of their values is not mistaken for an echo.
     """
-    if not entry:
-        return None
-    fields = {name: _live(entry, name, now, ttl_s) for name in entry.get("fields", {})}
-    changed = fields != entry.get("fields", {})
+    after = dict(consumed)
     for name, value in values.items():
-        history = fields.get(name, [])
-        digest = value_hash(value)
-        match = next((i for i, pair in enumerate(history) if pair[0] == digest), None)
-        if match is not None:
-            fields[name] = history[match + 1 :]
-            changed = True
-    if not changed:
-        return None
-    return {**entry, "fields": {k: v for k, v in fields.items() if v}}
+        at = _match(entry, name, value, consumed=consumed, now=now, ttl_s=ttl_s)
+        if at is not None:
+            after[name] = at
+    return after if after != dict(consumed) else None
+
+
+def overwritten_fields(
+    entry: Entry | None,
+    values: Mapping[str, JsonValue],
+    *,
+    consumed: Mapping[str, float],
+    since: float,
+    now: float,
+    ttl_s: float,
+) -> set[str]:
+    """Return the fields whose latest write of ours (made after `since`) is not their value.
+
+    Someone wrote over our write before the feed saw it: even when the value is back to what
+    was seen before, it is a change (e.g. a human undoing a restored price in a storm).
+    """
+    found: set[str] = set()
+    for name, value in values.items():
+        newer = [
+            pair
+            for pair in _live(entry, name, now, ttl_s)
+            if pair[1] > max(since, consumed.get(name, 0.0))
+        ]
+        if newer and newer[-1][0] != value_hash(value):
+            found.add(name)
+    return found
 
 
 def has_live_writes(entry: Entry | None, *, now: float, ttl_s: float) -> bool:
@@ -125,9 +170,15 @@ def has_live_writes(entry: Entry | None, *, now: float, ttl_s: float) -> bool:
 
 @dataclass
 class WriteLog:
-    """The write-log over a faust table (write it inside agents only)."""
+    """The write-log over two faust tables (write them inside agents only).
+
+    `table` holds our writes (written by the sink agents); `seen` holds, per record, up to which
+    write each field's echo came back (written by the source agents). Two tables, because faust
+    keeps a table's changelog co-partitioned with the topics of the agents that write it.
+    """
 
     table: Any
+    seen: Any
     ttl_s: float
     max_writes: int
     window_s: float
@@ -153,15 +204,37 @@ class WriteLog:
         `own` is the system's hint that we made the last write (client tag / write_uid); it
         decides only when the log remembers no write to this record (e.g. past the TTL).
         """
-        entry = self.table.get(writelog_key(system, obj, record))
+        key = writelog_key(system, obj, record)
+        entry = self.table.get(key)
         now = self.clock()
         if not has_live_writes(entry, now=now, ttl_s=self.ttl_s):
             return set(values) if own else set()
-        return echoed_fields(entry, values, now=now, ttl_s=self.ttl_s)
+        consumed = self.seen.get(key) or {}
+        return echoed_fields(entry, values, consumed=consumed, now=now, ttl_s=self.ttl_s)
+
+    def overwritten(
+        self, system: str, obj: str, record: str, values: Mapping[str, JsonValue], *, since: float
+    ) -> set[str]:
+        """Return the fields of `values` where someone wrote over a write of ours since `since`."""
+        key = writelog_key(system, obj, record)
+        return overwritten_fields(
+            self.table.get(key),
+            values,
+            consumed=self.seen.get(key) or {},
+            since=since,
+            now=self.clock(),
+            ttl_s=self.ttl_s,
+        )
 
     def consume(self, system: str, obj: str, record: str, values: Mapping[str, JsonValue]) -> None:
-        """Forget the writes whose echoes (`values`) came back, once they are handled."""
+        """Mark the writes whose echoes (`values`) came back as spent, once handled."""
         key = writelog_key(system, obj, record)
-        after = consume_echoes(self.table.get(key), values, now=self.clock(), ttl_s=self.ttl_s)
+        after = consume_echoes(
+            self.table.get(key),
+            values,
+            consumed=self.seen.get(key) or {},
+            now=self.clock(),
+            ttl_s=self.ttl_s,
+        )
         if after is not None:
-            self.table[key] = after
+            self.seen[key] = after
