@@ -60,6 +60,7 @@ class FlowContext:
             name=name,
             policy=self.retry_policy(),
             partitions=spec.partitions if spec else None,
+            config=spec.config() if spec else None,
         )
         self.guards[name] = guard
         return guard

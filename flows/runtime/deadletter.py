@@ -1,13 +1,15 @@
 """Build dead-letter records: the original record plus headers that say why it failed.
 
-Only our own error messages (IntegrationError, written to carry no personal data or secrets)
-reach the headers; any other exception's text may echo record data, so only its class is kept.
+Only our own error messages (IntegrationError and the schemas' SchemaError, both written to carry
+no personal data or secrets) reach the headers; any other exception's text may echo record data,
+so only its class is kept.
 """
 
 import time
 
 from connectors.errors import IntegrationError
 from flows.runtime.record import Headers, RawRecord
+from schemas import SchemaError
 
 DLQ_SUFFIX = ".dlq"
 HEADER_PREFIX = "bizbus_dlq_"
@@ -28,7 +30,7 @@ def dlq_topic(topic: str) -> str:
 
 def safe_reason(error: BaseException) -> str:
     """Return a message fit for headers and logs: ours verbatim, others by class name only."""
-    if isinstance(error, IntegrationError):
+    if isinstance(error, IntegrationError | SchemaError):
         text = str(error) or type(error).__name__
     else:
         text = f"unexpected {type(error).__name__} (message withheld: it may echo record data)"

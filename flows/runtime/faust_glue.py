@@ -49,6 +49,7 @@ def guarded_agent(
     name: str,
     policy: RetryPolicy | None = None,
     partitions: int | None = None,
+    config: dict[str, str] | None = None,
 ) -> EventGuard:
     """Declare an agent on `topic_name` whose events all go through one EventGuard."""
     guard = EventGuard(dead_letter_sender(app), policy=policy)
@@ -60,6 +61,7 @@ def guarded_agent(
         value_serializer="raw",
         partitions=partitions,
         internal=True,
+        config=config,
     )
 
     async def agent(stream: Any) -> None:

@@ -4,6 +4,7 @@ from connectors.errors import AuthError, MappingError, RateLimited, RejectedErro
 from flows.runtime import deadletter as dl
 from flows.runtime.guard import EventGuard, Outcome, RetryPolicy
 from flows.runtime.record import Headers, RawRecord
+from schemas import SchemaError
 
 RECORD = RawRecord(
     topic="biz.sales.order",
@@ -106,3 +107,11 @@ async def test_dead_letter_write_is_retried_until_the_broker_takes_it() -> None:
 def test_replay_headers_drop_only_the_dead_letter_headers() -> None:
     headers = dl.dead_letter_headers(RECORD, RejectedError("no"), attempts=1)
     assert dl.replay_headers(headers) == RECORD.headers
+
+
+async def test_schema_error_reason_is_kept_because_it_names_fields_not_values() -> None:
+    error = SchemaError("missing field", event_type="bizbus.sales.order.placed.v1", field="data.x")
+    h = Harness(error)
+    assert await h.guard.run(h.handler, RECORD) is Outcome.DEAD_LETTERED
+    reason = dict(h.dead[0][3])[dl.REASON].decode()
+    assert "data.x" in reason and "withheld" not in reason
