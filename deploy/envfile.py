@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 # title, "module:Class" — add a line when a settings class is added.
 SETTINGS: list[tuple[str, str]] = [
     ("Worker runtime", "flows.settings:RuntimeSettings"),
+    ("Catalog sync: field ownership and conflicts", "flows.ownership:CatalogSettings"),
     ("Local Kafka broker (bizbus kafka up, tests)", "deploy.kafka.settings:KafkaRuntimeSettings"),
     ("CRM: Salesforce REST API", "connectors.salesforce.settings:SalesforceSettings"),
     ("ERP: Odoo external API", "connectors.odoo.settings:OdooSettings"),

@@ -10,7 +10,9 @@ from typing import Any
 from flows.context import FlowContext
 
 XREF_TABLE = "xref"
-XREF_PARTITIONS = 6  # ≥ the widest topic that writes it: faust writes to the event's partition
+# faust writes a table from an agent only when the table has as many partitions as the
+# agent's topic: the xref is written only by agents on 6-partition `cmd.*`/`biz.*` topics.
+XREF_PARTITIONS = 6
 
 
 class Xref:
