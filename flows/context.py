@@ -61,6 +61,7 @@ class FlowContext:
             policy=self.retry_policy(),
             partitions=spec.partitions if spec else None,
             config=spec.config() if spec else None,
+            dlq_config=dlq.config() if (dlq := TOPICS.get(logical_topic + ".dlq")) else None,
         )
         self.guards[name] = guard
         return guard

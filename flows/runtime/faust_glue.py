@@ -9,6 +9,7 @@ from typing import Any
 
 import faust
 
+from flows.runtime.deadletter import dlq_topic
 from flows.runtime.guard import EventGuard, Handler, RetryPolicy
 from flows.runtime.record import Headers, RawRecord
 
@@ -50,6 +51,7 @@ def guarded_agent(
     policy: RetryPolicy | None = None,
     partitions: int | None = None,
     config: dict[str, str] | None = None,
+    dlq_config: dict[str, str] | None = None,
 ) -> EventGuard:
     """Declare an agent on `topic_name` whose events all go through one EventGuard."""
     guard = EventGuard(dead_letter_sender(app), policy=policy)
@@ -63,6 +65,15 @@ def guarded_agent(
         internal=True,
         config=config,
     )
+
+    # The dead-letter topic exists before the first failure: on a cluster without topic
+    # auto-creation a dead letter must never be the first write to its topic.
+    dead_letters = app.topic(dlq_topic(topic_name), partitions=1, internal=True, config=dlq_config)
+
+    async def declare_dead_letters() -> None:
+        await dead_letters.maybe_declare()
+
+    app.task(declare_dead_letters)
 
     async def agent(stream: Any) -> None:
         async for event in stream.events():
