@@ -5,8 +5,9 @@ existing customers appear in the CRM, ERP and OA under the same codes (employee 
 code, customer number), as they would after a real company's master-data clean-up.
 """
 
-# Master data reads best as one row per line, so long lines are allowed here.
-# ruff: noqa: E501
+# Master data reads best as one row per line, so long lines are allowed here; specs use the
+# multiplication sign for dimensions, as Chinese catalogues do.
+# ruff: noqa: E501, RUF001
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,19 +16,33 @@ __all__ = [
     "COMPANY",
     "CURRENCY",
     "CUSTOMERS",
+    "DEPARTMENTS",
     "EMAIL_DOMAIN",
     "EMPLOYEES",
     "PRODUCTS",
     "Customer",
+    "Department",
     "Employee",
     "ProductModel",
+    "customer",
+    "department",
     "employee",
     "product",
+    "salespeople",
 ]
 
 COMPANY = "苏州恒力精密机械有限公司"
 EMAIL_DOMAIN = "hengli-demo.cn"
 CURRENCY = "CNY"
+
+
+@dataclass(frozen=True)
+class Department:
+    """A department: the OA's `department_id` and the head who leads it."""
+
+    code: str
+    name: str
+    head: str  # employee number of the department head
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,17 @@ class Employee:
         """Return the work e-mail."""
         return f"{self.login}@{EMAIL_DOMAIN}"
 
+    @property
+    def en_name(self) -> str:
+        """Return the name in pinyin, given name first (``zhang.wei`` → ``Wei Zhang``)."""
+        family, _, given = self.login.partition(".")
+        return f"{given.capitalize()} {family.capitalize()}"
+
+    @property
+    def mobile(self) -> str:
+        """Return the work mobile number (E.164)."""
+        return f"+861391234{self.number[-4:]}"
+
 
 @dataclass(frozen=True)
 class ProductModel:
@@ -61,6 +87,14 @@ class ProductModel:
     kind: str  # "product" or "service"
     stock: int
     family: str
+    description: str = ""  # sales text (the CRM owns it; the ERP's description_sale)
+
+    @property
+    def uom(self) -> str:
+        """Return the unit of measure (台 machines, 人天 service days, 件 parts)."""
+        if self.manufactured:
+            return "台"
+        return "人天" if self.kind == "service" else "件"
 
 
 @dataclass(frozen=True)
@@ -73,7 +107,17 @@ class Customer:
     street: str
     vat: str
     salesperson: str  # employee number
+    phone: str = ""
+    industry: str = "Machinery"  # the CRM's Industry picklist value
 
+
+DEPARTMENTS: tuple[Department, ...] = (
+    Department("D1001", "总经办", "E1000"),
+    Department("D1002", "销售部", "E1001"),
+    Department("D1003", "生产部", "E1004"),
+    Department("D1004", "人力资源部", "E1007"),
+    Department("D1005", "财务部", "E1006"),
+)
 
 EMPLOYEES: tuple[Employee, ...] = (
     Employee("E1000", "王建国", "wang.jianguo", "总经理", "总经办", "5d9bd9a1", None),
@@ -88,22 +132,22 @@ EMPLOYEES: tuple[Employee, ...] = (
 )
 
 PRODUCTS: tuple[ProductModel, ...] = (
-    ProductModel("HL-VMC850", "HL-VMC850 立式加工中心", Decimal("268000"), "C", True, "product", 2, "加工中心"),
-    ProductModel("HL-CK6150", "HL-CK6150 数控车床", Decimal("128000"), "B", True, "product", 3, "数控车床"),
-    ProductModel("HL-LC3015", "HL-LC3015 光纤激光切割机", Decimal("356000"), "A", True, "product", 0, "激光切割"),
-    ProductModel("HL-HP100", "HL-HP100 四柱液压机", Decimal("86500"), "B", True, "product", 1, "液压机"),
-    ProductModel("HL-SM-7.5", "HL-SM-7.5 伺服电机 7.5kW", Decimal("6800"), "A", False, "product", 40, "配件"),
-    ProductModel("HL-BS-40", "HL-BS-40 滚珠丝杠 Φ40", Decimal("2350"), "D", False, "product", 120, "配件"),
-    ProductModel("HL-SVC-INST", "设备安装调试服务 (人天)", Decimal("1800"), None, False, "service", 0, "服务"),
+    ProductModel("HL-VMC850", "HL-VMC850 立式加工中心", Decimal("268000"), "C", True, "product", 2, "加工中心", "行程 850×500×550 mm, BT40 主轴 12000 rpm, 24 把刀库"),
+    ProductModel("HL-CK6150", "HL-CK6150 数控车床", Decimal("128000"), "B", True, "product", 3, "数控车床", "最大回转直径 500 mm, 加工长度 1000 mm, 卧式八工位刀塔"),
+    ProductModel("HL-LC3015", "HL-LC3015 光纤激光切割机", Decimal("356000"), "A", True, "product", 0, "激光切割", "幅面 3000×1500 mm, 3 kW 光纤激光器, 交换工作台"),
+    ProductModel("HL-HP100", "HL-HP100 四柱液压机", Decimal("86500"), "B", True, "product", 1, "液压机", "公称力 1000 kN, 工作台 800×800 mm"),
+    ProductModel("HL-SM-7.5", "HL-SM-7.5 伺服电机 7.5kW", Decimal("6800"), "A", False, "product", 40, "配件", "主轴伺服电机, 额定转速 1500 rpm, 适配 HL-VMC850"),
+    ProductModel("HL-BS-40", "HL-BS-40 滚珠丝杠 Φ40", Decimal("2350"), "D", False, "product", 120, "配件", "C3 级精度, 导程 10 mm, 含轴承座"),
+    ProductModel("HL-SVC-INST", "设备安装调试服务 (人天)", Decimal("1800"), None, False, "service", 0, "服务", "工程师上门安装、调试与操作培训, 按人天计"),
 )  # fmt: skip
 
 CUSTOMERS: tuple[Customer, ...] = (
-    Customer("C10001", "上海电气自动化设备有限公司", "上海", "浦东新区张江路 1388 号", "91310115MA1H7QXX1K", "E1001"),
-    Customer("C10002", "宁波海天塑机配件有限公司", "宁波", "北仑区大港五路 88 号", "91330206MA2GQ1XX2L", "E1001"),
-    Customer("C10003", "深圳市华南精工科技有限公司", "深圳", "宝安区西乡街道固戍二路 12 号", "91440300MA5F8PXX3M", "E1002"),
-    Customer("C10004", "重庆长江汽车零部件有限公司", "重庆", "两江新区金渝大道 68 号", "91500000MA60YKXX4N", "E1002"),
-    Customer("C10005", "北京京北智能装备有限公司", "北京", "亦庄经济技术开发区科创十三街 5 号", "91110302MA01RBXX5P", "E1003"),
-    Customer("C10006", "成都蜀都数控刀具有限公司", "成都", "高新区天府大道中段 666 号", "91510100MA6C9LXX6Q", "E1003"),
+    Customer("C10001", "上海电气自动化设备有限公司", "上海", "浦东新区张江路 1388 号", "91310115MA1H7QXX1K", "E1001", "021-5089 6601", "Electronics"),
+    Customer("C10002", "宁波海天塑机配件有限公司", "宁波", "北仑区大港五路 88 号", "91330206MA2GQ1XX2L", "E1001", "0574-8618 2210", "Machinery"),
+    Customer("C10003", "深圳市华南精工科技有限公司", "深圳", "宝安区西乡街道固戍二路 12 号", "91440300MA5F8PXX3M", "E1002", "0755-2671 3344", "Electronics"),
+    Customer("C10004", "重庆长江汽车零部件有限公司", "重庆", "两江新区金渝大道 68 号", "91500000MA60YKXX4N", "E1002", "023-6718 5520", "Transportation"),
+    Customer("C10005", "北京京北智能装备有限公司", "北京", "亦庄经济技术开发区科创十三街 5 号", "91110302MA01RBXX5P", "E1003", "010-6785 3301", "Machinery"),
+    Customer("C10006", "成都蜀都数控刀具有限公司", "成都", "高新区天府大道中段 666 号", "91510100MA6C9LXX6Q", "E1003", "028-8531 4470", "Manufacturing"),
 )  # fmt: skip
 
 
@@ -121,3 +165,24 @@ def product(code: str) -> ProductModel:
         if model.code == code:
             return model
     raise KeyError(code)
+
+
+def customer(number: str) -> Customer:
+    """Return the customer with `number` (KeyError when unknown)."""
+    for row in CUSTOMERS:
+        if row.number == number:
+            return row
+    raise KeyError(number)
+
+
+def department(name: str) -> Department:
+    """Return the department called `name` (KeyError when unknown)."""
+    for row in DEPARTMENTS:
+        if row.name == name:
+            return row
+    raise KeyError(name)
+
+
+def salespeople() -> tuple[Employee, ...]:
+    """Return the sales staff (CRM users, ERP salespeople), in employee-number order."""
+    return tuple(person for person in EMPLOYEES if person.sales)
