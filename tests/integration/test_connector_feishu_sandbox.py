@@ -36,8 +36,8 @@ from deploy.sandbox.registry import SYSTEMS
 
 CREDENTIALS = SYSTEMS["oa"].credentials
 TRAVEL = "7C468A54-8745-2245-9675-08B7C63E7A85"
-APPLICANT = "f8ca557e"  # 张伟, whose leader 李娜 (3ga5e4d1) approves
-LEADER = "3ga5e4d1"
+APPLICANT = "f8ca557e"  # 张伟 E1001, whose leader 王建国 E1000 (5d9bd9a1) approves
+LEADER = "5d9bd9a1"
 TASKS = "/open-apis/approval/v4/tasks"
 
 

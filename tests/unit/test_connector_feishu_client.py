@@ -97,13 +97,13 @@ async def test_a_non_zero_code_with_http_200_is_an_error_naming_code_and_msg() -
 
 
 async def test_quoted_values_and_emails_are_cut_from_messages() -> None:
-    msg = "param is invalid: user 'f8ca557e' (zhangwei@hdjg-machinery.cn) not found"
+    msg = "param is invalid: user 'f8ca557e' (zhang.wei@hengli-demo.cn) not found"
     fake = FakeFeishu(lambda r: fail(400, 1390001, msg))
     async with connector(fake) as oa:
         with pytest.raises(FeishuRejected) as caught:
             await oa.get_instance("X")
     text = str(caught.value)
-    assert "f8ca557e" not in text and "zhangwei" not in text and "code 1390001" in text
+    assert "f8ca557e" not in text and "zhang.wei" not in text and "code 1390001" in text
 
 
 async def test_an_invalid_token_is_refreshed_once_then_the_call_succeeds() -> None:

@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from deploy.sandbox.app import SandboxConfig
+from deploy.sandbox.company import EMPLOYEES
 from deploy.sandbox.oa import OaSandboxSettings, create_app
 from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
 
@@ -26,7 +27,8 @@ async def test_env_faults_reach_the_api_but_never_the_controls(
         faulted = await http.post("/open-apis/auth/v3/tenant_access_token/internal", json={})
         assert faulted.status_code == 503 and faulted.json()["code"] == 1395001
         employees = (await http.get("/_sandbox/employees")).json()["employees"]
-        assert {e["employee_no"] for e in employees} >= {"HJ0231", "HJ0107"}
+        assert [e["employee_no"] for e in employees] == [p.number for p in EMPLOYEES]
+        assert {e["email"] for e in employees} == {p.email for p in EMPLOYEES}
 
 
 async def test_bad_tokens_get_feishu_auth_codes() -> None:

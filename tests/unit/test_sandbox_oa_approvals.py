@@ -13,7 +13,7 @@ from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE, seed
 from deploy.sandbox.store import SandboxStore
 
 APP = AppIdentity("cli_sandbox0001", "2ed263bf32cf1651", "sandbox-encrypt-key", "vt-123")
-APPLICANT, LEADER = "f8ca557e", "3ga5e4d1"  # 张伟 (大客户经理) and his leader 李娜
+APPLICANT, LEADER = "f8ca557e", "5d9bd9a1"  # 张伟 E1001 (销售经理) and his leader 王建国 E1000
 
 
 def trip_form(destination: str = "上海", purpose: str = "参加工博会") -> str:

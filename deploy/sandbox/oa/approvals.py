@@ -30,7 +30,7 @@ from deploy.sandbox.oa.forms import parse_form
 __all__ = ["ApprovalBook", "StatusChange"]
 
 CHINA = timezone(timedelta(hours=8))
-_FALLBACK_APPROVER = "c8d1f2a6"  # HR manager approves for people without a leader
+_FALLBACK_APPROVER = "c8d1f2a6"  # HR (赵敏 E1007) approves for people without a leader
 _ID_FIELDS = ("user_id", "open_id", "union_id")
 
 

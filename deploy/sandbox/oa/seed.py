@@ -1,7 +1,8 @@
-"""Seed data of the sandbox OA: 华东精工机械有限公司, a Chinese machinery maker, on Feishu.
+"""Seed data of the sandbox OA: 苏州恒力精密机械有限公司 (``deploy.sandbox.company``) on Feishu.
 
-Employees carry Feishu user_id/open_id/union_id, employee numbers, emails and departments; one
-travel approval definition (出差申请) has a trip group widget and a purpose text widget.
+Employees carry Feishu user_id/open_id/union_id, the company's employee numbers (工号), work
+e-mails, departments and leaders; one travel approval definition (出差申请) has a trip group
+widget and a purpose text widget.
 """
 
 import sqlite3
@@ -9,6 +10,9 @@ from typing import Any
 
 import orjson
 
+from deploy.sandbox.company import DEPARTMENTS as COMPANY_DEPARTMENTS
+from deploy.sandbox.company import EMPLOYEES as STAFF
+from deploy.sandbox.company import employee
 from deploy.sandbox.store import SandboxStore
 
 __all__ = [
@@ -64,44 +68,42 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 """
 
+# Feishu's per-app ids of each person (open_id) and per-developer ids (union_id), by user_id.
+_OPEN_IDS: dict[str, tuple[str, str]] = {
+    "5d9bd9a1": ("ou_7dab8a3d3cdcc9da365777c7ad535d62", "on_94a1ee5551019f18cd73d9f111898cf2"),
+    "f8ca557e": ("ou_99e1a581b36ecc4862cbfbce473f1234", "on_d4a2c2b3e2f3c7e0b7f6a5d4c3b2a1f0"),
+    "3ga5e4d1": ("ou_3cda9c969f737aaa05e6915dce306cb9", "on_8ed6aa67826108097d9ee143816345ab"),
+    "b6e0d4a3": ("ou_4b8d2e6f0a1c3e5f7a9b1d3f5a7c9e1b", "on_2c4e6a8b0d1f3a5c7e9b1d3f5a7c9e2d"),
+    "7b2c8e4f": ("ou_0c9b8a7f6e5d4c3b2a1908f7e6d5c4b3", "on_5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d"),
+    "a7e91c2d": ("ou_550cc75233d8b7b9fcbdad65f34433f4", "on_1f2e3d4c5b6a79808f7e6d5c4b3a2918"),
+    "2e4f6a8c": ("ou_6f5e4d3c2b1a09f8e7d6c5b4a3928170", "on_0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c"),
+    "c8d1f2a6": ("ou_1a2b3c4d5e6f708192a3b4c5d6e7f809", "on_9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+    "9d3f5b7e": ("ou_8e2a4c6e8a0b2d4f6a8c0e2a4c6e8a0b", "on_7d9f1b3d5f7a9c1e3b5d7f9a1c3e5b7d"),
+}
+_OPEN_DEPARTMENT_IDS = {
+    "D1001": "od-4e6ac4d14bcd5071a37a39de902c7141",
+    "D1002": "od-8ec33ffec336c3a39a278bc25e931676",
+    "D1003": "od-2f3a9c1b7e6d4a5b8c9d0e1f2a3b4c5d",
+    "D1004": "od-a1b2c3d4e5f60718293a4b5c6d7e8f90",
+    "D1005": "od-5c7e9a1b3d5f7a9c1e3b5d7f9a1c3e5f",
+}
+_DEPARTMENT_IDS = {row.name: row.code for row in COMPANY_DEPARTMENTS}
+
 # (department_id, open_department_id, name, leader user_id)
 DEPARTMENTS: list[tuple[str, str, str, str]] = [
-    ("D1001", "od-4e6ac4d14bcd5071a37a39de902c7141", "总经办", "5d9bd9a1"),
-    ("D1002", "od-8ec33ffec336c3a39a278bc25e931676", "国内销售部", "3ga5e4d1"),
-    ("D1003", "od-2f3a9c1b7e6d4a5b8c9d0e1f2a3b4c5d", "生产制造部", "7b2c8e4f"),
-    ("D1004", "od-a1b2c3d4e5f60718293a4b5c6d7e8f90", "人力资源部", "c8d1f2a6"),
+    (row.code, _OPEN_DEPARTMENT_IDS[row.code], row.name, employee(row.head).oa_user_id)
+    for row in COMPANY_DEPARTMENTS
 ]
 
 # One row per employee; keys match the `employees` table.
 EMPLOYEES: list[dict[str, str | None]] = [
-    {"user_id": "5d9bd9a1", "open_id": "ou_7dab8a3d3cdcc9da365777c7ad535d62",
-     "union_id": "on_94a1ee5551019f18cd73d9f111898cf2", "name": "王建国", "en_name": "Jianguo Wang",
-     "employee_no": "HJ0001", "email": "wangjianguo@hdjg-machinery.cn", "mobile": "+8613800138001",
-     "department_id": "D1001", "job_title": "总经理", "leader_user_id": None},
-    {"user_id": "3ga5e4d1", "open_id": "ou_3cda9c969f737aaa05e6915dce306cb9",
-     "union_id": "on_8ed6aa67826108097d9ee143816345ab", "name": "李娜", "en_name": "Na Li",
-     "employee_no": "HJ0107", "email": "lina@hdjg-machinery.cn", "mobile": "+8613800138107",
-     "department_id": "D1002", "job_title": "销售总监", "leader_user_id": "5d9bd9a1"},
-    {"user_id": "f8ca557e", "open_id": "ou_99e1a581b36ecc4862cbfbce473f1234",
-     "union_id": "on_d4a2c2b3e2f3c7e0b7f6a5d4c3b2a1f0", "name": "张伟", "en_name": "Wei Zhang",
-     "employee_no": "HJ0231", "email": "zhangwei@hdjg-machinery.cn", "mobile": "+8613800138231",
-     "department_id": "D1002", "job_title": "大客户经理", "leader_user_id": "3ga5e4d1"},
-    {"user_id": "a7e91c2d", "open_id": "ou_550cc75233d8b7b9fcbdad65f34433f4",
-     "union_id": "on_1f2e3d4c5b6a79808f7e6d5c4b3a2918", "name": "陈静", "en_name": "Jing Chen",
-     "employee_no": "HJ0245", "email": "chenjing@hdjg-machinery.cn", "mobile": "+8613800138245",
-     "department_id": "D1002", "job_title": "销售工程师", "leader_user_id": "3ga5e4d1"},
-    {"user_id": "7b2c8e4f", "open_id": "ou_0c9b8a7f6e5d4c3b2a1908f7e6d5c4b3",
-     "union_id": "on_5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d", "name": "刘强", "en_name": "Qiang Liu",
-     "employee_no": "HJ0302", "email": "liuqiang@hdjg-machinery.cn", "mobile": "+8613800138302",
-     "department_id": "D1003", "job_title": "生产总监", "leader_user_id": "5d9bd9a1"},
-    {"user_id": "2e4f6a8c", "open_id": "ou_6f5e4d3c2b1a09f8e7d6c5b4a3928170",
-     "union_id": "on_0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c", "name": "赵磊", "en_name": "Lei Zhao",
-     "employee_no": "HJ0318", "email": "zhaolei@hdjg-machinery.cn", "mobile": "+8613800138318",
-     "department_id": "D1003", "job_title": "工艺工程师", "leader_user_id": "7b2c8e4f"},
-    {"user_id": "c8d1f2a6", "open_id": "ou_1a2b3c4d5e6f708192a3b4c5d6e7f809",
-     "union_id": "on_9f8e7d6c5b4a39281706f5e4d3c2b1a0", "name": "孙丽", "en_name": "Li Sun",
-     "employee_no": "HJ0402", "email": "sunli@hdjg-machinery.cn", "mobile": "+8613800138402",
-     "department_id": "D1004", "job_title": "人事行政经理", "leader_user_id": "5d9bd9a1"},
+    {"user_id": person.oa_user_id, "open_id": _OPEN_IDS[person.oa_user_id][0],
+     "union_id": _OPEN_IDS[person.oa_user_id][1], "name": person.name,
+     "en_name": person.en_name, "employee_no": person.number, "email": person.email,
+     "mobile": person.mobile, "department_id": _DEPARTMENT_IDS[person.department],
+     "job_title": person.title,
+     "leader_user_id": employee(person.leader).oa_user_id if person.leader else None}
+    for person in STAFF
 ]  # fmt: skip
 
 # The definition's form as `GET /approvals/{code}` returns it (a JSON string there).
