@@ -2,7 +2,7 @@
 
 One row per sObject. ``key_field`` is the External ID a ``SinkCommand.external_key`` upserts
 by; ``create_only`` fields are sent on create and dropped on update (Salesforce refuses to
-change them); ``references`` resolve ``{"Product2": {"ErpProductRef__c": "MAT-1"}}`` to an id.
+change them); ``references`` resolve ``{"Product2": {"ErpProductRef__c": "HL-VMC850"}}`` to an id.
 """
 
 from collections.abc import Mapping

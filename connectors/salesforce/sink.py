@@ -44,7 +44,7 @@ def parse_key(spec: ObjectSpec, external_key: str) -> tuple[str, str]:
 async def resolve_references(
     client: SalesforceClient, spec: ObjectSpec, payload: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Replace ``{"Product2": {"ErpProductRef__c": "MAT-1"}}`` by ``{"Product2Id": "01t..."}``.
+    """Replace ``{"Product2": {"ErpProductRef__c": "HL-VMC850"}}`` by ``{"Product2Id": "01t..."}``.
 
     Raises:
         MappingError: No record has that key (the parent has not been synchronized yet).

@@ -81,7 +81,7 @@ async def faults(control: httpx.AsyncClient, **plan: Any) -> None:
 async def test_503_then_200_is_retried_once_and_writes_once(
     crm: SalesforceConnector, wire: Recording, control: httpx.AsyncClient
 ) -> None:
-    ref = f"CUST-F{uuid.uuid4().hex[:8]}"
+    ref = f"CF{uuid.uuid4().hex[:8]}"
     command = SinkCommand("Account", ref, {"Name": "常州故障测试有限公司"})
     await faults(control, script=[503])
     result = await crm.apply(command)
@@ -100,7 +100,7 @@ async def test_a_503_on_the_write_itself_is_resent_once(
         await crm.ping()
         wire.calls.clear()
         await faults(control, script=[503])
-        ref = f"CUST-F{uuid.uuid4().hex[:8]}"
+        ref = f"CF{uuid.uuid4().hex[:8]}"
         result = await crm.apply(SinkCommand("Account", ref, {"Name": "常州重发测试有限公司"}))
     assert result.outcome is Outcome.CREATED
     assert wire.data_calls() == [("PATCH", 503), ("PATCH", 201)]

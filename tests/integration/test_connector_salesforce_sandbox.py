@@ -47,7 +47,7 @@ def unique(prefix: str) -> str:
 
 async def new_order(crm: SalesforceConnector, **fields: Any) -> str:
     key = unique("T-ORD")
-    payload = {"Account": {"ErpCustomerRef__c": "CUST-0001"}, "EffectiveDate": "2026-11-27"}
+    payload = {"Account": {"ErpCustomerRef__c": "C10001"}, "EffectiveDate": "2026-11-27"}
     result = await crm.apply(SinkCommand("Order", key, {**payload, **fields}))
     assert result.outcome is Outcome.CREATED
     return result.external_ids["salesforce_id"]
@@ -145,8 +145,8 @@ async def test_rows_sharing_one_timestamp_are_all_read_across_small_batches(
 async def test_upsert_twice_leaves_one_record_and_one_write(
     crm: SalesforceConnector, control: httpx.AsyncClient
 ) -> None:
-    ref = unique("MAT-T")
-    command = SinkCommand("Product2", ref, {"Name": "PG90 行星减速机", "IsActive": True})
+    ref = unique("HL-T")
+    command = SinkCommand("Product2", ref, {"Name": "HL-VMC650 立式加工中心", "IsActive": True})
     first = await crm.apply(command)
     second = await crm.apply(command)
     assert (first.outcome, second.outcome) == (Outcome.CREATED, Outcome.UNCHANGED)
@@ -167,7 +167,7 @@ async def test_upsert_without_compare_writes_again_but_keeps_one_record(
 ) -> None:
     settings = crm_settings(crm_url, compare_before_write=False)
     async with SalesforceConnector(settings, retry=FAST) as crm:
-        ref = unique("CUST-T")
+        ref = unique("CT")
         command = SinkCommand("Account", ref, {"Name": "无锡测试机械有限公司"})
         outcomes = [(await crm.apply(command)).outcome for _ in range(2)]
         assert outcomes == [Outcome.CREATED, Outcome.UPDATED]
@@ -211,7 +211,7 @@ async def test_echo_hint_tells_our_writes_from_a_human_edit(
         state = await caught_up(crm, "Order")
         ours = await new_order(crm)
         human = await new_order(crm)
-        token = await human_token(control, "wang.fang@hengli-sandbox.cn")
+        token = await human_token(control, "wang.fang@hengli-demo.cn")
         edited = await control.patch(
             f"{V}/sobjects/Order/{human}",
             json={"Description": "客户要求提前交货"},
@@ -228,8 +228,8 @@ async def test_echo_hint_tells_our_writes_from_a_human_edit(
 async def test_a_price_book_entry_is_created_in_the_standard_book_by_reference(
     crm: SalesforceConnector,
 ) -> None:
-    product_ref, price_ref = unique("MAT-T"), unique("MAT-T-STD")
-    await crm.apply(SinkCommand("Product2", product_ref, {"Name": "伺服电机 1.5kW"}))
+    product_ref, price_ref = unique("HL-T"), unique("HL-T-LIST")
+    await crm.apply(SinkCommand("Product2", product_ref, {"Name": "HL-SM-5.5 伺服电机 5.5kW"}))
     entry = {"Product2": {"ErpProductRef__c": product_ref}, "UnitPrice": 1200, "IsActive": True}
     created = await crm.apply(SinkCommand("PricebookEntry", price_ref, entry))
     assert created.outcome is Outcome.CREATED
@@ -244,8 +244,8 @@ async def test_a_price_book_entry_is_created_in_the_standard_book_by_reference(
 
 
 async def test_open_orders_on_an_old_price_are_flagged_once(crm: SalesforceConnector) -> None:
-    product_ref, price_ref = unique("MAT-T"), unique("MAT-T-STD")
-    product = await crm.apply(SinkCommand("Product2", product_ref, {"Name": "运动控制器"}))
+    product_ref, price_ref = unique("HL-T"), unique("HL-T-LIST")
+    product = await crm.apply(SinkCommand("Product2", product_ref, {"Name": "HL-BS-32 滚珠丝杠"}))
     product_id = product.external_ids["salesforce_id"]
     entry = {"Product2": {"ErpProductRef__c": product_ref}, "UnitPrice": 100, "IsActive": True}
     await crm.apply(SinkCommand("PricebookEntry", price_ref, entry))

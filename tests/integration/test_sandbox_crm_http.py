@@ -54,11 +54,11 @@ def test_429_carries_retry_after_and_a_salesforce_body(api: httpx.Client) -> Non
 
 def test_effects_log_records_writes_with_call_options_client(api: httpx.Client) -> None:
     since = max([e["seq"] for e in api.get("/_sandbox/effects").json()["effects"]], default=0)
-    ref = f"MAT-T{uuid.uuid4().hex[:6]}"
+    ref = f"HL-T{uuid.uuid4().hex[:6]}"
     headers = {"Sforce-Call-Options": "client=bizbus-erp-sync, defaultNamespace=bizbus"}
     created = api.patch(
         f"{V}/sobjects/Product2/ErpProductRef__c/{ref}",
-        json={"Name": "PG60 精密行星减速机 i=5", "ModelRevision__c": "A", "IsActive": True},
+        json={"Name": "HL-VMC650 立式加工中心", "ModelRevision__c": "A", "IsActive": True},
         headers=headers,
     )
     assert created.status_code == 201 and created.json()["created"] is True
@@ -86,10 +86,10 @@ def test_effects_log_records_writes_with_call_options_client(api: httpx.Client) 
 def test_order_items_roll_up_into_the_order_total(api: httpx.Client) -> None:
     q = (
         "SELECT Id, Pricebook2Id, UnitPrice FROM PricebookEntry "
-        "WHERE ErpPriceRef__c = 'MAT-1001-DLR'"
+        "WHERE ErpPriceRef__c = 'HL-VMC850-DLR'"
     )
     entry = api.get(f"{V}/query", params={"q": q}).json()["records"][0]
-    account = api.get(f"{V}/sobjects/Account/ErpCustomerRef__c/CUST-0003").json()
+    account = api.get(f"{V}/sobjects/Account/ErpCustomerRef__c/C10003").json()
     order = api.post(
         f"{V}/sobjects/Order/",
         json={
@@ -118,7 +118,7 @@ def test_order_items_roll_up_into_the_order_total(api: httpx.Client) -> None:
 
 
 def test_write_rules_answer_like_salesforce(api: httpx.Client) -> None:
-    account = api.get(f"{V}/sobjects/Account/ErpCustomerRef__c/CUST-0001").json()
+    account = api.get(f"{V}/sobjects/Account/ErpCustomerRef__c/C10001").json()
     key = uuid.uuid4().hex
     body = {"AccountId": account["Id"], "EffectiveDate": "2026-11-27", "BizbusKey__c": key}
     assert api.post(f"{V}/sobjects/Order", json=body).status_code == 201
@@ -164,7 +164,7 @@ def test_username_password_flow_records_a_different_user(api: httpx.Client, crm_
         data={
             "grant_type": "password",
             **SYSTEMS["crm"].credentials,
-            "username": "wang.fang@hengli-sandbox.cn",
+            "username": "wang.fang@hengli-demo.cn",
             "password": "sandbox-user-password",
         },
     ).json()
@@ -180,7 +180,7 @@ def test_username_password_flow_records_a_different_user(api: httpx.Client, crm_
     record = api.get(f"{V}/query", params={"q": q}).json()["records"][0]
     users = api.get(
         f"{V}/query",
-        params={"q": "SELECT Id FROM User WHERE Username = 'wang.fang@hengli-sandbox.cn'"},
+        params={"q": "SELECT Id FROM User WHERE Username = 'wang.fang@hengli-demo.cn'"},
     ).json()
     assert record["LastModifiedById"] == users["records"][0]["Id"]
     assert record["bizbus_LastChangeClient__c"] is None

@@ -102,7 +102,7 @@ def test_query_seed_orders_with_parent_fields(sf: Salesforce) -> None:
     assert order["OrderNumber"] == "00000100"
     assert order["CurrencyIsoCode"] == "CNY"
     assert order["TotalAmount"] > 0
-    assert order["Account"]["Name"] == "苏州明德自动化设备有限公司"
+    assert order["Account"]["Name"] == "上海电气自动化设备有限公司"
 
 
 def test_query_pages_with_next_records_url_and_query_all(sf: Salesforce) -> None:
@@ -149,7 +149,7 @@ def test_create_get_update_delete(sf: Salesforce, crm_url: str) -> None:
 
 def test_upsert_by_external_id_creates_then_updates(sf: Salesforce, crm_url: str) -> None:
     ref = _ref()
-    account = sf.query("SELECT Id FROM Account WHERE ErpCustomerRef__c = 'CUST-0002'")
+    account = sf.query("SELECT Id FROM Account WHERE ErpCustomerRef__c = 'C10002'")
     body = {
         "AccountId": account["records"][0]["Id"],
         "EffectiveDate": "2026-11-27",

@@ -80,13 +80,13 @@ def body(request: httpx.Request) -> Any:
 async def test_every_request_carries_the_call_options_client_and_the_bearer_token() -> None:
     org = Org(lambda r: recorded("upsert_created"))
     async with connector(org, client_tag="bizbus-erp", compare_before_write=False) as crm:
-        await crm.apply(SinkCommand("Product2", "MAT-REC-1", {"Name": "PG60"}))
+        await crm.apply(SinkCommand("Product2", "HL-REC-1", {"Name": "HL-VMC850"}))
     token_call, write = org.requests
     assert token_call.content.decode().count("grant_type=client_credentials") == 1
     assert write.headers["Sforce-Call-Options"] == "client=bizbus-erp"
     assert write.method == "PATCH"
-    assert write.url.path == f"{V}/sobjects/Product2/ErpProductRef__c/MAT-REC-1"
-    assert body(write) == {"Name": "PG60"}
+    assert write.url.path == f"{V}/sobjects/Product2/ErpProductRef__c/HL-REC-1"
+    assert body(write) == {"Name": "HL-VMC850"}
     assert crm.integration_user_id == "0055j000000CaR7AAK"
 
 
@@ -116,7 +116,7 @@ async def test_query_follows_next_records_url_to_the_last_page() -> None:
 async def test_upsert_statuses_map_to_outcomes(response: httpx.Response, outcome: Outcome) -> None:
     org = Org(lambda r: response)
     async with connector(org, compare_before_write=False) as crm:
-        result = await crm.apply(SinkCommand("Product2", "MAT-REC-1", {"Name": "PG60"}))
+        result = await crm.apply(SinkCommand("Product2", "HL-REC-1", {"Name": "HL-VMC850"}))
     assert result.outcome is outcome
     assert result.external_ids == {"salesforce_id": response.json()["id"]}
 
@@ -126,11 +126,11 @@ async def test_a_204_upsert_of_an_old_api_version_looks_the_id_up() -> None:
         if request.method == "PATCH":
             assert request.url.path.startswith("/services/data/v45.0/")
             return httpx.Response(204)
-        assert "ErpProductRef__c = 'MAT-REC-1'" in request.url.params["q"]
+        assert "ErpProductRef__c = 'HL-REC-1'" in request.url.params["q"]
         return httpx.Response(200, json={"totalSize": 1, "done": True, "records": [{"Id": "01tX"}]})
 
     async with connector(Org(handler), api_version="v45.0", compare_before_write=False) as crm:
-        result = await crm.apply(SinkCommand("Product2", "MAT-REC-1", {"Name": "PG60"}))
+        result = await crm.apply(SinkCommand("Product2", "HL-REC-1", {"Name": "HL-VMC850"}))
     assert result.outcome is Outcome.UPDATED
     assert result.external_ids == {"salesforce_id": "01tX"}
 
@@ -158,19 +158,19 @@ async def test_300_several_matches_is_rejected_without_the_key() -> None:
         ),
         (
             "error_invalid_field",
-            SinkCommand("Account", "CUST-0001", {"Phone__x": "13800000000"}),
+            SinkCommand("Account", "C10001", {"Phone__x": "13800000000"}),
             RejectedError,
             "salesforce: PATCH answered 400 Bad Request "
             "(Account/ErpCustomerRef__c: INVALID_FIELD [Phone__x])",
-            ["13800000000", "CUST-0001", "No such column"],
+            ["13800000000", "C10001", "No such column"],
         ),
         (
             "error_invalid_session",
-            SinkCommand("Account", "CUST-0001", {"Phone": "13800000000"}),
+            SinkCommand("Account", "C10001", {"Phone": "13800000000"}),
             AuthError,
             "salesforce: PATCH answered 401 Unauthorized "
             "(Account/ErpCustomerRef__c: INVALID_SESSION_ID)",
-            ["13800000000", "CUST-0001"],
+            ["13800000000", "C10001"],
         ),
     ],
 )
@@ -212,7 +212,7 @@ async def test_refused_client_credentials_are_an_auth_error_without_the_secret()
 
 
 async def test_compare_first_reports_unchanged_and_skips_the_write() -> None:
-    current = {"Id": "01tA", "Name": "PG60", "IsActive": True, "ModelRevision__c": None}
+    current = {"Id": "01tA", "Name": "HL-VMC850", "IsActive": True, "ModelRevision__c": None}
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.method == "GET"
@@ -220,9 +220,9 @@ async def test_compare_first_reports_unchanged_and_skips_the_write() -> None:
         return httpx.Response(200, json={"attributes": {"type": "Product2"}, **current})
 
     org = Org(handler)
-    payload = {"Name": "PG60", "IsActive": True, "ModelRevision__c": ""}
+    payload = {"Name": "HL-VMC850", "IsActive": True, "ModelRevision__c": ""}
     async with connector(org) as crm:
-        result = await crm.apply(SinkCommand("Product2", "MAT-1", payload))
+        result = await crm.apply(SinkCommand("Product2", "HL-VMC850", payload))
     assert result.outcome is Outcome.UNCHANGED
     assert result.external_ids == {"salesforce_id": "01tA"}
     assert [r.method for r in org.data()] == ["GET"]
@@ -233,7 +233,7 @@ async def test_compare_first_writes_only_what_salesforce_lets_change() -> None:
         path = request.url.path
         if "/query" in path:
             soql = request.url.params["q"]
-            assert "FROM Product2 WHERE ErpProductRef__c = 'MAT-1'" in soql
+            assert "FROM Product2 WHERE ErpProductRef__c = 'HL-VMC850'" in soql
             return httpx.Response(200, json={"totalSize": 1, "done": True,
                                              "records": [{"Id": "01tA"}]})  # fmt: skip
         if request.method == "GET":
@@ -242,10 +242,10 @@ async def test_compare_first_writes_only_what_salesforce_lets_change() -> None:
         return httpx.Response(200, json={"id": "01uA", "success": True, "created": False})
 
     org = Org(handler)
-    payload = {"Product2": {"ErpProductRef__c": "MAT-1"}, "UnitPrice": Decimal("120.50")}
+    payload = {"Product2": {"ErpProductRef__c": "HL-VMC850"}, "UnitPrice": Decimal("120.50")}
     async with connector(org) as crm:
-        result = await crm.apply(SinkCommand("PricebookEntry", "MAT-1-STD", payload))
-        again = await crm.find_id("Product2", "ErpProductRef__c", "MAT-1")
+        result = await crm.apply(SinkCommand("PricebookEntry", "HL-VMC850-LIST", payload))
+        again = await crm.find_id("Product2", "ErpProductRef__c", "HL-VMC850")
     assert result.outcome is Outcome.UPDATED and again == "01tA"
     write = org.data()[-1]
     assert write.method == "PATCH" and body(write) == {"UnitPrice": 120.5}
@@ -265,7 +265,7 @@ async def test_a_new_price_book_entry_goes_into_the_standard_book() -> None:
     org = Org(handler)
     payload = {"Product2Id": "01tA", "UnitPrice": 99}
     async with connector(org) as crm:
-        result = await crm.apply(SinkCommand("PricebookEntry", "MAT-1-STD", payload))
+        result = await crm.apply(SinkCommand("PricebookEntry", "HL-VMC850-LIST", payload))
     assert result.outcome is Outcome.CREATED
     assert body(org.data()[-1]) == {"Product2Id": "01tA", "UnitPrice": 99, "Pricebook2Id": "01sSTD"}
 
