@@ -22,9 +22,7 @@ from deploy.sandbox.company import EMAIL_DOMAIN, EMPLOYEES, product
 from schemas import TOPICS, FieldConflictDetectedV1, decode_record
 from tests.integration.flowstack import FlowStack
 
-SALESPEOPLE = [f"{e.login}@{EMAIL_DOMAIN}" for e in EMPLOYEES if e.sales] + [
-    "wang.fang@hengli-sandbox.cn"
-]
+SALESPEOPLE = [f"{e.login}@{EMAIL_DOMAIN}" for e in EMPLOYEES if e.sales]
 CODE = "HL-CK6150"
 OLD_PRICE = product(CODE).list_price
 NEW_PRICE = Decimal("132000")

@@ -39,10 +39,8 @@ from schemas.values import Payload
 from tests.integration.flowstack import FlowStack
 
 log = logging.getLogger("tests.fulfilment")
-# Salespeople of the shared master data, then the CRM's own seed (before it is re-seeded).
-SALESPEOPLE = [f"{e.login}@{EMAIL_DOMAIN}" for e in EMPLOYEES if e.sales] + [
-    "wang.fang@hengli-sandbox.cn"
-]
+# Salespeople of the shared master data (the CRM's users).
+SALESPEOPLE = [f"{e.login}@{EMAIL_DOMAIN}" for e in EMPLOYEES if e.sales]
 
 
 @pytest.fixture(scope="module")
