@@ -1,7 +1,8 @@
 """Feishu open-platform errors as the sandbox OA answers them: `{"code", "msg", "error"}`.
 
-FeishuError(code, msg, http_status)   raised by the approval book and the auth check; the route
-layer turns it into Feishu's JSON body with the same HTTP status Feishu uses (400 for these).
+FeishuError(code, msg, http_status)   raised by the approval book, the contact lookup and the
+auth check; the route layer turns it into Feishu's JSON body with the same HTTP status Feishu
+uses (400 for these).
 """
 
 import secrets
@@ -15,9 +16,11 @@ __all__ = [
     "INSTANCE_NOT_FOUND",
     "INVALID_TOKEN",
     "MISSING_TOKEN",
+    "NO_USER_AUTHORITY",
     "PARAM_INVALID",
     "SUBSCRIPTION_EXISTS",
     "UUID_CONFLICT",
+    "VALIDATION_FAILED",
     "FeishuError",
     "fault_body",
     "log_id",
@@ -32,6 +35,8 @@ APPROVAL_NOT_FOUND = 1390002
 INSTANCE_NOT_FOUND = 1390003
 SUBSCRIPTION_EXISTS = 1390007
 UUID_CONFLICT = 60012
+NO_USER_AUTHORITY = 41050  # contact v3: a user outside the app's contact scope (or none at all)
+VALIDATION_FAILED = 99992402  # open platform: a query parameter failed validation
 _RATE_LIMITED = 99991400
 _SERVER_ERROR = 1395001
 

@@ -1,4 +1,4 @@
-"""HTTP routes of the sandbox OA: Feishu open-apis (auth v3, approval v4) and OA controls.
+"""HTTP routes of the sandbox OA: Feishu open-apis (auth, approval v4, contact users) + controls.
 
 Every open-apis call but the token one needs `Authorization: Bearer t-...` (99991661 missing,
 99991663 invalid or expired). Controls: /_sandbox/callbacks (GET/POST/DELETE),
@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from deploy.sandbox.oa.approvals import ApprovalBook, StatusChange
+from deploy.sandbox.oa.contact import contact_user
 from deploy.sandbox.oa.delivery import DeliverySettings, Pusher, RegistrationError
 from deploy.sandbox.oa.errors import (
     APP_NOT_FOUND,
@@ -199,6 +200,16 @@ def oa_routes(book: ApprovalBook, pusher: Pusher, *, app_secret: str) -> list[Ba
         publish(changes)
         return _ok({})
 
+    @authed
+    async def get_user(request: Request) -> Response:
+        user = contact_user(
+            store, request.path_params["user_id"],
+            user_id_type=request.query_params.get("user_id_type", "open_id"),
+            department_id_type=request.query_params.get("department_id_type",
+                                                         "open_department_id"),
+        )  # fmt: skip
+        return _ok({"user": user})
+
     async def employees(_: Request) -> Response:
         return JSONResponse({"employees": book.employees()})
 
@@ -212,6 +223,7 @@ def oa_routes(book: ApprovalBook, pusher: Pusher, *, app_secret: str) -> list[Ba
         Route(f"{v4}/instances/{{instance_code}}", get_instance, methods=["GET"]),
         Route(f"{v4}/tasks/approve", action("approve"), methods=["POST"]),
         Route(f"{v4}/tasks/reject", action("reject"), methods=["POST"]),
+        Route("/open-apis/contact/v3/users/{user_id}", get_user, methods=["GET"]),
         Route("/_sandbox/callbacks", callbacks, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/deliveries", deliveries, methods=["GET"]),
         Route("/_sandbox/delivery", delivery_settings, methods=["GET", "POST"]),
