@@ -1,4 +1,4 @@
-"""Feishu/Lark (OA) connector: approval v4, tenant_access_token, encrypted event callbacks.
+"""Feishu/Lark (OA) connector: approval v4, contact v3 users, tenant_access_token, callbacks.
 
 Sources: ``FeishuWebhookReceiver`` (callbacks, answered fast) and catch-up polling of instance
 lists after outages; sink: instance creation keyed by ``uuid``. Limits: instance detail 50/s and
@@ -7,6 +7,7 @@ lists after outages; sink: instance creation keyed by ``uuid``. Limits: instance
 
 from connectors.feishu.client import FeishuClient, FeishuRejected
 from connectors.feishu.connector import FeishuConnector
+from connectors.feishu.contact import USER_NOT_VISIBLE, FeishuUser
 from connectors.feishu.forms import (
     InstanceDetail,
     TripLeg,
@@ -29,10 +30,12 @@ __all__ = [
     "INSTANCE_ENTITY",
     "TRIP_ENTITY",
     "TRIP_EVENT_TYPE",
+    "USER_NOT_VISIBLE",
     "FeishuClient",
     "FeishuConnector",
     "FeishuRejected",
     "FeishuSettings",
+    "FeishuUser",
     "FeishuWebhookReceiver",
     "InstanceDetail",
     "TripLeg",

@@ -1,15 +1,15 @@
-"""Feishu/Lark Open Platform calls (approval v4) on one pooled client, with Feishu's code table.
+"""Feishu/Lark Open Platform calls (approval v4, contact v3 users) on one pooled client.
 
 Auth: ``tenant_access_token`` (``FeishuTenantToken``), refreshed once when a call answers a
 token code. Every answer is ``{"code", "msg", "data"}``; a non-zero ``code`` is an error even
-with HTTP 200. Limits: instance detail 1000/min and 50/s, subscribe 100/min per app.
+with HTTP 200. Limits: instance detail and users/get 1000/min and 50/s, subscribe 100/min per app.
 
 | answer                                         | error                                |
 |------------------------------------------------|--------------------------------------|
 | code 99991661/3/4 (after one refresh), 401/403 | AuthError                            |
 | code 99991400, HTTP 429                        | RateLimited (``Retry-After``)        |
 | code 1395001, HTTP 408/5xx                     | TransientError                       |
-| other codes (1390001/2/3, 60012, ...)          | FeishuRejected (a RejectedError)     |
+| other codes (1390001/2/3, 60012, 41050, ...)   | FeishuRejected (a RejectedError)     |
 """
 
 import re
@@ -28,6 +28,7 @@ from connectors.errors import (
     RejectedError,
     TransientError,
 )
+from connectors.feishu.contact import CONTACT_V3, USER_ID_TYPES, FeishuUser, parse_user
 from connectors.httpbase import HttpConnector
 from connectors.status import error_for_response, error_for_transport, parse_retry_after
 
@@ -249,6 +250,27 @@ class FeishuClient(HttpConnector):
     async def get_instance(self, instance_code: str) -> dict[str, Any]:
         """``GET /instances/{instance_code}``: the raw instance detail."""
         return await self.call("GET", f"{APPROVAL_V4}/instances/{_path(instance_code)}")
+
+    async def get_user(self, user_id: str, *, id_type: str = "user_id") -> FeishuUser:
+        """``GET /contact/v3/users/{user_id}``: one person of the directory.
+
+        Args:
+            user_id: The id, of the kind ``id_type`` names.
+            id_type: ``user_id``, ``open_id`` or ``union_id``; also the kind of
+                ``leader_user_id`` in the answer.
+
+        Raises:
+            ValueError: ``id_type`` is none of the three.
+            FeishuRejected: 41050 (``USER_NOT_VISIBLE``) for a user outside the app's contact
+                scope or no user at all.
+            SchemaError: The answer carries no readable user.
+        """
+        if id_type not in USER_ID_TYPES:
+            raise ValueError(f"id_type must be one of {USER_ID_TYPES}, not {id_type!r}")
+        data = await self.call(
+            "GET", f"{CONTACT_V3}/users/{_path(user_id)}", params={"user_id_type": id_type}
+        )
+        return parse_user(data)
 
     async def list_instance_codes(
         self, approval_code: str, start_ms: int, end_ms: int, *, page_size: int = 100

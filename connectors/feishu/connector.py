@@ -25,7 +25,7 @@ __all__ = ["FeishuConnector"]
 
 
 class FeishuConnector(FeishuClient):
-    """The OA connector flows use: ``receiver``, ``fetch_detail``, ``changes``, ``apply``.
+    """The OA connector: ``receiver``, ``fetch_detail``, ``get_user``, ``changes``, ``apply``.
 
     Args:
         settings: Validated ``FeishuSettings`` (``load_settings(FeishuSettings)``).

@@ -25,8 +25,11 @@ from connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
 from connectors.feishu import (
     INSTANCE_ENTITY,
     TRIP_ENTITY,
+    USER_NOT_VISIBLE,
     FeishuConnector,
+    FeishuRejected,
     FeishuSettings,
+    FeishuUser,
     FeishuWebhookReceiver,
     parse_trip,
     parse_trip_event,
@@ -108,6 +111,7 @@ class Endpoint:
 @pytest.fixture
 async def control(oa_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=oa_url, timeout=10, trust_env=False) as client:
+        before = (await client.get("/_sandbox/delivery")).json()
         await client.post("/_sandbox/delivery", json={"retry_base_s": 0.1, "retry_factor": 1.0,
                                                       "max_attempts": 5})  # fmt: skip
         try:
@@ -115,6 +119,7 @@ async def control(oa_url: str) -> AsyncIterator[httpx.AsyncClient]:
         finally:
             await client.delete("/_sandbox/callbacks")
             await client.delete("/_sandbox/faults")
+            await client.post("/_sandbox/delivery", json=before)  # the OA is shared by modules
 
 
 @pytest.fixture
@@ -247,3 +252,20 @@ async def test_catch_up_finds_instances_changed_while_no_receiver_listened(
     assert [(r.id, r.payload["status"]) for r in again if r.cursor > last] == [
         (pending["instance_code"], "APPROVED")
     ]
+
+
+async def test_get_user_resolves_the_applicant_and_their_leader(oa_url: str) -> None:
+    async with FeishuConnector(oa_settings(oa_url)) as oa:
+        applicant = await oa.get_user(APPLICANT)
+        leader = await oa.get_user(LEADER)
+        assert applicant == FeishuUser(
+            user_id=APPLICANT, open_id=applicant.open_id, name="张伟",
+            email="zhang.wei@hengli-demo.cn", employee_no="E1001", leader_user_id=LEADER,
+        )  # fmt: skip
+        assert (leader.name, leader.employee_no, leader.leader_user_id) == ("王建国", "E1000", None)
+        assert applicant.open_id is not None and applicant.open_id.startswith("ou_")
+        by_open_id = await oa.get_user(applicant.open_id, id_type="open_id")
+        assert by_open_id.employee_no == "E1001" and by_open_id.leader_user_id == leader.open_id
+        with pytest.raises(FeishuRejected) as caught:
+            await oa.get_user("00000000")
+        assert caught.value.code == USER_NOT_VISIBLE
