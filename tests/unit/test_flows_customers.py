@@ -32,7 +32,7 @@ ROW = {
 
 
 def test_customer_ref_prefers_the_cross_referenced_number_then_account_number_then_crm_id() -> None:
-    assert customer_ref({**ROW, "ErpCustomerRef__c": "CUST-1"}) == "CUST-1"
+    assert customer_ref({**ROW, "ErpCustomerRef__c": "C10007"}) == "C10007"
     assert customer_ref(ROW) == "C10001"
     assert customer_ref({**ROW, "AccountNumber": "  "}) == "CRM-0015j000000CaR7AAK"
 
