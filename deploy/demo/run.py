@@ -25,6 +25,13 @@ def _run_dir() -> Path:
 
 
 async def _play(story: Story, console: Console) -> list[StepResult]:
+    try:
+        return await _steps(story, console)
+    finally:
+        await story.close()  # its HTTP clients belong to this event loop
+
+
+async def _steps(story: Story, console: Console) -> list[StepResult]:
     results = []
     for number, (title, step) in enumerate(story.steps(), start=1):
         with console.status(f"{number}. {title}") as status:
@@ -60,7 +67,6 @@ def run_demo(*, orders: int = 1, keep_running: bool = False, console: Console | 
     console = console or Console()
     started = time.monotonic()
     stack = DemoStack(_run_dir())
-    story: Story | None = None
     try:
         with console.status("setting up") as status:
             stack.start(lambda message: status.update(message))
@@ -88,8 +94,6 @@ def run_demo(*, orders: int = 1, keep_running: bool = False, console: Console | 
         console.print("[yellow]interrupted[/yellow]; stopping everything")
         return 130
     finally:
-        if story is not None:
-            asyncio.run(story.close())
         with console.status("stopping the worker, sandboxes and Kafka"):
             stack.stop()
 

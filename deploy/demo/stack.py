@@ -80,7 +80,7 @@ class DemoStack:
             json={"url": self.worker_url + WEBHOOK_PATH},
             timeout=10,
         )
-        if response.status_code != 200:
+        if not response.is_success:
             raise RuntimeError(f"the OA could not verify the worker's webhook: {response.text}")
 
     def stop(self) -> None:
