@@ -14,7 +14,6 @@ from connectors.settings import load_settings
 if TYPE_CHECKING:
     from connectors.feishu import FeishuConnector
     from connectors.odoo import OdooConnector
-
     from connectors.salesforce import SalesforceConnector
 
 

@@ -8,7 +8,7 @@ act through each system's API; every write is counted in the sandboxes' effects 
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,11 +18,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from connectors.salesforce import format_soql
 from deploy.demo.actors import CrmUser, ErpUser
-from deploy.sandbox.company import EMAIL_DOMAIN, EMPLOYEES, product
+from deploy.sandbox.company import product
 from schemas import TOPICS, FieldConflictDetectedV1, decode_record
 from tests.integration.flowstack import FlowStack
 
-SALESPEOPLE = [f"{e.login}@{EMAIL_DOMAIN}" for e in EMPLOYEES if e.sales]
 CODE = "HL-CK6150"
 OLD_PRICE = product(CODE).list_price
 NEW_PRICE = Decimal("132000")
@@ -33,26 +32,6 @@ QUIET_S = 4.0  # 8 poll intervals: an echo or a loop would show up within it
 def stack(flow_stack_factory: Any) -> Iterator[FlowStack]:
     started: FlowStack = flow_stack_factory(flows="catalog", systems=("crm", "erp"))
     yield started
-
-
-@pytest.fixture
-async def crm(stack: FlowStack) -> AsyncIterator[CrmUser]:
-    for username in SALESPEOPLE:
-        user = CrmUser(stack.urls["crm"], username)
-        try:
-            yield await user.login()
-            await user.aclose()
-            return
-        except httpx.HTTPStatusError:
-            await user.aclose()
-    raise AssertionError(f"no salesperson of {SALESPEOPLE} can log in to the CRM")
-
-
-@pytest.fixture
-async def erp(stack: FlowStack) -> AsyncIterator[ErpUser]:
-    user = ErpUser(stack.urls["erp"])
-    yield user
-    await user.aclose()
 
 
 async def effects(url: str, since: int = 0) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.demo.actors import CrmUser, ErpUser
-from deploy.sandbox.company import EMAIL_DOMAIN, EMPLOYEES
 from flows.runtime.polling import correlation_id
 from schemas import (
     InvoicePostedV1,
@@ -40,33 +39,12 @@ from tests.integration.flowstack import FlowStack
 
 log = logging.getLogger("tests.fulfilment")
 # Salespeople of the shared master data (the CRM's users).
-SALESPEOPLE = [f"{e.login}@{EMAIL_DOMAIN}" for e in EMPLOYEES if e.sales]
 
 
 @pytest.fixture(scope="module")
 def stack(flow_stack_factory: Any) -> Iterator[FlowStack]:
     started: FlowStack = flow_stack_factory(flows="fulfilment", systems=("crm", "erp"))
     yield started
-
-
-@pytest.fixture
-async def crm(stack: FlowStack) -> AsyncIterator[CrmUser]:
-    for username in SALESPEOPLE:
-        user = CrmUser(stack.urls["crm"], username)
-        try:
-            yield await user.login()
-            await user.aclose()
-            return
-        except httpx.HTTPStatusError:
-            await user.aclose()
-    raise AssertionError(f"no salesperson of {SALESPEOPLE} can log in to the CRM")
-
-
-@pytest.fixture
-async def erp(stack: FlowStack) -> AsyncIterator[ErpUser]:
-    user = ErpUser(stack.urls["erp"])
-    yield user
-    await user.aclose()
 
 
 class Commands:
@@ -296,7 +274,7 @@ async def raw_records(
         enable_auto_commit=False,
     )
     await consumer.start()
-    found = []
+    found: list[Any] = []
     try:
         for _ in range(20):  # at most ~20 s; ends at the first empty fetch once something matched
             batches = await consumer.getmany(timeout_ms=1000)

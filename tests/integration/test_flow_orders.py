@@ -7,8 +7,9 @@ sandbox's effects log, events are read from the stack's topics.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from connectors.salesforce import format_soql
 from deploy.demo.actors import CrmUser, ErpUser
-from deploy.sandbox.company import EMAIL_DOMAIN, EMPLOYEES, product
+from deploy.sandbox.company import product
 from flows.runtime import deadletter as dl
 from flows.runtime.polling import correlation_id
 from flows.runtime.trace import find_xrefs
@@ -26,7 +27,6 @@ from flows.xref import changelog_topic
 from tests.integration.flowstack import FlowStack
 
 # Salespeople of the shared master data (the CRM's users).
-SALESPEOPLE = [f"{e.login}@{EMAIL_DOMAIN}" for e in EMPLOYEES if e.sales]
 MODELS = ("HL-SM-7.5", "HL-BS-40")  # in the ERP's seed; created in the CRM when it lacks them
 
 Record = tuple[bytes, dict[str, str], bytes]
@@ -36,26 +36,6 @@ Record = tuple[bytes, dict[str, str], bytes]
 def stack(flow_stack_factory: Any) -> Iterator[FlowStack]:
     started: FlowStack = flow_stack_factory(flows="customers,orders", systems=("crm", "erp"))
     yield started
-
-
-@pytest.fixture
-async def crm(stack: FlowStack) -> AsyncIterator[CrmUser]:
-    for username in SALESPEOPLE:
-        user = CrmUser(stack.urls["crm"], username)
-        try:
-            yield await user.login()
-            await user.aclose()
-            return
-        except httpx.HTTPStatusError:
-            await user.aclose()
-    raise AssertionError(f"no salesperson of {SALESPEOPLE} can log in to the CRM")
-
-
-@pytest.fixture
-async def erp(stack: FlowStack) -> AsyncIterator[ErpUser]:
-    user = ErpUser(stack.urls["erp"])
-    yield user
-    await user.aclose()
 
 
 async def effects(url: str, obj: str) -> list[dict[str, Any]]:
@@ -255,8 +235,8 @@ async def test_new_crm_account_becomes_an_erp_customer_and_gets_its_number_once(
         [found] = await stack.wait_for(partner, what=f"ERP customer {ref}")
         await stack.wait_for(written_back, what=f"ErpCustomerRef__c {ref}")
         xrefs = await stack.wait_for(
-            lambda ref=ref: find_xrefs(
-                stack.kafka_bootstrap, ref, changelog=changelog_topic(stack.app_id)
+            partial(
+                find_xrefs, stack.kafka_bootstrap, ref, changelog=changelog_topic(stack.app_id)
             ),
             what=f"xref of {ref}",
         )

@@ -8,8 +8,9 @@ ERP's effects log (every create, write and action, keyed by `x_external_ref`).
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date
+from functools import partial
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from deploy.demo.actors import ErpUser, OaUser
 from deploy.sandbox.company import employee
 from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
 from flows.runtime.polling import correlation_id
-from schemas import BusinessTripRecordedV1, SourceRecordCapturedV1, decode_record
+from schemas import BusinessTripRecordedV1, Envelope, SourceRecordCapturedV1, decode_record
 from tests.integration.flowstack import FlowStack
 
 TRAVELLER = employee("E1002")  # 李娜, matched by employee number
@@ -41,20 +42,6 @@ def stack(flow_stack_factory: Any) -> Iterator[FlowStack]:
         worker_env={"BIZBUS_OA_POLL_INTERVAL_S": "3600"},
     )
     yield started
-
-
-@pytest.fixture
-async def erp(stack: FlowStack) -> AsyncIterator[ErpUser]:
-    user = ErpUser(stack.urls["erp"])
-    yield user
-    await user.aclose()
-
-
-@pytest.fixture
-async def oa(stack: FlowStack) -> AsyncIterator[OaUser]:
-    user = OaUser(stack.urls["oa"])
-    yield user
-    await user.aclose()
 
 
 async def control(stack: FlowStack, system: str, method: str, path: str, **kw: Any) -> Any:
@@ -203,7 +190,7 @@ async def test_the_same_events_delivered_twice_have_one_effect(
         await producer.stop()
     for logical in (RAW_TOPIC, CMD_TOPIC):
         await stack.wait_for(
-            lambda logical=logical: caught_up(stack, logical),
+            partial(caught_up, stack, logical),
             what=f"the worker handling the replayed {logical}", timeout_s=30,
         )  # fmt: skip
     assert len(await leave_effects(stack, code)) == state["effects"]
@@ -226,7 +213,7 @@ async def test_a_revoked_trip_is_refused_in_the_erp_once(stack: FlowStack, erp: 
     assert actions.count("action_refuse") == 1, actions
     state["effects"] = len(effects)
 
-    async def recorded() -> list[BusinessTripRecordedV1] | None:
+    async def recorded() -> list[Envelope[BusinessTripRecordedV1]] | None:
         found = [decode_record(r.value, r.headers)
                  for r in await records_of(stack, "biz.hr.business-trip", code)]  # fmt: skip
         return found if len(found) >= 2 else None

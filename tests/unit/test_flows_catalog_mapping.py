@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from flows.catalog_mapping import (
     NO_REVISION,
@@ -63,7 +64,7 @@ def test_an_erp_price_change_is_an_edit_of_an_owned_field() -> None:
 
 
 def test_a_crm_price_change_is_a_conflict_unless_it_is_our_echo() -> None:
-    before = {"list_price": "132000.00"}
+    before: dict[str, Any] = {"list_price": "132000.00"}
     human = classify("crm", before, {"list_price": "99999.00"}, set(), SETTINGS)
     assert (human.edits, human.conflicts) == ({}, {"list_price": "99999.00"})
     echo = classify("crm", before, {"list_price": "128000.00"}, {"list_price"}, SETTINGS)
@@ -79,7 +80,7 @@ def test_a_crm_description_edit_is_carried_and_a_first_sight_is_a_baseline() -> 
 
 
 def test_a_value_equal_to_the_last_seen_one_counts_when_our_write_came_between() -> None:
-    before = {"list_price": "100000.00"}
+    before: dict[str, Any] = {"list_price": "100000.00"}
     verdict = classify("crm", before, before, set(), SETTINGS, overwritten={"list_price"})
     assert verdict.conflicts == {"list_price": "100000.00"}
 

@@ -14,7 +14,7 @@ from flows.writelog import (
     value_hash,
 )
 
-LIMITS = {"ttl_s": 3600.0, "max_writes": 3, "window_s": 60.0}
+LIMITS: dict[str, Any] = {"ttl_s": 3600.0, "max_writes": 3, "window_s": 60.0}
 
 
 class Clock:
