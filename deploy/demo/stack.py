@@ -6,7 +6,6 @@ webhook. `stop()` ends every process it started, whatever happened.
 """
 
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,18 +14,12 @@ import httpx
 
 from deploy.demo.worker import WorkerProcess
 from deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
+from deploy.kafka.cluster import free_ports
 from deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from deploy.sandbox.wiring import connector_env
 
 WEBHOOK_PATH = "/webhooks/feishu"
 Progress = Callable[[str], None]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -37,7 +30,7 @@ class DemoStack:
     cluster: KafkaCluster | None = None
     sandboxes: SandboxStack | None = None
     worker: WorkerProcess | None = None
-    web_port: int = field(default_factory=_free_port)
+    web_port: int = field(default_factory=lambda: free_ports(1)[0])
 
     @property
     def urls(self) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy.kafka.cluster import free_ports
 from deploy.kafka.processes import is_alive, terminate
 from deploy.sandbox.registry import SYSTEMS
 
@@ -72,13 +73,6 @@ class SandboxStack:
         return cls(raw["run_dir"], [ServerProcess(**s) for s in raw["servers"]])
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -121,7 +115,7 @@ def start_sandbox(
     servers = []
     for name in names:
         port = (ports or {}).get(name) or (SYSTEMS[name].default_port if default_ports else 0)
-        port = port or _free_port()
+        port = port or free_ports(1)[0]
         if _port_in_use(port):
             raise SandboxError(
                 f"port {port} for sandbox {name} is in use; stop what holds it "

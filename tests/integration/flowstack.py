@@ -6,28 +6,19 @@ other's events even on the shared session broker.
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from deploy.demo.worker import WorkerProcess
+from deploy.kafka.cluster import free_ports
 from deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from deploy.sandbox.wiring import connector_env
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class FlowStack:
@@ -51,10 +42,10 @@ class FlowStack:
         self.sandbox_env = {"BIZBUS_SANDBOX_ERP_STEP_S": "1", **(sandbox_env or {})}
         self.app_id = f"test-flows-{suffix}"
         self.topic_prefix = f"t{suffix}."
-        self.web_port = free_port()
+        self.web_port = free_ports(1)[0]
         self.extra_env = worker_env or {}
         self.sandboxes: SandboxStack | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.worker: WorkerProcess | None = None
         self.log_path = run_dir / "worker.log"
 
     @property
@@ -92,26 +83,14 @@ class FlowStack:
         return self
 
     def start_worker(self, timeout_s: float = 90) -> None:
-        with self.log_path.open("ab") as log:
-            self.worker = subprocess.Popen(
-                [sys.executable, "-m", "flows", "worker", "--loglevel", "info"],
-                cwd=ROOT, env=self.worker_env(), stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout_s
-        while b"Ready" not in self.log_path.read_bytes():
-            if self.worker.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker did not start:\n{self.log_tail()}")
-            time.sleep(0.2)
+        self.worker = WorkerProcess(self.worker_env(), self.log_path, cwd=ROOT)
+        try:
+            self.worker.start(timeout_s=timeout_s)
+        except RuntimeError as error:
+            raise AssertionError(str(error)) from None
 
     def stop_worker(self) -> int | None:
-        if self.worker is None or self.worker.poll() is not None:
-            return None if self.worker is None else self.worker.returncode
-        self.worker.send_signal(signal.SIGTERM)
-        try:
-            return self.worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.worker.kill()
-            return self.worker.wait()
+        return self.worker.stop() if self.worker is not None else None
 
     def stop(self) -> None:
         self.stop_worker()
@@ -119,8 +98,7 @@ class FlowStack:
             stop_sandbox(self.sandboxes)
 
     def log_tail(self, lines: int = 60) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return self.worker.log_tail(lines) if self.worker is not None else "(no worker)"
 
     async def wait_for(
         self,
@@ -134,7 +112,7 @@ class FlowStack:
         deadline = time.monotonic() + timeout_s
         last: T | None = None
         while time.monotonic() < deadline:
-            assert self.worker is not None and self.worker.poll() is None, (
+            assert self.worker is not None and self.worker.alive(), (
                 f"worker died while waiting for {what}:\n{self.log_tail()}"
             )
             last = await probe()
