@@ -1,8 +1,10 @@
 """`bizbus worker`: run the flows as a faust worker (scales out as one consumer group)."""
 
+import asyncio
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -18,6 +20,7 @@ def worker(
     """Run every enabled flow until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
     from faust.worker import Worker
 
+    from flows.runtime.topics_admin import ensure_topics
     from flows.settings import RuntimeSettings
     from flows.worker import build_worker
 
@@ -31,4 +34,20 @@ def worker(
     except ConfigError as error:
         console.print(f"[red]config error:[/red] {error}")
         raise typer.Exit(2) from None
+    loop = asyncio.new_event_loop()  # not made current: faust sets up its own loop next
+    try:
+        created = loop.run_until_complete(
+            ensure_topics(
+                settings.kafka_bootstrap,
+                prefix=settings.topic_prefix,
+                replication_factor=settings.replication_factor,
+            )
+        )
+    except (ConfigError, KafkaError, OSError) as error:
+        console.print(f"[red]error:[/red] could not prepare the topics: {error}")
+        raise typer.Exit(1) from None
+    finally:
+        loop.close()
+    if created:
+        console.print(f"created {len(created)} topic(s) of the catalog")
     Worker(app, loglevel=loglevel).execute_from_commandline()
