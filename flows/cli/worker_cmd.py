@@ -1,6 +1,7 @@
 """`bizbus worker`: run the flows as a faust worker (scales out as one consumer group)."""
 
 import asyncio
+import logging
 from typing import Annotated
 
 import typer
@@ -50,4 +51,7 @@ def worker(
         loop.close()
     if created:
         console.print(f"created {len(created)} topic(s) of the catalog")
+    # httpx logs every request URL at INFO: noisy, and a query string may carry record data.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     Worker(app, loglevel=loglevel).execute_from_commandline()
