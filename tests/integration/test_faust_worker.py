@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +65,16 @@ def counter_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Worker]:
 async def out_consumer(
     kafka_bootstrap: str, counter_worker: Worker
 ) -> AsyncIterator[AIOKafkaConsumer]:
+    # Create both topics first: a first write that makes the broker auto-create a topic can
+    # stall aiokafka's other sends (see flows/runtime/topics_admin.py).
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(counter_worker.env[name], 1, 1) for name in ("COUNTER_IN", "COUNTER_OUT")]
+        )
+    finally:
+        await admin.close()
     consumer = AIOKafkaConsumer(
         counter_worker.env["COUNTER_OUT"], bootstrap_servers=kafka_bootstrap,
         auto_offset_reset="earliest", enable_auto_commit=False,
