@@ -16,6 +16,7 @@ from rich.table import Table
 from deploy.demo.stack import DemoStack
 from deploy.demo.story import StepFailedError, StepResult, Story
 from deploy.kafka import KafkaRuntimeError, KafkaRuntimeSettings
+from deploy.sandbox.registry import SYSTEMS
 from deploy.sandbox.runner import SandboxError
 
 
@@ -101,7 +102,8 @@ def run_demo(*, orders: int = 1, keep_running: bool = False, console: Console | 
 def _hold(stack: DemoStack, console: Console) -> None:
     console.print("\nThe stack keeps running (Ctrl-C stops it). Reach it with:")
     for name, url in stack.urls.items():
-        console.print(f"  {name}: {url}   (credentials: `bizbus sandbox status` lists them)")
+        credentials = " ".join(f"{k}={v}" for k, v in SYSTEMS[name].credentials.items())
+        console.print(f"  {name}: {url}   {credentials}")
     bootstrap = stack.cluster.bootstrap if stack.cluster else "?"
     console.print(f"  Kafka: {bootstrap}   worker: {stack.worker_url}")
     console.print(
