@@ -173,6 +173,15 @@ def captured(record: RawRecord) -> Envelope[SourceRecordCapturedV1]:
     return event
 
 
+def deal_of(record: SourceRecord) -> str | None:
+    """Return the deal's correlation id when an ERP record names its CRM order."""
+    field = {"sale.order": "client_order_ref", "account.move": "ref"}.get(record.entity)
+    crm_order = record.payload.get(field) if field else None
+    if not isinstance(crm_order, str) or not crm_order:
+        return None
+    return correlation_id("crm-order", crm_order)
+
+
 def register(ctx: FlowContext) -> None:
     """Declare the ERP feeds, the mapping agents and the status agents."""
     refs = ErpReferences(ctx)
@@ -259,7 +268,9 @@ def register(ctx: FlowContext) -> None:
         "account.move": map_invoices,
     }
     for model, topic in FEEDS.items():
-        ctx.poller.add(Feed(topic.removeprefix("src."), "erp", topic, erp_reader(ctx, model)))
+        reader = erp_reader(ctx, model)
+        feed = Feed(topic.removeprefix("src."), "erp", topic, reader, correlate=deal_of)
+        ctx.poller.add(feed)
         ctx.agent(topic, mappers[model], name=f"fulfilment-map-{topic.rsplit('.', 1)[-1]}")
     for topic in STATUS_TOPICS:
         ctx.agent(topic, request_status, name=f"fulfilment-status-{topic.rsplit('.', 1)[-1]}")

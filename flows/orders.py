@@ -94,7 +94,15 @@ def register(ctx: FlowContext) -> None:
         async for record in crm.changes("Order", since):
             yield record
 
-    ctx.poller.add(Feed("crm.order", "crm", "src.crm.order", read_orders))
+    ctx.poller.add(
+        Feed(
+            "crm.order",
+            "crm",
+            "src.crm.order",
+            read_orders,
+            correlate=lambda record: correlation_id("crm-order", record.id),
+        )
+    )
 
     async def place_order(record: RawRecord) -> None:
         event = decode(record)

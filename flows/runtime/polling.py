@@ -25,6 +25,7 @@ CORRELATION_NAMESPACE = uuid.UUID("6f1c1f6e-5b43-4c1e-9a55-1b1f4f0c0b15")
 
 System = Literal["crm", "erp", "oa"]
 ReadChanges = Callable[[Cursor | None], AsyncIterator[SourceRecord]]
+Correlate = Callable[[SourceRecord], str | None]
 
 
 def correlation_id(kind: str, key: str) -> str:
@@ -43,9 +44,14 @@ class Feed:
     system: System
     topic: str
     read: ReadChanges
+    # The deal a record belongs to, when the record says (e.g. a CRM order id): its raw event
+    # then carries the deal's correlation id, so `bizbus trace` finds it with the deal.
+    correlate: Correlate | None = None
 
 
-def raw_event(system: System, record: SourceRecord) -> Envelope[SourceRecordCapturedV1]:
+def raw_event(
+    system: System, record: SourceRecord, *, correlationid: str | None = None
+) -> Envelope[SourceRecordCapturedV1]:
     """Return the raw `src.*` event of a polled record (its payload untouched)."""
     payload = SourceRecordCapturedV1(
         system=system,
@@ -59,7 +65,7 @@ def raw_event(system: System, record: SourceRecord) -> Envelope[SourceRecordCapt
     return make_event(
         payload,
         source=f"bizbus://{system}/{record.entity}",
-        correlationid=correlation_id(system, key),
+        correlationid=correlationid or correlation_id(system, key),
         origin=system,
     )
 
@@ -124,7 +130,9 @@ class Poller:
         since = Cursor.from_text(stored) if stored else None
         published = 0
         async for record in feed.read(since):
-            await self.ctx.publish(raw_event(feed.system, record), topic=feed.topic)
+            deal = feed.correlate(record) if feed.correlate else None
+            event = raw_event(feed.system, record, correlationid=deal)
+            await self.ctx.publish(event, topic=feed.topic)
             self.cursors[feed.name] = record.cursor.to_text()
             published += 1
         self.polled += published
