@@ -17,7 +17,7 @@ from deploy.kafka import (
 from deploy.kafka.jars import ensure_jars
 
 app = typer.Typer(help="Run Apache Kafka (KRaft) from Maven Central jars, no Docker.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and addresses stay on one line
 
 RunDir = Annotated[
     Path | None, typer.Option(help="Folder for data, logs and state (default: in the cache).")

@@ -34,8 +34,12 @@ async def test_three_node_cluster_replicates_and_survives_losing_a_node(
     try:
         assert len((await admin.describe_cluster())["brokers"]) == 3
         await admin.create_topics([NewTopic(fresh_topic, num_partitions=2, replication_factor=3)])
-        described = await admin.describe_topics([fresh_topic])
-        replicas = {len(p["replicas"]) for p in described[0]["partitions"]}
+        replicas: set[int] = set()
+        async with asyncio.timeout(30):  # metadata of a new topic reaches every node shortly
+            while not replicas:
+                described = await admin.describe_topics([fresh_topic])
+                replicas = {len(p["replicas"]) for p in described[0]["partitions"]}
+                await asyncio.sleep(0.2)
         assert replicas == {3}
     finally:
         await admin.close()
