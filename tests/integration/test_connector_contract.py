@@ -19,21 +19,10 @@ from connectors.httpbase import RetryPolicy
 from connectors.registry import CONNECTORS, load_connector
 from connectors.settings import load_settings
 from deploy.sandbox.wiring import connector_env
+from tests.integration.recording import RecordingTransport
 
 GENERIC = {"rest", "webhook"}  # system-less connectors: covered by their own unit tests
 FAST_RETRY = RetryPolicy(attempts=3, max_delay=10, initial=0.05, max_backoff=0.2, jitter=0.0)
-
-
-class CountingTransport(httpx.AsyncHTTPTransport):
-    """A real transport that counts the requests it sends."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(f"{request.method} {request.url.path}")
-        return await super().handle_async_request(request)
 
 
 @dataclass(frozen=True)
@@ -77,7 +66,7 @@ async def dialect(
     settings_cls = inspect.signature(cls).parameters["settings"].annotation
     made: list[Any] = []
 
-    def build(transport: CountingTransport, **overrides: Any) -> Any:
+    def build(transport: RecordingTransport, **overrides: Any) -> Any:
         values = {**_settings_values(case, sandbox_urls), **overrides}
         connector = cls(
             load_settings(settings_cls, **values), transport=transport, retry=FAST_RETRY
@@ -100,24 +89,24 @@ async def _faults(url: str, plan: dict[str, Any]) -> None:
 
 
 async def test_connector_is_a_source_and_a_sink_and_answers_ping(dialect: Any) -> None:
-    connector = dialect(CountingTransport())
+    connector = dialect(RecordingTransport())
     await connector.ping()
     assert isinstance(connector, Source) and isinstance(connector, Sink)
 
 
 async def test_503_then_200_is_retried_once(dialect: Any) -> None:
-    transport = CountingTransport()
+    transport = RecordingTransport()
     connector = dialect(transport)
     await connector.ping()  # authenticate first, so only the faulted call is counted below
-    before = len(transport.sent)
+    before = len(transport.calls)
     await _faults(dialect.system_url, {"script": [503]})
     await connector.ping()
-    calls = transport.sent[before:]
-    assert len(calls) == 2 and calls[0] == calls[1]
+    calls = transport.calls[before:]
+    assert len(calls) == 2 and calls[0][:2] == calls[1][:2]
 
 
 async def test_429_waits_for_retry_after(dialect: Any) -> None:
-    transport = CountingTransport()
+    transport = RecordingTransport()
     connector = dialect(transport)
     await connector.ping()
     await _faults(dialect.system_url, {"script": [429], "retry_after_s": 1})
@@ -127,19 +116,19 @@ async def test_429_waits_for_retry_after(dialect: Any) -> None:
 
 
 async def test_outage_ends_in_bounded_retries_and_a_clear_error(dialect: Any) -> None:
-    transport = CountingTransport()
+    transport = RecordingTransport()
     connector = dialect(transport)
     await connector.ping()
-    before = len(transport.sent)
+    before = len(transport.calls)
     await _faults(dialect.system_url, {"outage_until": time.time() + 60})
     with pytest.raises(TransientError, match=r"(?i)gave up|attempt"):
         await connector.ping()
-    assert len(transport.sent) - before == FAST_RETRY.attempts
+    assert len(transport.calls) - before == FAST_RETRY.attempts
 
 
 async def test_bad_credentials_raise_auth_error_without_a_retry_storm(dialect: Any) -> None:
-    transport = CountingTransport()
+    transport = RecordingTransport()
     connector = dialect(transport, **{dialect.case.secret_field: "wrong-secret"})
     with pytest.raises(AuthError):
         await connector.ping()
-    assert len(transport.sent) <= 2, transport.sent  # one token fetch, at most one call
+    assert len(transport.calls) <= 2, transport.calls  # one token fetch, at most one call

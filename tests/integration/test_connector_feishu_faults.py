@@ -15,6 +15,7 @@ from connectors.feishu import FeishuConnector, FeishuSettings
 from connectors.httpbase import RetryPolicy
 from connectors.settings import load_settings
 from deploy.sandbox.registry import SYSTEMS
+from tests.integration.recording import RecordingTransport
 
 CREDENTIALS = SYSTEMS["oa"].credentials
 TRAVEL = "7C468A54-8745-2245-9675-08B7C63E7A85"
@@ -22,26 +23,12 @@ TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"  # noqa: S105 - a
 FAST = RetryPolicy(attempts=3, max_delay=5.0, initial=0.05, max_backoff=0.2, jitter=0.05)
 
 
-class Recording(httpx.AsyncBaseTransport):
-    """A real socket transport that notes each exchange's method, path and status."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.calls: list[tuple[str, str, int]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        self.calls.append((request.method, request.url.path, response.status_code))
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
+class Recording(RecordingTransport):
     def api_calls(self) -> list[tuple[str, int]]:
-        return [(m, s) for m, p, s in self.calls if p.startswith("/open-apis/approval/")]
+        return self.under("/open-apis/approval/")
 
     def token_calls(self) -> int:
-        return sum(1 for _, p, _ in self.calls if p == TOKEN_PATH)
+        return self.count(TOKEN_PATH)
 
 
 def oa_settings(oa_url: str, **values: Any) -> FeishuSettings:

@@ -16,31 +16,18 @@ from connectors.httpbase import RetryPolicy
 from connectors.salesforce import SalesforceConnector, SalesforceSettings
 from connectors.settings import load_settings
 from deploy.sandbox.registry import SYSTEMS
+from tests.integration.recording import RecordingTransport
 
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret
 FAST = RetryPolicy(attempts=3, max_delay=5.0, initial=0.05, max_backoff=0.2, jitter=0.05)
 
 
-class Recording(httpx.AsyncBaseTransport):
-    """A real socket transport that notes each exchange's method, path and status."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.calls: list[tuple[str, str, int]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        self.calls.append((request.method, request.url.path, response.status_code))
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
+class Recording(RecordingTransport):
     def data_calls(self) -> list[tuple[str, int]]:
-        return [(m, s) for m, p, s in self.calls if p.startswith("/services/data/")]
+        return self.under("/services/data/")
 
     def token_calls(self) -> int:
-        return sum(1 for _, p, _ in self.calls if p == TOKEN_PATH)
+        return self.count(TOKEN_PATH)
 
 
 def crm_settings(crm_url: str, **values: Any) -> SalesforceSettings:
