@@ -12,6 +12,7 @@ from connectors.auth import (
 from connectors.base import (
     ApplyResult,
     Cursor,
+    FeedStates,
     Outcome,
     PollBatch,
     PollState,
@@ -74,6 +75,7 @@ __all__ = [
     "ConnectorError",
     "ConnectorSettings",
     "Cursor",
+    "FeedStates",
     "FeishuEventVerifier",
     "FeishuTenantToken",
     "HttpConnector",

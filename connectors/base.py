@@ -13,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 __all__ = [
     "ApplyResult",
     "Cursor",
+    "FeedStates",
     "Outcome",
     "PollBatch",
     "PollState",
@@ -149,6 +150,17 @@ class PollState:
     seen: frozenset[Cursor] = frozenset()
     floor: Cursor | None = None
 
+    @classmethod
+    def resume(cls, since: Cursor | None) -> "PollState":
+        """The state to resume from a committed cursor.
+
+        The overlap before ``since`` is read again, so a row committed late is not lost; rows
+        already emitted there come once more (at-least-once), the cursor's own row does not.
+        """
+        if since is None:
+            return cls()
+        return cls(cursor=since, seen=frozenset({since}))
+
     def since(self, overlap: timedelta) -> datetime | None:
         """Lower bound for the next query (``modified >= since``), or None for a full read."""
         return self.cursor.since(overlap) if self.cursor is not None else None
@@ -218,3 +230,25 @@ def next_poll(
         dropped, kept = kept[: len(kept) - max_seen], kept[len(kept) - max_seen :]
         floor = dropped[-1] if floor is None else max(floor, dropped[-1])
     return PollBatch(emit=emit, state=PollState(cursor=high, seen=frozenset(kept), floor=floor))
+
+
+class FeedStates:
+    """Each feed's polling state after its last pass, kept by a connector between calls.
+
+    A pass resumed from the feed's own last cursor continues from the remembered state and
+    repeats nothing; any other cursor (a restart, another worker's) resumes with the overlap.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[str, PollState] = {}
+
+    def resume(self, entity: str, since: Cursor | None) -> PollState:
+        """Return the state to poll ``entity`` from ``since``."""
+        remembered = self._states.get(entity)
+        if since is not None and remembered is not None and remembered.cursor == since:
+            return remembered
+        return PollState.resume(since)
+
+    def remember(self, entity: str, state: PollState) -> None:
+        """Keep ``state`` as where ``entity``'s feed stands now."""
+        self._states[entity] = state

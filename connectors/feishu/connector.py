@@ -11,14 +11,14 @@ from datetime import timedelta
 from typing import Any, Self
 
 from connectors.auth import TokenProvider
-from connectors.base import ApplyResult, Cursor, SinkCommand, SourceRecord
+from connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
 from connectors.errors import SchemaError
 from connectors.feishu.client import FeishuClient
 from connectors.feishu.forms import InstanceDetail, parse_detail
 from connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
 from connectors.feishu.settings import FeishuSettings
 from connectors.feishu.sink import InstanceCreator
-from connectors.feishu.source import CatchUpOptions, read_catch_up, resume_state
+from connectors.feishu.source import CatchUpOptions, read_catch_up
 from connectors.webhooks import FeishuEventVerifier, ReplayCache, ReplayStore
 
 __all__ = ["FeishuConnector"]
@@ -117,7 +117,7 @@ class FeishuConnector(FeishuClient):
         """
         if entity != INSTANCE_ENTITY:
             raise SchemaError(f"feishu: no catch-up feed for {entity!r}, only {INSTANCE_ENTITY!r}")
-        state = resume_state(since)
+        state = PollState.resume(since)
         options = self.catch_up_options()
         while True:
             async for records, after in read_catch_up(self, state, options=options):

@@ -18,7 +18,7 @@ from connectors.feishu.client import INSTANCE_NOT_FOUND, FeishuClient, FeishuRej
 from connectors.feishu.forms import InstanceDetail, parse_detail
 from connectors.feishu.receiver import INSTANCE_ENTITY
 
-__all__ = ["CatchUpOptions", "catch_up_record", "read_catch_up", "resume_state"]
+__all__ = ["CatchUpOptions", "catch_up_record", "read_catch_up"]
 
 _SKEW = timedelta(minutes=1)  # Feishu's clock may run ahead of ours: list a little past now
 
@@ -40,13 +40,6 @@ class CatchUpOptions:
     overlap: timedelta = timedelta(minutes=5)
     page_size: int = 100
     concurrency: int = 8
-
-
-def resume_state(since: Cursor | None) -> PollState:
-    """Polling state to resume from a committed cursor (the overlap before it is re-read)."""
-    if since is None:
-        return PollState()
-    return PollState(cursor=since, seen=frozenset({since}))
 
 
 def _ms(moment: datetime) -> int:
@@ -108,7 +101,7 @@ async def read_catch_up(
 
     Args:
         client: The approval v4 client.
-        state: State after the previous poll (``resume_state(cursor)`` on start).
+        state: State after the previous poll (``PollState.resume(cursor)`` on start).
         options: Definitions, lookback, overlap, paging and concurrency.
         now: Upper end of the listing window (tests); the wall clock by default.
     """

@@ -10,12 +10,12 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Self
 
-from connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
+from connectors.base import ApplyResult, Cursor, FeedStates, PollState, SinkCommand, SourceRecord
 from connectors.odoo.models import spec_for
 from connectors.odoo.rpc import OdooRpc
 from connectors.odoo.settings import OdooSettings
 from connectors.odoo.sink import Lookups, apply_command
-from connectors.odoo.source import FeedOptions, read_poll, resume_state
+from connectors.odoo.source import FeedOptions, read_poll
 
 __all__ = ["FEED_MODELS", "OdooConnector"]
 
@@ -51,7 +51,7 @@ class OdooConnector(OdooRpc):
         self.lookups = Lookups(self, size=settings.lookup_cache_size)
         # The state after the last poll of each model: resuming from its own last cursor
         # reuses it, so a pass per call (follow=False) does not re-emit the overlap window.
-        self._feeds: dict[str, PollState] = {}
+        self._feeds = FeedStates()
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     @classmethod
@@ -71,12 +71,6 @@ class OdooConnector(OdooRpc):
     async def is_own_write(self, record: SourceRecord) -> bool:
         """True when the integration user made the change (``write_uid``): a likely echo."""
         return record.origin is not None and record.origin == str(await self.uid())
-
-    def _resume(self, model: str, since: Cursor | None) -> PollState:
-        remembered = self._feeds.get(model)
-        if since is not None and remembered is not None and remembered.cursor == since:
-            return remembered
-        return resume_state(since)
 
     async def poll(self, model: str, state: PollState) -> tuple[list[SourceRecord], PollState]:
         """One poll of ``model`` to its end: new records and the state to pass next time."""
@@ -100,13 +94,13 @@ class OdooConnector(OdooRpc):
         ``record.origin`` is the ``write_uid``; compare it with ``await uid()`` to spot echoes.
         """
         spec = spec_for(entity)
-        state = self._resume(entity, since)
+        state = self._feeds.resume(entity, since)
         while True:
             async for records, after in read_poll(self, spec, state, options=self.feed_options()):
                 for record in records:
                     yield record
                 state = after
-                self._feeds[entity] = after
+                self._feeds.remember(entity, after)
             if not follow:
                 return
             await self._sleep_between_polls(self.settings.poll_interval_s)

@@ -23,7 +23,6 @@ __all__ = [
     "parse_odoo_datetime",
     "position",
     "read_poll",
-    "resume_state",
 ]
 
 _ID_DIGITS = 12
@@ -65,17 +64,6 @@ def position(row: dict[str, Any]) -> Cursor:
     return Cursor(parse_odoo_datetime(stamp), cursor_id(int(row["id"])))
 
 
-def resume_state(since: Cursor | None) -> PollState:
-    """The polling state to resume from a committed cursor.
-
-    The overlap before ``since`` is read again so a late commit is not lost; rows already
-    emitted there come once more (at-least-once), the cursor's own row does not.
-    """
-    if since is None:
-        return PollState()
-    return PollState(cursor=since, seen=frozenset({since}))
-
-
 def feed_domain(since: datetime | None, after: Cursor | None) -> list[Any]:
     """The ``search_read`` domain of one page: from ``since``, or strictly after ``after``."""
     if after is not None:
@@ -103,7 +91,7 @@ async def read_poll(
     Args:
         rpc: The Odoo client.
         spec: The model read.
-        state: State after the previous poll (``resume_state(cursor)`` on start).
+        state: State after the previous poll (``PollState.resume(cursor)`` on start).
         options: Overlap and page size.
 
     Yields:

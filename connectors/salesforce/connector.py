@@ -14,7 +14,7 @@ from typing import Any, Self
 import httpx
 
 from connectors.auth import TokenProvider
-from connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
+from connectors.base import ApplyResult, Cursor, FeedStates, PollState, SinkCommand, SourceRecord
 from connectors.salesforce.client import IdentityClientCredentials, SalesforceClient
 from connectors.salesforce.objects import spec_for
 from connectors.salesforce.settings import SalesforceSettings
@@ -24,7 +24,7 @@ from connectors.salesforce.sink import (
     flag_open_orders_on_price,
     update_record,
 )
-from connectors.salesforce.source import FeedOptions, read_poll, resume_state
+from connectors.salesforce.source import FeedOptions, read_poll
 
 __all__ = ["FEED_ENTITIES", "SalesforceConnector"]
 
@@ -63,7 +63,7 @@ class SalesforceConnector(SalesforceClient):
         )
         self.settings = settings
         self._poll_sleep = poll_sleep
-        self._feeds: dict[str, PollState] = {}
+        self._feeds = FeedStates()
 
     @classmethod
     def from_settings(cls, settings: SalesforceSettings, **overrides: Any) -> Self:
@@ -106,12 +106,6 @@ class SalesforceConnector(SalesforceClient):
         """True when ``record`` is the echo of a write made with our ``client_tag``."""
         return record.client == self.client_tag
 
-    def _resume(self, entity: str, since: Cursor | None) -> PollState:
-        remembered = self._feeds.get(entity)
-        if since is not None and remembered is not None and remembered.cursor == since:
-            return remembered
-        return resume_state(since)
-
     async def poll(self, entity: str, state: PollState) -> tuple[list[SourceRecord], PollState]:
         """One poll of ``entity`` to its end: new records and the state to pass next time."""
         spec = spec_for(entity)
@@ -136,7 +130,7 @@ class SalesforceConnector(SalesforceClient):
         ``poll_overlap_s`` before it, so late commits are not lost (at-least-once).
         """
         spec = spec_for(entity)
-        state = self._resume(entity, since)
+        state = self._feeds.resume(entity, since)
         while True:
             async for records, after in read_poll(
                 self, spec, state, options=self.feed_options(), echo=self.echo_hint
@@ -144,7 +138,7 @@ class SalesforceConnector(SalesforceClient):
                 for record in records:
                     yield record
                 state = after
-                self._feeds[entity] = after
+                self._feeds.remember(entity, after)
             if not follow:
                 return
             await self._poll_sleep(self.settings.poll_interval_s)

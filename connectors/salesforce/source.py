@@ -16,7 +16,7 @@ from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.objects import ObjectSpec
 from connectors.salesforce.soql import format_soql, parse_datetime, select
 
-__all__ = ["FeedOptions", "attach_order_items", "position", "read_poll", "resume_state"]
+__all__ = ["FeedOptions", "attach_order_items", "position", "read_poll"]
 
 _IN_CHUNK = 100  # ids per "OrderId IN (...)": keeps the query URL far below Salesforce's 16 KB
 EchoHint = Callable[[dict[str, Any]], str | None]
@@ -44,17 +44,6 @@ def position(row: dict[str, Any]) -> Cursor:
     return Cursor(parse_datetime(str(row["SystemModstamp"])), str(row["Id"]))
 
 
-def resume_state(since: Cursor | None) -> PollState:
-    """The polling state to resume from a committed cursor.
-
-    The overlap before ``since`` is read again, so a row committed late is not lost; rows
-    already emitted there come once more (at-least-once), the cursor's own row does not.
-    """
-    if since is None:
-        return PollState()
-    return PollState(cursor=since, seen=frozenset({since}))
-
-
 def _window(since: datetime | None, after: Cursor | None) -> str | None:
     if after is not None:
         return format_soql(
@@ -80,7 +69,7 @@ async def read_poll(
     Args:
         client: The REST client.
         spec: The object read.
-        state: State after the previous poll (``resume_state(cursor)`` on start).
+        state: State after the previous poll (``PollState.resume(cursor)`` on start).
         options: Overlap, batch size, deletions, echo field.
         echo: Turns a row into its echo hint (``SourceRecord.client``).
 
