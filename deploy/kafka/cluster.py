@@ -171,7 +171,7 @@ def _java_base(settings: KafkaRuntimeSettings, jars: Path, run_dir: Path) -> lis
 def _format_storage(base: list[str], specs: list[NodeSpec], run_dir: Path, cluster_id: str) -> None:
     formatters = []
     for spec in specs:
-        command = [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+        command = [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                    "-c", str(run_dir / f"node-{spec.node_id}.properties")]  # fmt: skip
         if len(specs) == 1:
             command.append("--standalone")
