@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,12 +26,19 @@ class Worker:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start the worker and wait until it has recovered its table and says Ready."""
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tests.integration.faust_counter_app", "worker",
-                 "--loglevel", "warn", "--without-web"],
+                 "--loglevel", "info", "--without-web"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while b"[^Worker]: Ready" not in self.log.read_bytes()[offset:]:
+            assert self.process.poll() is None, f"worker exited:\n{self.log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"worker not ready:\n{self.log.read_text()[-3000:]}"
+            time.sleep(0.2)
 
     def stop(self) -> int:
         assert self.process is not None
