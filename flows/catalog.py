@@ -38,7 +38,7 @@ from flows.catalog_mapping import (
     product_edited,
 )
 from flows.catalog_sinks import ERP_PRODUCT, CatalogWriters
-from flows.context import FlowContext
+from flows.context import FlowContext, follow_up
 from flows.ownership import CatalogSettings, Owner, load_catalog_settings
 from flows.runtime.polling import Feed
 from flows.runtime.record import RawRecord
@@ -56,7 +56,6 @@ from schemas import (
     ProductUpsertRequestedV1,
     SourceRecordCapturedV1,
     decode_record,
-    make_event,
 )
 from schemas.envelope import System
 
@@ -107,13 +106,7 @@ class CatalogFlow:
         self, payload: Payload, cause: Envelope[Any], origin: System, *, topic: str | None = None
     ) -> None:
         """Publish `payload` in the business case of `cause`."""
-        event = make_event(
-            payload,
-            source=SOURCE,
-            correlationid=cause.correlationid,
-            causationid=cause.id,
-            origin=origin,
-        )
+        event = follow_up(payload, cause, source=SOURCE, origin=origin)
         await self.ctx.publish(event, topic=topic)
 
     async def observe(

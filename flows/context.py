@@ -17,7 +17,9 @@ from flows.settings import RuntimeSettings
 if TYPE_CHECKING:
     from flows.runtime.polling import Poller
     from flows.xref import Xref
-from schemas import TOPICS, Envelope, encode_record, topic_for
+from schemas import TOPICS, Envelope, encode_record, make_event, topic_for
+from schemas.envelope import System
+from schemas.values import Payload
 
 
 @dataclass
@@ -73,3 +75,16 @@ class FlowContext:
         await self.app.producer.send_and_wait(
             name, key, value, partition=None, timestamp=None, headers=headers
         )
+
+
+def follow_up(
+    payload: Payload, cause: Envelope[Any], *, source: str, origin: System
+) -> Envelope[Any]:
+    """Return the event `payload` makes as a consequence of `cause`: same deal, caused by it."""
+    return make_event(
+        payload,
+        source=source,
+        correlationid=cause.correlationid,
+        causationid=cause.id,
+        origin=origin,
+    )

@@ -18,7 +18,7 @@ from typing import Any
 from connectors.base import Cursor, SinkCommand, SourceRecord
 from connectors.errors import MappingError, RejectedError, SchemaError
 from connectors.salesforce import SalesforceConnector
-from flows.context import FlowContext
+from flows.context import FlowContext, follow_up
 from flows.customers_mapping import (
     customer_command,
     customer_event,
@@ -35,7 +35,6 @@ from schemas import (
     SalesRep,
     SourceRecordCapturedV1,
     decode_record,
-    make_event,
 )
 from schemas.errors import SchemaError as ContractError
 
@@ -105,30 +104,14 @@ def register(ctx: FlowContext) -> None:
             return
         owner = await owners.of(crm, raw.record)
         account = map_account(raw.record, owner)
-        await ctx.publish(
-            make_event(
-                account,
-                source=SOURCE,
-                correlationid=event.correlationid,
-                causationid=event.id,
-                origin="crm",
-            )
-        )
+        await ctx.publish(follow_up(account, event, source=SOURCE, origin="crm"))
 
     async def request_customer(record: RawRecord) -> None:
         event = decode(record)
         account = event.data
         if not isinstance(account, AccountUpsertedV1):
             raise SchemaError(f"biz.sales.account carries {event.type}, not an account")
-        await ctx.publish(
-            make_event(
-                customer_command(account),
-                source=SOURCE,
-                correlationid=event.correlationid,
-                causationid=event.id,
-                origin="crm",
-            )
-        )
+        await ctx.publish(follow_up(customer_command(account), event, source=SOURCE, origin="crm"))
 
     async def apply_customer(record: RawRecord) -> None:
         event = decode(record)
@@ -162,15 +145,7 @@ def register(ctx: FlowContext) -> None:
         upserted = customer_event(command, partner, fallback_time=datetime.now(UTC))
         log.info("CRM account %s is ERP customer %s (%s)", command.crm_account_id, command.ref,
                  result.outcome.value)  # fmt: skip
-        await ctx.publish(
-            make_event(
-                upserted,
-                source=SOURCE,
-                correlationid=event.correlationid,
-                causationid=event.id,
-                origin="erp",
-            )
-        )
+        await ctx.publish(follow_up(upserted, event, source=SOURCE, origin="erp"))
 
     ctx.agent("src.crm.account", publish_account, name="crm-accounts")
     ctx.agent("biz.sales.account", request_customer, name="customer-requests")

@@ -21,7 +21,7 @@ from typing import Any
 
 from connectors.base import Cursor, SourceRecord
 from connectors.errors import MappingError, SchemaError
-from flows.context import FlowContext
+from flows.context import FlowContext, follow_up
 from flows.fulfilment_mapping import (
     ErpProduct,
     FulfilmentEvent,
@@ -252,11 +252,10 @@ def register(ctx: FlowContext) -> None:
         if status is None or not crm_order:
             return  # no status to move, or an ERP order that did not come from the CRM
         await ctx.publish(
-            make_event(
+            follow_up(
                 OrderUpdateRequestedV1(crm_order_id=crm_order, status=status),
+                event,
                 source=SOURCE,
-                correlationid=event.correlationid,
-                causationid=event.id,
                 origin="erp",
             )
         )

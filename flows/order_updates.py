@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.errors import SchemaError
-from flows.context import FlowContext
+from flows.context import FlowContext, follow_up
 from flows.runtime.record import RawRecord
 from schemas import (
     OrderStatus,
     OrderStatusChangedV1,
     OrderUpdateRequestedV1,
     decode_record,
-    make_event,
 )
 
 TOPIC = "cmd.crm.order"
@@ -74,13 +73,7 @@ def register(ctx: FlowContext) -> None:
             changed_at=datetime.now(UTC),
         )
         await ctx.publish(
-            make_event(
-                changed,
-                source="bizbus://flows/order-updates",
-                correlationid=event.correlationid,
-                causationid=event.id,
-                origin="erp",
-            )
+            follow_up(changed, event, source="bizbus://flows/order-updates", origin="erp")
         )
 
     ctx.agent(TOPIC, apply_update, name="crm-order-updates")

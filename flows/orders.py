@@ -23,7 +23,7 @@ from connectors.errors import MappingError, SchemaError
 from connectors.odoo import OdooConnector
 from connectors.salesforce import SalesforceConnector, format_soql, select
 from flows import parking
-from flows.context import FlowContext
+from flows.context import FlowContext, follow_up
 from flows.customers import Owners, decode, is_echo
 from flows.orders_mapping import (
     order_digest,
@@ -144,13 +144,7 @@ def register(ctx: FlowContext) -> None:
         if not isinstance(event.data, OrderPlacedV1):
             return  # status changes share the topic; they are the fulfilment flow's
         await ctx.publish(
-            make_event(
-                sales_order_command(event.data),
-                source=SOURCE,
-                correlationid=event.correlationid,
-                causationid=event.id,
-                origin="crm",
-            )
+            follow_up(sales_order_command(event.data), event, source=SOURCE, origin="crm")
         )
 
     async def apply_sales_order(record: RawRecord) -> None:
@@ -189,13 +183,7 @@ def register(ctx: FlowContext) -> None:
         name = result.external_ids["name"]
         ctx.xref.record(f"order:{key}", crm=key, erp=name)
         await ctx.publish(
-            make_event(
-                order_update(command, name),
-                source=SOURCE,
-                correlationid=event.correlationid,
-                causationid=event.id,
-                origin="erp",
-            )
+            follow_up(order_update(command, name), event, source=SOURCE, origin="erp")
         )
         if entry is not None:
             del parked[key]

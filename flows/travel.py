@@ -19,14 +19,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
 from connectors.errors import MappingError, SchemaError
 from connectors.feishu import INSTANCE_ENTITY, FeishuConnector, parse_trip
 from connectors.odoo import OdooConnector
-from flows.context import FlowContext
+from flows.context import FlowContext, follow_up
 from flows.runtime.deadletter import safe_reason
 from flows.runtime.polling import Feed, correlation_id
 from flows.runtime.record import RawRecord
@@ -44,7 +44,6 @@ from flows.webhooks import OA_INSTANCE_TOPIC, register_feishu_webhook
 from schemas import (
     BusinessTripRequestedV1,
     Employee,
-    Envelope,
     SourceRecordCapturedV1,
     TravelApprovedV1,
     TravelRevokedV1,
@@ -162,7 +161,7 @@ def register(ctx: FlowContext) -> None:
         travel = event.data
         if not isinstance(travel, TravelApprovedV1 | TravelRevokedV1):
             raise SchemaError(f"{TRAVEL_TOPIC} carries {event.type}, not a travel event")
-        await ctx.publish(_follow_up(map_trip_request(travel), event, origin="oa"))
+        await ctx.publish(follow_up(map_trip_request(travel), event, source=SOURCE, origin="oa"))
 
     async def record_trip(record: RawRecord) -> None:
         event = decode_record(record.value, record.headers)
@@ -191,20 +190,11 @@ def register(ctx: FlowContext) -> None:
             command, leave_id=leave_id, erp_state=result.external_ids.get("state", ""),
             recorded_at=datetime.now(UTC),
         )  # fmt: skip
-        await ctx.publish(_follow_up(recorded, event, origin="erp"))
+        await ctx.publish(follow_up(recorded, event, source=SOURCE, origin="erp"))
 
     ctx.agent(OA_INSTANCE_TOPIC, announce_travel, name="travel-approvals")
     ctx.agent(TRAVEL_TOPIC, request_trip, name="travel-trip-requests")
     ctx.agent(COMMAND_TOPIC, record_trip, name="erp-business-trips")
-
-
-def _follow_up(
-    payload: Any, cause: Envelope[Any], *, origin: Literal["oa", "erp"]
-) -> Envelope[Any]:
-    return make_event(
-        payload, source=SOURCE, correlationid=cause.correlationid, causationid=cause.id,
-        origin=origin,
-    )  # fmt: skip
 
 
 async def _erp_employee(erp: OdooConnector, employee: Employee) -> int:
