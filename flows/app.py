@@ -6,6 +6,7 @@ duplicate or crash); tables keep changelog topics, so state moves with partition
 
 import faust
 
+from flows.runtime.assignor import CheckedPartitionAssignor
 from flows.settings import RuntimeSettings
 
 
@@ -26,4 +27,5 @@ def create_app(settings: RuntimeSettings | None = None) -> faust.App:
         web_port=settings.web_port,
         key_serializer="raw",
         value_serializer="raw",
+        PartitionAssignor=CheckedPartitionAssignor,
     )

@@ -10,6 +10,9 @@ import faust
 from connectors.errors import ConfigError
 from flows.app import create_app
 from flows.context import FlowContext
+from flows.runtime.faust_glue import app_topic_plans
+from flows.runtime.readiness import FeedProgress, Readiness
+from flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
 from flows.settings import RuntimeSettings
 
 FLOW_MODULES = {
@@ -46,4 +49,16 @@ def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, Fl
     for name in names:
         importlib.import_module(FLOW_MODULES[name]).register(ctx)
     ctx.poller.register()
+    poller = ctx.poller
+    feeds = (
+        FeedProgress(poller.ticks_topic(), lambda: poller.feeds, lambda: poller.passes)
+        if poller.feeds
+        else None
+    )
+    Readiness(app, feeds).register()
     return app, ctx
+
+
+def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:
+    """Return every topic the worker reads, writes or keeps state in (create before starting)."""
+    return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app))

@@ -16,6 +16,7 @@ import pytest
 
 from deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
 from deploy.sandbox.runner import start_sandbox, stop_sandbox
+from flows.runtime.topics_admin import TopicPlan, ensure_topics
 from tests.integration.flowstack import FlowStack
 
 
@@ -37,9 +38,20 @@ def kafka_bootstrap() -> Iterator[str]:
 
 @pytest.fixture
 def fresh_topic(request: pytest.FixtureRequest) -> str:
-    """A topic name no other test uses (the broker auto-creates it with one partition)."""
+    """A topic name no other test uses (not created: see `new_topic`)."""
     base = request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")
     return f"test.{base[:60]}.{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def new_topic(kafka_bootstrap: str, fresh_topic: str) -> str:
+    """`fresh_topic` created with one partition on the session broker.
+
+    The broker does not auto-create topics (nothing of ours may depend on it), so a test
+    creates what it writes to.
+    """
+    await ensure_topics(kafka_bootstrap, [TopicPlan(fresh_topic, 1)], replication_factor=1)
+    return fresh_topic
 
 
 def _sandbox_url(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

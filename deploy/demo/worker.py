@@ -1,4 +1,7 @@
-"""Run `bizbus worker` as a child process: start it, wait until faust says Ready, stop it.
+"""Run `bizbus worker` as a child process: start it, wait until it is ready, stop it.
+
+Ready is bizbus's own definition (flows.runtime.readiness): assigned, partitions fetched and
+every feed polled once, not faust's "Ready", which comes before the group assigned anything.
 
 Shared by the demo and the end-to-end tests; the worker's output goes to a log file whose tail
 is shown when it fails.
@@ -9,6 +12,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from flows.runtime.readiness import READY_LOG
 
 
 class WorkerProcess:
@@ -21,7 +26,7 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, *, timeout_s: float = 90) -> None:
-        """Start the worker and wait until it reports Ready (or fail with its log tail)."""
+        """Start the worker and wait until it logs that it is ready (or fail with its log tail)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
@@ -31,7 +36,7 @@ class WorkerProcess:
                 stdin=subprocess.DEVNULL,
             )  # fmt: skip
         deadline = time.monotonic() + timeout_s
-        while b"Ready" not in self.log_path.read_bytes()[offset:]:
+        while READY_LOG.encode() not in self.log_path.read_bytes()[offset:]:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the worker exited during start-up:\n{self.log_tail()}")
             if time.monotonic() > deadline:

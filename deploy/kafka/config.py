@@ -53,7 +53,9 @@ def render_server_properties(node: NodeSpec, cluster: list[NodeSpec]) -> str:
         "share.coordinator.state.topic.replication.factor": replication,
         "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": 0,
-        "auto.create.topics.enable": "true",
+        # As on most production clusters: bizbus creates every topic it uses, and a test that
+        # relied on a first write creating one would hide exactly that kind of start-up race.
+        "auto.create.topics.enable": "false",
         "log.retention.hours": 24,
         "log.segment.bytes": 64 * 1024 * 1024,
     }

@@ -23,7 +23,7 @@ def worker(
 
     from flows.runtime.topics_admin import ensure_topics
     from flows.settings import RuntimeSettings
-    from flows.worker import build_worker
+    from flows.worker import build_worker, worker_topics
 
     try:
         settings = RuntimeSettings()
@@ -37,10 +37,11 @@ def worker(
         raise typer.Exit(2) from None
     loop = asyncio.new_event_loop()  # not made current: faust sets up its own loop next
     try:
+        # Every topic exists and shows in the metadata before the consumer joins its group.
         created = loop.run_until_complete(
             ensure_topics(
                 settings.kafka_bootstrap,
-                prefix=settings.topic_prefix,
+                worker_topics(app, settings),
                 replication_factor=settings.replication_factor,
             )
         )
@@ -50,7 +51,7 @@ def worker(
     finally:
         loop.close()
     if created:
-        console.print(f"created {len(created)} topic(s) of the catalog")
+        console.print(f"created {len(created)} topic(s)")
     # httpx logs every request URL at INFO: noisy, and a query string may carry record data.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -10,6 +10,7 @@ a poll ran are skipped. A failing poll is logged and retried on the next tick.
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -78,7 +79,12 @@ class Poller:
         self.feeds: dict[str, Feed] = {}
         self._last_poll_ms: dict[str, int] = {}
         self.polled = 0
+        self.passes: Counter[str] = Counter()  # poll passes finished (or failed) per feed
         self.cursors: Any = None
+
+    def ticks_topic(self) -> str:
+        """Return the name of the internal topic the leader sends poll ticks to."""
+        return f"{self.ctx.settings.topic_prefix}{self.ctx.app.conf.id}-poll-ticks"
 
     def add(self, feed: Feed) -> None:
         """Register a feed (call before `register`)."""
@@ -89,9 +95,8 @@ class Poller:
         if not self.feeds:
             return
         app = self.ctx.app
-        prefix = self.ctx.settings.topic_prefix
         ticks = app.topic(
-            f"{prefix}{app.conf.id}-poll-ticks",
+            self.ticks_topic(),
             key_serializer="raw",
             value_serializer="raw",
             partitions=1,
@@ -123,6 +128,7 @@ class Poller:
             log.warning("poll of %s failed, next tick retries: %s", name, safe_reason(error))
         except Exception as error:
             log.exception("poll of %s failed unexpectedly: %s", name, safe_reason(error))
+        self.passes[name] += 1
 
     async def poll(self, feed: Feed) -> int:
         """Publish the feed's changes since its cursor; return how many were published."""

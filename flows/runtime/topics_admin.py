@@ -1,9 +1,17 @@
-"""Create every catalog topic before the worker starts, with its partitions and retention.
+"""Create every topic a worker uses before it joins its group, and wait until Kafka shows them.
 
-A producer's first write to a topic that does not exist yet makes the broker auto-create it,
-and aiokafka can stall other sends while it waits for that topic's metadata; on clusters with
-auto-creation off the write would fail. So the worker creates the whole catalog up front.
+A topic the group's leader cannot see in its metadata when it assigns partitions is left out of
+the assignment ("Ignoring missing topic"), and nothing assigns it until the next rebalance: a
+poll-ticks topic left out means no feed is ever polled. A topic the controller just created can
+stay absent from a broker's metadata for a moment on a busy machine, so creating is not enough:
+`ensure_topics` returns only once every topic is described with all its partitions led.
 """
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -11,39 +19,130 @@ from connectors.errors import ConfigError
 from schemas import TOPICS
 
 _OK = {0, 36}  # no error, TOPIC_ALREADY_EXISTS (another worker won the race)
+_NO_LEADER = -1
+Progress = Callable[[str], None]
 
 
-async def ensure_topics(bootstrap: str, *, prefix: str, replication_factor: int) -> list[str]:
-    """Create the catalog topics that are missing; return the names created."""
+@dataclass(frozen=True, slots=True)
+class TopicPlan:
+    """A topic as the worker needs it: name, partition count and topic-level configuration."""
+
+    name: str
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+class TopicsNotVisibleError(ConfigError):
+    """Created topics did not appear, fully led, in the cluster's metadata in time."""
+
+
+def catalog_plans(prefix: str) -> list[TopicPlan]:
+    """Return the plan of every catalog topic (and its dead-letter topic) under `prefix`."""
+    return [
+        TopicPlan(prefix + spec.name, spec.partitions, spec.config()) for spec in TOPICS.values()
+    ]
+
+
+def merge_plans(*groups: Iterable[TopicPlan]) -> list[TopicPlan]:
+    """Return the plans of `groups` once per topic name (the first plan of a name wins)."""
+    merged: dict[str, TopicPlan] = {}
+    for group in groups:
+        for plan in group:
+            merged.setdefault(plan.name, plan)
+    return list(merged.values())
+
+
+async def ensure_topics(
+    bootstrap: str,
+    plans: Iterable[TopicPlan],
+    *,
+    replication_factor: int,
+    visible_within_s: float = 120.0,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Create the planned topics that are missing, wait until all are visible; return created.
+
+    Raises:
+        ConfigError: A topic could not be created (ACLs, replication factor, a bad address).
+        TopicsNotVisibleError: Topics were still missing or leaderless after `visible_within_s`.
+    """
+    wanted = {plan.name: plan for plan in plans}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
-                prefix + spec.name,
-                num_partitions=spec.partitions,
+                plan.name,
+                num_partitions=plan.partitions,
                 replication_factor=replication_factor,
-                topic_configs=spec.config(),
+                topic_configs=dict(plan.config),
             )
-            for spec in TOPICS.values()
-            if prefix + spec.name not in existing
+            for plan in wanted.values()
+            if plan.name not in existing
         ]
-        if not missing:
-            return []
-        response = await admin.create_topics(missing)
+        if missing:
+            if progress:
+                progress(f"creating {len(missing)} topic(s)")
+            _raise_failures(await admin.create_topics(missing))
+        # A topic that existed keeps the partitions it has (an operator may have added some).
+        expected = {name: 1 for name in wanted} | {
+            topic.name: topic.num_partitions for topic in missing
+        }
+        await _wait_visible(admin, expected, visible_within_s, progress)
     finally:
         await admin.close()
-    failed = [(name, code, message) for name, code, message in _errors(response) if code not in _OK]
+    return [topic.name for topic in missing]
+
+
+async def _wait_visible(
+    admin: AIOKafkaAdminClient,
+    expected: Mapping[str, int],
+    within_s: float,
+    progress: Progress | None,
+) -> None:
+    deadline = time.monotonic() + within_s
+    pending = sorted(expected)
+    while True:
+        described = await admin.describe_topics(pending)
+        pending = sorted(_not_ready(described, expected))
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            shown = ", ".join(pending[:5]) + (
+                f" and {len(pending) - 5} more" if len(pending) > 5 else ""
+            )
+            raise TopicsNotVisibleError(
+                f"{len(pending)} topic(s) not visible with a leader for every partition after "
+                f"{within_s:.0f} s: {shown}; check the brokers' health and logs"
+            )
+        if progress:
+            progress(f"waiting for {len(pending)} topic(s) to appear in the cluster metadata")
+        await asyncio.sleep(0.2)
+
+
+def _not_ready(described: list[dict[str, Any]], expected: Mapping[str, int]) -> set[str]:
+    """Return the names among `described` that are unknown, partly visible or leaderless."""
+    waiting = set()
+    for topic in described:
+        name = str(topic.get("topic"))
+        partitions = topic.get("partitions")
+        rows = partitions if isinstance(partitions, list) else []
+        if (
+            topic.get("error_code") != 0
+            or len(rows) < expected[name]
+            or any(row.get("leader", _NO_LEADER) == _NO_LEADER for row in rows)
+        ):
+            waiting.add(name)
+    return waiting
+
+
+def _raise_failures(response: object) -> None:
+    rows = getattr(response, "topic_errors", [])
+    failed = [(row[0], row[1], row[2] if len(row) > 2 else "") for row in rows if row[1] not in _OK]
     if failed:
         name, code, message = failed[0]
         raise ConfigError(
             f"could not create topic {name} (Kafka error {code}: {message}); check "
             "BIZBUS_KAFKA_BOOTSTRAP, BIZBUS_REPLICATION_FACTOR and the broker's ACLs"
         )
-    return [topic.name for topic in missing]
-
-
-def _errors(response: object) -> list[tuple[str, int, str]]:
-    rows = getattr(response, "topic_errors", [])
-    return [(row[0], row[1], row[2] if len(row) > 2 else "") for row in rows]

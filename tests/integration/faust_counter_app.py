@@ -7,6 +7,8 @@ import os
 
 import faust
 
+from flows.runtime.assignor import CheckedPartitionAssignor
+
 app = faust.App(
     os.environ["COUNTER_APP_ID"],
     broker=f"kafka://{os.environ['COUNTER_BOOTSTRAP']}",
@@ -17,6 +19,9 @@ app = faust.App(
     web_enabled=False,
     broker_commit_every=1,
     producer_acks=-1,
+    # faust declares its changelog and leader topics as it starts; a topic that reaches the
+    # metadata after the first assignment is picked up by a rejoin, not 5 minutes later.
+    PartitionAssignor=CheckedPartitionAssignor,
 )
 source = app.topic(os.environ["COUNTER_IN"], key_type=str, value_type=str)
 sink = app.topic(os.environ["COUNTER_OUT"], key_type=str, value_type=str)

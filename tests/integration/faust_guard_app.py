@@ -10,6 +10,7 @@ from pathlib import Path
 import faust
 
 from connectors.errors import RejectedError, TransientError
+from flows.runtime.assignor import CheckedPartitionAssignor
 from flows.runtime.faust_glue import guarded_agent
 from flows.runtime.guard import RetryPolicy
 from flows.runtime.record import RawRecord
@@ -22,6 +23,7 @@ app = faust.App(
     topic_partitions=1,
     topic_replication_factor=1,
     web_enabled=False,
+    PartitionAssignor=CheckedPartitionAssignor,
 )
 OUT = os.environ["GUARD_OUT"]
 BLOCKLIST = Path(os.environ["GUARD_BLOCKLIST"])

@@ -12,10 +12,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
 from deploy.demo.worker import WorkerProcess
 from deploy.kafka.cluster import free_ports
 from deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from deploy.sandbox.wiring import connector_env
+from flows.runtime.readiness import READY_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -123,3 +128,55 @@ class FlowStack:
             f"timed out after {timeout_s} s waiting for {what} (last: {last!r});\n"
             f"worker log:\n{self.log_tail()}"
         )
+
+    async def poll_passes(self) -> dict[str, int]:
+        """Return how many poll passes each feed of the worker has finished so far."""
+        async with httpx.AsyncClient(base_url=self.worker_url, timeout=10) as http:
+            passes: dict[str, int] = (await http.get(READY_PATH)).json()["poll_passes"]
+        return passes
+
+    async def wait_for_polls(self, *feeds: str, passes: int = 2) -> None:
+        """Wait until each of `feeds` has finished `passes` more polls (a change would be read).
+
+        Bounds a "nothing more happens" check by work the worker did, not by a fixed sleep.
+        """
+        before = await self.poll_passes()
+
+        async def polled() -> bool:
+            now = await self.poll_passes()
+            return all(now.get(feed, 0) >= before.get(feed, 0) + passes for feed in feeds)
+
+        await self.wait_for(polled, what=f"{passes} more polls of {', '.join(feeds)}")
+
+    async def wait_caught_up(self, *logical_topics: str) -> None:
+        """Wait until the worker's group has committed every record of these topics.
+
+        faust commits an offset after the event was handled, so once the group's offsets meet
+        the topics' ends (read again on every check, so records derived meanwhile count too),
+        everything in them has had its effect.
+        """
+        names = [self.topic(logical) for logical in logical_topics]
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka_bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka_bootstrap)
+        await admin.start()
+        await consumer.start()
+        try:
+            described = await admin.describe_topics(names)
+            tps = [
+                TopicPartition(topic["topic"], row["partition"])
+                for topic in described
+                for row in topic["partitions"]
+            ]
+
+            async def caught_up() -> bool:
+                ends = await consumer.end_offsets(tps)
+                committed = await admin.list_consumer_group_offsets(self.app_id)
+                return all(
+                    (committed[tp].offset if tp in committed else 0) >= end
+                    for tp, end in ends.items()
+                )
+
+            await self.wait_for(caught_up, what=f"the worker to handle all of {logical_topics}")
+        finally:
+            await consumer.stop()
+            await admin.close()

@@ -57,13 +57,13 @@ async def _consume(bootstrap: str, topic: str, count: int) -> list[Any]:
         await consumer.stop()
 
 
-async def test_sdk_reads_the_records_we_produce(kafka_bootstrap: str, fresh_topic: str) -> None:
+async def test_sdk_reads_the_records_we_produce(kafka_bootstrap: str, new_topic: str) -> None:
     events = [
         parse_event(_fixture(t))
         for t in ("bizbus.sales.order.placed.v1", "bizbus.hr.travel.approved.v1")
     ]
-    await _produce(kafka_bootstrap, fresh_topic, [encode_record(e) for e in events])
-    records = await _consume(kafka_bootstrap, fresh_topic, len(events))
+    await _produce(kafka_bootstrap, new_topic, [encode_record(e) for e in events])
+    records = await _consume(kafka_bootstrap, new_topic, len(events))
 
     for record, ours in zip(records, events, strict=True):
         message = KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value)
@@ -88,9 +88,7 @@ async def test_sdk_reads_the_records_we_produce(kafka_bootstrap: str, fresh_topi
     assert isinstance(decode_record(records[1].value, records[1].headers).data, TravelApprovedV1)
 
 
-async def test_we_decode_the_records_the_sdk_produces(
-    kafka_bootstrap: str, fresh_topic: str
-) -> None:
+async def test_we_decode_the_records_the_sdk_produces(kafka_bootstrap: str, new_topic: str) -> None:
     sources = [_fixture(t) for t in ("bizbus.inventory.stock.changed.v1",
                                      "bizbus.sales.order.placed.v1")]  # fmt: skip
     records = []
@@ -101,8 +99,8 @@ async def test_we_decode_the_records_the_sdk_produces(
         message = to_binary_event(CloudEvent(attributes, fixture["data"]))
         key = message.key.encode() if isinstance(message.key, str) else message.key
         records.append((key, message.value, list(message.headers.items())))
-    await _produce(kafka_bootstrap, fresh_topic, records)
-    received = await _consume(kafka_bootstrap, fresh_topic, len(records))
+    await _produce(kafka_bootstrap, new_topic, records)
+    received = await _consume(kafka_bootstrap, new_topic, len(records))
 
     decoded = [decode_record(record.value, record.headers) for record in received]
     assert [event.id for event in decoded] == [fixture["id"] for fixture in sources]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from flows.runtime.topics_admin import TopicPlan, ensure_topics
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -50,6 +52,8 @@ async def test_poison_event_is_dead_lettered_and_replayed_after_the_fix(
         "GUARD_DATADIR": str(tmp_path / "faust"), "GUARD_IN": source, "GUARD_OUT": out,
         "GUARD_BLOCKLIST": str(blocklist),
     }  # fmt: skip
+    plans = [TopicPlan(source, 1), TopicPlan(out, 1)]
+    await ensure_topics(kafka_bootstrap, plans, replication_factor=1)
     log = tmp_path / "worker.log"
     with log.open("wb") as sink:
         worker = subprocess.Popen(

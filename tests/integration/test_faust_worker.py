@@ -2,10 +2,6 @@
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,41 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Worker:
-    """Starts and stops `faust_counter_app` as a real `faust worker` process."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the worker and wait until it has recovered its table and says Ready."""
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.integration.faust_counter_app", "worker",
-                 "--loglevel", "info", "--without-web"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while b"[^Worker]: Ready" not in self.log.read_bytes()[offset:]:
-            assert self.process.poll() is None, f"worker exited:\n{self.log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"worker not ready:\n{self.log.read_text()[-3000:]}"
-            time.sleep(0.2)
-
-    def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError(f"worker ignored SIGTERM; log:\n{self.log.read_text()}")  # noqa: B904
+from tests.integration.faust_process import FaustWorker as Worker
 
 
 @pytest.fixture
@@ -138,12 +100,12 @@ async def test_table_state_and_committed_offsets_survive_a_worker_restart(
     assert counter_worker.stop() == 0
 
     counter_worker.start()
-    await _send(kafka_bootstrap, topic, ["a", "a"])
-    after = await _read(out_consumer, 2, counter_worker)
-    await asyncio.sleep(2)  # let any replayed input show up
-    late = await out_consumer.getmany(timeout_ms=1000)
-    after += [r.value.decode().strip('"') for rs in late.values() for r in rs]
-    counts = [int(value) for value in after]
+    # The sentinel key comes last on the one partition: any replayed input is counted before it.
+    await _send(kafka_bootstrap, topic, ["a", "a", "sentinel"])
+    after = await _read(out_consumer, 3, counter_worker)
+    while after[-1] != "1":  # the sentinel's first count; replays came before it
+        after += await _read(out_consumer, 1, counter_worker)
+    counts = [int(value) for value in after[:-1]]
     # The table came back from its changelog: counting goes on from 3, not from scratch.
     assert counts[0] == 4
     assert counts == list(range(4, 4 + len(counts)))

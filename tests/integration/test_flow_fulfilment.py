@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.demo.actors import CrmUser, ErpUser
+from flows.fulfilment import FEEDS, STATUS_TOPICS
 from flows.runtime.polling import correlation_id
 from schemas import (
     InvoicePostedV1,
@@ -161,7 +162,9 @@ async def test_the_crm_order_follows_the_erp_to_invoiced_one_write_per_step(
         return (await crm.get("Order", order_id)).get("ErpStatus__c") == "Invoiced"
 
     await stack.wait_for(invoiced, what="the CRM order to be Invoiced", timeout_s=60)
-    await asyncio.sleep(2)  # let late duplicates (feed overlap, repeated sale-order versions) land
+    # Late duplicates (feed overlap, repeated sale-order versions) are read and handled by now.
+    await stack.wait_for_polls(*(topic.removeprefix("src.") for topic in FEEDS.values()))
+    await stack.wait_caught_up(*FEEDS.values(), *STATUS_TOPICS, "cmd.crm.order")
     written = await status_writes(stack, order_id)
     log.info("ErpStatus__c writes in order: %s", written)
     assert written == ["Confirmed", "InProduction", "Shipped", "Invoiced"]

@@ -198,7 +198,8 @@ async def test_the_same_order_delivered_twice_has_one_effect(
         return len(updates) >= 2
 
     await stack.wait_for(second_write_back_requested, what="the redelivered command handled")
-    await asyncio.sleep(2)  # let a duplicate raw record reach the ERP if it were to
+    # Both redelivered records and whatever they caused are handled by now.
+    await stack.wait_caught_up("src.crm.order", "biz.sales.order", "cmd.erp.sales-order")
     creates = [e for e in await effects(stack.urls["erp"], "sale.order")
                if e["key"] == order_id and e["action"] == "create"]  # fmt: skip
     write_backs = [e for e in await effects(stack.urls["crm"], "Order")
@@ -242,7 +243,9 @@ async def test_new_crm_account_becomes_an_erp_customer_and_gets_its_number_once(
         )
         assert xrefs[f"customer:{ref}"] == {"crm": account_id, "erp": str(found["id"])}
 
-    await asyncio.sleep(3)  # the write-back's echo is polled; it must not loop
+    # The write-back's echo is polled and handled by now; it must not loop.
+    await stack.wait_for_polls("crm.account")
+    await stack.wait_caught_up("src.crm.account", "biz.sales.account", "cmd.erp.customer")
     for account_id, ref in expected.items():
         creates = [e for e in await effects(stack.urls["erp"], "res.partner") if e["key"] == ref]
         back = [e for e in await effects(stack.urls["crm"], "Account")

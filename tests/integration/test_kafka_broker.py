@@ -6,7 +6,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 
 async def test_produce_consume_with_headers_acks_all_and_idempotence(
-    kafka_bootstrap: str, fresh_topic: str
+    kafka_bootstrap: str, new_topic: str
 ) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
@@ -20,7 +20,7 @@ async def test_produce_consume_with_headers_acks_all_and_idempotence(
         )
         sent = [
             await producer.send_and_wait(
-                fresh_topic,
+                new_topic,
                 f"订单-{i}".encode(),
                 key=b"order-1",
                 headers=[("ce_id", str(i).encode())],
@@ -35,8 +35,8 @@ async def test_produce_consume_with_headers_acks_all_and_idempotence(
     assert [meta.offset for meta in sent] == [0, 1, 2]
 
     consumer = AIOKafkaConsumer(
-        fresh_topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
-        group_id=f"{fresh_topic}.group", enable_auto_commit=False,
+        new_topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+        group_id=f"{new_topic}.group", enable_auto_commit=False,
     )  # fmt: skip
     await consumer.start()
     try:

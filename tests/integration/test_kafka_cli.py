@@ -8,6 +8,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.kafka import KafkaCluster
+from flows.runtime.topics_admin import TopicPlan, ensure_topics
 
 BIZBUS = [sys.executable, "-m", "flows"]
 
@@ -17,6 +18,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def _roundtrip(bootstrap: str) -> bytes:
+    await ensure_topics(bootstrap, [TopicPlan("cli-check", 1)], replication_factor=1)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     await producer.send_and_wait("cli-check", "产品型号 BZ-200".encode())

@@ -5,7 +5,7 @@ import uuid
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from flows.runtime.topics_admin import ensure_topics
+from flows.runtime.topics_admin import catalog_plans, ensure_topics
 from schemas import TOPICS
 
 
@@ -13,9 +13,10 @@ async def test_catalog_topics_are_created_once_with_their_partitions_and_cleanup
     kafka_bootstrap: str,
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    created = await ensure_topics(kafka_bootstrap, prefix=prefix, replication_factor=1)
+    plans = catalog_plans(prefix)
+    created = await ensure_topics(kafka_bootstrap, plans, replication_factor=1)
     assert sorted(created) == sorted(prefix + name for name in TOPICS)
-    assert await ensure_topics(kafka_bootstrap, prefix=prefix, replication_factor=1) == []
+    assert await ensure_topics(kafka_bootstrap, plans, replication_factor=1) == []
 
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()

@@ -1,0 +1,141 @@
+"""When a worker is ready: assigned, its partitions fetched, every feed it polls polled once.
+
+faust says "Ready" when its services have started, which can be before the group assigned any
+partition and long before a change feed was read. bizbus means more: the rebalance completed
+(tables recovered), the consumer holds a fetch position for every partition it was assigned,
+and each feed whose tick partition this worker holds finished one poll (or failed and logged
+why). The worker logs `bizbus worker ready` once, and `GET /bizbus/ready/` answers 200 with the
+details, or 503 naming what it still waits for; it goes back to waiting on every rebalance.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from aiokafka.errors import KafkaError
+from faust.exceptions import NotReady
+
+log = logging.getLogger("bizbus.readiness")
+READY_LOG = "bizbus worker ready"
+READY_PATH = "/bizbus/ready/"
+CHECK_INTERVAL_S = 0.25
+POSITION_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedProgress:
+    """What readiness needs of the poller: the tick topic, the feeds, passes done per feed."""
+
+    ticks_topic: str
+    feeds: Callable[[], Collection[str]]
+    passes: Callable[[], Mapping[str, int]]
+
+
+@dataclass
+class ReadyState:
+    """Whether the worker is ready and, if not, what it waits for."""
+
+    ready: bool = False
+    waiting_for: list[str] = field(default_factory=list)
+    assigned_partitions: int = 0
+    feeds_polled: int = 0
+    ready_after_s: float | None = None
+    poll_passes: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the state as the readiness endpoint shows it."""
+        return {
+            "ready": self.ready,
+            "waiting_for": self.waiting_for,
+            "assigned_partitions": self.assigned_partitions,
+            "feeds_polled": self.feeds_polled,
+            "ready_after_s": self.ready_after_s,
+            "poll_passes": self.poll_passes,
+        }
+
+
+class Readiness:
+    """Watches the app and the poller, logs the moment the worker is ready, serves the state."""
+
+    def __init__(self, app: faust.App, feeds: FeedProgress | None = None) -> None:
+        self.app = app
+        self.feeds = feeds
+        self.state = ReadyState(waiting_for=["partition assignment"])
+        self._began = time.monotonic()
+        self._rebalanced = False
+        self._fetched: set[Any] = set()
+
+    def register(self) -> None:
+        """Connect to the app's rebalance signals, start the watcher, add the endpoint."""
+        self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_rebalance_complete.connect(self._on_rebalance_complete)
+        self.app.task(self._watch)
+        readiness = self
+
+        class ReadyView(faust.web.View):
+            async def get(self, request: Any, **_: Any) -> Any:
+                state = readiness.state
+                return self.json(state.as_dict(), status=200 if state.ready else 503)
+
+        self.app.page(READY_PATH, name="bizbus-ready")(ReadyView)
+
+    async def _on_revoked(self, *_: Any, **__: Any) -> None:
+        self._rebalanced = False
+
+    async def _on_rebalance_complete(self, *_: Any, **__: Any) -> None:
+        self._rebalanced = True
+
+    async def _watch(self) -> None:
+        while not self.app.should_stop:
+            state = await self._check()
+            if state.ready and not self.state.ready:
+                state.ready_after_s = round(time.monotonic() - self._began, 2)
+                log.info(
+                    "%s in %.1f s: %d partition(s) assigned and fetched, %d feed(s) polled",
+                    READY_LOG,
+                    state.ready_after_s,
+                    state.assigned_partitions,
+                    state.feeds_polled,
+                )
+            elif self.state.ready and not state.ready:
+                log.info("bizbus worker waiting again: %s", "; ".join(state.waiting_for))
+            elif state.ready:
+                state.ready_after_s = self.state.ready_after_s
+            self.state = state
+            await asyncio.sleep(CHECK_INTERVAL_S)
+
+    async def _check(self) -> ReadyState:
+        if not self._rebalanced or self.app.rebalancing:
+            self._fetched.clear()
+            return ReadyState(waiting_for=["partition assignment and table recovery"])
+        assigned = set(self.app.consumer.assignment())
+        self._fetched &= assigned
+        for tp in assigned - self._fetched:
+            if await self._has_position(tp):
+                self._fetched.add(tp)
+        waiting = []
+        if unfetched := len(assigned - self._fetched):
+            waiting.append(f"fetch positions of {unfetched} partition(s)")
+        passes: dict[str, int] = {}
+        if self.feeds is not None and any(tp.topic == self.feeds.ticks_topic for tp in assigned):
+            passes = {name: self.feeds.passes().get(name, 0) for name in self.feeds.feeds()}
+            if unpolled := sorted(name for name, count in passes.items() if not count):
+                waiting.append(f"a first poll of {', '.join(unpolled)}")
+        return ReadyState(
+            ready=not waiting,
+            waiting_for=waiting,
+            assigned_partitions=len(assigned),
+            feeds_polled=sum(1 for count in passes.values() if count),
+            poll_passes=passes,
+        )
+
+    async def _has_position(self, tp: Any) -> bool:
+        try:
+            position = await asyncio.wait_for(self.app.consumer.position(tp), POSITION_TIMEOUT_S)
+        except (TimeoutError, KafkaError, NotReady):  # revoked or not started: check again later
+            return False
+        return position is not None

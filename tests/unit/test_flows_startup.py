@@ -1,0 +1,104 @@
+"""Start-up pieces without a broker: the worker's topic plan, missing-topic and readiness checks."""
+
+from dataclasses import dataclass
+
+from flows.runtime.assignor import missing_topics
+from flows.runtime.readiness import ReadyState
+from flows.runtime.topics_admin import TopicPlan, _not_ready, catalog_plans, merge_plans
+from flows.settings import RuntimeSettings
+from flows.worker import build_worker, worker_topics
+from schemas import TOPICS
+
+
+def _plans() -> dict[str, TopicPlan]:
+    settings = RuntimeSettings(app_id="acme", topic_prefix="prod.")
+    app, _ = build_worker(settings)
+    return {plan.name: plan for plan in worker_topics(app, settings)}
+
+
+def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic() -> None:
+    plans = _plans()
+    assert {"prod." + name for name in TOPICS} <= set(plans)
+    internal = sorted(set(plans) - {"prod." + name for name in TOPICS})
+    assert internal == sorted(
+        [
+            "prod.acme-poll-ticks",
+            "acme-__assignor-__leader",
+            *(
+                f"acme-{table}-changelog"
+                for table in (
+                    "xref", "crm-order-status", "travel-decisions", "crm-orders-placed",
+                    "parked-sales-orders", "catalog-state", "catalog-write-log",
+                    "catalog-echoes-seen", "poll-cursors",
+                )
+            ),
+        ]
+    )  # fmt: skip
+
+
+def test_changelogs_are_compacted_with_their_tables_partitions() -> None:
+    plans = _plans()
+    assert plans["acme-xref-changelog"].config == {"cleanup.policy": "compact"}
+    assert plans["acme-poll-cursors-changelog"].partitions == 1
+    assert plans["prod.acme-poll-ticks"].partitions == 1
+
+
+def test_catalog_topics_keep_their_declared_partitions_and_retention() -> None:
+    plans = _plans()
+    for spec in TOPICS.values():
+        assert plans["prod." + spec.name].partitions == spec.partitions
+        assert dict(plans["prod." + spec.name].config) == spec.config()
+
+
+def test_merge_keeps_the_first_plan_of_each_name() -> None:
+    first, second = TopicPlan("a", 3), TopicPlan("a", 1)
+    assert merge_plans([first], [second, TopicPlan("b", 1)]) == [first, TopicPlan("b", 1)]
+    assert len(merge_plans(catalog_plans(""), catalog_plans(""))) == len(TOPICS)
+
+
+def _described(name: str, leaders: list[int], error: int = 0) -> dict[str, object]:
+    partitions = [{"partition": i, "leader": leader} for i, leader in enumerate(leaders)]
+    return {"topic": name, "error_code": error, "partitions": partitions}
+
+
+def test_topics_unknown_partly_visible_or_leaderless_are_not_ready() -> None:
+    described = [
+        _described("ok", [1, 1]),
+        _described("unknown", [], error=3),
+        _described("partial", [1]),
+        _described("leaderless", [1, -1]),
+    ]
+    expected = {"ok": 2, "unknown": 1, "partial": 2, "leaderless": 2}
+    assert _not_ready(described, expected) == {"unknown", "partial", "leaderless"}
+
+
+@dataclass
+class _Member:
+    subscription: list[str]
+
+
+class _Cluster:
+    def __init__(self, partitions: dict[str, set[int]]) -> None:
+        self.partitions = partitions
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return self.partitions.get(topic)
+
+
+def test_missing_topics_are_the_subscribed_ones_the_metadata_lacks() -> None:
+    cluster = _Cluster({"orders": {0, 1}, "ticks": set()})
+    members = {"m1": _Member(["orders", "ticks"]), "m2": _Member(["cursors-changelog"])}
+    assert missing_topics(cluster, members) == ["cursors-changelog", "ticks"]
+    assert missing_topics(cluster, {"m1": _Member(["orders"])}) == []
+
+
+def test_ready_state_says_what_it_waits_for() -> None:
+    state = ReadyState(waiting_for=["a first poll of erp.picking"], assigned_partitions=3)
+    assert state.as_dict() == {
+        "ready": False,
+        "waiting_for": ["a first poll of erp.picking"],
+        "assigned_partitions": 3,
+        "feeds_polled": 0,
+        "ready_after_s": None,
+        "poll_passes": {},
+    }
