@@ -20,6 +20,7 @@ from connectors.base import (
     SinkCommand,
     Source,
     SourceRecord,
+    content_digest,
     next_poll,
 )
 from connectors.errors import (
@@ -104,6 +105,7 @@ __all__ = [
     "TransientError",
     "VerifiedWebhook",
     "connector_names",
+    "content_digest",
     "decrypt_feishu",
     "describe_errors",
     "error_for_response",

@@ -11,10 +11,12 @@ OrderUpdateRequestedV1(status) on `cmd.crm.order` (key = CRM order id), whose sh
 events change nothing, so at-least-once redelivery costs no CRM write. Records written by our
 integration user are NOT skipped: this flow never writes to these ERP models, so such a record is
 the orders flow's create/confirm of a sale order (and the MOs the ERP plans in that call), whose
-state is real. Dead letters: unknown product or one without `default_code` (MappingError),
-undecodable records (SchemaError), ERP refusals (RejectedError).
+state is real. A done delivery that moved no goods is no shipment: nothing is published. Dead
+letters: unknown product or one without `default_code` (MappingError), undecodable records
+(SchemaError), ERP refusals (RejectedError).
 """
 
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -43,6 +45,7 @@ from schemas import (
     make_event,
 )
 
+log = logging.getLogger("bizbus.flows.fulfilment")
 SOURCE = "bizbus://flows/fulfilment"
 # ERP model → its raw feed topic. Feeds are named `erp.<entity>` like the other flows' feeds, so
 # another flow feeding the same topic replaces this feed (one cursor) instead of polling it twice.
@@ -230,8 +233,10 @@ def register(ctx: FlowContext) -> None:
         moves = await refs.moves(int(event.data.record_id))
         crm_order = await refs.crm_order_of(sale_order_name(picking))
         payload = map_shipment(picking, moves, await refs.products(moves), crm_order_ref=crm_order)
-        if payload is not None:
-            await publish(payload, event)
+        if payload is None:
+            log.debug("done delivery %s moved no goods: nothing to report", picking.get("name"))
+            return
+        await publish(payload, event)
 
     async def map_invoices(record: RawRecord) -> None:
         event = captured(record)

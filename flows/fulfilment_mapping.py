@@ -254,7 +254,11 @@ def map_shipment(
     *,
     crm_order_ref: str | None,
 ) -> ShipmentDispatchedV1 | None:
-    """Map a done outgoing `stock.picking` with its moves; None for any other picking."""
+    """Map a done outgoing `stock.picking` with its moves; None for any other picking.
+
+    A done delivery that moved no goods (every move cancelled or zero, or a picking without
+    moves) is None too: nothing left, so there is nothing to tell the CRM, and it is no error.
+    """
     if record.get("picking_type_code") != "outgoing" or record.get("state") != "done":
         return None
     lines: list[ShipmentLine] = []
@@ -267,7 +271,7 @@ def map_shipment(
             product = _product(products, move, "stock.move")
             lines.append(ShipmentLine(model_code=product.model_code, quantity=shipped))
     if not lines:
-        raise MappingError(f"odoo: done delivery {record.get('name')} moved no goods")
+        return None
     return ShipmentDispatchedV1(
         erp_picking_id=int(record["id"]),
         name=str(record["name"]),

@@ -109,8 +109,9 @@ class FeishuConnector(FeishuClient):
 
         One poll to now, then stop (``follow=True``: poll every ``poll_interval_s`` forever).
         Resuming re-reads ``catchup_overlap_s`` before ``since`` (at-least-once); within one
-        iterator no position repeats. Commit ``record.cursor`` once its event is acked. The
-        cursors share the callback records' axis, so either may resume the other.
+        iterator an instance repeats only when its detail changed. Commit ``record.cursor``
+        once its event is acked. The cursors share the callback records' axis, so either may
+        resume the other.
 
         Raises:
             SchemaError: ``entity`` is not ``approval_instance``.

@@ -3,8 +3,8 @@
 Feishu's list API filters on when an instance was *filed*, but a change (approval, rejection)
 comes later, so each poll lists instances filed from ``cursor - overlap - lookback`` up to now
 for every configured definition, fetches each detail (bounded concurrency) and lets
-``next_poll`` emit those whose (end or start time, instance code) is new. Details that vanished
-between list and fetch (1390003) are skipped.
+``next_poll`` emit those whose (end or start time, instance code) is new or whose detail
+changed at that position. Details that vanished between list and fetch (1390003) are skipped.
 """
 
 import asyncio
@@ -49,7 +49,8 @@ def _ms(moment: datetime) -> int:
 def catch_up_record(detail: InstanceDetail, cursor: Cursor) -> SourceRecord:
     """The record of one instance found by catch-up; the payload has the event's keys + detail.
 
-    ``payload["detail"]`` is the raw detail, so flows need not fetch it again.
+    ``payload["detail"]`` is the raw detail, so flows need not fetch it again. ``cursor`` is
+    the one to commit after it (``PollBatch.commits``), at or above the instance's position.
     """
     payload: dict[str, Any] = {
         "approval_code": detail.approval_code,
@@ -115,6 +116,17 @@ async def read_catch_up(
         ):
             codes.extend(page)
     details = await _details(client, list(dict.fromkeys(codes)), concurrency=options.concurrency)
-    batch = next_poll(details, state, key=lambda d: d.position, overlap=options.overlap)
-    records = [catch_up_record(detail, at) for detail, at in batch.emit]
+    # Feishu keeps no version per instance: the digest of the whole detail is its version, so
+    # a task passed or a comment added without a new end_time is still seen in the window.
+    batch = next_poll(
+        details,
+        state,
+        key=lambda d: d.position,
+        overlap=options.overlap,
+        version=lambda d: d.raw,
+    )
+    records = [
+        catch_up_record(detail, commit)
+        for (detail, _), commit in zip(batch.emit, batch.commits, strict=True)
+    ]
     yield records, batch.state

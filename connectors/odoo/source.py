@@ -2,8 +2,9 @@
 
 Each poll reads ``write_date >= watermark - overlap`` ordered ``write_date asc, id asc`` in pages
 of ``page_size``, continuing by keyset (``(write_date, id) > last row``) so a burst sharing one
-second never stalls the feed; ``next_poll`` drops rows already emitted. ``write_date`` has second
-precision and keeps the transaction's start time, so the overlap must cover late commits.
+second never stalls the feed; ``next_poll`` drops rows already emitted unless their content
+changed. ``write_date`` has second precision (two writes in one second keep one position) and
+keeps the transaction's start time, so the overlap must cover late commits.
 """
 
 from collections.abc import AsyncIterator
@@ -110,20 +111,17 @@ async def read_poll(
         )
         rows = [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
         batch = next_poll(rows, state, key=position, overlap=options.overlap)
-        high = state.cursor
-        records = []
-        for row, at in batch.emit:
-            high = at if high is None or at > high else high
-            records.append(
-                SourceRecord(
-                    entity=spec.name,
-                    id=str(row["id"]),
-                    cursor=high,
-                    payload=row,
-                    modified_at=at.modified,
-                    origin=_author(row),
-                )
+        records = [
+            SourceRecord(
+                entity=spec.name,
+                id=str(row["id"]),
+                cursor=commit,
+                payload=row,
+                modified_at=at.modified,
+                origin=_author(row),
             )
+            for (row, at), commit in zip(batch.emit, batch.commits, strict=True)
+        ]
         state = batch.state
         yield records, state
         if len(rows) < options.page_size:

@@ -2,8 +2,8 @@
 
 Each poll reads ``SystemModstamp >= watermark - overlap ORDER BY SystemModstamp, Id LIMIT n``,
 then continues by keyset (``(SystemModstamp, Id) > last row``) until a short batch, so a burst
-of rows sharing one millisecond never stalls the feed; ``next_poll`` drops rows already emitted.
-Orders carry their items under ``OrderItems`` (one ``OrderId IN (...)`` query per batch).
+sharing one millisecond never stalls the feed; ``next_poll`` drops rows already emitted unless
+their content changed (two writes in one ms). Orders carry their items under ``OrderItems``.
 """
 
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -86,12 +86,12 @@ async def read_poll(
         batch = next_poll(rows, state, key=position, overlap=options.overlap)
         emitted = [row for row, _ in batch.emit]
         if spec.name == "Order" and emitted:
+            # After next_poll: versions digest the Order row itself (a roll-up bumps its stamp).
             await attach_order_items(client, emitted)
-        high = state.cursor
-        records = []
-        for row, at in batch.emit:
-            high = at if high is None or at > high else high
-            records.append(_record(spec, row, at, high, echo))
+        records = [
+            _record(spec, row, at, commit, echo)
+            for (row, at), commit in zip(batch.emit, batch.commits, strict=True)
+        ]
         state = batch.state
         yield records, state
         if len(rows) < options.page_size:
@@ -100,13 +100,13 @@ async def read_poll(
 
 
 def _record(
-    spec: ObjectSpec, row: dict[str, Any], at: Cursor, high: Cursor, echo: EchoHint
+    spec: ObjectSpec, row: dict[str, Any], at: Cursor, commit: Cursor, echo: EchoHint
 ) -> SourceRecord:
     origin = row.get("LastModifiedById")
     return SourceRecord(
         entity=spec.name,
         id=at.id,
-        cursor=high,
+        cursor=commit,
         payload=row,
         modified_at=at.modified,
         origin=origin if isinstance(origin, str) else None,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Outcome, PollState, SinkCommand, SourceRecord
+from connectors.base import Cursor, Outcome, PollState, SinkCommand, SourceRecord
 from connectors.httpbase import RetryPolicy
 from connectors.salesforce import SalesforceConnector, SalesforceSettings, format_soql
 from connectors.settings import load_settings
@@ -140,6 +140,47 @@ async def test_rows_sharing_one_timestamp_are_all_read_across_small_batches(
         assert len({r.modified_at for r in mine}) == 1  # one frozen millisecond
         again, _ = await crm.poll("Account", state)
         assert not [r for r in again if r.payload.get("ErpCustomerRef__c") in refs]
+
+
+async def test_an_order_changed_again_within_its_millisecond_is_read_again(
+    crm: SalesforceConnector, crm_url: str, control: httpx.AsyncClient
+) -> None:
+    """Writes sharing one `SystemModstamp` (the sandbox clock frozen): the last one is read."""
+    state = await caught_up(crm, "Order")
+    token = await human_token(control, "wang.fang@hengli-demo.cn")
+
+    async def enter_po(order_id: str, po_number: str) -> None:
+        answer = await control.patch(
+            f"{V}/sobjects/Order/{order_id}",
+            json={"PoNumber": po_number},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 204
+
+    def mine(records: list[SourceRecord], order_id: str) -> list[SourceRecord]:
+        return [r for r in records if r.id == order_id]
+
+    assert (await control.post("/_sandbox/clock", json={"manual": True})).status_code == 200
+    try:
+        order_id = await new_order(crm)
+        created, state = await crm.poll("Order", state)
+        [first] = mine(created, order_id)
+        await enter_po(order_id, "PO-2026-0815")
+        changed, state = await crm.poll("Order", state)
+        [second] = mine(changed, order_id)
+        assert second.modified_at == first.modified_at  # one frozen millisecond
+        assert second.payload["PoNumber"] == "PO-2026-0815"
+        assert second.cursor >= first.cursor
+        assert mine((await crm.poll("Order", state))[0], order_id) == []  # unchanged: not again
+        # A third write in the same millisecond while the worker is down; it resumes from
+        # the cursor text it stored (a new connector: nothing remembered but that text).
+        stored = changed[-1].cursor.to_text()
+        await enter_po(order_id, "PO-2026-0816")
+        async with SalesforceConnector(crm_settings(crm_url), retry=FAST) as restarted:
+            after = [r async for r in restarted.changes("Order", Cursor.from_text(stored))]
+    finally:
+        await control.post("/_sandbox/clock", json={"manual": False})
+    assert [r.payload["PoNumber"] for r in mine(after, order_id)] == ["PO-2026-0816"]
 
 
 async def test_upsert_twice_leaves_one_record_and_one_write(

@@ -89,13 +89,15 @@ async def place_crm_order(crm: CrmUser) -> str:
     return await crm.place_order(account, [(product[0]["ProductCode"], 1, Decimal("1000"))])
 
 
-async def confirm_erp_order(erp: ErpUser, crm_order_id: str) -> str:
-    """Create and confirm an ERP sale order of two manufactured models for a CRM order."""
+async def confirm_erp_order(
+    erp: ErpUser, crm_order_id: str, codes: tuple[str, ...] = ("HL-VMC850", "HL-CK6150")
+) -> str:
+    """Create and confirm an ERP sale order of one of each product (two made models by default)."""
     partner = await erp.search_read("res.partner", [("ref", "=", "C10001")], ["id"])
     products = await erp.search_read(
-        "product.product", [("default_code", "in", ["HL-VMC850", "HL-CK6150"])], ["id"]
+        "product.product", [("default_code", "in", list(codes))], ["id"]
     )
-    assert partner and len(products) == 2, "ERP master data lacks C10001 / HL-VMC850 / HL-CK6150"
+    assert partner and len(products) == len(codes), f"ERP master data lacks C10001 / {codes}"
     order_id = await erp.execute(
         "sale.order",
         "create",
@@ -264,6 +266,126 @@ async def test_the_same_erp_change_delivered_twice_is_written_once(
     written = await status_writes(stack, order_id)
     log.info("ErpStatus__c writes after the redelivery: %s", written)
     assert written == ["Confirmed", "InProduction", "Shipped", "Invoiced"]
+
+
+class ErpClock:
+    """The stack ERP's sandbox clock, frozen while in use and real-time again afterwards."""
+
+    def __init__(self, stack: FlowStack) -> None:
+        self.http = httpx.AsyncClient(base_url=stack.urls["erp"], timeout=10)
+
+    async def __aenter__(self) -> "ErpClock":
+        await self.advance(0, manual=True)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.advance(0, manual=False)
+        await self.http.aclose()
+
+    async def advance(self, seconds: float, **body: Any) -> datetime:
+        answer = await self.http.post("/_sandbox/clock", json={"advance_s": seconds, **body})
+        answer.raise_for_status()
+        return datetime.fromisoformat(answer.json()["time"])
+
+    async def to_fraction(self, fraction: float) -> datetime:
+        """Step forward to the next `fraction` of a second (e.g. x.2 s)."""
+        now = await self.advance(0)
+        return await self.advance((fraction - now.microsecond / 1e6) % 1.0 or 1.0)
+
+
+class Captured:
+    """Raw ERP records of one topic as the worker published them, read in the background."""
+
+    def __init__(self, stack: FlowStack, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            stack.topic(topic),
+            bootstrap_servers=stack.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        self.records: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> "Captured":
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self.consumer.stop()
+
+    async def _read(self) -> None:
+        async for message in self.consumer:
+            event = decode_record(message.value, list(message.headers))
+            self.records.append(dict(getattr(event.data, "record", {})))
+
+    def versions(self, record_id: int) -> list[dict[str, Any]]:
+        return [r for r in self.records if r.get("id") == record_id]
+
+
+async def test_a_delivery_done_within_the_second_it_was_last_read_still_ships_the_order(
+    stack: FlowStack, crm: CrmUser, erp: ErpUser
+) -> None:
+    """A picking read, then written twice within one `write_date` second: the last one counts.
+
+    The ERP clock is frozen and stepped: the clerk enters the tracking number at x.05 s, the
+    worker reads the picking, and the ERP validates it at x.35 s of the same second.
+    """
+    order_id = await place_crm_order(crm)
+    async with ErpClock(stack) as clock, Captured(stack, "src.erp.picking") as captured:
+        await clock.to_fraction(0.2)
+        # Stocked goods, nothing to make: the delivery is ready at once and ships one step
+        # (1 s in this stack) later, at the next second's x.2.
+        name = await confirm_erp_order(erp, order_id, ("HL-BS-40",))
+        [picking] = await erp.search_read("stock.picking", [("origin", "=", name)], ["id"])
+        await clock.advance(0.85)
+        tracking = f"SF{uuid.uuid4().hex[:10].upper()}"
+        await erp.execute("stock.picking", "write", [picking["id"]],
+                          {"carrier_tracking_ref": tracking})  # fmt: skip
+        [tracked] = await erp.search_read(
+            "stock.picking", [("id", "=", picking["id"])], ["write_date", "state"]
+        )
+        assert tracked["state"] == "assigned"
+
+        async def read_by_the_worker() -> bool:
+            return any(
+                r.get("carrier_tracking_ref") == tracking for r in captured.versions(picking["id"])
+            )
+
+        await stack.wait_for(read_by_the_worker, what="the worker to read the tracked picking")
+        await clock.advance(0.3)  # the ship step is due now, still within the same second
+        [done] = await erp.search_read(
+            "stock.picking", [("id", "=", picking["id"])], ["write_date", "state"]
+        )
+        assert (done["state"], done["write_date"]) == ("done", tracked["write_date"])
+
+        async def shipped() -> bool:
+            return "Shipped" in await status_writes(stack, order_id)
+
+        await stack.wait_for(shipped, what="the CRM order to show Shipped", timeout_s=30)
+        states = [r["state"] for r in captured.versions(picking["id"])]
+    log.info("picking versions captured: %s", states)
+    assert states[-1] == "done"
+    assert states.count("done") == 1  # the unchanged done picking is not captured again
+
+
+async def test_a_service_only_order_is_invoiced_without_a_delivery(
+    stack: FlowStack, crm: CrmUser, erp: ErpUser
+) -> None:
+    order_id = await place_crm_order(crm)
+    name = await confirm_erp_order(erp, order_id, ("HL-SVC-INST",))
+    assert await erp.search_read("stock.picking", [("origin", "=", name)], ["id"]) == []
+
+    async def invoiced() -> bool:
+        return (await crm.get("Order", order_id)).get("ErpStatus__c") == "Invoiced"
+
+    await stack.wait_for(invoiced, what="the CRM order to be Invoiced", timeout_s=60)
+    await all_commands_applied(stack, crm, order_id)
+    assert await status_writes(stack, order_id) == ["Confirmed", "Invoiced"]
 
 
 async def raw_records(

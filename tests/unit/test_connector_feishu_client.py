@@ -320,6 +320,35 @@ async def test_catch_up_resumes_after_a_cursor_and_skips_vanished_instances() ->
     assert start == int((since.modified - timedelta(days=7)).timestamp() * 1000)
 
 
+async def test_catch_up_emits_an_instance_again_when_its_detail_changed_in_place() -> None:
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    api = Instances({"A": detail("A", t0, None, "PENDING")})
+    async with connector(FakeFeishu(api)) as oa:
+        [first] = [r async for r in oa.changes("approval_instance", None)]
+        since = Cursor.from_text(first.cursor.to_text())  # as the poller stores it
+        assert [r async for r in oa.changes("approval_instance", since)] == []
+        # A first approver passed it: the instance is still pending, its position unchanged.
+        api.details["A"] = {**api.details["A"], "comment_list": [{"comment": "同意"}]}
+        [again] = [r async for r in oa.changes("approval_instance", since)]
+        assert again.payload["detail"]["comment_list"] == [{"comment": "同意"}]
+        assert again.cursor == first.cursor and again.cursor.version != first.cursor.version
+        assert [r async for r in oa.changes("approval_instance", again.cursor)] == []
+
+
+async def test_catch_up_cursors_never_move_back_for_an_instance_found_late() -> None:
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    api = Instances({"B": detail("B", t0, t0 + timedelta(minutes=20), "APPROVED")})
+    async with connector(FakeFeishu(api)) as oa:
+        [first] = [r async for r in oa.changes("approval_instance", None)]
+        # Ended two minutes before B, inside the overlap, but listed only now.
+        api.details["C"] = detail("C", t0, t0 + timedelta(minutes=18), "APPROVED")
+        api.listed.append("C")
+        late = [r async for r in oa.changes("approval_instance", first.cursor)]
+    assert [r.id for r in late] == ["C"]
+    assert late[0].modified_at < first.cursor.modified
+    assert late[0].cursor == first.cursor  # committing it must not move the feed backwards
+
+
 async def test_catch_up_of_an_unknown_entity_is_a_schema_error() -> None:
     async with connector(FakeFeishu(lambda r: ok({}))) as oa:
         with pytest.raises(SchemaError, match="approval_trip"):

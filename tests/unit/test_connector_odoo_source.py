@@ -1,4 +1,4 @@
-"""Odoo feeds: write_date domain, keyset paging, equal seconds, resume, origin and cursors."""
+"""Odoo feeds: write_date domain, keyset paging, equal seconds, changes in one second, resume."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -57,14 +57,54 @@ async def test_a_row_committed_late_in_an_already_read_second_is_still_emitted()
     assert more[0].cursor == records[-1].cursor  # the cursor never moves backwards
 
 
-async def test_resume_from_a_cursor_skips_that_row_and_sees_newer_ones() -> None:
+async def test_resume_from_a_committed_cursor_skips_that_row_and_sees_newer_ones() -> None:
     fake = FakeOdoo()
     ids = orders(fake, T0, T1)
-    since = Cursor(parse_odoo_datetime(T1), cursor_id(ids[1]))
+    async with fake.connector(poll_overlap_s=1) as first:
+        committed = [r.cursor async for r in first.changes("sale.order", None, follow=False)][-1]
+    since = Cursor.from_text(committed.to_text())  # as the poller stored it: with its version
     async with fake.connector(poll_overlap_s=1) as erp:
         newer = orders(fake, "2025-05-06 08:00:02")
         seen = [int(r.id) async for r in erp.changes("sale.order", since, follow=False)]
     assert seen == [ids[0], *newer]  # the overlap re-reads T0 (at-least-once), not the cursor row
+
+
+async def test_resume_from_a_cursor_without_version_emits_that_row_once_more() -> None:
+    fake = FakeOdoo()
+    ids = orders(fake, T0, T1)
+    since = Cursor.from_text(f"{parse_odoo_datetime(T1).isoformat()}|{cursor_id(ids[1])}")
+    async with fake.connector(poll_overlap_s=1) as erp:
+        seen = [r async for r in erp.changes("sale.order", since, follow=False)]
+        again = [r async for r in erp.changes("sale.order", seen[-1].cursor, follow=False)]
+    assert [int(r.id) for r in seen] == ids  # stored before versions: its row may have changed
+    assert seen[-1].cursor == since and seen[-1].cursor.version is not None
+    assert again == []
+
+
+async def test_a_row_changed_again_within_its_second_is_emitted_again() -> None:
+    fake = FakeOdoo()
+    [picking] = orders(fake, T0)
+    async with fake.connector() as erp:
+        records, state = await erp.poll("sale.order", PollState())
+        fake.tables["sale.order"][picking]["state"] = "done"  # same write_date second
+        changed, state = await erp.poll("sale.order", state)
+        unchanged, state = await erp.poll("sale.order", state)
+    assert [r.payload["state"] for r in records + changed] == ["sale", "done"]
+    assert unchanged == []
+    assert changed[0].cursor == records[0].cursor  # same position, never backwards
+    assert changed[0].cursor.version != records[0].cursor.version
+
+
+async def test_a_restart_after_a_change_within_the_cursor_second_emits_it() -> None:
+    fake = FakeOdoo()
+    [order] = orders(fake, T0)
+    async with fake.connector() as erp:
+        [record] = [r async for r in erp.changes("sale.order", None, follow=False)]
+    fake.tables["sale.order"][order]["state"] = "cancel"  # same second, while we were down
+    since = Cursor.from_text(record.cursor.to_text())
+    async with fake.connector() as erp:
+        after = [r async for r in erp.changes("sale.order", since, follow=False)]
+    assert [r.payload["state"] for r in after] == ["cancel"]
 
 
 async def test_records_carry_origin_utc_time_and_the_payload() -> None:

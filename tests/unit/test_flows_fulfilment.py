@@ -160,6 +160,18 @@ def test_a_partial_delivery_does_not_mark_the_order_shipped() -> None:
 
 
 @pytest.mark.parametrize(
+    "moves",
+    [[], [{**move, "quantity": 0.0} for move in MOVES]],
+    ids=["no moves", "nothing moved"],
+)
+def test_a_done_delivery_without_goods_is_nothing_to_report_not_an_error(
+    moves: list[dict[str, Any]],
+) -> None:
+    # e.g. a delivery of a service-only order (Odoo makes none, older data may hold one).
+    assert map_shipment(PICKING, moves, PRODUCTS, crm_order_ref="801X") is None
+
+
+@pytest.mark.parametrize(
     "change", [{"state": "assigned"}, {"state": "waiting"}, {"picking_type_code": "incoming"}]
 )
 def test_open_deliveries_and_receipts_are_not_shipments(change: dict[str, Any]) -> None:

@@ -118,6 +118,34 @@ async def test_order_without_manufactured_products_ships_first(service: ErpServi
     assert read1(service, "sale.order", order, ["delivery_status"])["delivery_status"] == "full"
 
 
+async def test_a_service_only_order_has_no_delivery_and_is_still_invoiced(
+    service: ErpService,
+) -> None:
+    order = new_order(service, "CRM-O-SVC", [("HL-SVC-INST", 1)])
+    run(service, "sale.order", "action_confirm", [order])
+    assert run(service, "stock.picking", "search_count", [("sale_id", "=", order)]) == 0
+    assert run(service, "stock.move", "search_count", [("reference", "like", "S")]) == 0
+    await step(service, 30)
+    final = read1(service, "sale.order", order, ["invoice_status", "delivery_status"])
+    assert (final["invoice_status"], final["delivery_status"]) == ("invoiced", False)
+    assert run(service, "account.move", "search_count", [("x_sale_order_id", "=", order)]) == 1
+
+
+async def test_a_mixed_order_delivers_only_its_goods(service: ErpService) -> None:
+    order = new_order(service, "CRM-O-MIX", [("HL-BS-40", 2), ("HL-SVC-INST", 1)])
+    run(service, "sale.order", "action_confirm", [order])
+    [picking] = run(
+        service, "stock.picking", "search_read", [("sale_id", "=", order)], ["move_ids", "state"]
+    )
+    moves = run(service, "stock.move", "read", picking["move_ids"], ["product_id"])
+    goods = run(service, "product.product", "search", [("default_code", "=", "HL-BS-40")])
+    assert [m["product_id"][0] for m in moves] == goods
+    assert picking["state"] == "assigned"
+    await step(service, 2)
+    assert read1(service, "stock.picking", picking["id"], ["state"])["state"] == "done"
+    assert read1(service, "sale.order", order, ["delivery_status"])["delivery_status"] == "full"
+
+
 async def test_cancelled_order_stops_its_pending_work(service: ErpService) -> None:
     order = new_order(service, "CRM-O-4", [("HL-HP100", 1)])
     run(service, "sale.order", "action_confirm", [order])

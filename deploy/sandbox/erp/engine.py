@@ -1,7 +1,8 @@
 """The ERP's own work after a sales order is confirmed, driven by the sandbox clock.
 
 confirm (caller's uid): order/lines 'sale', one mrp.production per manufactured line
-('confirmed'), an outgoing stock.picking ('waiting', or 'assigned' with nothing to make).
+('confirmed'), an outgoing stock.picking of the goods lines ('waiting', or 'assigned' with
+nothing to make; none when every line is a service, as in Odoo).
 Then, every `step_s` sandbox seconds, as OdooBot (uid 1): MOs 'progress' → MOs 'done' (+stock,
 picking 'assigned') → picking 'done' (-stock, qty_delivered) → account.move out_invoice 'posted'.
 """
@@ -64,61 +65,86 @@ class FulfilmentEngine:
             )
             if lines:
                 env.write("sale.order.line", [line["id"] for line in lines], {})
-            made = 0
-            picking = env.create(
-                "stock.picking",
-                {
-                    "origin": order["name"],
-                    "partner_id": order["partner_id"],
-                    "sale_id": order["id"],
-                    "picking_type_code": "outgoing",
-                    "location_id": stock,
-                    "location_dest_id": customers,
-                    "scheduled_date": env.now(),
-                    "state": "waiting",
-                },
-            )
+            goods = []
             for line in lines:
                 if not line["product_id"]:
                     continue
                 product = env.read(
                     "product.product", [line["product_id"]], ["x_manufacture", "type"]
                 )[0]
-                if product["type"] == "service":
-                    continue
-                env.create(
-                    "stock.move",
-                    {
-                        "name": order["name"],
-                        "reference": order["name"],
-                        "picking_id": picking,
-                        "product_id": line["product_id"],
-                        "product_uom_qty": line["product_uom_qty"],
-                        "location_id": stock,
-                        "location_dest_id": customers,
-                        "state": "waiting",
-                        "sale_line_id": line["id"],
-                    },
-                )
-                if product["x_manufacture"]:
-                    made += 1
-                    env.create(
-                        "mrp.production",
-                        {
-                            "origin": order["name"],
-                            "product_id": line["product_id"],
-                            "product_qty": line["product_uom_qty"],
-                            "state": "confirmed",
-                            "x_sale_line_id": line["id"],
-                            "date_deadline": env.now(),
-                        },
-                    )
-            if not made:
-                self._set_picking(env, picking, "assigned")
-            env.write("sale.order", [order["id"]], {"delivery_status": "pending"})
+                if product["type"] != "service":  # as in Odoo: services have no stock moves
+                    goods.append((line, product))
+            made = 0
+            if goods:
+                route = (stock, customers)
+                picking = self._new_picking(env, order, route)
+                for line, product in goods:
+                    made += self._plan_line(env, order, line=line, product=product,
+                                            picking=picking, route=route)  # fmt: skip
+                if not made:
+                    self._set_picking(env, picking, "assigned")
+                env.write("sale.order", [order["id"]], {"delivery_status": "pending"})
             env.log("action_confirm", "sale.order", [order["id"]], {"state": "sale"})
             first = "mo_progress" if made else "ship"
             self._schedule(env, order["id"], first, env.clock.now().timestamp() + self.step_s)
+
+    @staticmethod
+    def _new_picking(env: Env, order: dict[str, Any], route: tuple[int, int]) -> int:
+        stock, customers = route
+        return env.create(
+            "stock.picking",
+            {
+                "origin": order["name"],
+                "partner_id": order["partner_id"],
+                "sale_id": order["id"],
+                "picking_type_code": "outgoing",
+                "location_id": stock,
+                "location_dest_id": customers,
+                "scheduled_date": env.now(),
+                "state": "waiting",
+            },
+        )
+
+    @staticmethod
+    def _plan_line(
+        env: Env,
+        order: dict[str, Any],
+        *,
+        line: dict[str, Any],
+        product: dict[str, Any],
+        picking: int,
+        route: tuple[int, int],
+    ) -> int:
+        """Add a goods line's move to the delivery; plan its MO if made. Returns MOs planned."""
+        stock, customers = route
+        env.create(
+            "stock.move",
+            {
+                "name": order["name"],
+                "reference": order["name"],
+                "picking_id": picking,
+                "product_id": line["product_id"],
+                "product_uom_qty": line["product_uom_qty"],
+                "location_id": stock,
+                "location_dest_id": customers,
+                "state": "waiting",
+                "sale_line_id": line["id"],
+            },
+        )
+        if not product["x_manufacture"]:
+            return 0
+        env.create(
+            "mrp.production",
+            {
+                "origin": order["name"],
+                "product_id": line["product_id"],
+                "product_qty": line["product_uom_qty"],
+                "state": "confirmed",
+                "x_sale_line_id": line["id"],
+                "date_deadline": env.now(),
+            },
+        )
+        return 1
 
     def cancel(self, env: Env, order_ids: list[int]) -> None:
         """`sale.order.action_cancel`: stop pending work, cancel what is not done."""
@@ -234,9 +260,9 @@ class FulfilmentEngine:
                         },
                     )
             env.write("stock.picking", [picking], {"state": "done", "date_done": env.now()})
-        env.write(
-            "sale.order", [order_id], {"delivery_status": "full", "invoice_status": "to invoice"}
-        )
+        # A service-only order has no delivery: like Odoo, its delivery_status stays unset.
+        done = {"delivery_status": "full"} if pickings else {}
+        env.write("sale.order", [order_id], {**done, "invoice_status": "to invoice"})
 
     def _invoice(self, env: Env, order_id: int) -> None:
         order = env.read(
