@@ -10,7 +10,10 @@ BIN := $(VENV)/bin
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[sandbox,dev]'
+	@# mypy reads the folders as bizbus.* through links (it cannot follow the editable hook).
+	@mkdir -p $(VENV)/bizbus-src/bizbus
+	@for layer in schemas connectors flows deploy; do ln -sfn ../../../$$layer $(VENV)/bizbus-src/bizbus/$$layer; done
 	@touch $@
 
 install: $(VENV)/.installed

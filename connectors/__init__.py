@@ -1,6 +1,6 @@
 """Connectors: one module per external system dialect plus shared HTTP and webhook machinery."""
 
-from connectors.auth import (
+from bizbus.connectors.auth import (
     AccessToken,
     FeishuTenantToken,
     OdooApiKey,
@@ -9,7 +9,7 @@ from connectors.auth import (
     StaticToken,
     TokenProvider,
 )
-from connectors.base import (
+from bizbus.connectors.base import (
     ApplyResult,
     Cursor,
     FeedStates,
@@ -23,7 +23,7 @@ from connectors.base import (
     content_digest,
     next_poll,
 )
-from connectors.errors import (
+from bizbus.connectors.errors import (
     AuthError,
     ConfigError,
     ConnectorError,
@@ -34,30 +34,30 @@ from connectors.errors import (
     SchemaError,
     TransientError,
 )
-from connectors.httpbase import (
+from bizbus.connectors.httpbase import (
     HttpConnector,
     RetryPolicy,
 )
-from connectors.quota import (
+from bizbus.connectors.quota import (
     RateBudget,
 )
-from connectors.registry import (
+from bizbus.connectors.registry import (
     CONNECTORS,
     connector_names,
     load_connector,
 )
-from connectors.settings import (
+from bizbus.connectors.settings import (
     BizbusSettings,
     ConnectorSettings,
     describe_errors,
     load_settings,
 )
-from connectors.status import (
+from bizbus.connectors.status import (
     error_for_response,
     error_for_transport,
     parse_retry_after,
 )
-from connectors.webhooks import (
+from bizbus.connectors.webhooks import (
     FeishuEventVerifier,
     ReplayCache,
     ReplayStore,

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import httpx
 from pydantic import SecretStr
 
-from connectors.errors import AuthError, RateLimited, RejectedError
-from connectors.status import error_for_response, error_for_transport
+from bizbus.connectors.errors import AuthError, RateLimited, RejectedError
+from bizbus.connectors.status import error_for_response, error_for_transport
 
 __all__ = [
     "AccessToken",

@@ -16,7 +16,7 @@ IntegrationError            retriable=False
 
 from typing import ClassVar
 
-from schemas.errors import SchemaError as _ContractError
+from bizbus.schemas.errors import SchemaError as _ContractError
 
 __all__ = [
     "AuthError",

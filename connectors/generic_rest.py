@@ -13,10 +13,10 @@ import orjson
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from connectors.auth import StaticToken
-from connectors.base import ApplyResult, Outcome, SinkCommand
-from connectors.httpbase import HttpConnector
-from connectors.settings import ConnectorSettings
+from bizbus.connectors.auth import StaticToken
+from bizbus.connectors.base import ApplyResult, Outcome, SinkCommand
+from bizbus.connectors.httpbase import HttpConnector
+from bizbus.connectors.settings import ConnectorSettings
 
 __all__ = ["RestSettings", "RestSink", "idempotency_key"]
 

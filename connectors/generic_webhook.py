@@ -13,10 +13,10 @@ from typing import Any, ClassVar, Self
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from connectors.base import Cursor, SourceRecord
-from connectors.errors import SchemaError, TransientError
-from connectors.settings import BizbusSettings
-from connectors.webhooks import ReplayCache, StandardWebhookVerifier, VerifiedWebhook
+from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus.connectors.errors import SchemaError, TransientError
+from bizbus.connectors.settings import BizbusSettings
+from bizbus.connectors.webhooks import ReplayCache, StandardWebhookVerifier, VerifiedWebhook
 
 __all__ = ["Receipt", "SignedWebhookSource", "WebhookSettings"]
 

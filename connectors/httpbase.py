@@ -22,10 +22,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from connectors.auth import AccessToken, TokenProvider
-from connectors.errors import ConnectorError, IntegrationError, RateLimited, TransientError
-from connectors.quota import RateBudget
-from connectors.status import error_for_response, error_for_transport
+from bizbus.connectors.auth import AccessToken, TokenProvider
+from bizbus.connectors.errors import ConnectorError, IntegrationError, RateLimited, TransientError
+from bizbus.connectors.quota import RateBudget
+from bizbus.connectors.status import error_for_response, error_for_transport
 
 __all__ = ["HttpConnector", "RetryPolicy"]
 

@@ -1,24 +1,24 @@
 """Connector registry: name → ``"module:Class"``, imported only when asked for.
 
 Adding a system is one line here plus its module, e.g.
-``"salesforce": "connectors.salesforce:SalesforceConnector",``.
+``"salesforce": "bizbus.connectors.salesforce:SalesforceConnector",``.
 """
 
 import importlib
 from types import MappingProxyType
 
-from connectors.errors import ConfigError
+from bizbus.connectors.errors import ConfigError
 
 __all__ = ["CONNECTORS", "connector_names", "load_connector"]
 
 CONNECTORS = MappingProxyType(
     {
-        "rest": "connectors.generic_rest:RestSink",
-        "webhook": "connectors.generic_webhook:SignedWebhookSource",
-        "salesforce": "connectors.salesforce:SalesforceConnector",
-        "odoo": "connectors.odoo:OdooConnector",
+        "rest": "bizbus.connectors.generic_rest:RestSink",
+        "webhook": "bizbus.connectors.generic_webhook:SignedWebhookSource",
+        "salesforce": "bizbus.connectors.salesforce:SalesforceConnector",
+        "odoo": "bizbus.connectors.odoo:OdooConnector",
         # Dialects add one line each when their module lands:
-        "feishu": "connectors.feishu:FeishuConnector",
+        "feishu": "bizbus.connectors.feishu:FeishuConnector",
     }
 )
 

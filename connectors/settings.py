@@ -10,9 +10,9 @@ import httpx
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.errors import ConfigError
-from connectors.httpbase import RetryPolicy
-from connectors.quota import RateBudget
+from bizbus.connectors.errors import ConfigError
+from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.quota import RateBudget
 
 __all__ = ["BizbusSettings", "ConnectorSettings", "describe_errors", "load_settings"]
 

@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from connectors.errors import (
+from bizbus.connectors.errors import (
     AuthError,
     ConnectorError,
     RateLimited,

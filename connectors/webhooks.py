@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pydantic import SecretStr
 
-from connectors.errors import ConfigError, RejectedError
+from bizbus.connectors.errors import ConfigError, RejectedError
 
 __all__ = [
     "FeishuEventVerifier",

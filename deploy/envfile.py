@@ -1,6 +1,6 @@
 """Render `deploy/.env.example` from the settings classes, so the list never drifts from code.
 
-`python -m deploy.envfile > deploy/.env.example` rewrites it; a unit test fails when it drifts.
+`python -m bizbus.deploy.envfile > deploy/.env.example` rewrites it; a unit test fails when it drifts.
 """
 
 import importlib
@@ -12,17 +12,20 @@ from pydantic_settings import BaseSettings
 
 # title, "module:Class" — add a line when a settings class is added.
 SETTINGS: list[tuple[str, str]] = [
-    ("Worker runtime", "flows.settings:RuntimeSettings"),
-    ("Catalog sync: field ownership and conflicts", "flows.ownership:CatalogSettings"),
-    ("Local Kafka broker (bizbus kafka up, tests)", "deploy.kafka.settings:KafkaRuntimeSettings"),
-    ("CRM: Salesforce REST API", "connectors.salesforce.settings:SalesforceSettings"),
-    ("ERP: Odoo external API", "connectors.odoo.settings:OdooSettings"),
-    ("OA: Feishu/Lark approval v4", "connectors.feishu.settings:FeishuSettings"),
-    ("Generic REST sink", "connectors.generic_rest:RestSettings"),
-    ("Generic signed-webhook source", "connectors.generic_webhook:WebhookSettings"),
-    ("Sandbox ERP", "deploy.sandbox.erp:ErpSandboxSettings"),
-    ("Sandbox OA", "deploy.sandbox.oa:OaSandboxSettings"),
-    ("Sandbox CRM", "deploy.sandbox.crm:CrmSandboxSettings"),
+    ("Worker runtime", "bizbus.flows.settings:RuntimeSettings"),
+    ("Catalog sync: field ownership and conflicts", "bizbus.flows.ownership:CatalogSettings"),
+    (
+        "Local Kafka broker (bizbus kafka up, tests)",
+        "bizbus.deploy.kafka.settings:KafkaRuntimeSettings",
+    ),
+    ("CRM: Salesforce REST API", "bizbus.connectors.salesforce.settings:SalesforceSettings"),
+    ("ERP: Odoo external API", "bizbus.connectors.odoo.settings:OdooSettings"),
+    ("OA: Feishu/Lark approval v4", "bizbus.connectors.feishu.settings:FeishuSettings"),
+    ("Generic REST sink", "bizbus.connectors.generic_rest:RestSettings"),
+    ("Generic signed-webhook source", "bizbus.connectors.generic_webhook:WebhookSettings"),
+    ("Sandbox ERP", "bizbus.deploy.sandbox.erp:ErpSandboxSettings"),
+    ("Sandbox OA", "bizbus.deploy.sandbox.oa:OaSandboxSettings"),
+    ("Sandbox CRM", "bizbus.deploy.sandbox.crm:CrmSandboxSettings"),
 ]
 
 
@@ -51,7 +54,7 @@ def render() -> str:
     """Return the text of deploy/.env.example."""
     lines = [
         "# Every setting bizbus reads, generated from the settings classes by",
-        "# `python -m deploy.envfile > deploy/.env.example`. Empty = no default (required when",
+        "# `python -m bizbus.deploy.envfile > deploy/.env.example`. Empty = no default (required when",
         "# the component is used) or a computed default. Never commit real secrets.",
     ]
     for title, path in SETTINGS:

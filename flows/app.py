@@ -6,8 +6,8 @@ duplicate or crash); tables keep changelog topics, so state moves with partition
 
 import faust
 
-from flows.runtime.assignor import CheckedPartitionAssignor
-from flows.settings import RuntimeSettings
+from bizbus.flows.runtime.assignor import CheckedPartitionAssignor
+from bizbus.flows.settings import RuntimeSettings
 
 
 def create_app(settings: RuntimeSettings | None = None) -> faust.App:

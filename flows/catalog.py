@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Cursor, SourceRecord
-from connectors.errors import SchemaError
-from flows.catalog_mapping import (
+from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus.connectors.errors import SchemaError
+from bizbus.flows.catalog_mapping import (
     Values,
     Verdict,
     changed_fields,
@@ -37,13 +37,13 @@ from flows.catalog_mapping import (
     price_changed,
     product_edited,
 )
-from flows.catalog_sinks import ERP_PRODUCT, CatalogWriters
-from flows.context import FlowContext, follow_up
-from flows.ownership import CatalogSettings, Owner, load_catalog_settings
-from flows.runtime.polling import Feed
-from flows.runtime.record import RawRecord
-from flows.writelog import WriteLog, writelog_key
-from schemas import (
+from bizbus.flows.catalog_sinks import ERP_PRODUCT, CatalogWriters
+from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.ownership import CatalogSettings, Owner, load_catalog_settings
+from bizbus.flows.runtime.polling import Feed
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.writelog import WriteLog, writelog_key
+from bizbus.schemas import (
     TOPICS,
     Envelope,
     FieldConflictDetectedV1,
@@ -57,7 +57,7 @@ from schemas import (
     SourceRecordCapturedV1,
     decode_record,
 )
-from schemas.envelope import System
+from bizbus.schemas.envelope import System
 
 log = logging.getLogger("bizbus.catalog")
 SOURCE = "bizbus://flows/catalog"

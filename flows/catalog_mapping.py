@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from connectors.errors import MappingError
-from flows.ownership import CatalogSettings, CrmObject, FieldRule, Owner
-from schemas import (
+from bizbus.connectors.errors import MappingError
+from bizbus.flows.ownership import CatalogSettings, CrmObject, FieldRule, Owner
+from bizbus.schemas import (
     FieldConflictDetectedV1,
     Money,
     PriceBookEntryUpsertRequestedV1,
@@ -26,7 +26,7 @@ from schemas import (
     ProductModelUpdateRequestedV1,
     ProductUpsertRequestedV1,
 )
-from schemas.payloads.catalog import MODEL_CODE_PATTERN
+from bizbus.schemas.payloads.catalog import MODEL_CODE_PATTERN
 
 __all__ = [
     "NO_REVISION",

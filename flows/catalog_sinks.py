@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
-from connectors.base import SinkCommand
-from connectors.errors import MappingError, TransientError
-from connectors.salesforce.soql import format_soql, select
-from flows.catalog_mapping import canonical, crm_product_fields, in_system
-from flows.context import FlowContext
-from flows.ownership import CatalogSettings, Owner
-from flows.writelog import WriteLog
-from schemas import (
+from bizbus.connectors.base import SinkCommand
+from bizbus.connectors.errors import MappingError, TransientError
+from bizbus.connectors.salesforce.soql import format_soql, select
+from bizbus.flows.catalog_mapping import canonical, crm_product_fields, in_system
+from bizbus.flows.context import FlowContext
+from bizbus.flows.ownership import CatalogSettings, Owner
+from bizbus.flows.writelog import WriteLog
+from bizbus.schemas import (
     FieldConflictDetectedV1,
     PriceBookEntryUpsertRequestedV1,
     ProductModelUpdateRequestedV1,
@@ -29,8 +29,8 @@ from schemas import (
 )
 
 if TYPE_CHECKING:
-    from connectors.odoo import OdooConnector
-    from connectors.salesforce import SalesforceConnector
+    from bizbus.connectors.odoo import OdooConnector
+    from bizbus.connectors.salesforce import SalesforceConnector
 
 log = logging.getLogger("bizbus.catalog")
 ERP_PRODUCT = "product.template"

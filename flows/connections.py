@@ -9,12 +9,12 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from connectors.settings import load_settings
+from bizbus.connectors.settings import load_settings
 
 if TYPE_CHECKING:
-    from connectors.feishu import FeishuConnector
-    from connectors.odoo import OdooConnector
-    from connectors.salesforce import SalesforceConnector
+    from bizbus.connectors.feishu import FeishuConnector
+    from bizbus.connectors.odoo import OdooConnector
+    from bizbus.connectors.salesforce import SalesforceConnector
 
 
 T = TypeVar("T")
@@ -29,7 +29,7 @@ class Connections:
 
     async def crm(self) -> "SalesforceConnector":
         """Return the CRM (Salesforce) connector."""
-        from connectors.salesforce import SalesforceConnector, SalesforceSettings
+        from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings
 
         return await self._get(
             "crm", lambda: SalesforceConnector(load_settings(SalesforceSettings))
@@ -37,14 +37,14 @@ class Connections:
 
     async def erp(self) -> "OdooConnector":
         """Return the ERP (Odoo) connector."""
-        from connectors.odoo import OdooConnector, OdooSettings
+        from bizbus.connectors.odoo import OdooConnector, OdooSettings
 
         settings = load_settings(OdooSettings)
         return await self._get("erp", lambda: OdooConnector(settings))
 
     async def oa(self) -> "FeishuConnector":
         """Return the OA (Feishu) connector."""
-        from connectors.feishu import FeishuConnector, FeishuSettings
+        from bizbus.connectors.feishu import FeishuConnector, FeishuSettings
 
         settings = load_settings(FeishuSettings)
         return await self._get("oa", lambda: FeishuConnector(settings))

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
-from flows.connections import Connections
-from flows.runtime.faust_glue import guarded_agent
-from flows.runtime.guard import EventGuard, Handler, RetryPolicy
-from flows.settings import RuntimeSettings
+from bizbus.flows.connections import Connections
+from bizbus.flows.runtime.faust_glue import guarded_agent
+from bizbus.flows.runtime.guard import EventGuard, Handler, RetryPolicy
+from bizbus.flows.settings import RuntimeSettings
 
 if TYPE_CHECKING:
-    from flows.runtime.polling import Poller
-    from flows.xref import Xref
-from schemas import TOPICS, Envelope, encode_record, make_event, topic_for
-from schemas.envelope import System
-from schemas.values import Payload
+    from bizbus.flows.runtime.polling import Poller
+    from bizbus.flows.xref import Xref
+from bizbus.schemas import TOPICS, Envelope, encode_record, make_event, topic_for
+from bizbus.schemas.envelope import System
+from bizbus.schemas.values import Payload
 
 
 @dataclass
@@ -34,8 +34,8 @@ class FlowContext:
     connections: Connections = field(default_factory=Connections)
 
     def __post_init__(self) -> None:
-        from flows.runtime.polling import Poller
-        from flows.xref import Xref
+        from bizbus.flows.runtime.polling import Poller
+        from bizbus.flows.xref import Xref
 
         self.poller = Poller(self)
         self.xref = Xref(self)

@@ -15,20 +15,20 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import Cursor, SinkCommand, SourceRecord
-from connectors.errors import MappingError, RejectedError, SchemaError
-from connectors.salesforce import SalesforceConnector
-from flows.context import FlowContext, follow_up
-from flows.customers_mapping import (
+from bizbus.connectors.base import Cursor, SinkCommand, SourceRecord
+from bizbus.connectors.errors import MappingError, RejectedError, SchemaError
+from bizbus.connectors.salesforce import SalesforceConnector
+from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.customers_mapping import (
     customer_command,
     customer_event,
     map_account,
     partner_payload,
     sales_rep,
 )
-from flows.runtime.polling import Feed
-from flows.runtime.record import RawRecord
-from schemas import (
+from bizbus.flows.runtime.polling import Feed
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.schemas import (
     AccountUpsertedV1,
     CustomerUpsertRequestedV1,
     Envelope,
@@ -36,7 +36,7 @@ from schemas import (
     SourceRecordCapturedV1,
     decode_record,
 )
-from schemas.errors import SchemaError as ContractError
+from bizbus.schemas.errors import SchemaError as ContractError
 
 log = logging.getLogger("bizbus.flows.customers")
 SOURCE = "bizbus://flows/customers"

@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.errors import MappingError
-from connectors.odoo import parse_odoo_datetime
-from connectors.salesforce.soql import parse_datetime
-from schemas import AccountUpsertedV1, Address, CustomerUpsertedV1, CustomerUpsertRequestedV1
-from schemas.payloads.common import SalesRep
+from bizbus.connectors.errors import MappingError
+from bizbus.connectors.odoo import parse_odoo_datetime
+from bizbus.connectors.salesforce.soql import parse_datetime
+from bizbus.schemas import AccountUpsertedV1, Address, CustomerUpsertedV1, CustomerUpsertRequestedV1
+from bizbus.schemas.payloads.common import SalesRep
 
 __all__ = [
     "COUNTRY_CODES",

@@ -21,10 +21,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from connectors.base import Cursor, SourceRecord
-from connectors.errors import MappingError, SchemaError
-from flows.context import FlowContext, follow_up
-from flows.fulfilment_mapping import (
+from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus.connectors.errors import MappingError, SchemaError
+from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.fulfilment_mapping import (
     ErpProduct,
     FulfilmentEvent,
     map_invoice,
@@ -34,9 +34,9 @@ from flows.fulfilment_mapping import (
     sale_order_name,
     status_for,
 )
-from flows.runtime.polling import Feed, ReadChanges, correlation_id
-from flows.runtime.record import RawRecord
-from schemas import (
+from bizbus.flows.runtime.polling import Feed, ReadChanges, correlation_id
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.schemas import (
     Envelope,
     OrderUpdateRequestedV1,
     SalesOrderUpsertedV1,

@@ -11,9 +11,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.errors import MappingError
-from connectors.odoo import parse_odoo_datetime
-from schemas import (
+from bizbus.connectors.errors import MappingError
+from bizbus.connectors.odoo import parse_odoo_datetime
+from bizbus.schemas import (
     InvoicePostedV1,
     ManufacturingOrderPlannedV1,
     ManufacturingOrderProgressedV1,

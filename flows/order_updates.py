@@ -10,10 +10,10 @@ moved is announced as OrderStatusChangedV1 on `biz.sales.order`. Unknown order â
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.errors import SchemaError
-from flows.context import FlowContext, follow_up
-from flows.runtime.record import RawRecord
-from schemas import (
+from bizbus.connectors.errors import SchemaError
+from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.schemas import (
     OrderStatus,
     OrderStatusChangedV1,
     OrderUpdateRequestedV1,

@@ -18,14 +18,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from connectors.base import Cursor, SinkCommand, SourceRecord
-from connectors.errors import MappingError, SchemaError
-from connectors.odoo import OdooConnector
-from connectors.salesforce import SalesforceConnector, format_soql, select
-from flows import parking
-from flows.context import FlowContext, follow_up
-from flows.customers import Owners, decode, is_echo
-from flows.orders_mapping import (
+from bizbus.connectors.base import Cursor, SinkCommand, SourceRecord
+from bizbus.connectors.errors import MappingError, SchemaError
+from bizbus.connectors.odoo import OdooConnector
+from bizbus.connectors.salesforce import SalesforceConnector, format_soql, select
+from bizbus.flows import parking
+from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.customers import Owners, decode, is_echo
+from bizbus.flows.orders_mapping import (
     order_digest,
     order_update,
     placed_order,
@@ -34,9 +34,9 @@ from flows.orders_mapping import (
     sales_order_command,
     skip_reason,
 )
-from flows.runtime.polling import Feed, correlation_id
-from flows.runtime.record import RawRecord
-from schemas import (
+from bizbus.flows.runtime.polling import Feed, correlation_id
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.schemas import (
     TOPICS,
     CustomerUpsertedV1,
     OrderPlacedV1,

@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from connectors.errors import MappingError
-from connectors.salesforce.soql import parse_datetime
-from flows.customers_mapping import customer_ref
-from schemas import (
+from bizbus.connectors.errors import MappingError
+from bizbus.connectors.salesforce.soql import parse_datetime
+from bizbus.flows.customers_mapping import customer_ref
+from bizbus.schemas import (
     Money,
     OrderLine,
     OrderPlacedV1,

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.errors import ConfigError
+from bizbus.connectors.errors import ConfigError
 
 __all__ = [
     "CARRIED_FROM",

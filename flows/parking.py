@@ -9,7 +9,7 @@ missing data is announced, and by a periodic sweep in any case; nothing is dropp
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flows.runtime.record import Headers, RawRecord
+from bizbus.flows.runtime.record import Headers, RawRecord
 
 __all__ = [
     "FIRST_DELAY_S",

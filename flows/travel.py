@@ -22,15 +22,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
-from connectors.errors import MappingError, SchemaError
-from connectors.feishu import INSTANCE_ENTITY, FeishuConnector, parse_trip
-from connectors.odoo import OdooConnector
-from flows.context import FlowContext, follow_up
-from flows.runtime.deadletter import safe_reason
-from flows.runtime.polling import Feed, correlation_id
-from flows.runtime.record import RawRecord
-from flows.travel_mapping import (
+from bizbus.connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
+from bizbus.connectors.errors import MappingError, SchemaError
+from bizbus.connectors.feishu import INSTANCE_ENTITY, FeishuConnector, parse_trip
+from bizbus.connectors.odoo import OdooConnector
+from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.runtime.deadletter import safe_reason
+from bizbus.flows.runtime.polling import Feed, correlation_id
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.travel_mapping import (
     Decision,
     decide,
     employee_from_user,
@@ -40,8 +40,8 @@ from flows.travel_mapping import (
     map_trip_recorded,
     map_trip_request,
 )
-from flows.webhooks import OA_INSTANCE_TOPIC, register_feishu_webhook
-from schemas import (
+from bizbus.flows.webhooks import OA_INSTANCE_TOPIC, register_feishu_webhook
+from bizbus.schemas import (
     BusinessTripRequestedV1,
     Employee,
     SourceRecordCapturedV1,

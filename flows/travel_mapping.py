@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from connectors.errors import MappingError
-from connectors.feishu import InstanceDetail, TripRequest
-from schemas import (
+from bizbus.connectors.errors import MappingError
+from bizbus.connectors.feishu import InstanceDetail, TripRequest
+from bizbus.schemas import (
     BusinessTripRecordedV1,
     BusinessTripRequestedV1,
     Employee,

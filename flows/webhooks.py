@@ -15,12 +15,12 @@ from typing import Any, Protocol
 import faust
 from faust.web import Request, Response
 
-from connectors.base import SourceRecord
-from connectors.errors import IntegrationError
-from connectors.feishu import WebhookReply
-from flows.context import FlowContext
-from flows.runtime.deadletter import safe_reason
-from flows.runtime.polling import raw_event
+from bizbus.connectors.base import SourceRecord
+from bizbus.connectors.errors import IntegrationError
+from bizbus.connectors.feishu import WebhookReply
+from bizbus.flows.context import FlowContext
+from bizbus.flows.runtime.deadletter import safe_reason
+from bizbus.flows.runtime.polling import raw_event
 
 __all__ = [
     "FEISHU_WEBHOOK_PATH",

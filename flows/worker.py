@@ -7,23 +7,23 @@ import importlib
 
 import faust
 
-from connectors.errors import ConfigError
-from flows.app import create_app
-from flows.context import FlowContext
-from flows.runtime.faust_glue import app_topic_plans
-from flows.runtime.readiness import FeedProgress, Readiness
-from flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
-from flows.settings import RuntimeSettings
+from bizbus.connectors.errors import ConfigError
+from bizbus.flows.app import create_app
+from bizbus.flows.context import FlowContext
+from bizbus.flows.runtime.faust_glue import app_topic_plans
+from bizbus.flows.runtime.readiness import FeedProgress, Readiness
+from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
+from bizbus.flows.settings import RuntimeSettings
 
 FLOW_MODULES = {
-    "travel": "flows.travel",
-    "customers": "flows.customers",
-    "orders": "flows.orders",
-    "fulfilment": "flows.fulfilment",
-    "catalog": "flows.catalog",
+    "travel": "bizbus.flows.travel",
+    "customers": "bizbus.flows.customers",
+    "orders": "bizbus.flows.orders",
+    "fulfilment": "bizbus.flows.fulfilment",
+    "catalog": "bizbus.flows.catalog",
 }
 # Agents several flows rely on, registered once when any flow that needs them runs.
-SHARED_MODULES = {"flows.order_updates": ("orders", "fulfilment")}
+SHARED_MODULES = {"bizbus.flows.order_updates": ("orders", "fulfilment")}
 
 
 def enabled_flows(settings: RuntimeSettings) -> list[str]:

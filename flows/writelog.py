@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from connectors.errors import IntegrationError
+from bizbus.connectors.errors import IntegrationError
 
 __all__ = [
     "HISTORY",

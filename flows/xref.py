@@ -7,7 +7,7 @@ changelog directly, so it needs no running worker.
 
 from typing import Any
 
-from flows.context import FlowContext
+from bizbus.flows.context import FlowContext
 
 XREF_TABLE = "xref"
 # faust writes a table from an agent only when the table has as many partitions as the

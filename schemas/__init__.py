@@ -4,11 +4,11 @@ Connectors and flows import from here only: `make_event` builds an event, `encod
 `decode_record` move it through Kafka, `TOPICS` / `topic_for` say where it goes.
 """
 
-from schemas.codec import Headers, decode_record, encode_record
-from schemas.envelope import Envelope, System
-from schemas.errors import SchemaError
-from schemas.events import event_to_dict, make_event, parse_event
-from schemas.payloads import (
+from bizbus.schemas.codec import Headers, decode_record, encode_record
+from bizbus.schemas.envelope import Envelope, System
+from bizbus.schemas.errors import SchemaError
+from bizbus.schemas.events import event_to_dict, make_event, parse_event
+from bizbus.schemas.payloads import (
     ALL_PAYLOADS,
     AccountUpsertedV1,
     Address,
@@ -45,10 +45,10 @@ from schemas.payloads import (
     TravelRevokedV1,
     TravelStatus,
 )
-from schemas.payloads.operations import ShipmentLine
-from schemas.registry import EVENT_TYPES, dataschema_for, event_model, payload_model
-from schemas.topics import TOPICS, TopicSpec, dlq_for, source_topic, topic_for
-from schemas.values import CurrencyCode, Money, Payload
+from bizbus.schemas.payloads.operations import ShipmentLine
+from bizbus.schemas.registry import EVENT_TYPES, dataschema_for, event_model, payload_model
+from bizbus.schemas.topics import TOPICS, TopicSpec, dlq_for, source_topic, topic_for
+from bizbus.schemas.values import CurrencyCode, Money, Payload
 
 __all__ = [
     "ALL_PAYLOADS",

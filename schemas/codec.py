@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 
-from schemas.envelope import Envelope
-from schemas.errors import SchemaError
-from schemas.events import parse_event
+from bizbus.schemas.envelope import Envelope
+from bizbus.schemas.errors import SchemaError
+from bizbus.schemas.events import parse_event
 
 __all__ = [
     "CONTENT_TYPE_HEADER",

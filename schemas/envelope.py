@@ -9,7 +9,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.values import NonEmptyStr, Payload
+from bizbus.schemas.values import NonEmptyStr, Payload
 
 __all__ = ["EVENT_TYPE_PATTERN", "SYSTEMS", "Envelope", "P", "System"]
 

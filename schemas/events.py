@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from schemas.envelope import Envelope, P, System
-from schemas.errors import SchemaError
-from schemas.registry import EVENT_ADAPTER, dataschema_for, event_model
+from bizbus.schemas.envelope import Envelope, P, System
+from bizbus.schemas.errors import SchemaError
+from bizbus.schemas.registry import EVENT_ADAPTER, dataschema_for, event_model
 
 __all__ = ["event_to_dict", "make_event", "parse_event", "schema_error_from"]
 

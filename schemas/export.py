@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from schemas.compat import breaking_changes
-from schemas.errors import SchemaError
-from schemas.registry import EVENT_TYPES, dataschema_for
-from schemas.topics import TOPICS, TopicSpec
-from schemas.values import Payload
+from bizbus.schemas.compat import breaking_changes
+from bizbus.schemas.errors import SchemaError
+from bizbus.schemas.registry import EVENT_TYPES, dataschema_for
+from bizbus.schemas.topics import TOPICS, TopicSpec
+from bizbus.schemas.values import Payload
 
 __all__ = [
     "ASYNCAPI_FILE",

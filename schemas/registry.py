@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal, Union, cast
 
 from pydantic import Field, TypeAdapter, create_model
 
-from schemas.envelope import EVENT_TYPE_RE, Envelope
-from schemas.payloads import ALL_PAYLOADS
-from schemas.values import Payload
+from bizbus.schemas.envelope import EVENT_TYPE_RE, Envelope
+from bizbus.schemas.payloads import ALL_PAYLOADS
+from bizbus.schemas.values import Payload
 
 __all__ = [
     "DATASCHEMA_BASE",

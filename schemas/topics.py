@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from schemas.payloads import (
+from bizbus.schemas.payloads import (
     AccountUpsertedV1,
     BusinessTripRecordedV1,
     BusinessTripRequestedV1,
@@ -40,7 +40,7 @@ from schemas.payloads import (
     TravelApprovedV1,
     TravelRevokedV1,
 )
-from schemas.values import Payload
+from bizbus.schemas.values import Payload
 
 __all__ = [
     "TOPICS",

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
-from deploy.sandbox.runner import start_sandbox, stop_sandbox
-from flows.runtime.topics_admin import TopicPlan, ensure_topics
+from bizbus.deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
+from bizbus.deploy.sandbox.runner import start_sandbox, stop_sandbox
+from bizbus.flows.runtime.topics_admin import TopicPlan, ensure_topics
 from tests.integration.flowstack import FlowStack
 
 

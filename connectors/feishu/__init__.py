@@ -5,10 +5,10 @@ lists after outages; sink: instance creation keyed by ``uuid``. Limits: instance
 1000/min, subscribe 100/min per app. See ``connector.FeishuConnector`` for the API flows use.
 """
 
-from connectors.feishu.client import FeishuClient, FeishuRejected
-from connectors.feishu.connector import FeishuConnector
-from connectors.feishu.contact import USER_NOT_VISIBLE, FeishuUser
-from connectors.feishu.forms import (
+from bizbus.connectors.feishu.client import FeishuClient, FeishuRejected
+from bizbus.connectors.feishu.connector import FeishuConnector
+from bizbus.connectors.feishu.contact import USER_NOT_VISIBLE, FeishuUser
+from bizbus.connectors.feishu.forms import (
     InstanceDetail,
     TripLeg,
     TripRequest,
@@ -16,15 +16,15 @@ from connectors.feishu.forms import (
     parse_trip,
     parse_trip_event,
 )
-from connectors.feishu.receiver import (
+from bizbus.connectors.feishu.receiver import (
     INSTANCE_ENTITY,
     TRIP_ENTITY,
     TRIP_EVENT_TYPE,
     FeishuWebhookReceiver,
     WebhookReply,
 )
-from connectors.feishu.settings import FeishuSettings
-from connectors.feishu.sink import instance_body
+from bizbus.connectors.feishu.settings import FeishuSettings
+from bizbus.connectors.feishu.sink import instance_body
 
 __all__ = [
     "INSTANCE_ENTITY",

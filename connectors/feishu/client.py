@@ -20,17 +20,17 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from connectors.auth import FeishuTenantToken, TokenProvider
-from connectors.errors import (
+from bizbus.connectors.auth import FeishuTenantToken, TokenProvider
+from bizbus.connectors.errors import (
     AuthError,
     ConnectorError,
     RateLimited,
     RejectedError,
     TransientError,
 )
-from connectors.feishu.contact import CONTACT_V3, USER_ID_TYPES, FeishuUser, parse_user
-from connectors.httpbase import HttpConnector
-from connectors.status import error_for_response, error_for_transport, parse_retry_after
+from bizbus.connectors.feishu.contact import CONTACT_V3, USER_ID_TYPES, FeishuUser, parse_user
+from bizbus.connectors.httpbase import HttpConnector
+from bizbus.connectors.status import error_for_response, error_for_transport, parse_retry_after
 
 __all__ = [
     "APPROVAL_V4",

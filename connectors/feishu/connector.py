@@ -10,16 +10,16 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Self
 
-from connectors.auth import TokenProvider
-from connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
-from connectors.errors import SchemaError
-from connectors.feishu.client import FeishuClient
-from connectors.feishu.forms import InstanceDetail, parse_detail
-from connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
-from connectors.feishu.settings import FeishuSettings
-from connectors.feishu.sink import InstanceCreator
-from connectors.feishu.source import CatchUpOptions, read_catch_up
-from connectors.webhooks import FeishuEventVerifier, ReplayCache, ReplayStore
+from bizbus.connectors.auth import TokenProvider
+from bizbus.connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
+from bizbus.connectors.errors import SchemaError
+from bizbus.connectors.feishu.client import FeishuClient
+from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail
+from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
+from bizbus.connectors.feishu.settings import FeishuSettings
+from bizbus.connectors.feishu.sink import InstanceCreator
+from bizbus.connectors.feishu.source import CatchUpOptions, read_catch_up
+from bizbus.connectors.webhooks import FeishuEventVerifier, ReplayCache, ReplayStore
 
 __all__ = ["FeishuConnector"]
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.errors import SchemaError
+from bizbus.connectors.errors import SchemaError
 
 __all__ = ["CONTACT_V3", "USER_ID_TYPES", "USER_NOT_VISIBLE", "FeishuUser", "parse_user"]
 

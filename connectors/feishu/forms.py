@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from connectors.base import Cursor
-from connectors.errors import SchemaError
+from bizbus.connectors.base import Cursor
+from bizbus.connectors.errors import SchemaError
 
 __all__ = [
     "CHINA",

@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from connectors.base import Cursor, SourceRecord
-from connectors.errors import RejectedError, SchemaError
-from connectors.feishu.forms import parse_ms
-from connectors.webhooks import FeishuEventVerifier, VerifiedWebhook
+from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus.connectors.errors import RejectedError, SchemaError
+from bizbus.connectors.feishu.forms import parse_ms
+from bizbus.connectors.webhooks import FeishuEventVerifier, VerifiedWebhook
 
 __all__ = [
     "INSTANCE_ENTITY",

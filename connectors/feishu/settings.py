@@ -12,7 +12,7 @@ import orjson
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from connectors.settings import ConnectorSettings
+from bizbus.connectors.settings import ConnectorSettings
 
 __all__ = ["FeishuSettings"]
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from connectors.base import ApplyResult, Outcome, SinkCommand
-from connectors.errors import SchemaError
-from connectors.feishu.client import FeishuClient
-from connectors.feishu.receiver import INSTANCE_ENTITY
+from bizbus.connectors.base import ApplyResult, Outcome, SinkCommand
+from bizbus.connectors.errors import SchemaError
+from bizbus.connectors.feishu.client import FeishuClient
+from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY
 
 __all__ = ["InstanceCreator", "instance_body"]
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import Cursor, PollState, SourceRecord, next_poll
-from connectors.feishu.client import INSTANCE_NOT_FOUND, FeishuClient, FeishuRejected
-from connectors.feishu.forms import InstanceDetail, parse_detail
-from connectors.feishu.receiver import INSTANCE_ENTITY
+from bizbus.connectors.base import Cursor, PollState, SourceRecord, next_poll
+from bizbus.connectors.feishu.client import INSTANCE_NOT_FOUND, FeishuClient, FeishuRejected
+from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail
+from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY
 
 __all__ = ["CatchUpOptions", "catch_up_record", "read_catch_up"]
 

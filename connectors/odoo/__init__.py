@@ -5,12 +5,12 @@ tie-break; sinks find records by a unique external reference, then create or wri
 429/5xx are retried with a bound by ``HttpConnector``. See ``connector.OdooConnector``.
 """
 
-from connectors.odoo.connector import FEED_MODELS, OdooConnector
-from connectors.odoo.models import MODELS, ModelSpec, Reference, spec_for
-from connectors.odoo.rpc import OdooRpc, fault_error, odoo_datetime
-from connectors.odoo.settings import OdooSettings
-from connectors.odoo.sink import Lookups, same_value
-from connectors.odoo.source import FeedOptions, cursor_id, parse_odoo_datetime, position
+from bizbus.connectors.odoo.connector import FEED_MODELS, OdooConnector
+from bizbus.connectors.odoo.models import MODELS, ModelSpec, Reference, spec_for
+from bizbus.connectors.odoo.rpc import OdooRpc, fault_error, odoo_datetime
+from bizbus.connectors.odoo.settings import OdooSettings
+from bizbus.connectors.odoo.sink import Lookups, same_value
+from bizbus.connectors.odoo.source import FeedOptions, cursor_id, parse_odoo_datetime, position
 
 __all__ = [
     "FEED_MODELS",

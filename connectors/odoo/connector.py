@@ -10,12 +10,19 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Self
 
-from connectors.base import ApplyResult, Cursor, FeedStates, PollState, SinkCommand, SourceRecord
-from connectors.odoo.models import spec_for
-from connectors.odoo.rpc import OdooRpc
-from connectors.odoo.settings import OdooSettings
-from connectors.odoo.sink import Lookups, apply_command
-from connectors.odoo.source import FeedOptions, read_poll
+from bizbus.connectors.base import (
+    ApplyResult,
+    Cursor,
+    FeedStates,
+    PollState,
+    SinkCommand,
+    SourceRecord,
+)
+from bizbus.connectors.odoo.models import spec_for
+from bizbus.connectors.odoo.rpc import OdooRpc
+from bizbus.connectors.odoo.settings import OdooSettings
+from bizbus.connectors.odoo.sink import Lookups, apply_command
+from bizbus.connectors.odoo.source import FeedOptions, read_poll
 
 __all__ = ["FEED_MODELS", "OdooConnector"]
 

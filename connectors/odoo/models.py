@@ -8,7 +8,7 @@ Payload shorthands such as ``partner_ref`` name a related record by its key inst
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from connectors.errors import SchemaError
+from bizbus.connectors.errors import SchemaError
 
 __all__ = ["LINE_PRODUCT", "MODELS", "RELATIONS", "ModelSpec", "Reference", "spec_for"]
 

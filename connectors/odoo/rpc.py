@@ -17,9 +17,9 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from connectors.auth import AccessToken, OdooApiKey
-from connectors.errors import AuthError, ConnectorError, RejectedError, TransientError
-from connectors.httpbase import HttpConnector
+from bizbus.connectors.auth import AccessToken, OdooApiKey
+from bizbus.connectors.errors import AuthError, ConnectorError, RejectedError, TransientError
+from bizbus.connectors.httpbase import HttpConnector
 
 __all__ = ["IDEMPOTENT_METHODS", "OdooRpc", "encode_value", "fault_error", "odoo_datetime"]
 

@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_core import InitErrorDetails
 from pydantic_settings import SettingsConfigDict
 
-from connectors.settings import ConnectorSettings
+from bizbus.connectors.settings import ConnectorSettings
 
 __all__ = ["OdooSettings"]
 

@@ -12,10 +12,10 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.base import ApplyResult, Outcome, SinkCommand
-from connectors.errors import MappingError, RejectedError, SchemaError
-from connectors.odoo.models import LINE_PRODUCT, RELATIONS, ModelSpec, Reference, spec_for
-from connectors.odoo.rpc import OdooRpc, odoo_datetime
+from bizbus.connectors.base import ApplyResult, Outcome, SinkCommand
+from bizbus.connectors.errors import MappingError, RejectedError, SchemaError
+from bizbus.connectors.odoo.models import LINE_PRODUCT, RELATIONS, ModelSpec, Reference, spec_for
+from bizbus.connectors.odoo.rpc import OdooRpc, odoo_datetime
 
 __all__ = ["Lookups", "apply_command", "same_value"]
 

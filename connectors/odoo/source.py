@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import Cursor, PollState, SourceRecord, next_poll
-from connectors.errors import TransientError
-from connectors.odoo.models import ModelSpec
-from connectors.odoo.rpc import OdooRpc, odoo_datetime
+from bizbus.connectors.base import Cursor, PollState, SourceRecord, next_poll
+from bizbus.connectors.errors import TransientError
+from bizbus.connectors.odoo.models import ModelSpec
+from bizbus.connectors.odoo.rpc import OdooRpc, odoo_datetime
 
 __all__ = [
     "FeedOptions",

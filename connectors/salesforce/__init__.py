@@ -4,12 +4,12 @@ Limits: every call counts against the org's daily API allowance; 429 and 5xx are
 bound. See ``connector.SalesforceConnector`` for the API flows use.
 """
 
-from connectors.salesforce.client import SalesforceClient, UpsertResult
-from connectors.salesforce.connector import FEED_ENTITIES, SalesforceConnector
-from connectors.salesforce.objects import OBJECTS, ObjectSpec
-from connectors.salesforce.settings import SalesforceSettings
-from connectors.salesforce.sink import FlaggedOrders
-from connectors.salesforce.soql import format_soql, literal, quote, quote_like, select
+from bizbus.connectors.salesforce.client import SalesforceClient, UpsertResult
+from bizbus.connectors.salesforce.connector import FEED_ENTITIES, SalesforceConnector
+from bizbus.connectors.salesforce.objects import OBJECTS, ObjectSpec
+from bizbus.connectors.salesforce.settings import SalesforceSettings
+from bizbus.connectors.salesforce.sink import FlaggedOrders
+from bizbus.connectors.salesforce.soql import format_soql, literal, quote, quote_like, select
 
 __all__ = [
     "FEED_ENTITIES",

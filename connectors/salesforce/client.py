@@ -16,11 +16,11 @@ from urllib.parse import quote as quote_path
 import httpx
 import orjson
 
-from connectors.auth import SalesforceClientCredentials, TokenProvider
-from connectors.errors import RejectedError, TransientError
-from connectors.httpbase import HttpConnector
-from connectors.salesforce.settings import SalesforceSettings
-from connectors.salesforce.soql import format_soql, identifier, select
+from bizbus.connectors.auth import SalesforceClientCredentials, TokenProvider
+from bizbus.connectors.errors import RejectedError, TransientError
+from bizbus.connectors.httpbase import HttpConnector
+from bizbus.connectors.salesforce.settings import SalesforceSettings
+from bizbus.connectors.salesforce.soql import format_soql, identifier, select
 
 __all__ = ["IdentityClientCredentials", "SalesforceClient", "UpsertResult", "encode_json"]
 

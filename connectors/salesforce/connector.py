@@ -13,18 +13,25 @@ from typing import Any, Self
 
 import httpx
 
-from connectors.auth import TokenProvider
-from connectors.base import ApplyResult, Cursor, FeedStates, PollState, SinkCommand, SourceRecord
-from connectors.salesforce.client import IdentityClientCredentials, SalesforceClient
-from connectors.salesforce.objects import spec_for
-from connectors.salesforce.settings import SalesforceSettings
-from connectors.salesforce.sink import (
+from bizbus.connectors.auth import TokenProvider
+from bizbus.connectors.base import (
+    ApplyResult,
+    Cursor,
+    FeedStates,
+    PollState,
+    SinkCommand,
+    SourceRecord,
+)
+from bizbus.connectors.salesforce.client import IdentityClientCredentials, SalesforceClient
+from bizbus.connectors.salesforce.objects import spec_for
+from bizbus.connectors.salesforce.settings import SalesforceSettings
+from bizbus.connectors.salesforce.sink import (
     FlaggedOrders,
     apply_command,
     flag_open_orders_on_price,
     update_record,
 )
-from connectors.salesforce.source import FeedOptions, read_poll
+from bizbus.connectors.salesforce.source import FeedOptions, read_poll
 
 __all__ = ["FEED_ENTITIES", "SalesforceConnector"]
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from connectors.errors import SchemaError
+from bizbus.connectors.errors import SchemaError
 
 __all__ = ["OBJECTS", "SYSTEM_FIELDS", "ObjectSpec", "spec_for"]
 

@@ -10,7 +10,7 @@ import re
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.settings import ConnectorSettings
+from bizbus.connectors.settings import ConnectorSettings
 
 __all__ = ["SalesforceSettings"]
 

@@ -11,11 +11,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.base import ApplyResult, Outcome, SinkCommand
-from connectors.errors import MappingError, SchemaError
-from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.objects import ObjectSpec, spec_for
-from connectors.salesforce.soql import format_soql, parse_datetime, select
+from bizbus.connectors.base import ApplyResult, Outcome, SinkCommand
+from bizbus.connectors.errors import MappingError, SchemaError
+from bizbus.connectors.salesforce.client import SalesforceClient
+from bizbus.connectors.salesforce.objects import ObjectSpec, spec_for
+from bizbus.connectors.salesforce.soql import format_soql, parse_datetime, select
 
 __all__ = [
     "FlaggedOrders",

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Cursor, PollState, SourceRecord, next_poll
-from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.objects import ObjectSpec
-from connectors.salesforce.soql import format_soql, parse_datetime, select
+from bizbus.connectors.base import Cursor, PollState, SourceRecord, next_poll
+from bizbus.connectors.salesforce.client import SalesforceClient
+from bizbus.connectors.salesforce.objects import ObjectSpec
+from bizbus.connectors.salesforce.soql import format_soql, parse_datetime, select
 
 __all__ = ["FeedOptions", "attach_order_items", "position", "read_poll"]
 

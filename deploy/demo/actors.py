@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from connectors.salesforce.soql import format_soql
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.connectors.salesforce.soql import format_soql
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CRM_API = "/services/data/v60.0"

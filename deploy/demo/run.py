@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
-from deploy.demo.stack import DemoStack
-from deploy.demo.story import StepFailedError, StepResult, Story
-from deploy.kafka import KafkaRuntimeError, KafkaRuntimeSettings
-from deploy.sandbox.registry import SYSTEMS
-from deploy.sandbox.runner import SandboxError
+from bizbus.deploy.demo.stack import DemoStack
+from bizbus.deploy.demo.story import StepFailedError, StepResult, Story
+from bizbus.deploy.kafka import KafkaRuntimeError, KafkaRuntimeSettings
+from bizbus.deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.runner import SandboxError
 
 
 def _run_dir() -> Path:

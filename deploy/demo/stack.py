@@ -12,11 +12,11 @@ from pathlib import Path
 
 import httpx
 
-from deploy.demo.worker import WorkerProcess
-from deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
-from deploy.kafka.cluster import free_ports
-from deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
-from deploy.sandbox.wiring import connector_env
+from bizbus.deploy.demo.worker import WorkerProcess
+from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
+from bizbus.deploy.kafka.cluster import free_ports
+from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
+from bizbus.deploy.sandbox.wiring import connector_env
 
 WEBHOOK_PATH = "/webhooks/feishu"
 Progress = Callable[[str], None]

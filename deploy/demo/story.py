@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from connectors.salesforce.soql import format_soql
-from deploy.demo.actors import CrmUser, ErpUser, OaUser
-from deploy.sandbox.company import CUSTOMERS, employee
-from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+from bizbus.connectors.salesforce.soql import format_soql
+from bizbus.deploy.demo.actors import CrmUser, ErpUser, OaUser
+from bizbus.deploy.sandbox.company import CUSTOMERS, employee
+from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
 
 T = TypeVar("T")
 Status = Callable[[str], None]

@@ -13,11 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-from flows.runtime.readiness import READY_LOG
+from bizbus.flows.runtime.readiness import READY_LOG
 
 
 class WorkerProcess:
-    """One `python -m flows worker` process with a given environment."""
+    """One `python -m bizbus.deploy worker` process with a given environment."""
 
     def __init__(self, env: dict[str, str], log_path: Path, *, cwd: Path | None = None) -> None:
         self.env = env
@@ -31,7 +31,7 @@ class WorkerProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "flows", "worker", "--loglevel", "info"],
+                [sys.executable, "-m", "bizbus.deploy", "worker", "--loglevel", "info"],
                 cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )  # fmt: skip

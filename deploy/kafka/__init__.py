@@ -3,9 +3,9 @@
 Used by `bizbus kafka up|down|status`, the test session and the demo; no Docker needed.
 """
 
-from deploy.kafka.cluster import KafkaCluster, NodeProcess, start_cluster, stop_cluster
-from deploy.kafka.errors import KafkaRuntimeError
-from deploy.kafka.settings import KafkaRuntimeSettings
+from bizbus.deploy.kafka.cluster import KafkaCluster, NodeProcess, start_cluster, stop_cluster
+from bizbus.deploy.kafka.errors import KafkaRuntimeError
+from bizbus.deploy.kafka.settings import KafkaRuntimeSettings
 
 __all__ = [
     "KafkaCluster",

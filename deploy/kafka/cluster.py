@@ -18,16 +18,16 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from deploy.kafka.config import (
+from bizbus.deploy.kafka.config import (
     LOG4J2_PROPERTIES,
     NodeSpec,
     new_cluster_id,
     render_server_properties,
 )
-from deploy.kafka.errors import KafkaPortTakenError, KafkaRuntimeError
-from deploy.kafka.jars import ensure_jars
-from deploy.kafka.processes import is_alive, terminate
-from deploy.kafka.settings import KafkaRuntimeSettings
+from bizbus.deploy.kafka.errors import KafkaPortTakenError, KafkaRuntimeError
+from bizbus.deploy.kafka.jars import ensure_jars
+from bizbus.deploy.kafka.processes import is_alive, terminate
+from bizbus.deploy.kafka.settings import KafkaRuntimeSettings
 
 STATE_FILE = "cluster.json"
 _PROCESS_MARKER = "kafka.Kafka"

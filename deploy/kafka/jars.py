@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from deploy.kafka.errors import KafkaRuntimeError
-from deploy.kafka.settings import KafkaRuntimeSettings
+from bizbus.deploy.kafka.errors import KafkaRuntimeError
+from bizbus.deploy.kafka.settings import KafkaRuntimeSettings
 
 POM_PATH = Path(__file__).with_name("pom.xml")
 _COMPLETE_MARKER = ".complete"

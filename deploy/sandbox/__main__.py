@@ -5,8 +5,8 @@ import logging
 
 import uvicorn
 
-from deploy.sandbox.app import SandboxConfig
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.app import SandboxConfig
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 
 def main() -> None:

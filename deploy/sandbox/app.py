@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
 
-from deploy.sandbox.clock import SandboxClock
-from deploy.sandbox.faults import FaultBody, FaultInjector, FaultPlan, _default_body
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.clock import SandboxClock
+from bizbus.deploy.sandbox.faults import FaultBody, FaultInjector, FaultPlan, _default_body
+from bizbus.deploy.sandbox.store import SandboxStore
 
 ClockHook = Callable[[], Awaitable[None]]
 

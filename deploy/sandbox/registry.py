@@ -3,13 +3,14 @@
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from starlette.types import ASGIApp
+if TYPE_CHECKING:  # the servers need the `sandbox` extra; naming them here does not
+    from starlette.types import ASGIApp
 
-from deploy.sandbox.app import SandboxConfig
+    from bizbus.deploy.sandbox.app import SandboxConfig
 
-AppFactory = Callable[[SandboxConfig], ASGIApp]
+AppFactory = Callable[["SandboxConfig"], "ASGIApp"]
 
 
 @dataclass(frozen=True)
@@ -23,26 +24,42 @@ class SystemSpec:
     credentials: dict[str, str]
 
     def factory(self) -> AppFactory:
-        """Import and return the app factory."""
+        """Import and return the app factory (needs the `sandbox` extra)."""
+        require_server_extra()
         module, _, function = self.factory_path.partition(":")
         return cast(AppFactory, getattr(importlib.import_module(module), function))
+
+
+class SandboxExtraMissingError(RuntimeError):
+    """The sandbox servers' dependencies (starlette, uvicorn) are not installed."""
+
+
+def require_server_extra() -> None:
+    """Raise a clear error when the `sandbox` extra is missing."""
+    try:
+        importlib.import_module("starlette")
+        importlib.import_module("uvicorn")
+    except ImportError:
+        raise SandboxExtraMissingError(
+            "the sandbox servers need the sandbox extra: pip install 'bizbus[sandbox]'"
+        ) from None
 
 
 # Sandbox-only credentials: printed by `bizbus sandbox up`, never valid anywhere else.
 SYSTEMS: dict[str, SystemSpec] = {
     "crm": SystemSpec(
-        "crm", "Salesforce REST API v60.0", 18101, "deploy.sandbox.crm:create_app",
+        "crm", "Salesforce REST API v60.0", 18101, "bizbus.deploy.sandbox.crm:create_app",
         {"client_id": "bizbus-sandbox-client", "client_secret": "sandbox-crm-secret"},
     ),
     "erp": SystemSpec(
         "erp", "Odoo external API (XML-RPC, JSON-RPC, JSON-2)", 18102,
-        "deploy.sandbox.erp:create_app",
+        "bizbus.deploy.sandbox.erp:create_app",
         {"db": "bizbus", "login": "admin", "password": "admin", "api_key": "sandbox-odoo-api-key",
          "integration_login": "bizbus", "integration_password": "bizbus",
          "integration_api_key": "sandbox-odoo-bizbus-key"},
     ),
     "oa": SystemSpec(
-        "oa", "Feishu/Lark approval v4", 18103, "deploy.sandbox.oa:create_app",
+        "oa", "Feishu/Lark approval v4", 18103, "bizbus.deploy.sandbox.oa:create_app",
         {
             "app_id": "cli_sandbox0001",
             "app_secret": "sandbox-oa-secret",

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from deploy.kafka.cluster import free_ports
-from deploy.kafka.processes import is_alive, terminate
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.kafka.cluster import free_ports
+from bizbus.deploy.kafka.processes import is_alive, terminate
+from bizbus.deploy.sandbox.registry import SYSTEMS, SandboxExtraMissingError, require_server_extra
 
 STATE_FILE = "sandbox.json"
 _MARKER = "deploy.sandbox serve"
@@ -111,6 +111,10 @@ def start_sandbox(
     unknown = [name for name in names if name not in SYSTEMS]
     if unknown:
         raise SandboxError(f"unknown sandbox system(s) {unknown}; choose from {list(SYSTEMS)}")
+    try:
+        require_server_extra()
+    except SandboxExtraMissingError as error:
+        raise SandboxError(str(error)) from None
     run_dir.mkdir(parents=True, exist_ok=True)
     servers = []
     for name in names:
@@ -125,7 +129,7 @@ def start_sandbox(
         for stale in run_dir.glob(f"{name}.db*"):
             stale.unlink()
         log_path = run_dir / f"{name}.log"
-        command = [sys.executable, "-m", "deploy.sandbox", "serve", name,
+        command = [sys.executable, "-m", "bizbus.deploy.sandbox", "serve", name,
                    "--port", str(port), "--db", str(db_path)]  # fmt: skip
         if manual_clock:
             command.append("--manual-clock")

@@ -4,8 +4,8 @@ import dataclasses
 
 from pydantic_settings import BaseSettings
 
-from deploy.sandbox.app import SandboxConfig
-from deploy.sandbox.faults import FaultPlan
+from bizbus.deploy.sandbox.app import SandboxConfig
+from bizbus.deploy.sandbox.faults import FaultPlan
 
 
 class SandboxSettings(BaseSettings):

@@ -4,8 +4,8 @@ Used by the demo and the end-to-end tests; a real deployment sets the same varia
 real CRM, ERP and OA (see deploy/.env.example).
 """
 
-from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 
 def connector_env(urls: dict[str, str]) -> dict[str, str]:

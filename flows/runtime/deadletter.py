@@ -7,9 +7,9 @@ so only its class is kept.
 
 import time
 
-from connectors.errors import IntegrationError
-from flows.runtime.record import Headers, RawRecord
-from schemas import SchemaError
+from bizbus.connectors.errors import IntegrationError
+from bizbus.flows.runtime.record import Headers, RawRecord
+from bizbus.schemas import SchemaError
 
 DLQ_SUFFIX = ".dlq"
 HEADER_PREFIX = "bizbus_dlq_"

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from flows.runtime import deadletter as dl
-from flows.runtime.record import Headers
+from bizbus.flows.runtime import deadletter as dl
+from bizbus.flows.runtime.record import Headers
 
 REPLAYED_FROM = "bizbus_replayed_from"
 

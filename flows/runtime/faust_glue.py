@@ -10,10 +10,10 @@ from typing import Any
 import faust
 from mode.utils.times import want_seconds
 
-from flows.runtime.deadletter import dlq_topic
-from flows.runtime.guard import EventGuard, Handler, RetryPolicy
-from flows.runtime.record import Headers, RawRecord
-from flows.runtime.topics_admin import TopicPlan
+from bizbus.flows.runtime.deadletter import dlq_topic
+from bizbus.flows.runtime.guard import EventGuard, Handler, RetryPolicy
+from bizbus.flows.runtime.record import Headers, RawRecord
+from bizbus.flows.runtime.topics_admin import TopicPlan
 
 
 def raw_record(event: Any) -> RawRecord:

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from connectors.errors import AuthError, RateLimited
-from flows.runtime.deadletter import dead_letter_headers, dlq_topic, safe_reason
-from flows.runtime.record import Headers, RawRecord
+from bizbus.connectors.errors import AuthError, RateLimited
+from bizbus.flows.runtime.deadletter import dead_letter_headers, dlq_topic, safe_reason
+from bizbus.flows.runtime.record import Headers, RawRecord
 
 log = logging.getLogger("bizbus.guard")
 

@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from connectors.base import Cursor, SourceRecord
-from connectors.errors import IntegrationError
-from flows.context import FlowContext
-from flows.runtime.deadletter import safe_reason
-from schemas import Envelope, SourceRecordCapturedV1, make_event
+from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus.connectors.errors import IntegrationError
+from bizbus.flows.context import FlowContext
+from bizbus.flows.runtime.deadletter import safe_reason
+from bizbus.schemas import Envelope, SourceRecordCapturedV1, make_event
 
 log = logging.getLogger("bizbus.polling")
 CORRELATION_NAMESPACE = uuid.UUID("6f1c1f6e-5b43-4c1e-9a55-1b1f4f0c0b15")

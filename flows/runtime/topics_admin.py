@@ -15,8 +15,8 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from connectors.errors import ConfigError
-from schemas import TOPICS
+from bizbus.connectors.errors import ConfigError
+from bizbus.schemas import TOPICS
 
 _OK = {0, 36}  # no error, TOPIC_ALREADY_EXISTS (another worker won the race)
 _NO_LEADER = -1

@@ -13,7 +13,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from flows.runtime import deadletter as dl
+from bizbus.flows.runtime import deadletter as dl
 
 _KINDS = ("src.", "biz.", "cmd.")
 

@@ -1,13 +1,13 @@
 """Business payloads, one module per domain; `ALL_PAYLOADS` lists every registered model."""
 
-from schemas.payloads.catalog import (
+from bizbus.schemas.payloads.catalog import (
     FieldConflictDetectedV1,
     PriceBookEntryChangedV1,
     PriceChangedV1,
     ProductEditedV1,
     ProductModelChangedV1,
 )
-from schemas.payloads.commands import (
+from bizbus.schemas.payloads.commands import (
     BusinessTripRequestedV1,
     CustomerUpsertRequestedV1,
     OrderUpdateRequestedV1,
@@ -16,22 +16,22 @@ from schemas.payloads.commands import (
     ProductUpsertRequestedV1,
     SalesOrderRequestedV1,
 )
-from schemas.payloads.common import Address, Employee, SalesRep
-from schemas.payloads.customers import AccountUpsertedV1, CustomerUpsertedV1, LeadCapturedV1
-from schemas.payloads.hr import (
+from bizbus.schemas.payloads.common import Address, Employee, SalesRep
+from bizbus.schemas.payloads.customers import AccountUpsertedV1, CustomerUpsertedV1, LeadCapturedV1
+from bizbus.schemas.payloads.hr import (
     BusinessTripRecordedV1,
     TravelApprovedV1,
     TravelRevokedV1,
     TravelStatus,
 )
-from schemas.payloads.operations import (
+from bizbus.schemas.payloads.operations import (
     InvoicePostedV1,
     ManufacturingOrderPlannedV1,
     ManufacturingOrderProgressedV1,
     ShipmentDispatchedV1,
     StockChangedV1,
 )
-from schemas.payloads.orders import (
+from bizbus.schemas.payloads.orders import (
     OrderLine,
     OrderPlacedV1,
     OrderStatus,
@@ -39,8 +39,8 @@ from schemas.payloads.orders import (
     SalesOrderLine,
     SalesOrderUpsertedV1,
 )
-from schemas.payloads.source import SourceRecordCapturedV1
-from schemas.values import Payload
+from bizbus.schemas.payloads.source import SourceRecordCapturedV1
+from bizbus.schemas.values import Payload
 
 __all__ = [
     "ALL_PAYLOADS",

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, Field, JsonValue, model_validator
 
-from schemas.values import Money, NonEmptyStr, Payload, Quantity
+from bizbus.schemas.values import Money, NonEmptyStr, Payload, Quantity
 
 __all__ = [
     "MODEL_CODE_PATTERN",

@@ -9,10 +9,10 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from schemas.payloads.catalog import ModelCode
-from schemas.payloads.common import Address, Employee
-from schemas.payloads.orders import OrderLine, OrderStatus
-from schemas.values import CurrencyCode, Email, Money, NonEmptyStr, Payload
+from bizbus.schemas.payloads.catalog import ModelCode
+from bizbus.schemas.payloads.common import Address, Employee
+from bizbus.schemas.payloads.orders import OrderLine, OrderStatus
+from bizbus.schemas.values import CurrencyCode, Email, Money, NonEmptyStr, Payload
 
 __all__ = [
     "BusinessTripRequestedV1",

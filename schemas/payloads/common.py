@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.values import Email, NonEmptyStr
+from bizbus.schemas.values import Email, NonEmptyStr
 
 __all__ = ["Address", "Employee", "SalesRep"]
 

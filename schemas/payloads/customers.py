@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from schemas.payloads.common import Address, SalesRep
-from schemas.values import Email, NonEmptyStr, Payload
+from bizbus.schemas.payloads.common import Address, SalesRep
+from bizbus.schemas.values import Email, NonEmptyStr, Payload
 
 __all__ = ["AccountUpsertedV1", "CustomerUpsertedV1", "LeadCapturedV1"]
 

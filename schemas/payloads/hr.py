@@ -10,8 +10,8 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from schemas.payloads.common import Employee
-from schemas.values import NonEmptyStr, Payload
+from bizbus.schemas.payloads.common import Employee
+from bizbus.schemas.values import NonEmptyStr, Payload
 
 __all__ = ["BusinessTripRecordedV1", "TravelApprovedV1", "TravelRevokedV1", "TravelStatus"]
 

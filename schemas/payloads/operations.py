@@ -9,9 +9,9 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.payloads.catalog import ModelCode
-from schemas.payloads.common import Address
-from schemas.values import Money, NonEmptyStr, Payload, Quantity
+from bizbus.schemas.payloads.catalog import ModelCode
+from bizbus.schemas.payloads.common import Address
+from bizbus.schemas.values import Money, NonEmptyStr, Payload, Quantity
 
 __all__ = [
     "InvoicePostedV1",

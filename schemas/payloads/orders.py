@@ -11,9 +11,9 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from schemas.payloads.catalog import ModelCode
-from schemas.payloads.common import Address, SalesRep
-from schemas.values import CurrencyCode, Money, NonEmptyStr, Payload, Quantity
+from bizbus.schemas.payloads.catalog import ModelCode
+from bizbus.schemas.payloads.common import Address, SalesRep
+from bizbus.schemas.values import CurrencyCode, Money, NonEmptyStr, Payload, Quantity
 
 __all__ = [
     "OrderLine",

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, JsonValue
 
-from schemas.values import NonEmptyStr, Payload
+from bizbus.schemas.values import NonEmptyStr, Payload
 
 __all__ = ["SourceRecordCapturedV1"]
 

@@ -22,12 +22,12 @@ from typing import Any
 import httpx
 import orjson
 
-from connectors.base import ApplyResult, Outcome, SinkCommand
-from connectors.keyed import KeyedRunner
-from connectors.odoo import OdooConnector, OdooSettings
-from connectors.settings import load_settings
-from deploy.sandbox.registry import SYSTEMS
-from deploy.sandbox.runner import start_sandbox, stop_sandbox
+from bizbus.connectors.base import ApplyResult, Outcome, SinkCommand
+from bizbus.connectors.keyed import KeyedRunner
+from bizbus.connectors.odoo import OdooConnector, OdooSettings
+from bizbus.connectors.settings import load_settings
+from bizbus.deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.runner import start_sandbox, stop_sandbox
 
 CREDS = SYSTEMS["erp"].credentials
 FIELDS = ["id", "name", "comment"]

@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from deploy.demo.actors import CrmUser, ErpUser, OaUser
-from deploy.sandbox.company import employee
+from bizbus.deploy.demo.actors import CrmUser, ErpUser, OaUser
+from bizbus.deploy.sandbox.company import employee
 from tests.integration.flowstack import FlowStack
 
 SALESPERSON = employee("E1001")

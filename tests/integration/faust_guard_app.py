@@ -9,11 +9,11 @@ from pathlib import Path
 
 import faust
 
-from connectors.errors import RejectedError, TransientError
-from flows.runtime.assignor import CheckedPartitionAssignor
-from flows.runtime.faust_glue import guarded_agent
-from flows.runtime.guard import RetryPolicy
-from flows.runtime.record import RawRecord
+from bizbus.connectors.errors import RejectedError, TransientError
+from bizbus.flows.runtime.assignor import CheckedPartitionAssignor
+from bizbus.flows.runtime.faust_glue import guarded_agent
+from bizbus.flows.runtime.guard import RetryPolicy
+from bizbus.flows.runtime.record import RawRecord
 
 app = faust.App(
     os.environ["GUARD_APP_ID"],

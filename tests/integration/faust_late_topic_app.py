@@ -7,7 +7,7 @@ import os
 
 import faust
 
-from flows.runtime.assignor import CheckedPartitionAssignor
+from bizbus.flows.runtime.assignor import CheckedPartitionAssignor
 
 app = faust.App(
     os.environ["LATE_APP_ID"],

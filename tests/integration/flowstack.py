@@ -16,11 +16,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from deploy.demo.worker import WorkerProcess
-from deploy.kafka.cluster import free_ports
-from deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
-from deploy.sandbox.wiring import connector_env
-from flows.runtime.readiness import READY_PATH
+from bizbus.deploy.demo.worker import WorkerProcess
+from bizbus.deploy.kafka.cluster import free_ports
+from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
+from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.flows.runtime.readiness import READY_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event, to_binary_event
 from cloudevents.core.v1.event import CloudEvent
 
-from schemas import (
+from bizbus.schemas import (
     OrderPlacedV1,
     StockChangedV1,
     TravelApprovedV1,

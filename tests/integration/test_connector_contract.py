@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Sink, Source
-from connectors.errors import AuthError, TransientError
-from connectors.httpbase import RetryPolicy
-from connectors.registry import CONNECTORS, load_connector
-from connectors.settings import load_settings
-from deploy.sandbox.wiring import connector_env
+from bizbus.connectors.base import Sink, Source
+from bizbus.connectors.errors import AuthError, TransientError
+from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.registry import CONNECTORS, load_connector
+from bizbus.connectors.settings import load_settings
+from bizbus.deploy.sandbox.wiring import connector_env
 from tests.integration.recording import RecordingTransport
 
 GENERIC = {"rest", "webhook"}  # system-less connectors: covered by their own unit tests

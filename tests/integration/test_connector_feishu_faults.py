@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.auth import AccessToken, RefreshingToken
-from connectors.base import Outcome, SinkCommand
-from connectors.errors import AuthError, RateLimited, TransientError
-from connectors.feishu import FeishuConnector, FeishuSettings
-from connectors.httpbase import RetryPolicy
-from connectors.settings import load_settings
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.connectors.auth import AccessToken, RefreshingToken
+from bizbus.connectors.base import Outcome, SinkCommand
+from bizbus.connectors.errors import AuthError, RateLimited, TransientError
+from bizbus.connectors.feishu import FeishuConnector, FeishuSettings
+from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.settings import load_settings
+from bizbus.deploy.sandbox.registry import SYSTEMS
 from tests.integration.recording import RecordingTransport
 
 CREDENTIALS = SYSTEMS["oa"].credentials

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
-from connectors.feishu import (
+from bizbus.connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
+from bizbus.connectors.feishu import (
     INSTANCE_ENTITY,
     TRIP_ENTITY,
     USER_NOT_VISIBLE,
@@ -34,8 +34,8 @@ from connectors.feishu import (
     parse_trip,
     parse_trip_event,
 )
-from connectors.settings import load_settings
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.connectors.settings import load_settings
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 CREDENTIALS = SYSTEMS["oa"].credentials
 TRAVEL = "7C468A54-8745-2245-9675-08B7C63E7A85"

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Outcome, SinkCommand
-from connectors.errors import AuthError, TransientError
-from connectors.httpbase import RetryPolicy
-from connectors.odoo import OdooConnector
+from bizbus.connectors.base import Outcome, SinkCommand
+from bizbus.connectors.errors import AuthError, TransientError
+from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.odoo import OdooConnector
 from tests.integration.recording import RecordingTransport
 from tests.integration.test_connector_odoo_sandbox import effects, erp_settings
 

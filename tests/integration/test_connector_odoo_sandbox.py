@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Outcome, SinkCommand, SourceRecord
-from connectors.errors import MappingError
-from connectors.odoo import OdooConnector, OdooSettings
-from connectors.settings import load_settings
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.connectors.base import Outcome, SinkCommand, SourceRecord
+from bizbus.connectors.errors import MappingError
+from bizbus.connectors.odoo import OdooConnector, OdooSettings
+from bizbus.connectors.settings import load_settings
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 CREDS = SYSTEMS["erp"].credentials
 

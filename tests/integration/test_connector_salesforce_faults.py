@@ -9,13 +9,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.auth import AccessToken, RefreshingToken
-from connectors.base import Outcome, SinkCommand
-from connectors.errors import AuthError, RateLimited, TransientError
-from connectors.httpbase import RetryPolicy
-from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.settings import load_settings
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.connectors.auth import AccessToken, RefreshingToken
+from bizbus.connectors.base import Outcome, SinkCommand
+from bizbus.connectors.errors import AuthError, RateLimited, TransientError
+from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from bizbus.connectors.settings import load_settings
+from bizbus.deploy.sandbox.registry import SYSTEMS
 from tests.integration.recording import RecordingTransport
 
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Cursor, Outcome, PollState, SinkCommand, SourceRecord
-from connectors.httpbase import RetryPolicy
-from connectors.salesforce import SalesforceConnector, SalesforceSettings, format_soql
-from connectors.settings import load_settings
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.connectors.base import Cursor, Outcome, PollState, SinkCommand, SourceRecord
+from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings, format_soql
+from bizbus.connectors.settings import load_settings
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 V = "/services/data/v60.0"
 FAST = RetryPolicy(attempts=3, max_delay=5.0, initial=0.05, max_backoff=0.2, jitter=0.05)

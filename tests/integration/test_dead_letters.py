@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from flows.runtime.topics_admin import TopicPlan, ensure_topics
+from bizbus.flows.runtime.topics_admin import TopicPlan, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ async def _collect(
 
 def _bizbus(*args: str, bootstrap: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "flows", "dlq", *args, "--bootstrap", bootstrap],
+        [sys.executable, "-m", "bizbus.deploy", "dlq", *args, "--bootstrap", bootstrap],
         capture_output=True, text=True, timeout=60, cwd=ROOT,
         env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip

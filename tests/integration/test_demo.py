@@ -19,7 +19,7 @@ def _our_processes() -> list[str]:
 def test_demo_plays_trade_show_to_delivery_and_cleans_up() -> None:
     before = set(_our_processes())
     result = subprocess.run(
-        [sys.executable, "-m", "flows", "demo", "--orders", "3"],
+        [sys.executable, "-m", "bizbus.deploy", "demo", "--orders", "3"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "160"},
     )  # fmt: skip
     output = result.stdout + result.stderr

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from connectors.salesforce import format_soql
-from deploy.demo.actors import CrmUser, ErpUser
-from deploy.sandbox.company import product
-from schemas import TOPICS, FieldConflictDetectedV1, decode_record
+from bizbus.connectors.salesforce import format_soql
+from bizbus.deploy.demo.actors import CrmUser, ErpUser
+from bizbus.deploy.sandbox.company import product
+from bizbus.schemas import TOPICS, FieldConflictDetectedV1, decode_record
 from tests.integration.flowstack import FlowStack
 
 CODE = "HL-CK6150"

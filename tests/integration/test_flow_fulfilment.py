@@ -19,10 +19,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from deploy.demo.actors import CrmUser, ErpUser
-from flows.fulfilment import FEEDS, STATUS_TOPICS
-from flows.runtime.polling import correlation_id
-from schemas import (
+from bizbus.deploy.demo.actors import CrmUser, ErpUser
+from bizbus.flows.fulfilment import FEEDS, STATUS_TOPICS
+from bizbus.flows.runtime.polling import correlation_id
+from bizbus.schemas import (
     InvoicePostedV1,
     ManufacturingOrderProgressedV1,
     Money,
@@ -35,7 +35,7 @@ from schemas import (
     encode_record,
     make_event,
 )
-from schemas.values import Payload
+from bizbus.schemas.values import Payload
 from tests.integration.flowstack import FlowStack
 
 log = logging.getLogger("tests.fulfilment")

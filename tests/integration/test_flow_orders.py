@@ -17,13 +17,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from connectors.salesforce import format_soql
-from deploy.demo.actors import CrmUser, ErpUser
-from deploy.sandbox.company import product
-from flows.runtime import deadletter as dl
-from flows.runtime.polling import correlation_id
-from flows.runtime.trace import find_xrefs
-from flows.xref import changelog_topic
+from bizbus.connectors.salesforce import format_soql
+from bizbus.deploy.demo.actors import CrmUser, ErpUser
+from bizbus.deploy.sandbox.company import product
+from bizbus.flows.runtime import deadletter as dl
+from bizbus.flows.runtime.polling import correlation_id
+from bizbus.flows.runtime.trace import find_xrefs
+from bizbus.flows.xref import changelog_topic
 from tests.integration.flowstack import FlowStack
 
 # Salespeople of the shared master data (the CRM's users).

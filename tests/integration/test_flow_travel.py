@@ -19,11 +19,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from deploy.demo.actors import ErpUser, OaUser
-from deploy.sandbox.company import employee
-from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
-from flows.runtime.polling import correlation_id
-from schemas import BusinessTripRecordedV1, Envelope, SourceRecordCapturedV1, decode_record
+from bizbus.deploy.demo.actors import ErpUser, OaUser
+from bizbus.deploy.sandbox.company import employee
+from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+from bizbus.flows.runtime.polling import correlation_id
+from bizbus.schemas import BusinessTripRecordedV1, Envelope, SourceRecordCapturedV1, decode_record
 from tests.integration.flowstack import FlowStack
 
 TRAVELLER = employee("E1002")  # 李娜, matched by employee number

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from deploy.kafka import KafkaCluster
-from flows.runtime.topics_admin import TopicPlan, ensure_topics
+from bizbus.deploy.kafka import KafkaCluster
+from bizbus.flows.runtime.topics_admin import TopicPlan, ensure_topics
 
-BIZBUS = [sys.executable, "-m", "flows"]
+BIZBUS = [sys.executable, "-m", "bizbus.deploy"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
-from deploy.kafka import cluster as cluster_module
+from bizbus.deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
+from bizbus.deploy.kafka import cluster as cluster_module
 
 
 def test_a_cluster_id_starting_with_a_dash_is_not_read_as_an_option(

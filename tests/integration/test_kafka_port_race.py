@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
-from deploy.kafka import cluster as cluster_module
+from bizbus.deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
+from bizbus.deploy.kafka import cluster as cluster_module
 
 
 def test_start_retries_when_a_chosen_port_is_taken_meanwhile(

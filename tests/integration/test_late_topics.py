@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from flows.runtime.topics_admin import TopicPlan, ensure_topics
+from bizbus.flows.runtime.topics_admin import TopicPlan, ensure_topics
 from tests.integration.faust_process import FaustWorker
 
 MISS_LOG = b"the group's assignment misses 1 topic(s)"

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 V = "/services/data/v60.0"
 

@@ -21,7 +21,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 CLIENT = "bizbus-test"
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.sandbox.registry import SYSTEMS
-from deploy.sandbox.runner import start_sandbox, stop_sandbox
+from bizbus.deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.runner import start_sandbox, stop_sandbox
 
 CREDS = SYSTEMS["erp"].credentials
 

@@ -7,7 +7,7 @@ import httpx
 import odoorpc
 import pytest
 
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 CREDS = SYSTEMS["erp"].credentials
 

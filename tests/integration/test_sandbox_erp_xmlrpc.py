@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 CREDS = SYSTEMS["erp"].credentials
 DB, USERNAME, PASSWORD = CREDS["db"], CREDS["login"], CREDS["password"]

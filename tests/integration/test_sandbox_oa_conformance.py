@@ -28,8 +28,8 @@ from lark_oapi.api.approval.v4 import (
 from lark_oapi.core.model import RawRequest
 from lark_oapi.event.custom import CustomizedEvent
 
-from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 CREDENTIALS = SYSTEMS["oa"].credentials
 APPLICANT = "f8ca557e"  # 张伟

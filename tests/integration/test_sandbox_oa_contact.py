@@ -4,8 +4,8 @@ import lark_oapi as lark
 import pytest
 from lark_oapi.api.contact.v3 import GetUserRequest
 
-from deploy.sandbox.company import employee
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.company import employee
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 CREDENTIALS = SYSTEMS["oa"].credentials
 

@@ -5,8 +5,8 @@ import uuid
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from flows.runtime.topics_admin import catalog_plans, ensure_topics
-from schemas import TOPICS
+from bizbus.flows.runtime.topics_admin import catalog_plans, ensure_topics
+from bizbus.schemas import TOPICS
 
 
 async def test_catalog_topics_are_created_once_with_their_partitions_and_cleanup_policy(

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from deploy.demo.actors import CrmUser, ErpUser
-from flows.settings import RuntimeSettings
-from flows.worker import build_worker, worker_topics
+from bizbus.deploy.demo.actors import CrmUser, ErpUser
+from bizbus.flows.settings import RuntimeSettings
+from bizbus.flows.worker import build_worker, worker_topics
 from tests.integration.flowstack import FlowStack
 
 ALL_FLOWS = "travel,customers,orders,fulfilment,catalog"

@@ -10,11 +10,17 @@ import httpx
 import orjson
 import pytest
 
-from connectors.base import Cursor, Outcome, SinkCommand
-from connectors.errors import AuthError, ConfigError, RateLimited, SchemaError, TransientError
-from connectors.feishu import FeishuConnector, FeishuRejected, FeishuSettings
-from connectors.httpbase import RetryPolicy
-from connectors.settings import load_settings
+from bizbus.connectors.base import Cursor, Outcome, SinkCommand
+from bizbus.connectors.errors import (
+    AuthError,
+    ConfigError,
+    RateLimited,
+    SchemaError,
+    TransientError,
+)
+from bizbus.connectors.feishu import FeishuConnector, FeishuRejected, FeishuSettings
+from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.settings import load_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feishu"
 CODE = "7C468A54-8745-2245-9675-08B7C63E7A85"

@@ -3,8 +3,8 @@
 import httpx
 import pytest
 
-from connectors.errors import SchemaError
-from connectors.feishu import USER_NOT_VISIBLE, FeishuRejected, FeishuUser
+from bizbus.connectors.errors import SchemaError
+from bizbus.connectors.feishu import USER_NOT_VISIBLE, FeishuRejected, FeishuUser
 from tests.unit.test_connector_feishu_client import FakeFeishu, Sleeps, connector, fail, ok
 
 ZHANG_WEI = {

@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.errors import SchemaError
-from connectors.feishu import parse_detail, parse_trip, parse_trip_event
-from connectors.feishu.forms import parse_ms
+from bizbus.connectors.errors import SchemaError
+from bizbus.connectors.feishu import parse_detail, parse_trip, parse_trip_event
+from bizbus.connectors.feishu.forms import parse_ms
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feishu"
 

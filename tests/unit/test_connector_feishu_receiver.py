@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pydantic import SecretStr
 
-from connectors.feishu import (
+from bizbus.connectors.feishu import (
     INSTANCE_ENTITY,
     TRIP_ENTITY,
     TRIP_EVENT_TYPE,
@@ -22,8 +22,8 @@ from connectors.feishu import (
     FeishuWebhookReceiver,
     parse_trip_event,
 )
-from connectors.settings import load_settings
-from connectors.webhooks import FeishuEventVerifier
+from bizbus.connectors.settings import load_settings
+from bizbus.connectors.webhooks import FeishuEventVerifier
 
 KEY = "test-encrypt-key"
 OLD_KEY = "old-encrypt-key"

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import orjson
 
-from connectors.odoo import OdooConnector, OdooSettings
-from connectors.settings import load_settings
+from bizbus.connectors.odoo import OdooConnector, OdooSettings
+from bizbus.connectors.settings import load_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "odoo"
 KEY = "unit-test-key"

@@ -7,9 +7,15 @@ import httpx
 import orjson
 import pytest
 
-from connectors.errors import AuthError, ConfigError, RateLimited, RejectedError, TransientError
-from connectors.httpbase import RetryPolicy
-from connectors.odoo import OdooConnector, fault_error
+from bizbus.connectors.errors import (
+    AuthError,
+    ConfigError,
+    RateLimited,
+    RejectedError,
+    TransientError,
+)
+from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.odoo import OdooConnector, fault_error
 from tests.unit.test_connector_odoo_fake import KEY, FakeOdoo, fixture, settings
 
 FAST = RetryPolicy(attempts=3, max_delay=5.0, initial=0.01, max_backoff=0.02, jitter=0.0)

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Outcome, SinkCommand
-from connectors.errors import MappingError, RejectedError, SchemaError
-from connectors.odoo import same_value
+from bizbus.connectors.base import Outcome, SinkCommand
+from bizbus.connectors.errors import MappingError, RejectedError, SchemaError
+from bizbus.connectors.odoo import same_value
 from tests.unit.test_connector_odoo_fake import FakeOdoo
 
 

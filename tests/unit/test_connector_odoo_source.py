@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from connectors.base import Cursor, PollState
-from connectors.odoo import cursor_id, parse_odoo_datetime
-from connectors.odoo.source import feed_domain
+from bizbus.connectors.base import Cursor, PollState
+from bizbus.connectors.odoo import cursor_id, parse_odoo_datetime
+from bizbus.connectors.odoo.source import feed_domain
 from tests.unit.test_connector_odoo_fake import FakeOdoo
 
 T0 = "2025-05-06 08:00:00"

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Cursor, PollState, SourceRecord
-from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.salesforce.soql import format_datetime, parse_datetime
-from connectors.settings import load_settings
+from bizbus.connectors.base import Cursor, PollState, SourceRecord
+from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from bizbus.connectors.salesforce.soql import format_datetime, parse_datetime
+from bizbus.connectors.settings import load_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "salesforce"
 T0 = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)

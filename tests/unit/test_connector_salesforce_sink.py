@@ -13,19 +13,19 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Outcome, Sink, SinkCommand, Source
-from connectors.errors import (
+from bizbus.connectors.base import Outcome, Sink, SinkCommand, Source
+from bizbus.connectors.errors import (
     AuthError,
     ConfigError,
     MappingError,
     RejectedError,
     SchemaError,
 )
-from connectors.httpbase import RetryPolicy
-from connectors.registry import load_connector
-from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.salesforce.sink import same_value
-from connectors.settings import load_settings
+from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.registry import load_connector
+from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from bizbus.connectors.salesforce.sink import same_value
+from bizbus.connectors.settings import load_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "salesforce"
 BASE = "https://hengli.my.salesforce.com"

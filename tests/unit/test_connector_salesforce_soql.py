@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.salesforce.soql import (
+from bizbus.connectors.salesforce.soql import (
     conditions,
     format_datetime,
     format_soql,

@@ -5,9 +5,9 @@ import inspect
 
 import pytest
 
-import connectors
-from connectors.errors import ConfigError
-from connectors.registry import CONNECTORS, connector_names, load_connector
+import bizbus.connectors as connectors
+from bizbus.connectors.errors import ConfigError
+from bizbus.connectors.registry import CONNECTORS, connector_names, load_connector
 
 REEXPORTED = ["auth", "base", "errors", "httpbase", "quota", "registry", "settings", "status"]
 REEXPORTED += ["webhooks"]
@@ -37,7 +37,7 @@ def test_module_all_names_are_defined_there(module_name: str) -> None:
 
 
 def test_error_tree_matches_the_docstring() -> None:
-    from connectors import errors as e
+    from bizbus.connectors import errors as e
 
     assert issubclass(e.RateLimited, e.TransientError)
     assert issubclass(e.TransientError, e.ConnectorError)
@@ -56,8 +56,8 @@ def test_error_tree_matches_the_docstring() -> None:
 
 
 def test_schema_error_is_also_the_schemas_one() -> None:
-    from connectors.errors import IntegrationError, SchemaError
-    from schemas.errors import SchemaError as ContractError
+    from bizbus.connectors.errors import IntegrationError, SchemaError
+    from bizbus.schemas.errors import SchemaError as ContractError
 
     error = SchemaError("payload does not validate", event_type="bizbus.x.y.z.v1", field="data.id")
     assert isinstance(error, IntegrationError) and isinstance(error, ContractError)

@@ -8,14 +8,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.auth import (
+from bizbus.connectors.auth import (
     AccessToken,
     FeishuTenantToken,
     OdooApiKey,
     SalesforceClientCredentials,
     TokenProvider,
 )
-from connectors.errors import AuthError, RateLimited, TransientError
+from bizbus.connectors.errors import AuthError, RateLimited, TransientError
 
 SF_TOKEN_URL = "https://acme.my.salesforce.com/services/oauth2/token"  # noqa: S105  (a URL, not a password)
 

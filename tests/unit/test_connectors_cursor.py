@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import (
+from bizbus.connectors.base import (
     Cursor,
     FeedStates,
     PollBatch,

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.base import Outcome, Sink, SinkCommand, Source
-from connectors.errors import RejectedError, SchemaError, TransientError
-from connectors.generic_rest import RestSettings, RestSink, idempotency_key
-from connectors.generic_webhook import SignedWebhookSource, WebhookSettings
-from connectors.webhooks import StandardWebhookVerifier
+from bizbus.connectors.base import Outcome, Sink, SinkCommand, Source
+from bizbus.connectors.errors import RejectedError, SchemaError, TransientError
+from bizbus.connectors.generic_rest import RestSettings, RestSink, idempotency_key
+from bizbus.connectors.generic_webhook import SignedWebhookSource, WebhookSettings
+from bizbus.connectors.webhooks import StandardWebhookVerifier
 
 NOW = 1_777_000_000
 SECRET = "whsec_" + base64.b64encode(b"generic-source-secret").decode()

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.auth import AccessToken, OdooApiKey, RefreshingToken
-from connectors.errors import AuthError, RateLimited, RejectedError, TransientError
-from connectors.httpbase import HttpConnector, RetryPolicy
-from connectors.quota import RateBudget
-from connectors.status import error_for_response, parse_retry_after
+from bizbus.connectors.auth import AccessToken, OdooApiKey, RefreshingToken
+from bizbus.connectors.errors import AuthError, RateLimited, RejectedError, TransientError
+from bizbus.connectors.httpbase import HttpConnector, RetryPolicy
+from bizbus.connectors.quota import RateBudget
+from bizbus.connectors.status import error_for_response, parse_retry_after
 
 Handler = (
     Callable[[httpx.Request], httpx.Response]

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from connectors.keyed import KeyedRunner
+from bizbus.connectors.keyed import KeyedRunner
 
 
 async def test_jobs_of_one_key_run_in_submit_order_and_keys_run_concurrently() -> None:

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from connectors.quota import RateBudget
+from bizbus.connectors.quota import RateBudget
 
 
 class VirtualTime:

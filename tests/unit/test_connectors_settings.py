@@ -5,10 +5,10 @@ import pytest
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import ConfigError
-from connectors.generic_rest import RestSettings
-from connectors.generic_webhook import WebhookSettings
-from connectors.settings import ConnectorSettings, load_settings
+from bizbus.connectors.errors import ConfigError
+from bizbus.connectors.generic_rest import RestSettings
+from bizbus.connectors.generic_webhook import WebhookSettings
+from bizbus.connectors.settings import ConnectorSettings, load_settings
 
 
 class CrmSettings(ConnectorSettings):

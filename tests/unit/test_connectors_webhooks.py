@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pydantic import SecretStr
 
-from connectors.errors import ConfigError, RejectedError
-from connectors.webhooks import (
+from bizbus.connectors.errors import ConfigError, RejectedError
+from bizbus.connectors.webhooks import (
     FeishuEventVerifier,
     ReplayCache,
     StandardWebhookVerifier,

@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from deploy.envfile import render
+from bizbus.deploy.envfile import render
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / ".env.example"
 
 
 def test_env_example_matches_the_settings_classes() -> None:
     assert ENV_EXAMPLE.read_text() == render(), (
-        "deploy/.env.example is stale: run `python -m deploy.envfile > deploy/.env.example`"
+        "deploy/.env.example is stale: run `python -m bizbus.deploy.envfile > deploy/.env.example`"
     )
 
 

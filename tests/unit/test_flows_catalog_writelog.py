@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from flows.writelog import (
+from bizbus.flows.writelog import (
     EditStorm,
     WriteLog,
     consume_echoes,

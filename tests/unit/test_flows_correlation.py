@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from connectors.base import Cursor, SourceRecord
-from flows.fulfilment import deal_of
-from flows.runtime.polling import correlation_id, raw_event
+from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus.flows.fulfilment import deal_of
+from bizbus.flows.runtime.polling import correlation_id, raw_event
 
 WHEN = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.errors import MappingError
-from flows.customers_mapping import (
+from bizbus.connectors.errors import MappingError
+from bizbus.flows.customers_mapping import (
     customer_command,
     customer_event,
     customer_ref,
@@ -14,7 +14,7 @@ from flows.customers_mapping import (
     partner_payload,
     sales_rep,
 )
-from schemas import SalesRep
+from bizbus.schemas import SalesRep
 
 OWNER = SalesRep(user_id="0055j000000AAAAAA", name="李娜")
 ROW = {

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import MappingError
-from flows.fulfilment_mapping import (
+from bizbus.connectors.errors import MappingError
+from bizbus.flows.fulfilment_mapping import (
     ErpProduct,
     map_invoice,
     map_production,
@@ -17,8 +17,8 @@ from flows.fulfilment_mapping import (
     sale_order_name,
     status_for,
 )
-from flows.order_updates import order_fields
-from schemas import (
+from bizbus.flows.order_updates import order_fields
+from bizbus.schemas import (
     InvoicePostedV1,
     ManufacturingOrderPlannedV1,
     ManufacturingOrderProgressedV1,

@@ -1,10 +1,16 @@
 """The per-event guard: retries in place, dead-letters with reasons, never lets an error out."""
 
-from connectors.errors import AuthError, MappingError, RateLimited, RejectedError, TransientError
-from flows.runtime import deadletter as dl
-from flows.runtime.guard import EventGuard, Outcome, RetryPolicy
-from flows.runtime.record import Headers, RawRecord
-from schemas import SchemaError
+from bizbus.connectors.errors import (
+    AuthError,
+    MappingError,
+    RateLimited,
+    RejectedError,
+    TransientError,
+)
+from bizbus.flows.runtime import deadletter as dl
+from bizbus.flows.runtime.guard import EventGuard, Outcome, RetryPolicy
+from bizbus.flows.runtime.record import Headers, RawRecord
+from bizbus.schemas import SchemaError
 
 RECORD = RawRecord(
     topic="biz.sales.order",

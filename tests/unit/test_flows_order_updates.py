@@ -1,7 +1,7 @@
 """The CRM order update sink's pure rule: write-back always, status only when it advances."""
 
-from flows.order_updates import order_fields
-from schemas import OrderStatus, OrderUpdateRequestedV1
+from bizbus.flows.order_updates import order_fields
+from bizbus.schemas import OrderStatus, OrderUpdateRequestedV1
 
 
 def test_erp_reference_is_written_back_without_a_status() -> None:

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import MappingError
-from flows import parking
-from flows.orders_mapping import (
+from bizbus.connectors.errors import MappingError
+from bizbus.flows import parking
+from bizbus.flows.orders_mapping import (
     order_digest,
     order_update,
     placed_order,
@@ -16,8 +16,8 @@ from flows.orders_mapping import (
     sales_order_command,
     skip_reason,
 )
-from flows.runtime.record import RawRecord
-from schemas import OrderStatus, SalesRep
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.schemas import OrderStatus, SalesRep
 
 OWNER = SalesRep(user_id="0055j000000AAAAAA", name="张伟")
 ACCOUNT = {"Id": "001A", "Name": "上海电气", "AccountNumber": "C10001", "ErpCustomerRef__c": None}

@@ -2,12 +2,12 @@
 
 from dataclasses import dataclass
 
-from flows.runtime.assignor import missing_topics
-from flows.runtime.readiness import ReadyState
-from flows.runtime.topics_admin import TopicPlan, _not_ready, catalog_plans, merge_plans
-from flows.settings import RuntimeSettings
-from flows.worker import build_worker, worker_topics
-from schemas import TOPICS
+from bizbus.flows.runtime.assignor import missing_topics
+from bizbus.flows.runtime.readiness import ReadyState
+from bizbus.flows.runtime.topics_admin import TopicPlan, _not_ready, catalog_plans, merge_plans
+from bizbus.flows.settings import RuntimeSettings
+from bizbus.flows.worker import build_worker, worker_topics
+from bizbus.schemas import TOPICS
 
 
 def _plans() -> dict[str, TopicPlan]:

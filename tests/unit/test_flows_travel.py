@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.errors import MappingError
-from connectors.feishu import parse_detail, parse_trip
-from flows.travel_mapping import (
+from bizbus.connectors.errors import MappingError
+from bizbus.connectors.feishu import parse_detail, parse_trip
+from bizbus.flows.travel_mapping import (
     Decision,
     decide,
     employee_from_user,
@@ -20,7 +20,7 @@ from flows.travel_mapping import (
     map_trip_request,
     recorded_state,
 )
-from schemas import Employee, TravelApprovedV1, TravelRevokedV1, TravelStatus, make_event
+from bizbus.schemas import Employee, TravelApprovedV1, TravelRevokedV1, TravelStatus, make_event
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feishu"
 PURPOSE = "展会接待客户\uff0c收集名片"  # the form's full-width comma, spelled out for ruff

@@ -5,11 +5,11 @@ import asyncio
 import pytest
 from pydantic import SecretStr
 
-from connectors.base import SourceRecord
-from connectors.feishu import FeishuWebhookReceiver
-from connectors.webhooks import FeishuEventVerifier
-from flows import webhooks
-from flows.webhooks import answer_callback
+from bizbus.connectors.base import SourceRecord
+from bizbus.connectors.feishu import FeishuWebhookReceiver
+from bizbus.connectors.webhooks import FeishuEventVerifier
+from bizbus.flows import webhooks
+from bizbus.flows.webhooks import answer_callback
 from tests.unit.test_connector_feishu_receiver import CODE, KEY, TOKEN, instance_event, seal
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.kafka import KafkaRuntimeError, KafkaRuntimeSettings, start_cluster
-from deploy.kafka.cluster import free_ports, java_major_version, port_is_free
-from deploy.kafka.config import NodeSpec, new_cluster_id, render_server_properties
+from bizbus.deploy.kafka import KafkaRuntimeError, KafkaRuntimeSettings, start_cluster
+from bizbus.deploy.kafka.cluster import free_ports, java_major_version, port_is_free
+from bizbus.deploy.kafka.config import NodeSpec, new_cluster_id, render_server_properties
 
 
 def _props(text: str) -> dict[str, str]:

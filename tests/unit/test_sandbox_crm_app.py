@@ -3,10 +3,10 @@ from typing import cast
 import orjson
 import pytest
 
-from deploy.sandbox.app import SandboxConfig
-from deploy.sandbox.crm import create_app
-from deploy.sandbox.crm.errors import fault_body
-from deploy.sandbox.faults import FaultInjector
+from bizbus.deploy.sandbox.app import SandboxConfig
+from bizbus.deploy.sandbox.crm import create_app
+from bizbus.deploy.sandbox.crm.errors import fault_body
+from bizbus.deploy.sandbox.faults import FaultInjector
 
 
 def test_faults_from_the_environment_apply_at_start(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 import pytest
 
-from deploy.sandbox.crm import ids
-from deploy.sandbox.crm.ids import InvalidId, checksum, make_id, normalize_id
+from bizbus.deploy.sandbox.crm import ids
+from bizbus.deploy.sandbox.crm.ids import InvalidId, checksum, make_id, normalize_id
 
 
 def test_checksum_matches_the_documented_example() -> None:

@@ -2,8 +2,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from deploy.sandbox.crm.query import compile_query
-from deploy.sandbox.crm.soql import And, Comparison, Not, Or, OrderBy, SoqlError, Value, parse
+from bizbus.deploy.sandbox.crm.query import compile_query
+from bizbus.deploy.sandbox.crm.soql import (
+    And,
+    Comparison,
+    Not,
+    Or,
+    OrderBy,
+    SoqlError,
+    Value,
+    parse,
+)
 
 TODAY = date(2026, 11, 27)
 

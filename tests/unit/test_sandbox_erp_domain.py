@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from deploy.sandbox.erp.domain import (
+from bizbus.deploy.sandbox.erp.domain import (
     And,
     Const,
     DomainError,

@@ -4,11 +4,11 @@ from typing import Any
 
 import pytest
 
-from deploy.sandbox.app import SandboxConfig
-from deploy.sandbox.erp import build_service
-from deploy.sandbox.erp.errors import AccessError, InvalidCall, UserError, ValidationError
-from deploy.sandbox.erp.methods import call
-from deploy.sandbox.erp.service import ErpService
+from bizbus.deploy.sandbox.app import SandboxConfig
+from bizbus.deploy.sandbox.erp import build_service
+from bizbus.deploy.sandbox.erp.errors import AccessError, InvalidCall, UserError, ValidationError
+from bizbus.deploy.sandbox.erp.methods import call
+from bizbus.deploy.sandbox.erp.service import ErpService
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 import httpx
 import pytest
 
-from deploy.sandbox.app import SandboxConfig
-from deploy.sandbox.company import EMPLOYEES
-from deploy.sandbox.oa import OaSandboxSettings, create_app
-from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+from bizbus.deploy.sandbox.app import SandboxConfig
+from bizbus.deploy.sandbox.company import EMPLOYEES
+from bizbus.deploy.sandbox.oa import OaSandboxSettings, create_app
+from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
 
 
 def test_environment_sets_delivery_and_faults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from deploy.sandbox.app import SandboxContext
-from deploy.sandbox.clock import SandboxClock
-from deploy.sandbox.oa.approvals import ApprovalBook
-from deploy.sandbox.oa.errors import FeishuError
-from deploy.sandbox.oa.events import TRIP_EVENT_TYPE, AppIdentity, events_for
-from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE, seed
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.app import SandboxContext
+from bizbus.deploy.sandbox.clock import SandboxClock
+from bizbus.deploy.sandbox.oa.approvals import ApprovalBook
+from bizbus.deploy.sandbox.oa.errors import FeishuError
+from bizbus.deploy.sandbox.oa.events import TRIP_EVENT_TYPE, AppIdentity, events_for
+from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE, seed
+from bizbus.deploy.sandbox.store import SandboxStore
 
 APP = AppIdentity("cli_sandbox0001", "2ed263bf32cf1651", "sandbox-encrypt-key", "vt-123")
 APPLICANT, LEADER = "f8ca557e", "5d9bd9a1"  # 张伟 E1001 (销售经理) and his leader 王建国 E1000

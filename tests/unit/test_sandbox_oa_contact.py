@@ -6,10 +6,10 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.sandbox.app import SandboxConfig
-from deploy.sandbox.company import EMPLOYEES, department, employee
-from deploy.sandbox.oa import create_app
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.app import SandboxConfig
+from bizbus.deploy.sandbox.company import EMPLOYEES, department, employee
+from bizbus.deploy.sandbox.oa import create_app
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 USERS = "/open-apis/contact/v3/users"
 

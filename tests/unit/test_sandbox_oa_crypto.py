@@ -9,8 +9,8 @@ from lark_oapi.core.utils import AESCipher
 from lark_oapi.event.custom import CustomizedEvent
 from lark_oapi.event.dispatcher_handler import EventDispatcherHandler
 
-from deploy.sandbox.oa import crypto
-from deploy.sandbox.oa.events import AppIdentity, seal, url_verification
+from bizbus.deploy.sandbox.oa import crypto
+from bizbus.deploy.sandbox.oa.events import AppIdentity, seal, url_verification
 
 APP = AppIdentity("cli_sandbox0001", "2ed263bf32cf1651", "sandbox-encrypt-key", "vt-123")
 

@@ -5,14 +5,14 @@ import json
 import httpx
 import pytest
 
-from deploy.sandbox.app import SandboxConfig, SandboxContext
-from deploy.sandbox.clock import SandboxClock
-from deploy.sandbox.oa import create_app
-from deploy.sandbox.oa.approvals import ApprovalBook
-from deploy.sandbox.oa.errors import FeishuError
-from deploy.sandbox.oa.events import AppIdentity, events_for
-from deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE, seed
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.app import SandboxConfig, SandboxContext
+from bizbus.deploy.sandbox.clock import SandboxClock
+from bizbus.deploy.sandbox.oa import create_app
+from bizbus.deploy.sandbox.oa.approvals import ApprovalBook
+from bizbus.deploy.sandbox.oa.errors import FeishuError
+from bizbus.deploy.sandbox.oa.events import AppIdentity, events_for
+from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE, seed
+from bizbus.deploy.sandbox.store import SandboxStore
 
 APP = AppIdentity("cli_sandbox0001", "2ed263bf32cf1651", "sandbox-encrypt-key", "vt-123")
 APPLICANT = "f8ca557e"

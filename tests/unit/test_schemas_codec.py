@@ -15,7 +15,7 @@ from cloudevents.core.bindings.kafka import (
 )
 from cloudevents.core.v1.event import CloudEvent
 
-from schemas import (
+from bizbus.schemas import (
     Envelope,
     OrderPlacedV1,
     SchemaError,

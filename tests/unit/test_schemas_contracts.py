@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app as cli
-from schemas import EVENT_TYPES, TOPICS, SchemaError
-from schemas.compat import breaking_changes
-from schemas.export import (
+from bizbus.deploy.cli import app as cli
+from bizbus.schemas import EVENT_TYPES, TOPICS, SchemaError
+from bizbus.schemas.compat import breaking_changes
+from bizbus.schemas.export import (
     ASYNCAPI_FILE,
     asyncapi_document,
     check_compatibility,

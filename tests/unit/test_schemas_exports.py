@@ -6,7 +6,7 @@ import pkgutil
 import types
 from pathlib import Path
 
-import schemas
+import bizbus.schemas as schemas
 
 
 def _public_names(module: types.ModuleType) -> set[str]:

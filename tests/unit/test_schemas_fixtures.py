@@ -7,7 +7,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from schemas import EVENT_TYPES, decode_record, encode_record, event_to_dict, parse_event
+from bizbus.schemas import EVENT_TYPES, decode_record, encode_record, event_to_dict, parse_event
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "events"
 CONTRACTS = Path(__file__).parents[2] / "schemas" / "contracts" / "jsonschema"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from schemas import (
+from bizbus.schemas import (
     ALL_PAYLOADS,
     EVENT_TYPES,
     Employee,
@@ -19,7 +19,7 @@ from schemas import (
     SalesRep,
     TravelApprovedV1,
 )
-from schemas.envelope import EVENT_TYPE_RE
+from bizbus.schemas.envelope import EVENT_TYPE_RE
 
 REP = SalesRep(user_id="005J8000001XyZaIAK", name="李娜")
 

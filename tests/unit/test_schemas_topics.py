@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas import (
+from bizbus.schemas import (
     EVENT_TYPES,
     TOPICS,
     SourceRecordCapturedV1,
@@ -15,7 +15,7 @@ from schemas import (
     source_topic,
     topic_for,
 )
-from schemas.topics import TopicSpec
+from bizbus.schemas.topics import TopicSpec
 
 
 def test_topic_names_are_lowercase_dotted_without_underscores() -> None:

@@ -8,14 +8,14 @@ Faults may also come from `BIZBUS_SANDBOX_CRM_FAULTS` (a FaultPlan as JSON). See
 from pydantic_settings import SettingsConfigDict
 from starlette.types import ASGIApp
 
-from deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
-from deploy.sandbox.clock import SandboxClock
-from deploy.sandbox.crm.errors import fault_body
-from deploy.sandbox.crm.records import RecordStore, create_schema
-from deploy.sandbox.crm.routes import CrmApi
-from deploy.sandbox.crm.seed import seed
-from deploy.sandbox.settings import SandboxSettings
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
+from bizbus.deploy.sandbox.clock import SandboxClock
+from bizbus.deploy.sandbox.crm.errors import fault_body
+from bizbus.deploy.sandbox.crm.records import RecordStore, create_schema
+from bizbus.deploy.sandbox.crm.routes import CrmApi
+from bizbus.deploy.sandbox.crm.seed import seed
+from bizbus.deploy.sandbox.settings import SandboxSettings
+from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = ["CrmSandboxSettings", "create_app"]
 

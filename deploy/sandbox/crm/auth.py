@@ -15,10 +15,10 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from deploy.sandbox.crm.errors import SalesforceError, json_response
-from deploy.sandbox.crm.records import RecordStore
-from deploy.sandbox.crm.seed import INTEGRATION_USERNAME, USER_PASSWORD, user_id_for
-from deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.crm.errors import SalesforceError, json_response
+from bizbus.deploy.sandbox.crm.records import RecordStore
+from bizbus.deploy.sandbox.crm.seed import INTEGRATION_USERNAME, USER_PASSWORD, user_id_for
+from bizbus.deploy.sandbox.registry import SYSTEMS
 
 __all__ = ["ORG_ID", "authenticate", "oauth_revoke", "oauth_token"]
 

@@ -6,7 +6,7 @@ createable/updateable, externalId, referenceTo, picklistValues); enough for gene
 
 from typing import Any
 
-from deploy.sandbox.crm.objects import OBJECTS, FieldDef, ObjectDef
+from bizbus.deploy.sandbox.crm.objects import OBJECTS, FieldDef, ObjectDef
 
 __all__ = ["describe", "describe_global", "versions"]
 

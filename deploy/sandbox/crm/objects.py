@@ -7,7 +7,7 @@ datetime, ...). System fields are read-only; `bizbus_LastChangeClient__c` holds 
 
 from dataclasses import dataclass, field
 
-from deploy.sandbox.crm.ids import KEY_PREFIXES
+from bizbus.deploy.sandbox.crm.ids import KEY_PREFIXES
 
 __all__ = [
     "CHANGE_CLIENT_FIELD",

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from deploy.sandbox.crm.ids import InvalidId, normalize_id
-from deploy.sandbox.crm.objects import (
+from bizbus.deploy.sandbox.crm.ids import InvalidId, normalize_id
+from bizbus.deploy.sandbox.crm.objects import (
     ID_TYPES,
     NUMBER_TYPES,
     OBJECTS,
@@ -19,8 +19,8 @@ from deploy.sandbox.crm.objects import (
     ObjectDef,
     find_object,
 )
-from deploy.sandbox.crm.records import attributes
-from deploy.sandbox.crm.soql import (
+from bizbus.deploy.sandbox.crm.records import attributes
+from bizbus.deploy.sandbox.crm.soql import (
     And,
     Comparison,
     Expr,
@@ -31,7 +31,7 @@ from deploy.sandbox.crm.soql import (
     Value,
     date_literal_range,
 )
-from deploy.sandbox.crm.values import format_datetime, from_db
+from bizbus.deploy.sandbox.crm.values import format_datetime, from_db
 
 __all__ = ["Column", "CompiledQuery", "compile_query"]
 

@@ -9,11 +9,11 @@ effect. Derived fields (Order.TotalAmount, OrderNumber, OrderItem.TotalPrice) fo
 from dataclasses import dataclass
 from typing import Any
 
-from deploy.sandbox.crm.errors import SalesforceError
-from deploy.sandbox.crm.ids import make_id
-from deploy.sandbox.crm.objects import CHANGE_CLIENT_FIELD, OBJECTS, ObjectDef
-from deploy.sandbox.crm.values import from_db, to_db
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.crm.errors import SalesforceError
+from bizbus.deploy.sandbox.crm.ids import make_id
+from bizbus.deploy.sandbox.crm.objects import CHANGE_CLIENT_FIELD, OBJECTS, ObjectDef
+from bizbus.deploy.sandbox.crm.values import from_db, to_db
+from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = ["Actor", "RecordStore", "attributes", "create_schema", "not_found"]
 

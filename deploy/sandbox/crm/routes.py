@@ -15,16 +15,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from deploy.sandbox.app import SandboxContext
-from deploy.sandbox.crm.auth import authenticate, oauth_revoke, oauth_token
-from deploy.sandbox.crm.describe import describe, describe_global, versions
-from deploy.sandbox.crm.errors import SalesforceError, error_response, json_response
-from deploy.sandbox.crm.ids import InvalidId, make_id, normalize_id
-from deploy.sandbox.crm.objects import ObjectDef, find_object
-from deploy.sandbox.crm.query import compile_query
-from deploy.sandbox.crm.records import Actor, RecordStore, attributes, not_found
-from deploy.sandbox.crm.soql import SoqlError, parse
-from deploy.sandbox.crm.values import format_datetime, to_db
+from bizbus.deploy.sandbox.app import SandboxContext
+from bizbus.deploy.sandbox.crm.auth import authenticate, oauth_revoke, oauth_token
+from bizbus.deploy.sandbox.crm.describe import describe, describe_global, versions
+from bizbus.deploy.sandbox.crm.errors import SalesforceError, error_response, json_response
+from bizbus.deploy.sandbox.crm.ids import InvalidId, make_id, normalize_id
+from bizbus.deploy.sandbox.crm.objects import ObjectDef, find_object
+from bizbus.deploy.sandbox.crm.query import compile_query
+from bizbus.deploy.sandbox.crm.records import Actor, RecordStore, attributes, not_found
+from bizbus.deploy.sandbox.crm.soql import SoqlError, parse
+from bizbus.deploy.sandbox.crm.values import format_datetime, to_db
 
 __all__ = ["CrmApi"]
 

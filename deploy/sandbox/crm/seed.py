@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from deploy.sandbox.company import COMPANY, CUSTOMERS, EMAIL_DOMAIN, PRODUCTS, salespeople
-from deploy.sandbox.crm.objects import OBJECTS
-from deploy.sandbox.crm.records import Actor, RecordStore
-from deploy.sandbox.crm.values import format_datetime
+from bizbus.deploy.sandbox.company import COMPANY, CUSTOMERS, EMAIL_DOMAIN, PRODUCTS, salespeople
+from bizbus.deploy.sandbox.crm.objects import OBJECTS
+from bizbus.deploy.sandbox.crm.records import Actor, RecordStore
+from bizbus.deploy.sandbox.crm.values import format_datetime
 
 __all__ = [
     "DEALER_DISCOUNT",

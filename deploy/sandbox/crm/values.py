@@ -7,9 +7,9 @@ Datetimes are stored and returned as Salesforce does, UTC with milliseconds:
 from datetime import UTC, date, datetime
 from typing import Any
 
-from deploy.sandbox.crm.errors import SalesforceError
-from deploy.sandbox.crm.ids import InvalidId, normalize_id
-from deploy.sandbox.crm.objects import ID_TYPES, NUMBER_TYPES, TEXT_TYPES, FieldDef
+from bizbus.deploy.sandbox.crm.errors import SalesforceError
+from bizbus.deploy.sandbox.crm.ids import InvalidId, normalize_id
+from bizbus.deploy.sandbox.crm.objects import ID_TYPES, NUMBER_TYPES, TEXT_TYPES, FieldDef
 
 __all__ = ["format_datetime", "from_db", "parse_datetime", "to_db"]
 

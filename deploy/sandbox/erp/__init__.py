@@ -16,15 +16,15 @@ from pydantic_settings import SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
-from deploy.sandbox.clock import SandboxClock
-from deploy.sandbox.erp import json2, rpc_json, rpc_xml
-from deploy.sandbox.erp.engine import DEFAULT_STEP_S, FulfilmentEngine
-from deploy.sandbox.erp.orm import Env
-from deploy.sandbox.erp.seed import seed
-from deploy.sandbox.erp.service import ErpService
-from deploy.sandbox.settings import SandboxSettings
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
+from bizbus.deploy.sandbox.clock import SandboxClock
+from bizbus.deploy.sandbox.erp import json2, rpc_json, rpc_xml
+from bizbus.deploy.sandbox.erp.engine import DEFAULT_STEP_S, FulfilmentEngine
+from bizbus.deploy.sandbox.erp.orm import Env
+from bizbus.deploy.sandbox.erp.seed import seed
+from bizbus.deploy.sandbox.erp.service import ErpService
+from bizbus.deploy.sandbox.settings import SandboxSettings
+from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = ["TICK_S", "ErpSandboxSettings", "build_service", "create_app", "fault_body"]
 

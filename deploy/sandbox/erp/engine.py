@@ -10,8 +10,8 @@ picking 'assigned') → picking 'done' (-stock, qty_delivered) → account.move 
 from datetime import timedelta
 from typing import Any
 
-from deploy.sandbox.erp.errors import UserError
-from deploy.sandbox.erp.orm import Env
+from bizbus.deploy.sandbox.erp.errors import UserError
+from bizbus.deploy.sandbox.erp.orm import Env
 
 __all__ = ["DEFAULT_STEP_S", "STEPS", "FulfilmentEngine", "stock_location"]
 

@@ -7,10 +7,10 @@ parameter names (record methods take `ids` first), so JSON-2's named arguments u
 from collections.abc import Callable
 from typing import Any
 
-from deploy.sandbox.erp.engine import FulfilmentEngine
-from deploy.sandbox.erp.errors import AccessError, InvalidCall, UserError
-from deploy.sandbox.erp.models import MODELS
-from deploy.sandbox.erp.orm import Env
+from bizbus.deploy.sandbox.erp.engine import FulfilmentEngine
+from bizbus.deploy.sandbox.erp.errors import AccessError, InvalidCall, UserError
+from bizbus.deploy.sandbox.erp.models import MODELS
+from bizbus.deploy.sandbox.erp.orm import Env
 
 __all__ = ["METHODS", "call"]
 

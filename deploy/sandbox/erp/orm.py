@@ -11,12 +11,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from deploy.sandbox.clock import SandboxClock
-from deploy.sandbox.erp.domain import normalize_value
-from deploy.sandbox.erp.errors import InvalidCall, ValidationError
-from deploy.sandbox.erp.models import MAGIC, Field, Model, table_of
-from deploy.sandbox.erp.records import ALIASED, COMPUTED, Records, model_spec, odoo_datetime
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.clock import SandboxClock
+from bizbus.deploy.sandbox.erp.domain import normalize_value
+from bizbus.deploy.sandbox.erp.errors import InvalidCall, ValidationError
+from bizbus.deploy.sandbox.erp.models import MAGIC, Field, Model, table_of
+from bizbus.deploy.sandbox.erp.records import ALIASED, COMPUTED, Records, model_spec, odoo_datetime
+from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = ["EXTERNAL_REFS", "Env", "Hook", "odoo_datetime"]
 

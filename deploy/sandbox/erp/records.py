@@ -10,12 +10,12 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from deploy.sandbox.clock import SandboxClock
-from deploy.sandbox.erp.domain import DomainError, Leaf, compile_domain, leaf_sql
-from deploy.sandbox.erp.domain import parse as parse_domain
-from deploy.sandbox.erp.errors import InvalidCall, MissingError
-from deploy.sandbox.erp.models import MAGIC, MODELS, Field, Model, table_of
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.clock import SandboxClock
+from bizbus.deploy.sandbox.erp.domain import DomainError, Leaf, compile_domain, leaf_sql
+from bizbus.deploy.sandbox.erp.domain import parse as parse_domain
+from bizbus.deploy.sandbox.erp.errors import InvalidCall, MissingError
+from bizbus.deploy.sandbox.erp.models import MAGIC, MODELS, Field, Model, table_of
+from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = ["ALIASED", "COMPUTED", "Records", "model_spec", "odoo_datetime"]
 

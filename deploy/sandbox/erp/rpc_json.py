@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from deploy.sandbox.erp.errors import OdooError
-from deploy.sandbox.erp.seed import DB_NAME
-from deploy.sandbox.erp.service import VERSION, ErpService
+from bizbus.deploy.sandbox.erp.errors import OdooError
+from bizbus.deploy.sandbox.erp.seed import DB_NAME
+from bizbus.deploy.sandbox.erp.service import VERSION, ErpService
 
 __all__ = ["error_payload", "routes"]
 

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from deploy.sandbox.erp.errors import OdooError
-from deploy.sandbox.erp.service import ErpService
+from bizbus.deploy.sandbox.erp.errors import OdooError
+from bizbus.deploy.sandbox.erp.service import ErpService
 
 __all__ = ["routes"]
 

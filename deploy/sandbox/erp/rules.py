@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from deploy.sandbox.erp.errors import UserError, ValidationError
-from deploy.sandbox.erp.orm import Env
+from bizbus.deploy.sandbox.erp.errors import UserError, ValidationError
+from bizbus.deploy.sandbox.erp.orm import Env
 
 __all__ = ["PUBLIC_PRICELIST", "install"]
 

@@ -8,7 +8,7 @@ Products, customers, departments and employees are the company's master data.
 
 from typing import Any
 
-from deploy.sandbox.company import (
+from bizbus.deploy.sandbox.company import (
     COMPANY,
     CUSTOMERS,
     DEPARTMENTS,
@@ -17,8 +17,8 @@ from deploy.sandbox.company import (
     PRODUCTS,
     salespeople,
 )
-from deploy.sandbox.erp.orm import Env
-from deploy.sandbox.erp.rules import PUBLIC_PRICELIST
+from bizbus.deploy.sandbox.erp.orm import Env
+from bizbus.deploy.sandbox.erp.rules import PUBLIC_PRICELIST
 
 __all__ = ["BUSINESS_TRIP", "COMPANY", "DB_NAME", "SALES_UIDS", "USERS", "seed"]
 

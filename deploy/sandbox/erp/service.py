@@ -8,12 +8,12 @@ Passwords and API keys are interchangeable, as in Odoo 14+. Each call is one SQL
 
 from typing import Any
 
-from deploy.sandbox.app import SandboxContext
-from deploy.sandbox.erp import methods, rules
-from deploy.sandbox.erp.engine import FulfilmentEngine
-from deploy.sandbox.erp.errors import AccessDenied, InvalidCall
-from deploy.sandbox.erp.orm import Env
-from deploy.sandbox.erp.seed import DB_NAME
+from bizbus.deploy.sandbox.app import SandboxContext
+from bizbus.deploy.sandbox.erp import methods, rules
+from bizbus.deploy.sandbox.erp.engine import FulfilmentEngine
+from bizbus.deploy.sandbox.erp.errors import AccessDenied, InvalidCall
+from bizbus.deploy.sandbox.erp.orm import Env
+from bizbus.deploy.sandbox.erp.seed import DB_NAME
 
 __all__ = ["VERSION", "ErpService"]
 

@@ -12,17 +12,17 @@ from pydantic_settings import SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
-from deploy.sandbox.clock import SandboxClock
-from deploy.sandbox.oa.approvals import ApprovalBook
-from deploy.sandbox.oa.delivery import DeliverySettings, Pusher
-from deploy.sandbox.oa.errors import fault_body
-from deploy.sandbox.oa.events import AppIdentity
-from deploy.sandbox.oa.routes import oa_routes
-from deploy.sandbox.oa.seed import TENANT_KEY, seed
-from deploy.sandbox.registry import SYSTEMS
-from deploy.sandbox.settings import SandboxSettings
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
+from bizbus.deploy.sandbox.clock import SandboxClock
+from bizbus.deploy.sandbox.oa.approvals import ApprovalBook
+from bizbus.deploy.sandbox.oa.delivery import DeliverySettings, Pusher
+from bizbus.deploy.sandbox.oa.errors import fault_body
+from bizbus.deploy.sandbox.oa.events import AppIdentity
+from bizbus.deploy.sandbox.oa.routes import oa_routes
+from bizbus.deploy.sandbox.oa.seed import TENANT_KEY, seed
+from bizbus.deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.settings import SandboxSettings
+from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = ["OaSandboxSettings", "create_app"]
 

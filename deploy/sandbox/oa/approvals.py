@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from deploy.sandbox.app import SandboxContext
-from deploy.sandbox.oa.errors import (
+from bizbus.deploy.sandbox.app import SandboxContext
+from bizbus.deploy.sandbox.oa.errors import (
     APPROVAL_NOT_FOUND,
     INSTANCE_NOT_FOUND,
     PARAM_INVALID,
@@ -25,7 +25,7 @@ from deploy.sandbox.oa.errors import (
     UUID_CONFLICT,
     FeishuError,
 )
-from deploy.sandbox.oa.forms import parse_form
+from bizbus.deploy.sandbox.oa.forms import parse_form
 
 __all__ = ["ApprovalBook", "StatusChange"]
 

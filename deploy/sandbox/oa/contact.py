@@ -8,8 +8,8 @@ scope, as Feishu says for ids it will not show); bad id types 99992402.
 
 from typing import Any
 
-from deploy.sandbox.oa.errors import NO_USER_AUTHORITY, VALIDATION_FAILED, FeishuError
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.oa.errors import NO_USER_AUTHORITY, VALIDATION_FAILED, FeishuError
+from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = ["DEPARTMENT_ID_TYPES", "USER_ID_TYPES", "contact_user"]
 

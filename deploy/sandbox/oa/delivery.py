@@ -16,9 +16,9 @@ import httpx
 import orjson
 from pydantic import BaseModel, Field
 
-from deploy.sandbox.oa.approvals import StatusChange
-from deploy.sandbox.oa.events import AppIdentity, events_for, seal, url_verification
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.oa.approvals import StatusChange
+from bizbus.deploy.sandbox.oa.events import AppIdentity, events_for, seal, url_verification
+from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = ["DeliverySettings", "Pusher", "RegistrationError"]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from deploy.sandbox.oa import crypto
-from deploy.sandbox.oa.approvals import StatusChange
-from deploy.sandbox.oa.forms import trip_schedules
+from bizbus.deploy.sandbox.oa import crypto
+from bizbus.deploy.sandbox.oa.approvals import StatusChange
+from bizbus.deploy.sandbox.oa.forms import trip_schedules
 
 __all__ = [
     "TRIP_EVENT_TYPE",

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from deploy.sandbox.oa.errors import PARAM_INVALID, FeishuError
+from bizbus.deploy.sandbox.oa.errors import PARAM_INVALID, FeishuError
 
 __all__ = ["Schedule", "parse_form", "trip_schedules"]
 

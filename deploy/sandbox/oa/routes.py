@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from deploy.sandbox.oa.approvals import ApprovalBook, StatusChange
-from deploy.sandbox.oa.contact import contact_user
-from deploy.sandbox.oa.delivery import DeliverySettings, Pusher, RegistrationError
-from deploy.sandbox.oa.errors import (
+from bizbus.deploy.sandbox.oa.approvals import ApprovalBook, StatusChange
+from bizbus.deploy.sandbox.oa.contact import contact_user
+from bizbus.deploy.sandbox.oa.delivery import DeliverySettings, Pusher, RegistrationError
+from bizbus.deploy.sandbox.oa.errors import (
     APP_NOT_FOUND,
     APP_SECRET_INVALID,
     INVALID_TOKEN,

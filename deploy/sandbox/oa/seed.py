@@ -10,10 +10,10 @@ from typing import Any
 
 import orjson
 
-from deploy.sandbox.company import DEPARTMENTS as COMPANY_DEPARTMENTS
-from deploy.sandbox.company import EMPLOYEES as STAFF
-from deploy.sandbox.company import employee
-from deploy.sandbox.store import SandboxStore
+from bizbus.deploy.sandbox.company import DEPARTMENTS as COMPANY_DEPARTMENTS
+from bizbus.deploy.sandbox.company import EMPLOYEES as STAFF
+from bizbus.deploy.sandbox.company import employee
+from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = [
     "APPROVAL_NAME",

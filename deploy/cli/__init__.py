@@ -1,8 +1,14 @@
-"""The `bizbus` command line: one sub-command group per module, registered here."""
+"""The `bizbus` command line: one sub-command group per module, registered here.
+
+It sits in the top layer (deploy), the one place allowed to import every other layer.
+"""
+
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 
-from flows.cli import (
+from bizbus.deploy.cli import (
     demo_cmd,
     dlq_cmd,
     kafka_cmd,
@@ -26,6 +32,24 @@ app.command("demo")(demo_cmd.demo)
 app.command("worker")(worker_cmd.worker)
 app.command("trace")(trace_cmd.trace_command)
 app.command("xref")(trace_cmd.xref)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"bizbus {version('bizbus')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Bizbus links CRM, ERP and OA systems through Apache Kafka."""
 
 
 def main() -> None:

@@ -5,9 +5,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from schemas import SchemaError
-from schemas.export import export_contracts
+from bizbus.schemas import SchemaError
+from bizbus.schemas.export import export_contracts
 
 app = typer.Typer(help="Event contracts: JSON Schema per event type and one AsyncAPI document.")
 console = Console(stderr=True)
@@ -25,6 +26,6 @@ def export(
     try:
         written = export_contracts(directory, allow_breaking=allow_breaking)
     except SchemaError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(1) from None
     console.print(f"Wrote {len(written)} contract files under {directory}.")

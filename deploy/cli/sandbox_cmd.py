@@ -5,10 +5,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from deploy.kafka import KafkaRuntimeSettings
-from deploy.sandbox.registry import SYSTEMS
-from deploy.sandbox.runner import SandboxError, SandboxStack, start_sandbox, stop_sandbox
+from bizbus.deploy.kafka import KafkaRuntimeSettings
+from bizbus.deploy.sandbox.registry import SYSTEMS
+from bizbus.deploy.sandbox.runner import SandboxError, SandboxStack, start_sandbox, stop_sandbox
 
 app = typer.Typer(help="Reference CRM (Salesforce), ERP (Odoo) and OA (Feishu) servers.")
 console = Console()
@@ -52,7 +53,7 @@ def up(
         with console.status(f"starting sandbox {', '.join(names)}"):
             stack = start_sandbox(names, run_dir=folder, ports=ports, manual_clock=manual_clock)
     except SandboxError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(1) from None
     _print_stack(stack)
     console.print(f"Request logs in {folder}/<system>.log. Stop with `bizbus sandbox down`.")

@@ -4,6 +4,8 @@ from typing import Annotated
 
 import typer
 
+from bizbus.deploy.sandbox.registry import SandboxExtraMissingError, require_server_extra
+
 
 def demo(
     orders: Annotated[
@@ -15,6 +17,11 @@ def demo(
     ] = False,
 ) -> None:
     """Start Kafka, the sandbox CRM/ERP/OA and a worker; play the story; verify every record."""
-    from deploy.demo.run import run_demo
+    try:
+        require_server_extra()
+    except SandboxExtraMissingError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    from bizbus.deploy.demo.run import run_demo
 
     raise typer.Exit(run_demo(orders=orders, keep_running=keep_running))

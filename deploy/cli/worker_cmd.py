@@ -9,8 +9,8 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.console import Console
 
-from connectors.errors import ConfigError
-from connectors.settings import describe_errors
+from bizbus.connectors.errors import ConfigError
+from bizbus.connectors.settings import describe_errors
 
 console = Console(stderr=True)
 
@@ -21,9 +21,9 @@ def worker(
     """Run every enabled flow until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
     from faust.worker import Worker
 
-    from flows.runtime.topics_admin import ensure_topics
-    from flows.settings import RuntimeSettings
-    from flows.worker import build_worker, worker_topics
+    from bizbus.flows.runtime.topics_admin import ensure_topics
+    from bizbus.flows.settings import RuntimeSettings
+    from bizbus.flows.worker import build_worker, worker_topics
 
     try:
         settings = RuntimeSettings()

@@ -6,15 +6,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from deploy.kafka import (
+from bizbus.deploy.kafka import (
     KafkaCluster,
     KafkaRuntimeError,
     KafkaRuntimeSettings,
     start_cluster,
     stop_cluster,
 )
-from deploy.kafka.jars import ensure_jars
+from bizbus.deploy.kafka.jars import ensure_jars
 
 app = typer.Typer(help="Run Apache Kafka (KRaft) from Maven Central jars, no Docker.")
 console = Console(stderr=True, soft_wrap=True)  # paths and addresses stay on one line
@@ -35,7 +36,7 @@ def fetch() -> None:
         with console.status("fetching Kafka jars from Maven Central"):
             folder = ensure_jars(KafkaRuntimeSettings())
     except KafkaRuntimeError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(1) from None
     console.print(f"Kafka jars ready in {folder}")
 
@@ -59,7 +60,7 @@ def up(
                 progress=lambda message: status.update(f"Kafka: {message}"),
             )
     except KafkaRuntimeError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(1) from None
     console.print(
         f"Kafka {len(cluster.nodes)}-node cluster ready in {time.monotonic() - began:.1f} s; "

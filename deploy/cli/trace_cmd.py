@@ -7,14 +7,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flows.runtime.trace import find_xrefs, trace
-from flows.settings import RuntimeSettings
+from bizbus.flows.runtime.trace import find_xrefs, trace
+from bizbus.flows.settings import RuntimeSettings
 
 console = Console()
 
 
 def _xref_changelog(settings: RuntimeSettings) -> str:
-    from flows.xref import changelog_topic
+    from bizbus.flows.xref import changelog_topic
 
     return changelog_topic(settings.app_id)
 

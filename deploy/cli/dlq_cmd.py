@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from flows.runtime import deadletter as dl
-from flows.runtime.dlq_admin import list_dead_letter_topics, read_dead_letters, replay
-from flows.settings import RuntimeSettings
+from bizbus.flows.runtime import deadletter as dl
+from bizbus.flows.runtime.dlq_admin import list_dead_letter_topics, read_dead_letters, replay
+from bizbus.flows.settings import RuntimeSettings
 
 app = typer.Typer(help="Dead-letter topics: list, show, replay.")
 console = Console()
