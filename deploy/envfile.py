@@ -1,6 +1,6 @@
 """Render `deploy/.env.example` from the settings classes, so the list never drifts from code.
 
-`python -m bizbus.deploy.envfile > deploy/.env.example` rewrites it; a unit test fails when it drifts.
+`python -m bizbus.deploy.envfile > deploy/.env.example` rewrites it; a unit test fails on drift.
 """
 
 import importlib
@@ -54,8 +54,8 @@ def render() -> str:
     """Return the text of deploy/.env.example."""
     lines = [
         "# Every setting bizbus reads, generated from the settings classes by",
-        "# `python -m bizbus.deploy.envfile > deploy/.env.example`. Empty = no default (required when",
-        "# the component is used) or a computed default. Never commit real secrets.",
+        "# `python -m bizbus.deploy.envfile > deploy/.env.example`. Empty = no default",
+        "# (required when the component is used) or a computed default. Never commit real secrets.",
     ]
     for title, path in SETTINGS:
         cls = _load(path)
