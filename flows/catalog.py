@@ -40,8 +40,8 @@ from bizbus.flows.catalog_mapping import (
 from bizbus.flows.catalog_sinks import ERP_PRODUCT, CatalogWriters
 from bizbus.flows.context import FlowContext, follow_up
 from bizbus.flows.ownership import CatalogSettings, Owner, load_catalog_settings
-from bizbus.flows.runtime.polling import Feed
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import Feed
 from bizbus.flows.writelog import WriteLog, writelog_key
 from bizbus.schemas import (
     TOPICS,

@@ -1,80 +1,87 @@
-"""What every flow module needs, in one object: the app, settings, topics and the publisher.
+"""What every flow is built with: settings, the connectors, the cross-references and a clock.
 
-Flow modules expose `register(ctx)`, which declares their agents on `ctx.app`; the worker builds
-one FlowContext and registers the flows it runs. Handlers close over the context.
+The worker builds one FlowDeps and hands it, with the flow's own tables, to each flow it runs;
+a test builds one from fakes and dicts. Nothing here knows faust.
 """
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
-import faust
-
-from bizbus.flows.connections import Connections
-from bizbus.flows.runtime.faust_glue import guarded_agent
-from bizbus.flows.runtime.guard import EventGuard, Handler, RetryPolicy
+from bizbus.flows.runtime.faust_adapter import FaustRuntime
+from bizbus.flows.runtime.spec import Declaration, Emit, StageSpec
 from bizbus.flows.settings import RuntimeSettings
-
-if TYPE_CHECKING:
-    from bizbus.flows.runtime.polling import Poller
-    from bizbus.flows.xref import Xref
-from bizbus.schemas import TOPICS, Envelope, encode_record, make_event, topic_for
+from bizbus.flows.xref import Xref
+from bizbus.schemas import Envelope, make_event
 from bizbus.schemas.envelope import System
 from bizbus.schemas.values import Payload
 
+if TYPE_CHECKING:
+    from bizbus.connectors.feishu import FeishuConnector
+    from bizbus.connectors.odoo import OdooConnector
+    from bizbus.connectors.salesforce import SalesforceConnector
 
-@dataclass
+
+class Systems(Protocol):
+    """The connectors flows call, each opened on first use (`flows.connections.Connections`)."""
+
+    async def crm(self) -> "SalesforceConnector":
+        """Return the CRM connector."""
+        ...
+
+    async def erp(self) -> "OdooConnector":
+        """Return the ERP connector."""
+        ...
+
+    async def oa(self) -> "FeishuConnector":
+        """Return the OA connector."""
+        ...
+
+
+@dataclass(frozen=True)
+class FlowDeps:
+    """A flow's dependencies, explicit so that a test can hand in its own."""
+
+    connections: Systems
+    xref: Xref
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    clock: Callable[[], float] = time.time
+    """Seconds since the epoch; a test freezes or moves it."""
+
+    def now(self) -> datetime:
+        """Return the clock's time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+
 class FlowContext:
-    """The worker's shared state; one per process."""
+    """Transitional: what flows still written as `register(ctx)` use, over the new runtime."""
 
-    app: faust.App
-    settings: RuntimeSettings
-    guards: dict[str, EventGuard] = field(default_factory=dict)
-    poller: "Poller" = field(init=False)
-    xref: "Xref" = field(init=False)
-    connections: Connections = field(default_factory=Connections)
-
-    def __post_init__(self) -> None:
-        from bizbus.flows.runtime.polling import Poller
-        from bizbus.flows.xref import Xref
-
-        self.poller = Poller(self)
-        self.xref = Xref(self)
+    def __init__(self, runtime: "FaustRuntime", deps: FlowDeps) -> None:
+        self.runtime = runtime
+        self.app = runtime.app
+        self.settings = runtime.settings
+        self.connections = deps.connections
+        self.xref = deps.xref
+        self.poller = runtime.poller
 
     def topic_name(self, logical: str) -> str:
-        """Return the physical name of a catalog topic (with the configured prefix)."""
-        return self.settings.topic_prefix + logical
+        """Return the physical name of a catalog topic."""
+        return self.runtime.topic_name(logical)
 
-    def retry_policy(self) -> RetryPolicy:
-        """Return the guard's retry policy from settings."""
-        return RetryPolicy(
-            max_attempts=self.settings.retry_max_attempts,
-            first_delay_s=self.settings.retry_first_delay_s,
-            auth_delay_s=self.settings.auth_retry_delay_s,
-        )
+    def agent(self, logical_topic: str, handler: Any, *, name: str) -> None:
+        """Declare a stage whose handler publishes by itself."""
 
-    def agent(self, logical_topic: str, handler: Handler, *, name: str) -> EventGuard:
-        """Declare a guarded agent on a catalog topic; its guard is kept for metrics."""
-        spec = TOPICS.get(logical_topic)
-        guard = guarded_agent(
-            self.app,
-            self.topic_name(logical_topic),
-            handler,
-            name=name,
-            policy=self.retry_policy(),
-            partitions=spec.partitions if spec else None,
-            config=spec.config() if spec else None,
-            dlq_config=dlq.config() if (dlq := TOPICS.get(logical_topic + ".dlq")) else None,
-        )
-        self.guards[name] = guard
-        return guard
+        async def run(record: Any) -> list[Any]:
+            await handler(record)
+            return []
+
+        self.runtime.install(Declaration(stages=(StageSpec(name, logical_topic, run),)))
 
     async def publish(self, event: Envelope[Any], *, topic: str | None = None) -> None:
-        """Send `event` to its catalog topic (or `topic`) and wait for the broker's ack."""
-        key, value, headers = encode_record(event)
-        name = self.topic_name(topic or topic_for(event.type))
-        await self.app.producer.send_and_wait(
-            name, key, value, partition=None, timestamp=None, headers=headers
-        )
+        """Send `event` and wait for the ack."""
+        await self.runtime.publish(Emit(event, topic))
 
 
 def follow_up(

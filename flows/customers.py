@@ -26,8 +26,8 @@ from bizbus.flows.customers_mapping import (
     partner_payload,
     sales_rep,
 )
-from bizbus.flows.runtime.polling import Feed
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import Feed
 from bizbus.schemas import (
     AccountUpsertedV1,
     CustomerUpsertRequestedV1,

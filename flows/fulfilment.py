@@ -34,8 +34,9 @@ from bizbus.flows.fulfilment_mapping import (
     sale_order_name,
     status_for,
 )
-from bizbus.flows.runtime.polling import Feed, ReadChanges, correlation_id
+from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import Feed, ReadChanges
 from bizbus.schemas import (
     Envelope,
     OrderUpdateRequestedV1,

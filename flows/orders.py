@@ -34,8 +34,9 @@ from bizbus.flows.orders_mapping import (
     sales_order_command,
     skip_reason,
 )
-from bizbus.flows.runtime.polling import Feed, correlation_id
+from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import Feed
 from bizbus.schemas import (
     TOPICS,
     CustomerUpsertedV1,

@@ -28,8 +28,9 @@ from bizbus.connectors.feishu import INSTANCE_ENTITY, FeishuConnector, parse_tri
 from bizbus.connectors.odoo import OdooConnector
 from bizbus.flows.context import FlowContext, follow_up
 from bizbus.flows.runtime.deadletter import safe_reason
-from bizbus.flows.runtime.polling import Feed, correlation_id
+from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import Feed
 from bizbus.flows.travel_mapping import (
     Decision,
     decide,

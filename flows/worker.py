@@ -1,62 +1,77 @@
-"""Assemble a worker: the faust App, the flow context, every enabled flow and the poller.
+"""Assemble a worker: the faust App, the runtime, every enabled flow object and the poller.
 
-Flows are modules with `register(ctx)`; `BIZBUS_FLOWS` picks which run (default: all).
+`BIZBUS_FLOWS` picks which flows run (default: all); each is built from the shared FlowDeps and
+its own tables, and its declaration goes to the runtime, which alone speaks faust.
 """
 
-import importlib
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import faust
 
 from bizbus.connectors.errors import ConfigError
+from bizbus.flows import catalog, customers, fulfilment, order_updates, orders, travel
 from bizbus.flows.app import create_app
-from bizbus.flows.context import FlowContext
+from bizbus.flows.connections import Connections
+from bizbus.flows.context import FlowContext, FlowDeps
+from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
-from bizbus.flows.runtime.readiness import FeedProgress, Readiness
+from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
 from bizbus.flows.settings import RuntimeSettings
+from bizbus.flows.xref import XREF_TABLE, Xref
 
-FLOW_MODULES = {
-    "travel": "bizbus.flows.travel",
-    "customers": "bizbus.flows.customers",
-    "orders": "bizbus.flows.orders",
-    "fulfilment": "bizbus.flows.fulfilment",
-    "catalog": "bizbus.flows.catalog",
+
+class FlowClass(Protocol):
+    """A flow's class: its tables, and a constructor taking the deps and those tables."""
+
+    TABLES: tuple[TableSpec, ...]
+
+    def __call__(self, deps: FlowDeps, tables: Tables, /) -> Flow:
+        """Build the flow."""
+        ...
+
+
+Register = Callable[[FlowContext], None]
+FLOWS: dict[str, Any] = {
+    "travel": travel.register,
+    "customers": customers.register,
+    "orders": orders.register,
+    "fulfilment": fulfilment.register,
+    "catalog": catalog.register,
 }
-# Agents several flows rely on, registered once when any flow that needs them runs.
-SHARED_MODULES = {"bizbus.flows.order_updates": ("orders", "fulfilment")}
+# Flows several flows rely on, run once when any flow that needs them runs.
+SHARED: list[tuple[Any, tuple[str, ...]]] = [(order_updates.register, ("orders", "fulfilment"))]
 
 
 def enabled_flows(settings: RuntimeSettings) -> list[str]:
     """Return the flow names to run, refusing unknown ones with a clear message."""
     names = [name.strip() for name in settings.flows.split(",") if name.strip()]
-    unknown = [name for name in names if name not in FLOW_MODULES]
+    unknown = [name for name in names if name not in FLOWS]
     if unknown:
         raise ConfigError(
-            f"BIZBUS_FLOWS names unknown flow(s) {unknown}: choose from {sorted(FLOW_MODULES)}"
+            f"BIZBUS_FLOWS names unknown flow(s) {unknown}: choose from {sorted(FLOWS)}"
         )
     return names
 
 
-def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, FlowContext]:
-    """Return the App with every enabled flow's agents declared, and its context."""
+def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, FaustRuntime]:
+    """Return the App with every enabled flow declared on it, and the runtime running them."""
     settings = settings or RuntimeSettings()
     app = create_app(settings)
-    ctx = FlowContext(app, settings)
+    runtime = FaustRuntime(app, settings)
+    xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
+    deps = FlowDeps(connections=Connections(), xref=xref, settings=settings)
     names = enabled_flows(settings)
-    for module, users in SHARED_MODULES.items():
-        if set(users) & set(names):
-            importlib.import_module(module).register(ctx)
-    for name in names:
-        importlib.import_module(FLOW_MODULES[name]).register(ctx)
-    ctx.poller.register()
-    poller = ctx.poller
-    feeds = (
-        FeedProgress(poller.ticks_topic(), lambda: poller.feeds, lambda: poller.passes)
-        if poller.feeds
-        else None
-    )
-    Readiness(app, feeds).register()
-    return app, ctx
+    chosen = [flow for flow, users in SHARED if set(users) & set(names)]
+    for flow in [*chosen, *(FLOWS[name] for name in names)]:
+        if hasattr(flow, "TABLES"):
+            built = flow(deps, runtime.open_tables(flow.TABLES))
+            runtime.install(built.declare())
+        else:
+            flow(FlowContext(runtime, deps))
+    runtime.start()
+    return app, runtime
 
 
 def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:

@@ -11,43 +11,23 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import IntegrationError
-from bizbus.flows.context import FlowContext
 from bizbus.flows.runtime.deadletter import safe_reason
+from bizbus.flows.runtime.spec import Emit, Feed, Publish
 from bizbus.schemas import Envelope, SourceRecordCapturedV1, make_event
 
 log = logging.getLogger("bizbus.polling")
 CORRELATION_NAMESPACE = uuid.UUID("6f1c1f6e-5b43-4c1e-9a55-1b1f4f0c0b15")
 
 System = Literal["crm", "erp", "oa"]
-ReadChanges = Callable[[Cursor | None], AsyncIterator[SourceRecord]]
-Correlate = Callable[[SourceRecord], str | None]
 
 
 def correlation_id(kind: str, key: str) -> str:
     """Return the deterministic correlation id of a business thing (e.g. a CRM order)."""
     return str(uuid.uuid5(CORRELATION_NAMESPACE, f"{kind}:{key}"))
-
-
-@dataclass(frozen=True)
-class Feed:
-    """One change feed and where its raw records go.
-
-    `name` is its cursor key; `read(since)` yields the changes after `since` once, then ends.
-    """
-
-    name: str
-    system: System
-    topic: str
-    read: ReadChanges
-    # The deal a record belongs to, when the record says (e.g. a CRM order id): its raw event
-    # then carries the deal's correlation id, so `bizbus trace` finds it with the deal.
-    correlate: Correlate | None = None
 
 
 def raw_event(
@@ -72,10 +52,20 @@ def raw_event(
 
 
 class Poller:
-    """Owns the feeds, the tick timer, the poll agent and the cursor table."""
+    """Owns the feeds, the tick timer, the poll agent and the cursor table.
 
-    def __init__(self, ctx: FlowContext) -> None:
-        self.ctx = ctx
+    Args:
+        app: The faust App to declare them on.
+        ticks_topic: The internal topic of the leader's ticks (with the topic prefix).
+        interval_s: Seconds between two ticks of each feed.
+        publish: Sends one event and waits for the broker's ack.
+    """
+
+    def __init__(self, app: Any, *, ticks_topic: str, interval_s: float, publish: Publish) -> None:
+        self.app = app
+        self._ticks_topic = ticks_topic
+        self.interval_s = interval_s
+        self.publish = publish
         self.feeds: dict[str, Feed] = {}
         self._last_poll_ms: dict[str, int] = {}
         self.polled = 0
@@ -84,7 +74,7 @@ class Poller:
 
     def ticks_topic(self) -> str:
         """Return the name of the internal topic the leader sends poll ticks to."""
-        return f"{self.ctx.settings.topic_prefix}{self.ctx.app.conf.id}-poll-ticks"
+        return self._ticks_topic
 
     def add(self, feed: Feed) -> None:
         """Register a feed (call before `register`)."""
@@ -94,7 +84,7 @@ class Poller:
         """Declare the ticks topic, cursor table, timer and agent (once all feeds are added)."""
         if not self.feeds:
             return
-        app = self.ctx.app
+        app = self.app
         ticks = app.topic(
             self.ticks_topic(),
             key_serializer="raw",
@@ -109,7 +99,7 @@ class Poller:
             for name in self.feeds:
                 await ticks.send(key=name.encode(), value=now)
 
-        app.timer(self.ctx.settings.poll_interval_s, on_leader=True)(send_ticks)
+        app.timer(self.interval_s, on_leader=True)(send_ticks)
 
         async def poll_agent(stream: Any) -> None:
             async for event in stream.events():
@@ -138,7 +128,7 @@ class Poller:
         async for record in feed.read(since):
             deal = feed.correlate(record) if feed.correlate else None
             event = raw_event(feed.system, record, correlationid=deal)
-            await self.ctx.publish(event, topic=feed.topic)
+            await self.publish(Emit(event, topic=feed.topic))
             self.cursors[feed.name] = record.cursor.to_text()
             published += 1
         self.polled += published

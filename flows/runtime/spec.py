@@ -1,0 +1,207 @@
+"""What a flow declares and the runtime runs: stages, tables, timers, pages, tasks and feeds.
+
+A flow is a plain object whose `declare()` returns a Declaration. Its handlers return Outputs
+(events to publish, table writes to make once those events are acked) instead of doing either,
+so a test calls them and reads the answer. `deliver` is the one way Outputs take effect, in the
+runtime and in tests alike. Nothing here knows faust or any business.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
+
+from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.schemas import Envelope
+
+__all__ = [
+    "Declaration",
+    "Emit",
+    "Feed",
+    "Flow",
+    "Output",
+    "PageSpec",
+    "Publish",
+    "Put",
+    "StageSpec",
+    "TableSpec",
+    "Tables",
+    "TaskSpec",
+    "TimerSpec",
+    "WebRequest",
+    "WebResponse",
+    "deliver",
+    "fresh_tables",
+]
+
+Table = MutableMapping[str, Any]
+Tables = Mapping[str, Table]
+"""A flow's tables by name: faust tables in a worker, dicts in a test."""
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """An event for the runtime to publish, waiting for the broker's ack before going on."""
+
+    event: Envelope[Any]
+    topic: str | None = None
+    """Logical catalog topic; None: the home topic of the event's type."""
+    headers: tuple[tuple[str, bytes], ...] = ()
+    """Headers appended to the event's own (e.g. a marker of a retried command)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """A table write made once every Emit before it in the same Outputs is acked.
+
+    State that says "done" (announced, placed, no longer parked) must not get ahead of the
+    events it stands for: a crash or a retry in between would then skip them for good.
+    """
+
+    table: Table
+    key: str
+    value: Any
+    """The new value; None removes the key."""
+
+
+Output = Emit | Put
+Publish = Callable[[Emit], Awaitable[None]]
+StageHandler = Callable[[RawRecord], Awaitable[list[Output]]]
+TimerHandler = Callable[[], Awaitable[list[Output]]]
+ReadChanges = Callable[[Cursor | None], AsyncIterator[SourceRecord]]
+Correlate = Callable[[SourceRecord], str | None]
+
+
+async def deliver(outputs: Iterable[Output], publish: Publish) -> None:
+    """Make `outputs` take effect in order: publish each Emit (acked), then apply each Put."""
+    for output in outputs:
+        if isinstance(output, Emit):
+            await publish(output)
+        elif output.value is None:
+            output.table.pop(output.key, None)
+        else:
+            output.table[output.key] = output.value
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    """One consuming step: records of `topic`, one at a time per partition, through `handler`.
+
+    `systems` names the external systems the handler calls (empty: a pure Kafka → Kafka
+    stage), so the runtime can pause only the stages a system that is down would fail.
+    """
+
+    name: str
+    topic: str
+    handler: StageHandler
+    systems: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """A keyed state table with a changelog; `global_`: every worker holds all of it.
+
+    A table is written only from stages whose topic has as many partitions (faust's rule).
+    """
+
+    name: str
+    partitions: int
+    global_: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TimerSpec:
+    """A handler run every `interval_s` on each worker; what it returns is delivered."""
+
+    name: str
+    interval_s: float
+    handler: TimerHandler
+
+
+@dataclass(frozen=True, slots=True)
+class WebRequest:
+    """An HTTP request to a flow's page, as raw bytes (webhooks verify signatures on them)."""
+
+    method: str
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WebResponse:
+    """A page's answer."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+PageHandler = Callable[[WebRequest, Publish], Awaitable[WebResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpec:
+    """An endpoint on the worker's web server.
+
+    The handler gets a `publish` for sources that must answer only once their records are acked
+    (webhooks); pages run outside stages, so they never write tables.
+    """
+
+    path: str
+    handler: PageHandler
+    name: str
+    method: Literal["GET", "POST"] = "GET"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """A start-up action (e.g. a subscription), retried with backoff until it succeeds once."""
+
+    name: str
+    handler: Callable[[], Awaitable[None]]
+    first_delay_s: float = 5.0
+    max_delay_s: float = 300.0
+    while_failing: str = ""
+    """What stays off until it succeeds, for the log."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One change feed and where its raw records go.
+
+    `name` is its cursor key; `read(since)` yields the changes after `since` once, then ends.
+    """
+
+    name: str
+    system: Literal["crm", "erp", "oa"]
+    topic: str
+    read: ReadChanges
+    # The deal a record belongs to, when the record says (e.g. a CRM order id): its raw event
+    # then carries the deal's correlation id, so `bizbus trace` finds it with the deal.
+    correlate: Correlate | None = None
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """Everything a flow asks the runtime to run (its tables are declared on its class)."""
+
+    stages: tuple[StageSpec, ...] = ()
+    timers: tuple[TimerSpec, ...] = ()
+    pages: tuple[PageSpec, ...] = ()
+    tasks: tuple[TaskSpec, ...] = ()
+    feeds: tuple[Feed, ...] = ()
+
+
+class Flow(Protocol):
+    """A business flow: built from its dependencies and tables, it declares what to run."""
+
+    TABLES: ClassVar[tuple[TableSpec, ...]]
+
+    def declare(self) -> Declaration:
+        """Return the stages, timers, pages, tasks and feeds of the flow."""
+        ...
+
+
+def fresh_tables(*specs: TableSpec) -> dict[str, Table]:
+    """Return an empty dict per table: a flow's state outside a worker (tests, tools)."""
+    return {spec.name: {} for spec in specs}
