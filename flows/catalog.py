@@ -38,10 +38,11 @@ from bizbus.flows.catalog_mapping import (
     product_edited,
 )
 from bizbus.flows.catalog_sinks import ERP_PRODUCT, CatalogWriters
-from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.context import FlowContext
 from bizbus.flows.ownership import CatalogSettings, Owner, load_catalog_settings
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Feed
+from bizbus.flows.shared import follow_up
 from bizbus.flows.writelog import WriteLog, writelog_key
 from bizbus.schemas import (
     TOPICS,

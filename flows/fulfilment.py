@@ -23,7 +23,7 @@ from typing import Any
 
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import MappingError, SchemaError
-from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.context import FlowContext
 from bizbus.flows.fulfilment_mapping import (
     ErpProduct,
     FulfilmentEvent,
@@ -37,6 +37,7 @@ from bizbus.flows.fulfilment_mapping import (
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Feed, ReadChanges
+from bizbus.flows.shared import follow_up
 from bizbus.schemas import (
     Envelope,
     OrderUpdateRequestedV1,

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bizbus.connectors.errors import SchemaError
-from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.context import FlowContext
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.shared import follow_up
 from bizbus.schemas import (
     OrderStatus,
     OrderStatusChangedV1,

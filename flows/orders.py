@@ -23,8 +23,7 @@ from bizbus.connectors.errors import MappingError, SchemaError
 from bizbus.connectors.odoo import OdooConnector
 from bizbus.connectors.salesforce import SalesforceConnector, format_soql, select
 from bizbus.flows import parking
-from bizbus.flows.context import FlowContext, follow_up
-from bizbus.flows.customers import Owners, decode, is_echo
+from bizbus.flows.context import FlowContext
 from bizbus.flows.orders_mapping import (
     order_digest,
     order_update,
@@ -37,6 +36,7 @@ from bizbus.flows.orders_mapping import (
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Feed
+from bizbus.flows.shared import Owners, decode, follow_up, is_echo
 from bizbus.schemas import (
     TOPICS,
     CustomerUpsertedV1,

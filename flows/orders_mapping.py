@@ -15,7 +15,7 @@ import orjson
 
 from bizbus.connectors.errors import MappingError
 from bizbus.connectors.salesforce.soql import parse_datetime
-from bizbus.flows.customers_mapping import customer_ref
+from bizbus.flows.shared import customer_ref
 from bizbus.schemas import (
     Money,
     OrderLine,

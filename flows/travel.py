@@ -26,11 +26,12 @@ from bizbus.connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
 from bizbus.connectors.errors import MappingError, SchemaError
 from bizbus.connectors.feishu import INSTANCE_ENTITY, FeishuConnector, parse_trip
 from bizbus.connectors.odoo import OdooConnector
-from bizbus.flows.context import FlowContext, follow_up
+from bizbus.flows.context import FlowContext
 from bizbus.flows.runtime.deadletter import safe_reason
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Feed
+from bizbus.flows.shared import follow_up
 from bizbus.flows.travel_mapping import (
     Decision,
     decide,

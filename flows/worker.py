@@ -35,7 +35,7 @@ class FlowClass(Protocol):
 Register = Callable[[FlowContext], None]
 FLOWS: dict[str, Any] = {
     "travel": travel.register,
-    "customers": customers.register,
+    "customers": customers.CustomersFlow,
     "orders": orders.register,
     "fulfilment": fulfilment.register,
     "catalog": catalog.register,

@@ -1,92 +1,83 @@
 """Pure mapping of the customers flow: CRM Account rows → canonical accounts → ERP partner writes.
 
-The customer number the ERP knows a customer by (partner `ref`) is, in this order: the account's
-`ErpCustomerRef__c` (once cross-referenced it never moves), its `AccountNumber`, or `CRM-<id>`
-derived from the CRM id, so an account without a number still gets one stable reference.
+The customer number an account gets is `shared.customer_ref`. Billing countries are free text
+in the CRM: English or Chinese names and ISO codes all resolve through ISO 3166 (pycountry).
 """
 
+import gettext
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+import pycountry
+
 from bizbus.connectors.errors import MappingError
+from bizbus.connectors.fields import text
 from bizbus.connectors.odoo import parse_odoo_datetime
 from bizbus.connectors.salesforce.soql import parse_datetime
+from bizbus.flows.shared import customer_ref
 from bizbus.schemas import AccountUpsertedV1, Address, CustomerUpsertedV1, CustomerUpsertRequestedV1
 from bizbus.schemas.payloads.common import SalesRep
 
 __all__ = [
-    "COUNTRY_CODES",
+    "HOME_COUNTRY",
+    "country_code",
     "customer_command",
     "customer_event",
-    "customer_ref",
     "map_account",
     "map_address",
     "partner_payload",
-    "sales_rep",
 ]
 
-# CRM BillingCountry as people type it → ISO 3166-1 alpha-2 (the CRM picklist is free text).
-COUNTRY_CODES = {
-    "中国": "CN", "中华人民共和国": "CN", "china": "CN", "prc": "CN", "中国大陆": "CN",
-    "香港": "HK", "hong kong": "HK", "台湾": "TW", "taiwan": "TW", "日本": "JP", "japan": "JP",
-    "德国": "DE", "germany": "DE", "美国": "US", "usa": "US", "united states": "US",
-}  # fmt: skip
+HOME_COUNTRY = "CN"  # a blank billing country is the company's home market
+# What people type that ISO 3166 does not name (its names: 中国, 中华人民共和国, China, CHN …).
+_ALIASES = {"prc": "CN", "中国大陆": "CN"}
 
 
-def _text(row: Mapping[str, Any], name: str) -> str | None:
-    value = row.get(name)
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+@cache
+def _chinese_names() -> dict[str, str]:
+    """Return ISO 3166-1 names in Simplified Chinese (pycountry's zh_CN catalog) → alpha-2."""
+    zh = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"])
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attribute in ("name", "official_name", "common_name"):
+            english = getattr(country, attribute, None)
+            if english:
+                names.setdefault(zh.gettext(english), country.alpha_2)
+    return names
 
 
-def sales_rep(user_id: str, user: Mapping[str, Any] | None) -> SalesRep:
-    """Return the owner of a CRM record from its User row (`Name`, `Email`); id alone if unknown."""
-    user = user or {}
-    email = _text(user, "Email")
-    return SalesRep(
-        user_id=user_id,
-        name=_text(user, "Name") or user_id,
-        email=email if email and "@" in email and " " not in email else None,
-    )
+def country_code(country: str) -> str:
+    """Return the ISO alpha-2 code of a country as people write it (name, 中文名, alpha-2/3).
 
-
-def customer_ref(row: Mapping[str, Any]) -> str:
-    """Return the ERP customer number of a CRM Account row (see the module docstring)."""
-    ref = _text(row, "ErpCustomerRef__c") or _text(row, "AccountNumber")
-    if ref:
-        return ref
-    account_id = _text(row, "Id")
-    if not account_id:
-        raise MappingError("crm: account row without an Id")
-    return f"CRM-{account_id}"
+    Raises:
+        MappingError: No country has that name or code.
+    """
+    wanted = " ".join(country.split())
+    found = _ALIASES.get(wanted.lower()) or _chinese_names().get(wanted)
+    if found:
+        return found
+    try:
+        return str(pycountry.countries.lookup(wanted).alpha_2)
+    except LookupError:
+        raise MappingError(f"crm: unknown billing country {country!r}") from None
 
 
 def map_address(row: Mapping[str, Any], prefix: str = "Billing") -> Address | None:
     """Return the address of a row's `<prefix>Street/City/State/PostalCode/Country` fields.
 
     None when no address field is filled. A blank country means the company's home market
-    (CN); a country name no table knows is an error rather than a silently wrong address.
+    (CN); a country ISO 3166 does not know is an error rather than a silently wrong address.
     """
-    parts = {name: _text(row, prefix + name) for name in ("Street", "City", "State", "PostalCode")}
-    country = _text(row, prefix + "Country")
+    parts = {
+        name: text(row.get(prefix + name)) for name in ("Street", "City", "State", "PostalCode")
+    }
+    country = text(row.get(prefix + "Country"))
     if not any(parts.values()) and country is None:
         return None
-    if country is None:
-        code = "CN"
-    elif len(country) == 2 and country.isascii() and country.isalpha():
-        code = country.upper()
-    else:
-        found = COUNTRY_CODES.get(country.lower())
-        if found is None:
-            raise MappingError(
-                f"crm: unknown billing country {country!r} (add it to COUNTRY_CODES)"
-            )
-        code = found
     return Address(
-        country=code,
+        country=HOME_COUNTRY if country is None else country_code(country),
         province=parts["State"],
         city=parts["City"],
         street=parts["Street"],
@@ -100,17 +91,17 @@ def map_account(row: Mapping[str, Any], owner: SalesRep) -> AccountUpsertedV1:
     Raises:
         MappingError: The row has no Id or name, or an unknown billing country.
     """
-    name = _text(row, "Name")
-    account_id = _text(row, "Id")
+    name = text(row.get("Name"))
+    account_id = text(row.get("Id"))
     if not name or not account_id:
         raise MappingError("crm: account row without an Id or a Name")
     return AccountUpsertedV1(
         account_id=account_id,
         account_number=customer_ref(row),
         name=name,
-        industry=_text(row, "Industry"),
+        industry=text(row.get("Industry")),
         billing_address=map_address(row),
-        phone=_text(row, "Phone"),
+        phone=text(row.get("Phone")),
         owner=owner,
         modified_at=parse_datetime(str(row["SystemModstamp"])),
     )
@@ -143,10 +134,6 @@ def partner_payload(command: CustomerUpsertRequestedV1) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _odoo_text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def customer_event(
     command: CustomerUpsertRequestedV1, partner: Mapping[str, Any], *, fallback_time: datetime
 ) -> CustomerUpsertedV1:
@@ -156,11 +143,11 @@ def customer_event(
     return CustomerUpsertedV1(
         erp_customer_id=int(partner["id"]),
         ref=command.ref,
-        name=_odoo_text(partner.get("name")) or command.name,
-        vat=_odoo_text(partner.get("vat")),
+        name=text(partner.get("name")) or command.name,
+        vat=text(partner.get("vat")),
         address=command.address,
-        phone=_odoo_text(partner.get("phone")),
-        email=_odoo_text(partner.get("email")) if "@" in str(partner.get("email") or "") else None,
+        phone=text(partner.get("phone")),
+        email=text(partner.get("email")) if "@" in str(partner.get("email") or "") else None,
         crm_account_id=command.crm_account_id,
         active=partner.get("active", True) is not False,
         modified_at=modified,

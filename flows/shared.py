@@ -1,0 +1,135 @@
+"""What several flows share: decoding with dead-letter reasons, follow-ups, CRM echoes, owners.
+
+One place for the rules more than one flow applies (a CRM account's customer number, the deal id
+of a CRM order), so no flow imports another.
+"""
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from bizbus.connectors.errors import MappingError, SchemaError
+from bizbus.connectors.fields import text
+from bizbus.connectors.salesforce import SalesforceConnector
+from bizbus.flows.runtime.polling import correlation_id
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.schemas import Envelope, SalesRep, SourceRecordCapturedV1, decode_record, make_event
+from bizbus.schemas.envelope import System
+from bizbus.schemas.errors import SchemaError as ContractError
+from bizbus.schemas.values import Payload
+
+__all__ = [
+    "CRM",
+    "ERP",
+    "OA",
+    "Owners",
+    "captured",
+    "crm_order_deal",
+    "customer_ref",
+    "decode",
+    "decode_as",
+    "follow_up",
+    "is_echo",
+    "sales_rep",
+]
+
+P = TypeVar("P", bound=Payload)
+
+# The external systems a stage calls (StageSpec.systems).
+CRM = frozenset({"crm"})
+ERP = frozenset({"erp"})
+OA = frozenset({"oa"})
+
+
+def decode(record: RawRecord) -> Envelope[Any]:
+    """Decode a consumed record; a bad one fails with its (value-free) reason for dead letters."""
+    try:
+        return decode_record(record.value, record.headers)
+    except SchemaError:
+        raise
+    except ContractError as error:  # schemas' own error: says where, never the values
+        raise SchemaError(f"{record.topic}: undecodable record: {error}") from error
+
+
+def decode_as(record: RawRecord, kind: type[P], what: str) -> tuple[Envelope[Any], P]:
+    """Decode a record that must carry a `kind` payload (`what` names it in the dead letter)."""
+    event = decode(record)
+    if not isinstance(event.data, kind):
+        raise SchemaError(f"{record.topic} carries {event.type}, not {what}")
+    return event, event.data
+
+
+def captured(
+    record: RawRecord, *, entity: str | None = None
+) -> tuple[Envelope[Any], SourceRecordCapturedV1]:
+    """Decode a raw feed record (of `entity` when given)."""
+    what = f"a {entity} record" if entity else "a captured source record"
+    event, raw = decode_as(record, SourceRecordCapturedV1, what)
+    if entity is not None and raw.object_name != entity:
+        raise SchemaError(f"{record.topic} carries a {raw.object_name} record, not {what}")
+    return event, raw
+
+
+def follow_up(
+    payload: Payload, cause: Envelope[Any], *, source: str, origin: System
+) -> Envelope[Any]:
+    """Return the event `payload` makes as a consequence of `cause`: same deal, caused by it."""
+    return make_event(
+        payload,
+        source=source,
+        correlationid=cause.correlationid,
+        causationid=cause.id,
+        origin=origin,
+    )
+
+
+def crm_order_deal(crm_order_id: str) -> str:
+    """Return the correlation id of the deal a CRM order stands for (every flow uses it)."""
+    return correlation_id("crm-order", crm_order_id)
+
+
+def is_echo(crm: SalesforceConnector, row: Mapping[str, Any]) -> bool:
+    """True when a polled CRM row's last write was ours (a write-back coming back)."""
+    return crm.echo_hint(dict(row)) == crm.client_tag
+
+
+def customer_ref(row: Mapping[str, Any]) -> str:
+    """Return the ERP customer number (partner `ref`) of a CRM Account row.
+
+    In this order: `ErpCustomerRef__c` (once cross-referenced it never moves), `AccountNumber`,
+    or `CRM-<id>`, so an account without a number still gets one stable reference.
+    """
+    ref = text(row.get("ErpCustomerRef__c")) or text(row.get("AccountNumber"))
+    if ref:
+        return ref
+    account_id = text(row.get("Id"))
+    if not account_id:
+        raise MappingError("crm: account row without an Id")
+    return f"CRM-{account_id}"
+
+
+def sales_rep(user_id: str, user: Mapping[str, Any] | None) -> SalesRep:
+    """Return the owner of a CRM record from its User row (`Name`, `Email`); id alone if unknown."""
+    user = user or {}
+    email = text(user.get("Email"))
+    return SalesRep(
+        user_id=user_id,
+        name=text(user.get("Name")) or user_id,
+        email=email if email and "@" in email and " " not in email else None,
+    )
+
+
+class Owners:
+    """CRM users by id, read once per worker (names and e-mails of sales reps rarely change)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, SalesRep] = {}
+
+    async def of(self, crm: SalesforceConnector, row: Mapping[str, Any]) -> SalesRep:
+        """Return the owner of a CRM row (its last editor when the org left OwnerId empty)."""
+        user_id = row.get("OwnerId") or row.get("LastModifiedById")
+        if not isinstance(user_id, str) or not user_id:
+            raise MappingError("crm: record without an OwnerId or LastModifiedById")
+        if user_id not in self._known:
+            user = await crm.get("User", user_id, fields=["Id", "Name", "Email"])
+            self._known[user_id] = sales_rep(user_id, user)
+        return self._known[user_id]
