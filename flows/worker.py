@@ -36,12 +36,14 @@ Register = Callable[[FlowContext], None]
 FLOWS: dict[str, Any] = {
     "travel": travel.register,
     "customers": customers.CustomersFlow,
-    "orders": orders.register,
+    "orders": orders.OrdersFlow,
     "fulfilment": fulfilment.register,
     "catalog": catalog.register,
 }
 # Flows several flows rely on, run once when any flow that needs them runs.
-SHARED: list[tuple[Any, tuple[str, ...]]] = [(order_updates.register, ("orders", "fulfilment"))]
+SHARED: list[tuple[Any, tuple[str, ...]]] = [
+    (order_updates.OrderUpdatesFlow, ("orders", "fulfilment"))
+]
 
 
 def enabled_flows(settings: RuntimeSettings) -> list[str]:

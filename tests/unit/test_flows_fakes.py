@@ -44,9 +44,14 @@ def source_record(
     return record_of(raw_event(system, polled), topic)
 
 
+def emits(outputs: list[Output]) -> list[Emit]:
+    """Return the Emits among a handler's outputs, in order."""
+    return [output for output in outputs if isinstance(output, Emit)]
+
+
 def emitted(outputs: list[Output]) -> list[Envelope[Any]]:
     """Return the events among a handler's outputs, in order."""
-    return [output.event for output in outputs if isinstance(output, Emit)]
+    return [emit.event for emit in emits(outputs)]
 
 
 async def settle(outputs: list[Output]) -> list[Envelope[Any]]:

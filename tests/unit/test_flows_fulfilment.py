@@ -17,7 +17,7 @@ from bizbus.flows.fulfilment_mapping import (
     sale_order_name,
     status_for,
 )
-from bizbus.flows.order_updates import order_fields
+from bizbus.flows.order_updates.flow import order_fields
 from bizbus.schemas import (
     InvoicePostedV1,
     ManufacturingOrderPlannedV1,

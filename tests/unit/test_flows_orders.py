@@ -1,13 +1,15 @@
-"""Orders flow mapping and parking: which CRM orders are placed, what the ERP is asked for."""
+"""Orders flow: which CRM orders are placed, what the ERP is asked for, parking; no broker."""
 
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 
+from bizbus.connectors.base import ApplyResult, Outcome
 from bizbus.connectors.errors import MappingError
-from bizbus.flows import parking
-from bizbus.flows.orders_mapping import (
+from bizbus.flows.orders import OrdersFlow, parking
+from bizbus.flows.orders.mapping import (
     order_digest,
     order_update,
     placed_order,
@@ -17,7 +19,33 @@ from bizbus.flows.orders_mapping import (
     skip_reason,
 )
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.schemas import OrderStatus, SalesRep
+from bizbus.flows.runtime.spec import WebRequest
+from bizbus.flows.shared import crm_order_deal
+from bizbus.schemas import (
+    CustomerUpsertedV1,
+    OrderPlacedV1,
+    OrderStatus,
+    OrderStatusChangedV1,
+    OrderUpdateRequestedV1,
+    ProductModelChangedV1,
+    SalesOrderRequestedV1,
+    SalesRep,
+)
+from tests.unit.test_flows_fakes import (
+    INTEGRATION_USER,
+    WHEN,
+    Clock,
+    FakeCrm,
+    FakeErp,
+    deps,
+    emits,
+    emitted,
+    event_record,
+    puts,
+    record_of,
+    settle,
+    source_record,
+)
 
 OWNER = SalesRep(user_id="0055j000000AAAAAA", name="张伟")
 ACCOUNT = {"Id": "001A", "Name": "上海电气", "AccountNumber": "C10001", "ErpCustomerRef__c": None}
@@ -117,11 +145,130 @@ def test_parking_keeps_the_command_and_backs_off_while_the_same_event_stays_park
 
 
 def test_a_parked_entry_is_retried_as_the_same_event_marked_as_a_retry() -> None:
-    entry = parking.park(None, record(b'{"a": 1}'), event_id="e1", missing=["customer:C1"],
+    command = event_record(sales_order_command(placed()), "cmd.erp.sales-order")
+    entry = parking.park(None, command, event_id="e1", missing=["customer:C1"],
                          reason="r", now=0.0)  # fmt: skip
-    value, headers = parking.retry_record(entry)
-    retried = RawRecord("cmd.erp.sales-order", 0, 8, b"801A", value, headers)
-    assert value == b'{"a": 1}' and parking.is_retry(retried) and not parking.is_retry(record())
+    event, marker = parking.retry_event(entry)
+    retried = RawRecord("cmd.erp.sales-order", 0, 8, b"801A", command.value, [*command.headers,
+                                                                             *marker])  # fmt: skip
+    assert record_of(event, "cmd.erp.sales-order").value == command.value
+    assert event.id == dict(command.headers)["ce_id"].decode()
+    assert parking.is_retry(retried) and not parking.is_retry(record())
     assert parking.waits_for(entry, "customer:C1") and not parking.waits_for(entry, "product:X")
     assert parking.is_due(entry, 10.0) and not parking.is_due(entry, 0.5)
     assert parking.summary(entry)["missing"] == ["customer:C1"]
+
+
+def placed() -> OrderPlacedV1:
+    return placed_order(order_row(), account=ACCOUNT, owner=OWNER, products=PRODUCTS)
+
+
+def crm_answers(soql: str) -> list[dict[str, Any]]:
+    if "FROM Product2" in soql:
+        return [{"Id": key, **row} for key, row in PRODUCTS.items()]
+    return [{"Id": "801A", "Account": {"Name": "上海电气", "AccountNumber": "C10001"}}]
+
+
+def order_crm() -> FakeCrm:
+    owner = {"Id": OWNER.user_id, "Name": OWNER.name}
+    return FakeCrm({("User", OWNER.user_id): owner}, answer=crm_answers)
+
+
+def polled(**changes: Any) -> RawRecord:
+    row = order_row(OwnerId=OWNER.user_id, **changes)
+    return source_record("crm", "Order", row, "src.crm.order")
+
+
+async def test_an_activated_order_is_placed_once_in_its_deal_and_remembered_once_acked() -> None:
+    flow = OrdersFlow(deps(crm=order_crm()))
+    outputs = await flow.on_order(polled())
+    [event] = emitted(outputs)
+    assert isinstance(event.data, OrderPlacedV1) and event.data.account_number == "C10001"
+    assert event.correlationid == crm_order_deal("801A")
+    assert [key for key, _ in puts(outputs)] == ["801A"] and flow.placed == {}
+    await settle(outputs)
+    assert await flow.on_order(polled()) == [], "the same content again is not placed again"
+    assert emitted(await flow.on_order(polled(TotalAmount=1.0))), "changed content is"
+
+
+async def test_drafts_orders_sent_already_and_our_own_echoes_are_not_placed() -> None:
+    flow = OrdersFlow(deps(crm=order_crm()))
+    assert await flow.on_order(polled(Status="Draft")) == []
+    assert await flow.on_order(polled(ErpOrderRef__c="S00042")) == []
+    assert await flow.on_order(polled(LastModifiedById=INTEGRATION_USER)) == []
+
+
+async def test_a_placed_order_asks_for_its_sales_order_and_status_changes_pass_by() -> None:
+    flow = OrdersFlow(deps())
+    [event] = emitted(await flow.on_placed(event_record(placed(), "biz.sales.order")))
+    assert isinstance(event.data, SalesOrderRequestedV1) and event.data.customer_ref == "C10001"
+    changed = OrderStatusChangedV1(crm_order_id="801A", status=OrderStatus.SHIPPED,
+                                   changed_at=WHEN)  # fmt: skip
+    assert await flow.on_placed(event_record(changed, "biz.sales.order", origin="erp")) == []
+
+
+def known_erp() -> FakeErp:
+    erp = FakeErp(apply=lambda command: ApplyResult(Outcome.CREATED, {"name": "S00042"}))
+    erp.known = {("res.partner", "ref", "C10001"): 7,
+                 ("product.product", "default_code", "HL-SM-7.5"): 1,
+                 ("product.product", "default_code", "HL-BS-40"): 2}  # fmt: skip
+    return erp
+
+
+def command_record() -> RawRecord:
+    return event_record(sales_order_command(placed()), "cmd.erp.sales-order")
+
+
+async def test_a_sales_order_command_confirms_the_erp_order_and_asks_for_the_write_back() -> None:
+    erp = known_erp()
+    flow = OrdersFlow(deps(erp=erp))
+    [event] = emitted(await flow.on_sales_order(command_record()))
+    assert isinstance(event.data, OrderUpdateRequestedV1) and event.data.erp_order_ref == "S00042"
+    assert erp.applied[0].payload["confirm"] is True
+    assert flow.deps.xref.get("order:801A") == {"crm": "801A", "erp": "S00042"}
+
+
+async def test_a_missing_product_parks_the_order_and_its_announcement_sends_it_again() -> None:
+    erp, clock = known_erp(), Clock()
+    del erp.known[("product.product", "default_code", "HL-BS-40")]
+    flow = OrdersFlow(deps(erp=erp, clock=clock))
+    command = command_record()
+    await settle(await flow.on_sales_order(command))
+    assert flow.parked["801A"]["missing"] == ["product:HL-BS-40"] and erp.applied == []
+    page = await flow.parked_page(WebRequest("GET"), publish=None)  # type: ignore[arg-type]
+    assert orjson.loads(page.body)["801A"]["reason"] == "ERP lacks product:HL-BS-40"
+
+    other = ProductModelChangedV1(model_code="HL-OTHER", erp_product_id=9, name="x", revision="A",
+                                  uom="Units", changed_at=WHEN)  # fmt: skip
+    assert await flow.on_product(event_record(other, "biz.catalog.product-model")) == []
+    arrived = other.model_copy(update={"model_code": "HL-BS-40"})
+    [resent] = emits(await flow.on_product(event_record(arrived, "biz.catalog.product-model")))
+    assert resent.topic == "cmd.erp.sales-order"
+    assert resent.headers == ((parking.RETRY_HEADER, b"1"),)
+    assert resent.event.id == dict(command.headers)["ce_id"].decode()
+    clock.now += parking.FIRST_DELAY_S  # due now, but re-sent and not back yet: the sweep waits
+    assert await flow.sweep() == []
+
+    erp.known[("product.product", "default_code", "HL-BS-40")] = 2
+    retry = record_of(resent.event, "cmd.erp.sales-order")
+    retry = RawRecord(retry.topic, 0, 1, retry.key, retry.value, [*retry.headers, *resent.headers])
+    outputs = await flow.on_sales_order(retry)
+    assert puts(outputs) == [("801A", None)]
+    await settle(outputs)
+    assert flow.parked == {} and await flow.on_sales_order(retry) == []
+    assert await flow.sweep() == [] and flow.in_flight == {}
+
+
+async def test_the_sweep_sends_a_parked_order_again_once_its_backoff_is_over() -> None:
+    erp, clock = known_erp(), Clock()
+    erp.known.pop(("res.partner", "ref", "C10001"))
+    flow = OrdersFlow(deps(erp=erp, clock=clock))
+    await settle(await flow.on_sales_order(command_record()))
+    assert await flow.sweep() == []
+    clock.now += parking.FIRST_DELAY_S
+    [resent] = emits(await flow.sweep())
+    assert resent.event.data.crm_order_id == "801A"
+    customer = CustomerUpsertedV1(
+        erp_customer_id=7, ref="C10001", name="上海电气", modified_at=WHEN
+    )
+    assert await flow.on_customer(event_record(customer, "biz.sales.customer", origin="erp")) == []

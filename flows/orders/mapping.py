@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from bizbus.connectors.errors import MappingError
+from bizbus.connectors.fields import text
 from bizbus.connectors.salesforce.soql import parse_datetime
 from bizbus.flows.shared import customer_ref
 from bizbus.schemas import (
@@ -41,12 +42,6 @@ ACTIVATED = "Activated"
 DEFAULT_CURRENCY = "CNY"
 
 
-def _text(row: Mapping[str, Any], name: str) -> str | None:
-    value = row.get(name)
-    text = str(value).strip() if value is not None else ""
-    return text or None
-
-
 def _decimal(value: Any, what: str) -> Decimal:
     try:
         number = Decimal(str(value))
@@ -70,7 +65,7 @@ def skip_reason(row: Mapping[str, Any], *, deleted: bool) -> str | None:
         return "deleted"
     if row.get("Status") != ACTIVATED:
         return f"status {row.get('Status')!r}"
-    if _text(row, "ErpOrderRef__c"):
+    if text(row.get("ErpOrderRef__c")):
         return "already has an ERP order"
     return None
 
@@ -84,13 +79,13 @@ def _line(
     number: int, item: Mapping[str, Any], products: Mapping[str, Mapping[str, Any]], currency: str
 ) -> OrderLine:
     product = products.get(str(item.get("Product2Id") or ""))
-    code = _text(product, "ProductCode") if product is not None else None
+    code = text(product.get("ProductCode")) if product is not None else None
     if not code:
         raise MappingError(
             f"crm: order item {item.get('Id')} has a product without a ProductCode "
             "(the model code the ERP knows it by)"
         )
-    name = _text(item, "Description") or (_text(product, "Name") if product else None) or code
+    name = text(item.get("Description")) or (text(product.get("Name")) if product else None) or code
     return OrderLine(
         line_no=number,
         model_code=code.upper(),
@@ -118,26 +113,26 @@ def placed_order(
     Raises:
         MappingError: No items, an item whose product has no code, or a bad number.
     """
-    order_id = _text(row, "Id")
+    order_id = text(row.get("Id"))
     if not order_id:
         raise MappingError("crm: order row without an Id")
     items = sorted(items_of(row), key=lambda i: (str(i.get("OrderItemNumber") or ""), str(i["Id"])))
     if not items:
         raise MappingError(f"crm: activated order {order_id} has no items")
-    currency = _text(row, "CurrencyIsoCode") or DEFAULT_CURRENCY
+    currency = text(row.get("CurrencyIsoCode")) or DEFAULT_CURRENCY
     lines = tuple(_line(n, item, products, currency) for n, item in enumerate(items, start=1))
     total = sum((line.quantity * line.unit_price.amount for line in lines), Decimal(0))
     if row.get("TotalAmount") is not None:
         total = _decimal(row["TotalAmount"], "total")
-    end = _text(row, "EndDate")
+    end = text(row.get("EndDate"))
     return OrderPlacedV1(
         crm_order_id=order_id,
-        order_number=_text(row, "OrderNumber") or order_id,
+        order_number=text(row.get("OrderNumber")) or order_id,
         account_id=str(row.get("AccountId") or account.get("Id")),
         account_number=customer_ref({**account, "Id": row.get("AccountId")}),
-        customer_name=_text(account, "Name") or str(row.get("AccountId")),
+        customer_name=text(account.get("Name")) or str(row.get("AccountId")),
         owner=owner,
-        customer_po=_text(row, "PoNumber"),
+        customer_po=text(row.get("PoNumber")),
         order_date=date.fromisoformat(str(row["EffectiveDate"])[:10]),
         requested_delivery_date=date.fromisoformat(end[:10]) if end else None,
         currency=currency,

@@ -9,7 +9,8 @@ missing data is announced, and by a periodic sweep in any case; nothing is dropp
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bizbus.flows.runtime.record import Headers, RawRecord
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.schemas import Envelope, decode_record
 
 __all__ = [
     "FIRST_DELAY_S",
@@ -19,7 +20,7 @@ __all__ = [
     "is_retry",
     "park",
     "retry_delay",
-    "retry_record",
+    "retry_event",
     "summary",
     "waits_for",
 ]
@@ -70,11 +71,11 @@ def waits_for(entry: Mapping[str, Any], label: str) -> bool:
     return label in missing or "unknown" in missing
 
 
-def retry_record(entry: Mapping[str, Any]) -> tuple[bytes, Headers]:
-    """Return the value and headers to re-send a parked command with (marked as a retry)."""
-    headers: Headers = [(str(k), str(v).encode()) for k, v in entry.get("headers") or []]
-    headers.append((RETRY_HEADER, str(entry.get("attempts", 0)).encode()))
-    return str(entry["value"]).encode(), headers
+def retry_event(entry: Mapping[str, Any]) -> tuple[Envelope[Any], tuple[tuple[str, bytes], ...]]:
+    """Return the parked command's event (the same event, same id) and its retry marker header."""
+    headers = [(str(k), str(v).encode()) for k, v in entry.get("headers") or []]
+    event = decode_record(str(entry["value"]).encode(), headers)
+    return event, ((RETRY_HEADER, str(entry.get("attempts", 0)).encode()),)
 
 
 def is_retry(record: RawRecord) -> bool:

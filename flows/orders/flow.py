@@ -1,0 +1,247 @@
+"""CRM orders activated → confirmed ERP sales orders; the ERP order number goes back on the order.
+
+`src.crm.order` → activated, unsent, not our echo → enriched → `biz.sales.order` (OrderPlacedV1)
+→ `cmd.erp.sales-order` → Odoo `sale.order` by `client_order_ref`, confirmed → xref `order:<id>`
+→ `cmd.crm.order`. Key: the CRM order id throughout; one deal id (`shared.crm_order_deal`).
+Idempotent: a placed-digest table, Odoo upserts. Missing customer/product: parked (`parking`,
+`GET /bizbus/parked-orders/`) until announced. Dead letters: bad records/items, refused writes.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+from bizbus.connectors.base import Cursor, SinkCommand, SourceRecord
+from bizbus.connectors.errors import MappingError
+from bizbus.connectors.odoo import OdooConnector
+from bizbus.connectors.salesforce import SalesforceConnector, format_soql, select
+from bizbus.flows.context import FlowDeps
+from bizbus.flows.orders import parking
+from bizbus.flows.orders.mapping import (
+    order_digest,
+    order_update,
+    placed_order,
+    product_ids,
+    sale_order_payload,
+    sales_order_command,
+    skip_reason,
+)
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import (
+    Declaration,
+    Emit,
+    Feed,
+    Output,
+    PageSpec,
+    Publish,
+    Put,
+    StageSpec,
+    Tables,
+    TableSpec,
+    TimerSpec,
+    WebRequest,
+    WebResponse,
+    fresh_tables,
+)
+from bizbus.flows.shared import (
+    CRM,
+    ERP,
+    Owners,
+    captured,
+    crm_order_deal,
+    decode,
+    decode_as,
+    follow_up,
+    is_echo,
+)
+from bizbus.schemas import (
+    TOPICS,
+    CustomerUpsertedV1,
+    OrderPlacedV1,
+    ProductModelChangedV1,
+    SalesOrderRequestedV1,
+    make_event,
+)
+
+log = logging.getLogger("bizbus.flows.orders")
+SOURCE = "bizbus://flows/orders"
+COMMANDS = "cmd.erp.sales-order"
+PARKED_PATH = "/bizbus/parked-orders/"
+SWEEP_S = 1.0
+IN_FLIGHT_S = 30.0
+# Each table is written by the stage on the topic whose partition count it shares.
+PLACED = TableSpec("crm-orders-placed", TOPICS["src.crm.order"].partitions)
+PARKED = TableSpec("parked-sales-orders", TOPICS[COMMANDS].partitions)
+
+
+async def fetch_products(crm: SalesforceConnector, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Return the Product2 rows (code and name) of `ids`, by id."""
+    if not ids:
+        return {}
+    soql = select("Product2", ["Id", "ProductCode", "Name"],
+                  where=format_soql("Id IN {ids}", ids=ids))  # fmt: skip
+    return {str(row["Id"]): row for row in await crm.query(soql)}
+
+
+async def missing_references(erp: OdooConnector, command: SalesOrderRequestedV1) -> list[str]:
+    """Return what the ERP lacks for `command`: `customer:<ref>`, `product:<code>` labels."""
+    missing = []
+    if await erp.lookups.find("res.partner", "ref", command.customer_ref) is None:
+        missing.append(f"customer:{command.customer_ref}")
+    for code in sorted({line.model_code for line in command.lines}):
+        if await erp.lookups.find("product.product", "default_code", code) is None:
+            missing.append(f"product:{code}")
+    return missing
+
+
+class OrdersFlow:
+    """CRM orders to ERP sales orders, with parking while reference data is missing."""
+
+    TABLES: ClassVar[tuple[TableSpec, ...]] = (PLACED, PARKED)
+
+    def __init__(self, deps: FlowDeps, tables: Tables | None = None) -> None:
+        self.deps = deps
+        tables = tables or fresh_tables(*self.TABLES)
+        self.placed = tables[PLACED.name]
+        self.parked = tables[PARKED.name]
+        self.owners = Owners()
+        # Parked orders re-sent and not back yet: key → (attempts, when); this worker only.
+        self.in_flight: dict[str, tuple[int, float]] = {}
+
+    def declare(self) -> Declaration:
+        """Return the order feed, the five stages, the parking sweep and the parked view."""
+        feed = Feed("crm.order", "crm", "src.crm.order", self.read_orders,
+                    correlate=lambda record: crm_order_deal(record.id))  # fmt: skip
+        return Declaration(
+            stages=(
+                StageSpec("crm-orders", "src.crm.order", self.on_order, CRM),
+                StageSpec("sales-order-requests", "biz.sales.order", self.on_placed),
+                StageSpec("erp-sales-orders", COMMANDS, self.on_sales_order, ERP),
+                StageSpec("parked-orders-customers", "biz.sales.customer", self.on_customer),
+                StageSpec("parked-orders-products", "biz.catalog.product-model", self.on_product),
+            ),
+            timers=(TimerSpec("parked-orders-sweep", SWEEP_S, self.sweep),),
+            pages=(PageSpec(PARKED_PATH, self.parked_page, name="parked-orders"),),
+            feeds=(feed,),
+        )
+
+    async def read_orders(self, since: Cursor | None) -> AsyncIterator[SourceRecord]:
+        """Yield the CRM Order changes (with their items) after `since`."""
+        crm = await self.deps.connections.crm()
+        async for record in crm.changes("Order", since):
+            yield record
+
+    async def on_order(self, record: RawRecord) -> list[Output]:
+        """A polled CRM order → OrderPlacedV1, once per content (remembered once acked)."""
+        event, raw = captured(record, entity="Order")
+        row = raw.record
+        crm = await self.deps.connections.crm()
+        if skip_reason(row, deleted=raw.change_type == "delete") or is_echo(crm, row):
+            return []
+        [details] = await crm.query(
+            select("Order", ["Id", "Account.Name", "Account.AccountNumber",
+                             "Account.ErpCustomerRef__c"],
+                   where=format_soql("Id = {i}", i=raw.record_id))
+        )  # fmt: skip
+        account = {**(details.get("Account") or {}), "Id": row.get("AccountId")}
+        order = placed_order(
+            row,
+            account=account,
+            owner=await self.owners.of(crm, row),
+            products=await fetch_products(crm, product_ids(row)),
+        )
+        digest = order_digest(order)
+        if self.placed.get(order.crm_order_id) == digest:
+            return []  # the same order content was placed already (re-poll, redelivery)
+        placed = make_event(order, source=SOURCE, correlationid=crm_order_deal(order.crm_order_id),
+                            causationid=event.id, origin="crm")  # fmt: skip
+        return [Emit(placed), Put(self.placed, order.crm_order_id, digest)]
+
+    async def on_placed(self, record: RawRecord) -> list[Output]:
+        """A placed order → the ERP sales order it asks for."""
+        event = decode(record)
+        if not isinstance(event.data, OrderPlacedV1):
+            return []  # status changes share the topic; they are the fulfilment flow's
+        command = sales_order_command(event.data)
+        return [Emit(follow_up(command, event, source=SOURCE, origin="crm"))]
+
+    async def on_sales_order(self, record: RawRecord) -> list[Output]:
+        """Create and confirm the ERP sales order, or park the command while data is missing."""
+        event, command = decode_as(record, SalesOrderRequestedV1, "a sales-order request")
+        key = command.crm_order_id
+        entry = self.parked.get(key)
+        if parking.is_retry(record) and (entry is None or entry["event_id"] != event.id):
+            return []  # completed or superseded since this retry was sent
+        erp = await self.deps.connections.erp()
+        missing = await missing_references(erp, command)
+        reason = "ERP lacks " + ", ".join(missing)
+        result = None
+        if not missing:
+            try:
+                result = await erp.apply(
+                    SinkCommand("sale.order", key, sale_order_payload(command),
+                                idempotency_key=event.id, correlation_id=event.correlationid)
+                )  # fmt: skip
+            except MappingError as error:  # reference data vanished between check and write
+                missing, reason = ["unknown"], str(error)
+        if result is None:
+            parked = parking.park(entry, record, event_id=event.id, missing=missing,
+                                  reason=reason, now=self.deps.clock())  # fmt: skip
+            log.warning("CRM order %s parked (attempt %d): %s", key, parked["attempts"], reason)
+            return [Put(self.parked, key, parked)]
+        name = result.external_ids["name"]
+        self.deps.xref.record(f"order:{key}", crm=key, erp=name)
+        log.info("CRM order %s is ERP sales order %s (%s)", key, name, result.outcome.value)
+        update = Emit(follow_up(order_update(command, name), event, source=SOURCE, origin="erp"))
+        return [update] if entry is None else [update, Put(self.parked, key, None)]
+
+    async def on_customer(self, record: RawRecord) -> list[Output]:
+        """A customer announced → re-send the orders parked waiting for it."""
+        event = decode(record)
+        if not isinstance(event.data, CustomerUpsertedV1):
+            return []
+        return self._wake(f"customer:{event.data.ref}")
+
+    async def on_product(self, record: RawRecord) -> list[Output]:
+        """A product model announced → re-send the orders parked waiting for it."""
+        event = decode(record)
+        if not isinstance(event.data, ProductModelChangedV1):
+            return []
+        return self._wake(f"product:{event.data.model_code}")
+
+    async def sweep(self) -> list[Output]:
+        """Re-send the parked orders whose backoff is over; forget re-sends that came back."""
+        now = self.deps.clock()
+        due = [
+            emit
+            for key, entry in list(self.parked.items())
+            if entry and parking.is_due(entry, now)
+            for emit in self._resend(key, entry)
+        ]
+        for key in [k for k in self.in_flight if self.parked.get(k) is None]:
+            del self.in_flight[key]
+        return due
+
+    async def parked_page(self, request: WebRequest, publish: Publish) -> WebResponse:
+        """`GET /bizbus/parked-orders/`: what each parked order waits for (no payloads)."""
+        summaries = {key: parking.summary(entry) for key, entry in self.parked.items() if entry}
+        return WebResponse(200, orjson.dumps(summaries))
+
+    def _wake(self, label: str) -> list[Output]:
+        woken: list[Output] = []
+        for key, entry in list(self.parked.items()):
+            if entry and parking.waits_for(entry, label):
+                log.info("retrying parked CRM order %s: %s arrived", key, label)
+                woken += self._resend(key, entry)
+        return woken
+
+    def _resend(self, key: str, entry: Mapping[str, Any]) -> list[Output]:
+        attempts, now = int(entry["attempts"]), self.deps.clock()
+        sent = self.in_flight.get(key)
+        if sent and sent[0] == attempts and now - sent[1] < IN_FLIGHT_S:
+            return []  # already re-sent, its outcome is not back yet
+        self.in_flight[key] = (attempts, now)
+        event, marker = parking.retry_event(entry)
+        return [Emit(event, COMMANDS, marker)]
