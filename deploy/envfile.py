@@ -13,7 +13,10 @@ from pydantic_settings import BaseSettings
 # title, "module:Class" — add a line when a settings class is added.
 SETTINGS: list[tuple[str, str]] = [
     ("Worker runtime", "bizbus.flows.settings:RuntimeSettings"),
-    ("Catalog sync: field ownership and conflicts", "bizbus.flows.ownership:CatalogSettings"),
+    (
+        "Catalog sync: field ownership and conflicts",
+        "bizbus.flows.catalog.ownership:CatalogSettings",
+    ),
     (
         "Local Kafka broker (bizbus kafka up, tests)",
         "bizbus.deploy.kafka.settings:KafkaRuntimeSettings",

@@ -37,8 +37,8 @@ FLOWS: dict[str, Any] = {
     "travel": travel.register,
     "customers": customers.CustomersFlow,
     "orders": orders.OrdersFlow,
-    "fulfilment": fulfilment.register,
-    "catalog": catalog.register,
+    "fulfilment": fulfilment.FulfilmentFlow,
+    "catalog": catalog.CatalogFlow,
 }
 # Flows several flows rely on, run once when any flow that needs them runs.
 SHARED: list[tuple[Any, tuple[str, ...]]] = [

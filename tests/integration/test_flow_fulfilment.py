@@ -20,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
-from bizbus.flows.fulfilment import FEEDS, STATUS_TOPICS
+from bizbus.flows.fulfilment.flow import FEEDS, STATUS_TOPICS
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.schemas import (
     InvoicePostedV1,

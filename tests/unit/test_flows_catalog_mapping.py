@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from bizbus.flows.catalog_mapping import (
+from bizbus.flows.catalog.mapping import (
     NO_REVISION,
     classify,
     crm_model_code,
@@ -19,7 +19,7 @@ from bizbus.flows.catalog_mapping import (
     price_changed,
     product_edited,
 )
-from bizbus.flows.ownership import CatalogSettings
+from bizbus.flows.catalog.ownership import CatalogSettings
 
 SETTINGS = CatalogSettings()
 AT = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from bizbus.flows.writelog import (
+from bizbus.flows.catalog.writelog import (
     EditStorm,
     WriteLog,
     consume_echoes,
@@ -13,6 +13,7 @@ from bizbus.flows.writelog import (
     remember_write,
     value_hash,
 )
+from tests.unit.test_flows_fakes import settle
 
 LIMITS: dict[str, Any] = {"ttl_s": 3600.0, "max_writes": 3, "window_s": 60.0}
 
@@ -48,11 +49,13 @@ def test_echo_of_our_own_write_is_dropped_and_a_human_value_is_not() -> None:
                       own=False) == set()  # fmt: skip
 
 
-def test_a_spent_echo_is_not_matched_again() -> None:
+async def test_a_spent_echo_is_not_matched_again_once_its_mark_is_delivered() -> None:
     clock = Clock()
-    log, _, _ = log_with(clock)
+    log, _, seen = log_with(clock)
     log.remember("erp", "product.template", "HL-CK6150", {"description": "A"})
-    log.consume("erp", "product.template", "HL-CK6150", {"description": "A"})
+    marks = log.consume("erp", "product.template", "HL-CK6150", {"description": "A"})
+    assert seen == {}, "spent only once the events it led to are acked"
+    await settle(marks)
     assert log.echoes("erp", "product.template", "HL-CK6150", {"description": "A"},
                       own=False) == set()  # fmt: skip
 

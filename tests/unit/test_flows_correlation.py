@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from bizbus.connectors.base import Cursor, SourceRecord
-from bizbus.flows.fulfilment import deal_of
+from bizbus.flows.fulfilment.flow import deal_of
 from bizbus.flows.runtime.polling import correlation_id, raw_event
 
 WHEN = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)

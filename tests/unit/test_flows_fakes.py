@@ -4,7 +4,7 @@ Each fake implements only the few connector methods the flows call, records what
 and answers lookups from plain dicts, so a handler runs without Kafka, HTTP or a sandbox.
 """
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,17 +44,17 @@ def source_record(
     return record_of(raw_event(system, polled), topic)
 
 
-def emits(outputs: list[Output]) -> list[Emit]:
+def emits(outputs: Sequence[Output]) -> list[Emit]:
     """Return the Emits among a handler's outputs, in order."""
     return [output for output in outputs if isinstance(output, Emit)]
 
 
-def emitted(outputs: list[Output]) -> list[Envelope[Any]]:
+def emitted(outputs: Sequence[Output]) -> list[Envelope[Any]]:
     """Return the events among a handler's outputs, in order."""
     return [emit.event for emit in emits(outputs)]
 
 
-async def settle(outputs: list[Output]) -> list[Envelope[Any]]:
+async def settle(outputs: Sequence[Output]) -> list[Envelope[Any]]:
     """Deliver outputs as the runtime would (Puts applied); return the events published."""
     published: list[Emit] = []
 
@@ -65,7 +65,7 @@ async def settle(outputs: list[Output]) -> list[Envelope[Any]]:
     return [emit.event for emit in published]
 
 
-def puts(outputs: list[Output]) -> list[tuple[str, Any]]:
+def puts(outputs: Sequence[Output]) -> list[tuple[str, Any]]:
     """Return the (key, value) of each table write among the outputs."""
     return [(output.key, output.value) for output in outputs if isinstance(output, Put)]
 
@@ -164,7 +164,7 @@ class FakeErp:
         return [row["id"] for row in await self.search_read(model, args[0])]
 
     async def uid(self) -> int:
-        return 2
+        return 99  # the integration user (write_uid of our own writes)
 
 
 def _matches(row: Mapping[str, Any], term: tuple[str, str, Any]) -> bool:

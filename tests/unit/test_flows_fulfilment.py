@@ -1,4 +1,4 @@
-"""Fulfilment mapping: Odoo records (as the sandbox ERP's feeds read them) → events → status."""
+"""Fulfilment: Odoo records (as the sandbox ERP's feeds read them) → events → status; handlers."""
 
 import itertools
 from datetime import UTC, date, datetime
@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from bizbus.connectors.errors import MappingError
-from bizbus.flows.fulfilment_mapping import (
+from bizbus.flows.fulfilment import FulfilmentFlow
+from bizbus.flows.fulfilment.mapping import (
     ErpProduct,
     map_invoice,
     map_production,
@@ -18,6 +19,7 @@ from bizbus.flows.fulfilment_mapping import (
     status_for,
 )
 from bizbus.flows.order_updates.flow import order_fields
+from bizbus.flows.shared import crm_order_deal
 from bizbus.schemas import (
     InvoicePostedV1,
     ManufacturingOrderPlannedV1,
@@ -27,6 +29,7 @@ from bizbus.schemas import (
     SalesOrderUpsertedV1,
     ShipmentDispatchedV1,
 )
+from tests.unit.test_flows_fakes import FakeErp, deps, emitted, event_record, source_record
 
 PRODUCTS = {
     1: ErpProduct(1, "HL-VMC850", "台"),
@@ -226,3 +229,94 @@ def test_every_delivery_order_ends_invoiced_and_never_writes_backwards() -> None
                 written.append(fields["ErpStatus__c"])
         assert current is OrderStatus.INVOICED and written[-1] == "Invoiced"
         assert [crm_rank[s] for s in written] == sorted({crm_rank[s] for s in written})
+
+
+CRM_ORDER = "801000000000042AAA"
+
+
+def fulfilment_erp() -> FakeErp:
+    rows = {
+        "sale.order": {2: {"name": "S00002", "client_order_ref": CRM_ORDER}},
+        "sale.order.line": {line["id"]: line for line in LINES},
+        "product.product": {1: {"default_code": "HL-VMC850", "uom_name": "台"},
+                            5: {"default_code": "HL-SM-7.5", "uom_name": "件"}},
+        "stock.move": {move["id"]: {**move, "picking_id": 1} for move in MOVES},
+    }  # fmt: skip
+    return FakeErp(rows)
+
+
+async def test_a_sale_order_is_announced_in_its_crm_orders_deal_with_products_cached() -> None:
+    erp = fulfilment_erp()
+    flow = FulfilmentFlow(deps(erp=erp))
+    source = source_record("erp", "sale.order", SALE_ORDER, "src.erp.sale-order")
+    [event] = emitted(await flow.on_sale_order(source))
+    assert isinstance(event.data, SalesOrderUpsertedV1) and event.data.crm_order_ref == CRM_ORDER
+    assert event.correlationid == crm_order_deal(CRM_ORDER)
+    assert event.time == datetime(2026, 11, 27, 5, tzinfo=UTC), "when the ERP changed it"
+    reads = len(erp.reads)
+    await flow.on_sale_order(source)
+    assert [model for model, _ in erp.reads[reads:]] == ["sale.order.line"], "products cached"
+
+
+async def test_a_manufacturing_order_finds_its_crm_order_through_its_sale_order() -> None:
+    erp = fulfilment_erp()
+    flow = FulfilmentFlow(deps(erp=erp))
+    source = source_record("erp", "mrp.production", PRODUCTION, "src.erp.mrp-production")
+    [event] = emitted(await flow.on_production(source))
+    assert isinstance(event.data, ManufacturingOrderProgressedV1)
+    assert event.data.crm_order_ref == CRM_ORDER
+    draft = source_record("erp", "mrp.production", {**PRODUCTION, "state": "draft"},
+                          "src.erp.mrp-production")  # fmt: skip
+    assert await flow.on_production(draft) == []
+
+
+async def test_a_done_delivery_is_a_shipment_and_an_open_one_is_nothing() -> None:
+    flow = FulfilmentFlow(deps(erp=fulfilment_erp()))
+    source = source_record("erp", "stock.picking", PICKING, "src.erp.picking")
+    [event] = emitted(await flow.on_picking(source))
+    assert isinstance(event.data, ShipmentDispatchedV1) and not event.data.partial
+    waiting = source_record("erp", "stock.picking", {**PICKING, "state": "assigned"},
+                            "src.erp.picking")  # fmt: skip
+    assert await flow.on_picking(waiting) == []
+
+
+async def test_a_posted_invoice_takes_its_crm_order_from_its_ref() -> None:
+    flow = FulfilmentFlow(deps(erp=FakeErp()))
+    [event] = emitted(await flow.on_invoice(source_record("erp", "account.move", INVOICE,
+                                                              "src.erp.invoice")))  # fmt: skip
+    assert isinstance(event.data, InvoicePostedV1) and event.data.crm_order_ref == CRM_ORDER
+
+
+async def test_a_product_without_a_model_code_is_a_mapping_error() -> None:
+    erp = fulfilment_erp()
+    erp.rows["product.product"][5] = {"default_code": False}
+    flow = FulfilmentFlow(deps(erp=erp))
+    with pytest.raises(MappingError, match="no default_code"):
+        await flow.on_sale_order(source_record("erp", "sale.order", SALE_ORDER,
+                                               "src.erp.sale-order"))  # fmt: skip
+
+
+async def test_a_fulfilment_event_asks_for_its_crm_order_status_and_cross_references_it() -> None:
+    flow = FulfilmentFlow(deps())
+    sale_order = map_sale_order(SALE_ORDER, LINES, PRODUCTS)
+    assert sale_order is not None
+    source = event_record(sale_order, "biz.sales.sales-order", origin="erp")
+    [event] = emitted(await flow.on_status(source))
+    assert isinstance(event.data, OrderUpdateRequestedV1)
+    assert (event.data.crm_order_id, event.data.status) == (CRM_ORDER, OrderStatus.ACCEPTED)
+    assert flow.deps.xref.get(f"order:{CRM_ORDER}") == {"crm": CRM_ORDER, "erp": "S00002"}
+    local = sale_order.model_copy(update={"crm_order_ref": None})
+    assert await flow.on_status(event_record(local, "biz.sales.sales-order", origin="erp")) == []
+
+
+def test_the_flow_declares_a_mapping_stage_per_feed_and_a_status_stage_per_topic() -> None:
+    declared = FulfilmentFlow(deps()).declare()
+    assert [stage.name for stage in declared.stages] == [
+        "fulfilment-map-sale-order", "fulfilment-map-mrp-production", "fulfilment-map-picking",
+        "fulfilment-map-invoice", "fulfilment-status-sales-order",
+        "fulfilment-status-manufacturing-order", "fulfilment-status-shipment",
+        "fulfilment-status-invoice",
+    ]  # fmt: skip
+    assert [feed.name for feed in declared.feeds] == [
+        "erp.sale-order", "erp.mrp-production", "erp.picking", "erp.invoice"
+    ]  # fmt: skip

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bizbus.connectors.errors import ConfigError
-from bizbus.flows.ownership import DEFAULT_OWNERSHIP, CatalogSettings, load_catalog_settings
+from bizbus.flows.catalog.ownership import DEFAULT_OWNERSHIP, CatalogSettings, load_catalog_settings
 
 
 def test_defaults_give_the_erp_model_and_price_and_the_crm_the_marketing_text() -> None:

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import JsonValue
 
 from bizbus.connectors.errors import MappingError
-from bizbus.flows.ownership import CatalogSettings, CrmObject, FieldRule, Owner
+from bizbus.connectors.fields import text
+from bizbus.flows.catalog.ownership import CatalogSettings, CrmObject, FieldRule, Owner
 from bizbus.schemas import (
     FieldConflictDetectedV1,
     Money,
@@ -165,11 +166,6 @@ def classify(
 # -- events --------------------------------------------------------------------------------
 
 
-def _text(values: Values, name: str, default: str) -> str:
-    value = values.get(name)
-    return str(value) if value not in (None, "") else default
-
-
 def model_changed(
     code: str, record_id: int, values: Values, previous: Values | None, changed_at: datetime
 ) -> ProductModelChangedV1:
@@ -178,10 +174,10 @@ def model_changed(
     return ProductModelChangedV1(
         model_code=code,
         erp_product_id=record_id,
-        name=_text(values, "name", code),
-        revision=_text(values, "revision", NO_REVISION),
+        name=text(values.get("name")) or code,
+        revision=text(values.get("revision")) or NO_REVISION,
         previous_revision=str(before) if before and before != values.get("revision") else None,
-        uom=_text(values, "uom", "Units"),
+        uom=text(values.get("uom")) or "Units",
         active=bool(values.get("active", True)),
         changed_at=changed_at,
     )

@@ -10,13 +10,14 @@ refused (EditStorm → dead letter), so a loop between systems always stops.
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import JsonValue
 
 from bizbus.connectors.errors import IntegrationError
+from bizbus.flows.runtime.spec import Put
 
 __all__ = [
     "HISTORY",
@@ -170,15 +171,16 @@ def has_live_writes(entry: Entry | None, *, now: float, ttl_s: float) -> bool:
 
 @dataclass
 class WriteLog:
-    """The write-log over two faust tables (write them inside agents only).
+    """The write-log over two tables (written inside stages only).
 
-    `table` holds our writes (written by the sink agents); `seen` holds, per record, up to which
-    write each field's echo came back (written by the source agents). Two tables, because faust
-    keeps a table's changelog co-partitioned with the topics of the agents that write it.
+    `table` holds our writes (written by the sink stages, before each write: a write-ahead log);
+    `seen` holds, per record, up to which write each field's echo came back (written by the
+    source stages). Two tables, because faust keeps a table's changelog co-partitioned with the
+    topics of the stages that write it.
     """
 
-    table: Any
-    seen: Any
+    table: MutableMapping[str, Any]
+    seen: MutableMapping[str, Any]
     ttl_s: float
     max_writes: int
     window_s: float
@@ -226,8 +228,14 @@ class WriteLog:
             ttl_s=self.ttl_s,
         )
 
-    def consume(self, system: str, obj: str, record: str, values: Mapping[str, JsonValue]) -> None:
-        """Mark the writes whose echoes (`values`) came back as spent, once handled."""
+    def consume(
+        self, system: str, obj: str, record: str, values: Mapping[str, JsonValue]
+    ) -> list[Put]:
+        """Return the write marking the writes whose echoes (`values`) came back as spent.
+
+        Delivered after the events the echo's record led to: spent before them, a retry would
+        take the echo for an edit.
+        """
         key = writelog_key(system, obj, record)
         after = consume_echoes(
             self.table.get(key),
@@ -236,5 +244,4 @@ class WriteLog:
             now=self.clock(),
             ttl_s=self.ttl_s,
         )
-        if after is not None:
-            self.seen[key] = after
+        return [] if after is None else [Put(self.seen, key, after)]

@@ -17,10 +17,10 @@ from pydantic import JsonValue
 from bizbus.connectors.base import SinkCommand
 from bizbus.connectors.errors import MappingError, TransientError
 from bizbus.connectors.salesforce.soql import format_soql, select
-from bizbus.flows.catalog_mapping import canonical, crm_product_fields, in_system
-from bizbus.flows.context import FlowContext
-from bizbus.flows.ownership import CatalogSettings, Owner
-from bizbus.flows.writelog import WriteLog
+from bizbus.flows.catalog.mapping import canonical, crm_product_fields, in_system
+from bizbus.flows.catalog.ownership import CatalogSettings, Owner
+from bizbus.flows.catalog.writelog import WriteLog
+from bizbus.flows.context import Systems
 from bizbus.schemas import (
     FieldConflictDetectedV1,
     PriceBookEntryUpsertRequestedV1,
@@ -39,8 +39,8 @@ ERP_PRODUCT = "product.template"
 class CatalogWriters:
     """The catalog's writes to the CRM and the ERP, each logged before it is made."""
 
-    def __init__(self, ctx: FlowContext, settings: CatalogSettings, writelog: WriteLog) -> None:
-        self.ctx = ctx
+    def __init__(self, connections: Systems, settings: CatalogSettings, writelog: WriteLog) -> None:
+        self.connections = connections
         self.settings = settings
         self.writelog = writelog
         self._book: str | None = None
@@ -95,7 +95,7 @@ class CatalogWriters:
 
     async def upsert_crm_product(self, command: ProductUpsertRequestedV1) -> str | None:
         """Write ERP-owned product fields onto the CRM product (created when missing)."""
-        crm = await self.ctx.connections.crm()
+        crm = await self.connections.crm()
         code = command.model_code
         values = crm_product_fields(command, self.settings)
         fields = in_system(values, self.settings, "crm")
@@ -111,7 +111,7 @@ class CatalogWriters:
 
     async def upsert_crm_price(self, command: PriceBookEntryUpsertRequestedV1) -> None:
         """Set the list price in the CRM price book, then flag open orders on another price."""
-        crm = await self.ctx.connections.crm()
+        crm = await self.connections.crm()
         code = command.model_code
         product = await self.crm_product(crm, code)
         if product is None:
@@ -150,7 +150,7 @@ class CatalogWriters:
 
     async def write_erp(self, code: str, values: dict[str, JsonValue]) -> None:
         """Write canonical values onto the ERP product of `code`."""
-        erp = await self.ctx.connections.erp()
+        erp = await self.connections.erp()
         await self.erp_row(erp, code, [])
         self.writelog.remember("erp", ERP_PRODUCT, code, values)
         await erp.apply(SinkCommand(ERP_PRODUCT, code, in_system(values, self.settings, "erp")))
@@ -172,9 +172,9 @@ class CatalogWriters:
         """Read a field's value from `system` now (the owner's value is the live one)."""
         rule = self.settings.ownership[name]
         if system == "erp":
-            row = await self.erp_row(await self.ctx.connections.erp(), code, [rule.erp])
+            row = await self.erp_row(await self.connections.erp(), code, [rule.erp])
             return canonical(rule, row.get(rule.erp))
-        crm = await self.ctx.connections.crm()
+        crm = await self.connections.crm()
         row = await self._crm_record(crm, code, name)
         return canonical(rule, row.get(rule.crm))
 
@@ -184,7 +184,7 @@ class CatalogWriters:
             await self.write_erp(code, {name: value})
             return
         rule = self.settings.ownership[name]
-        crm = await self.ctx.connections.crm()
+        crm = await self.connections.crm()
         row = await self._crm_record(crm, code, name)
         self.writelog.remember("crm", rule.crm_object, code, {name: value})
         fields = in_system({name: value}, self.settings, "crm")

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from bizbus.connectors.errors import MappingError
+from bizbus.connectors.fields import text
 from bizbus.connectors.odoo import parse_odoo_datetime
 from bizbus.schemas import (
     InvoicePostedV1,
@@ -142,11 +143,6 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(_set(value) or 0))
 
 
-def _text(value: Any) -> str | None:
-    value = _set(value)
-    return str(value) if value else None
-
-
 def _currency(record: Record, what: str) -> str:
     return _required_many2one(record, "currency_id", what)[1]
 
@@ -164,7 +160,7 @@ def sale_order_name(record: Record) -> str | None:
     sale = _many2one(record, "sale_id") or _many2one(record, "x_sale_order_id")
     if sale and sale[1]:
         return sale[1]
-    return _text(record.get("invoice_origin")) or _text(record.get("origin"))
+    return text(record.get("invoice_origin")) or text(record.get("origin"))
 
 
 # -- mappings ----------------------------------------------------------------------------------
@@ -180,7 +176,7 @@ def map_sale_order(
             line_id=int(line["id"]),
             erp_product_id=product.id,
             model_code=product.model_code,
-            description=_text(line.get("name")) or product.model_code,
+            description=text(line.get("name")) or product.model_code,
             quantity=_decimal(line.get("product_uom_qty")),
             unit_price=Money(amount=_decimal(line.get("price_unit")), currency=currency),
             discount_percent=_decimal(line.get("discount")),
@@ -198,7 +194,7 @@ def map_sale_order(
     return SalesOrderUpsertedV1(
         erp_order_id=int(record["id"]),
         name=str(record["name"]),
-        crm_order_ref=_text(record.get("client_order_ref")),
+        crm_order_ref=text(record.get("client_order_ref")),
         erp_customer_id=customer_id,
         customer_name=customer_name,
         state=record["state"],
@@ -277,7 +273,7 @@ def map_shipment(
         name=str(record["name"]),
         sales_order_ref=sale_order_name(record),
         crm_order_ref=crm_order_ref,
-        tracking_number=_text(record.get("carrier_tracking_ref")),
+        tracking_number=text(record.get("carrier_tracking_ref")),
         lines=tuple(lines),
         partial=partial,
         dispatched_at=_when(record.get("date_done"))
@@ -292,8 +288,8 @@ def map_invoice(record: Record, *, crm_order_ref: str | None) -> InvoicePostedV1
     currency = _currency(record, "account.move")
     customer_id, customer_name = _required_many2one(record, "partner_id", "account.move")
     untaxed, total = _decimal(record.get("amount_untaxed")), _decimal(record.get("amount_total"))
-    invoice_date = _text(record.get("invoice_date"))
-    due = _text(record.get("invoice_date_due"))
+    invoice_date = text(record.get("invoice_date"))
+    due = text(record.get("invoice_date_due"))
     posted_at = _required_when(record, "write_date", "account.move")
     return InvoicePostedV1(
         erp_invoice_id=int(record["id"]),

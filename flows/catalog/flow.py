@@ -1,0 +1,317 @@
+"""Product catalog, both ways without loops: ERP model and price → CRM; CRM marketing text → ERP.
+
+`src.erp.product`, `src.crm.product`, `src.crm.price-book-entry` → diffed against the last state
+seen, echoes of our writes dropped (`writelog`), the rest split by owner (`ownership`) → model,
+price, edit and conflict events on `biz.*` → commands on `cmd.*` → CRM/ERP sinks (compare first).
+Key: the model code. Dead letters: bad events, products the ERP lacks, edit storms.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import JsonValue
+
+from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus.flows.catalog.mapping import (
+    Values,
+    Verdict,
+    changed_fields,
+    classify,
+    conflict_of,
+    crm_model_code,
+    crm_values,
+    erp_values,
+    map_edit_to_erp_command,
+    map_model_to_crm_command,
+    map_price_to_crm_command,
+    model_changed,
+    price_changed,
+    product_edited,
+)
+from bizbus.flows.catalog.ownership import CatalogSettings, Owner, load_catalog_settings
+from bizbus.flows.catalog.sinks import ERP_PRODUCT, CatalogWriters
+from bizbus.flows.catalog.writelog import WriteLog, writelog_key
+from bizbus.flows.context import FlowDeps
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import (
+    Declaration,
+    Emit,
+    Feed,
+    Output,
+    Put,
+    ReadChanges,
+    StageSpec,
+    Tables,
+    TableSpec,
+    fresh_tables,
+)
+from bizbus.flows.shared import CRM, ERP, captured, decode_as, follow_up
+from bizbus.schemas import (
+    TOPICS,
+    Envelope,
+    FieldConflictDetectedV1,
+    Payload,
+    PriceBookEntryUpsertRequestedV1,
+    PriceChangedV1,
+    ProductEditedV1,
+    ProductModelChangedV1,
+    ProductModelUpdateRequestedV1,
+    ProductUpsertRequestedV1,
+)
+from bizbus.schemas.envelope import System
+
+log = logging.getLogger("bizbus.catalog")
+SOURCE = "bizbus://flows/catalog"
+# faust refuses a table write from a topic with another partition count than its changelog:
+# state and seen echoes are written by the src.* stages, the write-log by the cmd.* sinks.
+SOURCE_PARTITIONS = TOPICS["src.erp.product"].partitions
+SINK_PARTITIONS = TOPICS["cmd.crm.product"].partitions
+# (system, feed/topic entity, the system's object)
+FEEDS: tuple[tuple[Owner, str, str], ...] = (
+    ("erp", "product", ERP_PRODUCT),
+    ("crm", "product", "Product2"),
+    ("crm", "price-book-entry", "PricebookEntry"),
+)
+STATE = TableSpec("catalog-state", SOURCE_PARTITIONS, global_=True)
+WRITE_LOG = TableSpec("catalog-write-log", SINK_PARTITIONS, global_=True)
+SEEN = TableSpec("catalog-echoes-seen", SOURCE_PARTITIONS, global_=True)
+
+
+def _erp_author(row: dict[str, Any]) -> int | None:
+    value = row.get("write_uid")
+    value = value[0] if isinstance(value, list) and value else value
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class CatalogFlow:
+    """The catalog flow's state and handlers (one per worker)."""
+
+    TABLES: ClassVar[tuple[TableSpec, ...]] = (STATE, WRITE_LOG, SEEN)
+
+    def __init__(
+        self,
+        deps: FlowDeps,
+        tables: Tables | None = None,
+        *,
+        settings: CatalogSettings | None = None,
+    ) -> None:
+        self.deps = deps
+        self.settings = settings or load_catalog_settings()
+        tables = tables or fresh_tables(*self.TABLES)
+        self.state = tables[STATE.name]
+        self.writelog = WriteLog(
+            tables[WRITE_LOG.name],
+            tables[SEEN.name],
+            ttl_s=self.settings.write_log_ttl_s,
+            max_writes=self.settings.storm_max_writes,
+            window_s=self.settings.storm_window_s,
+            clock=deps.clock,
+        )
+        self.writers = CatalogWriters(deps.connections, self.settings, self.writelog)
+
+    def declare(self) -> Declaration:
+        """Return the three feeds and the ten stages (sources, mappings, sinks, conflicts)."""
+        stages = (
+            ("catalog-erp-products", "src.erp.product", self.on_erp_product, ERP),
+            ("catalog-crm-products", "src.crm.product", self.on_crm_product, CRM),
+            ("catalog-crm-prices", "src.crm.price-book-entry", self.on_crm_price, CRM),
+            ("catalog-models-to-crm", "biz.catalog.product-model", self.on_model_changed, None),
+            ("catalog-prices-to-crm", "biz.pricing.price", self.on_price_changed, None),
+            ("catalog-edits-to-erp", "biz.catalog.product", self.on_product_edited, None),
+            ("catalog-crm-product-sink", "cmd.crm.product", self.apply_crm_product, CRM),
+            ("catalog-crm-price-sink", "cmd.crm.price-book-entry", self.apply_crm_price, CRM),
+            ("catalog-erp-product-sink", "cmd.erp.product-model", self.apply_erp_product, ERP),
+            ("catalog-conflicts", "biz.catalog.field-conflict", self.resolve_conflict, ERP | CRM),
+        )
+        return Declaration(
+            stages=tuple(
+                StageSpec(name, topic, handler, systems or frozenset())
+                for name, topic, handler, systems in stages
+            ),
+            feeds=tuple(
+                Feed(f"{system}.{name}", system, f"src.{system}.{name}", self.reader(system, obj))
+                for system, name, obj in FEEDS
+            ),
+        )
+
+    def reader(self, system: Owner, entity: str) -> ReadChanges:
+        """Return the feed reader of `entity` in `system` (one catch-up pass per call)."""
+
+        async def read(since: Cursor | None) -> AsyncIterator[SourceRecord]:
+            if system == "erp":
+                erp = await self.deps.connections.erp()
+                changes = erp.changes(entity, since, follow=False)
+            else:
+                changes = (await self.deps.connections.crm()).changes(entity, since)
+            async for change in changes:
+                yield change
+
+        return read
+
+    def emit(self, payload: Payload, cause: Envelope[Any], origin: System) -> Emit:
+        """Return `payload` as an event in the business case of `cause`."""
+        return Emit(follow_up(payload, cause, source=SOURCE, origin=origin))
+
+    def observe(
+        self, system: Owner, obj: str, code: str, values: Values, *, own: bool
+    ) -> tuple[Values | None, Verdict, float]:
+        """Return the previous values, the verdict on one record seen in `system`, and when."""
+        seen_at = self.deps.clock()  # before anything is published: later writes are newer
+        stored = self.state.get(writelog_key(system, obj, code))
+        previous: Values | None = stored["values"] if stored else None
+        since = float(stored.get("at", 0.0)) if stored else 0.0
+        over = self.writelog.overwritten(system, obj, code, values, since=since)
+        changes = changed_fields(previous, values, over)
+        echoes = self.writelog.echoes(system, obj, code, changes, own=own)
+        verdict = classify(system, previous, values, echoes, self.settings, overwritten=over)
+        return previous, verdict, seen_at
+
+    def settle(
+        self, system: Owner, obj: str, code: str, record_id: str, values: Values,
+        verdict: Verdict, seen_at: float,
+    ) -> list[Output]:  # fmt: skip
+        """Return the writes storing what was seen and spending its echoes (after the events)."""
+        key = writelog_key(system, obj, code)
+        stored = Put(self.state, key, {"id": record_id, "values": values, "at": seen_at})
+        if not verdict.echoes:
+            return [stored]
+        echoes = {k: values[k] for k in verdict.echoes}
+        return [stored, *self.writelog.consume(system, obj, code, echoes)]
+
+    def owner_value(self, name: str, code: str) -> JsonValue:
+        """Return the owner's last seen value of field `name` for a model (None: not seen)."""
+        rule = self.settings.ownership[name]
+        obj = ERP_PRODUCT if rule.owner == "erp" else rule.crm_object
+        stored = self.state.get(writelog_key(rule.owner, obj, code))
+        return stored["values"].get(name) if stored else None
+
+    def conflicts(
+        self, cause: Envelope[Any], system: Owner, obj: str, code: str, record_id: str,
+        conflicts: Values, at: datetime,
+    ) -> list[Output]:  # fmt: skip
+        """Return one FieldConflictDetectedV1 per conflicting field."""
+        found: list[Output] = []
+        for name, edited in sorted(conflicts.items()):
+            log.warning("%s: %s edited in the %s, which does not own it", code, name, system)
+            conflict = conflict_of(
+                code, name, edited_in=system, obj=obj, record_id=record_id, edited=edited,
+                owner_value=self.owner_value(name, code), detected_at=at, settings=self.settings,
+            )  # fmt: skip
+            found.append(self.emit(conflict, cause, system))
+        return found
+
+    # -- sources -----------------------------------------------------------------------
+
+    async def on_erp_product(self, record: RawRecord) -> list[Output]:
+        """An ERP product.template changed."""
+        event, raw = captured(record)
+        row = raw.record
+        code = row.get("default_code")
+        if not isinstance(code, str) or not code or raw.change_type == "delete":
+            return []  # not a product model bizbus syncs
+        values = erp_values(row, self.settings)
+        erp = await self.deps.connections.erp()
+        own = _erp_author(row) == await erp.uid()
+        previous, verdict, seen_at = self.observe("erp", ERP_PRODUCT, code, values, own=own)
+        outputs: list[Output] = []
+        if verdict.first or set(verdict.edits) - {"list_price"}:
+            model = model_changed(code, int(raw.record_id), values, previous, raw.modified_at)
+            outputs.append(self.emit(model, event, "erp"))
+        if "list_price" in verdict.edits and values.get("list_price") is not None:
+            price = price_changed(code, values, previous, raw.modified_at, self.settings)
+            outputs.append(self.emit(price, event, "erp"))
+        outputs += self.conflicts(event, "erp", ERP_PRODUCT, code, raw.record_id,
+                                  verdict.conflicts, raw.modified_at)  # fmt: skip
+        return outputs + self.settle("erp", ERP_PRODUCT, code, raw.record_id, values, verdict,
+                                     seen_at)  # fmt: skip
+
+    async def on_crm_product(self, record: RawRecord) -> list[Output]:
+        """A CRM Product2 changed."""
+        event, raw = captured(record)
+        row = raw.record
+        code = crm_model_code(row)
+        if code is None or raw.change_type == "delete":
+            return []
+        crm = await self.deps.connections.crm()
+        values = crm_values(row, self.settings, "Product2")
+        own = crm.echo_hint(row) == crm.client_tag
+        _, verdict, seen_at = self.observe("crm", "Product2", code, values, own=own)
+        outputs: list[Output] = []
+        if verdict.edits:
+            edit = product_edited(code, raw.record_id, verdict.edits, row, self.settings)
+            outputs.append(self.emit(edit, event, "crm"))
+        outputs += self.conflicts(event, "crm", "Product2", code, raw.record_id,
+                                  verdict.conflicts, raw.modified_at)  # fmt: skip
+        return outputs + self.settle("crm", "Product2", code, raw.record_id, values, verdict,
+                                     seen_at)  # fmt: skip
+
+    async def on_crm_price(self, record: RawRecord) -> list[Output]:
+        """A CRM price-book entry changed (only the configured price book is synced)."""
+        event, raw = captured(record)
+        row = raw.record
+        crm = await self.deps.connections.crm()
+        if raw.change_type == "delete":
+            return []
+        if row.get("Pricebook2Id") != await self.writers.price_book_id(crm):
+            return []
+        product = await crm.get("Product2", str(row["Product2Id"]),
+                                fields=["Id", "ProductCode", "ErpProductRef__c"])  # fmt: skip
+        code = crm_model_code(product)
+        if code is None:
+            return []
+        values = crm_values(row, self.settings, "PricebookEntry")
+        own = crm.echo_hint(row) == crm.client_tag
+        _, verdict, seen_at = self.observe("crm", "PricebookEntry", code, values, own=own)
+        outputs = self.conflicts(event, "crm", "PricebookEntry", code, raw.record_id,
+                                 verdict.conflicts, raw.modified_at)  # fmt: skip
+        return outputs + self.settle("crm", "PricebookEntry", code, raw.record_id, values,
+                                     verdict, seen_at)  # fmt: skip
+
+    # -- canonical events → commands ---------------------------------------------------
+
+    async def on_model_changed(self, record: RawRecord) -> list[Output]:
+        """ProductModelChangedV1 → the CRM product upsert command."""
+        event, model = decode_as(record, ProductModelChangedV1, "a product model")
+        return [self.emit(map_model_to_crm_command(model), event, "bizbus")]
+
+    async def on_price_changed(self, record: RawRecord) -> list[Output]:
+        """PriceChangedV1 of the synced list price → the CRM price-book entry command."""
+        event, price = decode_as(record, PriceChangedV1, "a price change")
+        if price.pricelist_code != self.settings.pricelist_code:
+            return []
+        return [self.emit(map_price_to_crm_command(price, self.settings), event, "bizbus")]
+
+    async def on_product_edited(self, record: RawRecord) -> list[Output]:
+        """ProductEditedV1 → the ERP product update command."""
+        event, edit = decode_as(record, ProductEditedV1, "a product edit")
+        command = map_edit_to_erp_command(edit)
+        return [] if command is None else [self.emit(command, event, "bizbus")]
+
+    # -- sinks -------------------------------------------------------------------------
+
+    async def apply_crm_product(self, record: RawRecord) -> list[Output]:
+        """cmd.crm.product → CRM Product2."""
+        _, command = decode_as(record, ProductUpsertRequestedV1, "a product upsert")
+        product_id = await self.writers.upsert_crm_product(command)
+        self.deps.xref.record(f"product:{command.model_code}", crm=product_id)
+        return []
+
+    async def apply_crm_price(self, record: RawRecord) -> list[Output]:
+        """cmd.crm.price-book-entry → CRM price-book entry (+ open orders flagged)."""
+        _, command = decode_as(record, PriceBookEntryUpsertRequestedV1, "a price-book upsert")
+        await self.writers.upsert_crm_price(command)
+        return []
+
+    async def apply_erp_product(self, record: RawRecord) -> list[Output]:
+        """cmd.erp.product-model → ERP product."""
+        _, command = decode_as(record, ProductModelUpdateRequestedV1, "a product update")
+        await self.writers.update_erp_product(command)
+        return []
+
+    async def resolve_conflict(self, record: RawRecord) -> list[Output]:
+        """biz.catalog.field-conflict → the policy's write."""
+        _, conflict = decode_as(record, FieldConflictDetectedV1, "a field conflict")
+        await self.writers.resolve(conflict)
+        return []
