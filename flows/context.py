@@ -8,15 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from bizbus.flows.runtime.faust_adapter import FaustRuntime
-from bizbus.flows.runtime.spec import Declaration, Emit, StageSpec
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.xref import Xref
-from bizbus.schemas import Envelope, make_event
-from bizbus.schemas.envelope import System
-from bizbus.schemas.values import Payload
 
 if TYPE_CHECKING:
     from bizbus.connectors.feishu import FeishuConnector
@@ -53,45 +48,3 @@ class FlowDeps:
     def now(self) -> datetime:
         """Return the clock's time as an aware UTC datetime."""
         return datetime.fromtimestamp(self.clock(), UTC)
-
-
-class FlowContext:
-    """Transitional: what flows still written as `register(ctx)` use, over the new runtime."""
-
-    def __init__(self, runtime: "FaustRuntime", deps: FlowDeps) -> None:
-        self.runtime = runtime
-        self.app = runtime.app
-        self.settings = runtime.settings
-        self.connections = deps.connections
-        self.xref = deps.xref
-        self.poller = runtime.poller
-
-    def topic_name(self, logical: str) -> str:
-        """Return the physical name of a catalog topic."""
-        return self.runtime.topic_name(logical)
-
-    def agent(self, logical_topic: str, handler: Any, *, name: str) -> None:
-        """Declare a stage whose handler publishes by itself."""
-
-        async def run(record: Any) -> list[Any]:
-            await handler(record)
-            return []
-
-        self.runtime.install(Declaration(stages=(StageSpec(name, logical_topic, run),)))
-
-    async def publish(self, event: Envelope[Any], *, topic: str | None = None) -> None:
-        """Send `event` and wait for the ack."""
-        await self.runtime.publish(Emit(event, topic))
-
-
-def follow_up(
-    payload: Payload, cause: Envelope[Any], *, source: str, origin: System
-) -> Envelope[Any]:
-    """Return the event `payload` makes as a consequence of `cause`: same deal, caused by it."""
-    return make_event(
-        payload,
-        source=source,
-        correlationid=cause.correlationid,
-        causationid=cause.id,
-        origin=origin,
-    )

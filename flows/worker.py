@@ -4,21 +4,25 @@
 its own tables, and its declaration goes to the runtime, which alone speaks faust.
 """
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import faust
 
 from bizbus.connectors.errors import ConfigError
-from bizbus.flows import catalog, customers, fulfilment, order_updates, orders, travel
 from bizbus.flows.app import create_app
+from bizbus.flows.catalog import CatalogFlow
 from bizbus.flows.connections import Connections
-from bizbus.flows.context import FlowContext, FlowDeps
+from bizbus.flows.context import FlowDeps
+from bizbus.flows.customers import CustomersFlow
+from bizbus.flows.fulfilment import FulfilmentFlow
+from bizbus.flows.order_updates import OrderUpdatesFlow
+from bizbus.flows.orders import OrdersFlow
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
 from bizbus.flows.settings import RuntimeSettings
+from bizbus.flows.travel import TravelFlow
 from bizbus.flows.xref import XREF_TABLE, Xref
 
 
@@ -32,18 +36,15 @@ class FlowClass(Protocol):
         ...
 
 
-Register = Callable[[FlowContext], None]
-FLOWS: dict[str, Any] = {
-    "travel": travel.register,
-    "customers": customers.CustomersFlow,
-    "orders": orders.OrdersFlow,
-    "fulfilment": fulfilment.FulfilmentFlow,
-    "catalog": catalog.CatalogFlow,
+FLOWS: dict[str, FlowClass] = {
+    "travel": TravelFlow,
+    "customers": CustomersFlow,
+    "orders": OrdersFlow,
+    "fulfilment": FulfilmentFlow,
+    "catalog": CatalogFlow,
 }
 # Flows several flows rely on, run once when any flow that needs them runs.
-SHARED: list[tuple[Any, tuple[str, ...]]] = [
-    (order_updates.OrderUpdatesFlow, ("orders", "fulfilment"))
-]
+SHARED: list[tuple[FlowClass, tuple[str, ...]]] = [(OrderUpdatesFlow, ("orders", "fulfilment"))]
 
 
 def enabled_flows(settings: RuntimeSettings) -> list[str]:
@@ -67,11 +68,7 @@ def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, Fa
     names = enabled_flows(settings)
     chosen = [flow for flow, users in SHARED if set(users) & set(names)]
     for flow in [*chosen, *(FLOWS[name] for name in names)]:
-        if hasattr(flow, "TABLES"):
-            built = flow(deps, runtime.open_tables(flow.TABLES))
-            runtime.install(built.declare())
-        else:
-            flow(FlowContext(runtime, deps))
+        runtime.install(flow(deps, runtime.open_tables(flow.TABLES)).declare())
     runtime.start()
     return app, runtime
 

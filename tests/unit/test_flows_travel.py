@@ -9,7 +9,7 @@ import pytest
 
 from bizbus.connectors.errors import MappingError
 from bizbus.connectors.feishu import parse_detail, parse_trip
-from bizbus.flows.travel_mapping import (
+from bizbus.flows.travel.mapping import (
     Decision,
     decide,
     employee_from_user,

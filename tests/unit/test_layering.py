@@ -14,8 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("schemas", "connectors", "flows", "deploy")  # lowest first
 BARE = {*LAYERS}
-# Modules of bizbus.flows that belong to no single flow: the runtime and what flows share.
-FLOW_COMMONS = ("runtime", "shared", "app", "worker", "settings", "context", "connections")
+# Modules of bizbus.flows that belong to no single flow: the runtime and what flows share. Every
+# other `bizbus.flows.<name>` is one flow's package (`bizbus.flows.orders.mapping` is `orders`).
+FLOW_COMMONS = ("runtime", "shared", "app", "worker", "settings", "context", "connections", "xref")
 
 
 def modules() -> dict[str, Path]:
@@ -76,7 +77,7 @@ def flow_of(module: str) -> str | None:
     parts = module.split(".")
     if len(parts) < 3 or parts[1] != "flows" or parts[2] in FLOW_COMMONS:
         return None
-    return parts[2].removesuffix("_mapping").removesuffix("_sinks")
+    return parts[2]
 
 
 def test_the_scanner_sees_imports_of_every_kind() -> None:
@@ -84,6 +85,7 @@ def test_the_scanner_sees_imports_of_every_kind() -> None:
     assert "bizbus.connectors.errors" in imports["bizbus.connectors.httpbase"]
     assert "httpx" in imported_names(ROOT / "connectors/httpbase.py", "bizbus.connectors.httpbase")
     assert layer_of("bizbus.deploy.cli") == 3 and flow_of("bizbus.flows.runtime.guard") is None
+    assert flow_of("bizbus.flows.orders.parking") == flow_of("bizbus.flows.orders") == "orders"
 
 
 def test_imports_point_down_the_layers_only() -> None:
@@ -115,6 +117,20 @@ def test_no_flow_imports_another_flow() -> None:
         if flow_of(module) and flow_of(target) and flow_of(module) != flow_of(target)
     )
     assert crossing == []
+
+
+def test_only_the_worker_imports_flows_from_the_commons() -> None:
+    # Otherwise a flow could reach another flow through the shared module or the runtime.
+    reaching = sorted(
+        (module, target)
+        for module, targets in graph().items()
+        for target in targets
+        if module.startswith("bizbus.flows")
+        and not flow_of(module)
+        and module != "bizbus.flows.worker"
+        and flow_of(target)
+    )
+    assert reaching == []
 
 
 def _cycles(edges: dict[str, set[str]]) -> Iterator[list[str]]:

@@ -4,29 +4,28 @@
 answered at once; signature, window, decryption and dedupe on the raw bytes). Each new record is
 published as a raw `src.oa.approval-instance` event and acked by the broker BEFORE we answer
 200; when that fails the receiver forgets the dedupe keys and we answer 503, so Feishu redelivers.
-Web views run outside agents: nothing here writes a table.
+Pages run outside stages: nothing here writes a table.
 """
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
-
-import faust
-from faust.web import Request, Response
+from typing import Protocol
 
 from bizbus.connectors.base import SourceRecord
 from bizbus.connectors.errors import IntegrationError
 from bizbus.connectors.feishu import WebhookReply
-from bizbus.flows.context import FlowContext
+from bizbus.flows.context import Systems
+from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.deadletter import safe_reason
 from bizbus.flows.runtime.polling import raw_event
+from bizbus.flows.runtime.spec import Emit, WebRequest, WebResponse
 
 __all__ = [
     "FEISHU_WEBHOOK_PATH",
     "OA_INSTANCE_TOPIC",
     "answer_callback",
-    "register_feishu_webhook",
+    "feishu_callback",
 ]
 
 log = logging.getLogger("bizbus.webhooks")
@@ -35,7 +34,6 @@ FEISHU_WEBHOOK_PATH = "/webhooks/feishu"
 OA_INSTANCE_TOPIC = "src.oa.approval-instance"
 # Feishu waits 3 s for an answer; a slower broker ack is answered 503 (Feishu then redelivers).
 PUBLISH_DEADLINE_S = 2.5
-_JSON = "application/json"
 
 
 class Receiver(Protocol):
@@ -74,25 +72,22 @@ async def answer_callback(
     return reply.status, reply.body
 
 
-def register_feishu_webhook(
-    ctx: FlowContext, *, path: str = FEISHU_WEBHOOK_PATH, topic: str = OA_INSTANCE_TOPIC
-) -> None:
-    """Serve Feishu's event callbacks at `path`, publishing their records to `topic`."""
+async def feishu_callback(
+    connections: Systems,
+    request: WebRequest,
+    publish: spec.Publish,
+    *,
+    topic: str = OA_INSTANCE_TOPIC,
+) -> WebResponse:
+    """Answer one Feishu callback, once its records are published to `topic` and acked."""
+    try:
+        oa = await connections.oa()
+    except IntegrationError as error:  # bad settings: loud, and Feishu retries later
+        log.error("OA webhook cannot verify events: %s", safe_reason(error))
+        return WebResponse(503, b'{"msg":"not configured"}')
 
-    async def publish(record: SourceRecord) -> None:
-        await ctx.publish(raw_event("oa", record), topic=topic)
+    async def publish_record(record: SourceRecord) -> None:
+        await publish(Emit(raw_event("oa", record), topic=topic))
 
-    class FeishuWebhook(faust.web.View):
-        """Feishu/Lark event subscription request URL."""
-
-        async def post(self, request: Request, **_: Any) -> Response:
-            raw = await self.read_request_content(request)
-            try:
-                oa = await ctx.connections.oa()
-            except IntegrationError as error:  # bad settings: loud, and Feishu retries later
-                log.error("OA webhook cannot verify events: %s", safe_reason(error))
-                return self.bytes(b'{"msg":"not configured"}', status=503, content_type=_JSON)
-            status, body = await answer_callback(oa.receiver, publish, raw, dict(request.headers))
-            return self.bytes(body, status=status, content_type=_JSON)
-
-    ctx.app.page(path, name="feishu-webhook")(FeishuWebhook)
+    status, body = await answer_callback(oa.receiver, publish_record, request.body, request.headers)
+    return WebResponse(status, body)

@@ -192,18 +192,16 @@ def recorded_state(erp_state: str) -> Literal["confirmed", "cancelled"]:
     raise MappingError(f"erp: business trip in unexpected state {erp_state!r}")
 
 
+_TRIP_FIELDS = ("oa_instance_code", "employee", "destination", "start_date", "end_date", "purpose")
+
+
 def map_trip_recorded(
     command: BusinessTripRequestedV1, *, leave_id: int, erp_state: str, recorded_at: datetime
 ) -> BusinessTripRecordedV1:
-    """Return the BusinessTripRecordedV1 of an applied command."""
+    """Return the BusinessTripRecordedV1 of an applied command (the trip as commanded)."""
     return BusinessTripRecordedV1(
         erp_trip_id=leave_id,
-        oa_instance_code=command.oa_instance_code,
-        employee=command.employee,
-        destination=command.destination,
-        start_date=command.start_date,
-        end_date=command.end_date,
-        purpose=command.purpose,
         state=recorded_state(erp_state),
         recorded_at=recorded_at,
+        **{name: getattr(command, name) for name in _TRIP_FIELDS},
     )

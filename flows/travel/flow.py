@@ -1,0 +1,245 @@
+"""OA travel approvals → ERP HR business trips (hr.leave), cancelled when the OA revokes them.
+
+Feishu callbacks (`webhooks`) and a catch-up feed → `src.oa.approval-instance` → detail, trip
+form, people from the directory → TravelApproved/Revoked on `biz.hr.travel` → BusinessTrip
+command → `hr.leave` by `x_external_ref` → BusinessTripRecordedV1, xref `trip:<code>`. Key: the
+instance code. Idempotent: a table of what was announced, a sink that writes only what differs.
+Dead letters: unreadable forms, people missing from the directory or the ERP, ERP refusals.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from bizbus.connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
+from bizbus.connectors.errors import MappingError, SchemaError
+from bizbus.connectors.feishu import INSTANCE_ENTITY, FeishuConnector, parse_trip
+from bizbus.connectors.odoo import OdooConnector
+from bizbus.flows.context import FlowDeps
+from bizbus.flows.runtime.polling import correlation_id
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import (
+    Declaration,
+    Emit,
+    Feed,
+    Output,
+    PageSpec,
+    Publish,
+    Put,
+    StageSpec,
+    Tables,
+    TableSpec,
+    TaskSpec,
+    WebRequest,
+    WebResponse,
+    fresh_tables,
+)
+from bizbus.flows.shared import ERP, OA, captured, decode, decode_as, follow_up
+from bizbus.flows.travel.mapping import (
+    Decision,
+    decide,
+    employee_from_user,
+    leave_payload,
+    map_travel_approved,
+    map_travel_revoked,
+    map_trip_recorded,
+    map_trip_request,
+)
+from bizbus.flows.travel.webhooks import FEISHU_WEBHOOK_PATH, OA_INSTANCE_TOPIC, feishu_callback
+from bizbus.schemas import (
+    BusinessTripRequestedV1,
+    Employee,
+    SourceRecordCapturedV1,
+    TravelApprovedV1,
+    TravelRevokedV1,
+    make_event,
+)
+
+log = logging.getLogger("bizbus.travel")
+
+TRAVEL_TOPIC = "biz.hr.travel"
+COMMAND_TOPIC = "cmd.erp.business-trip"
+DECISIONS = TableSpec("travel-decisions", 3)  # = src.oa.approval-instance, whose stage writes it
+CATCH_UP_FEED = "oa.approval-instance"
+SOURCE = "bizbus://flows/travel"
+_DIRECTORY_TTL_S = 600.0
+SILENT = "callbacks stay silent, catch-up polling still runs"
+
+
+class Directory:
+    """Feishu contact lookups (`contact/v3/users/:user_id`), kept a few minutes per worker."""
+
+    def __init__(self, clock: Any, *, ttl_s: float = _DIRECTORY_TTL_S) -> None:
+        self.clock = clock
+        self.ttl_s = ttl_s
+        self._users: dict[str, tuple[float, Mapping[str, Any]]] = {}
+
+    async def user(self, oa: FeishuConnector, user_id: str) -> Mapping[str, Any]:
+        """Return the directory entry of `user_id` (a MappingError when Feishu has none)."""
+        cached = self._users.get(user_id)
+        if cached is not None and self.clock() - cached[0] < self.ttl_s:
+            return cached[1]
+        data = await oa.call(
+            "GET", f"/open-apis/contact/v3/users/{quote(user_id, safe='')}",
+            params={"user_id_type": "user_id"},
+        )  # fmt: skip
+        user = data.get("user")
+        if not isinstance(user, Mapping):
+            raise MappingError(f"oa: the Feishu directory has no user {user_id}")
+        self._users[user_id] = (self.clock(), user)
+        return user
+
+    async def employee(
+        self, oa: FeishuConnector, user_id: str | None, *, employee_no: str | None = None
+    ) -> Employee:
+        """Return the Employee of a Feishu user id."""
+        if not user_id:
+            raise MappingError("oa: instance names no user id")
+        return employee_from_user(await self.user(oa, user_id), employee_no=employee_no)
+
+
+def _source_record(raw: SourceRecordCapturedV1) -> SourceRecord:
+    return SourceRecord(
+        entity=raw.object_name,
+        id=raw.record_id,
+        cursor=Cursor(raw.modified_at, raw.record_id),
+        payload=raw.record,
+        modified_at=raw.modified_at,
+        deleted=raw.change_type == "delete",
+    )
+
+
+async def _erp_employee(erp: OdooConnector, employee: Employee) -> int:
+    """The ERP employee by number (`barcode`), else by work e-mail; MappingError when neither."""
+    found = await erp.lookups.find("hr.employee", "barcode", employee.employee_no)
+    if found is None and employee.email:
+        found = await erp.lookups.find("hr.employee", "work_email", str(employee.email))
+    if found is None:
+        raise MappingError(
+            f"erp: no employee has number {employee.employee_no} or the applicant's e-mail "
+            "(hr.employee barcode / work_email)"
+        )
+    return found
+
+
+async def _leave_exists(erp: OdooConnector, key: str) -> bool:
+    rows = await erp.call(
+        "hr.leave", "search", [[("x_external_ref", "=", key)]],
+        {"limit": 1, "context": {"active_test": False}},
+    )  # fmt: skip
+    return bool(rows)
+
+
+class TravelFlow:
+    """OA travel approvals to ERP business trips: webhook, subscription, feed, three stages."""
+
+    TABLES: ClassVar[tuple[TableSpec, ...]] = (DECISIONS,)
+
+    def __init__(self, deps: FlowDeps, tables: Tables | None = None) -> None:
+        self.deps = deps
+        self.decisions = (tables or fresh_tables(*self.TABLES))[DECISIONS.name]
+        self.directory = Directory(deps.clock)
+        self._caught_up_at = float("-inf")
+
+    def declare(self) -> Declaration:
+        """Return the callback page, the subscription task, the catch-up feed and the stages."""
+        return Declaration(
+            stages=(
+                StageSpec("travel-approvals", OA_INSTANCE_TOPIC, self.on_instance, OA),
+                StageSpec("travel-trip-requests", TRAVEL_TOPIC, self.on_travel),
+                StageSpec("erp-business-trips", COMMAND_TOPIC, self.on_trip_command, ERP),
+            ),
+            pages=(PageSpec(FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST"),),
+            tasks=(TaskSpec("subscribe_oa_approvals", self.subscribe, while_failing=SILENT),),
+            feeds=(Feed(CATCH_UP_FEED, "oa", OA_INSTANCE_TOPIC, self.read_catch_up),),
+        )
+
+    async def on_callback(self, request: WebRequest, publish: Publish) -> WebResponse:
+        """`POST /webhooks/feishu`: see `webhooks`."""
+        return await feishu_callback(self.deps.connections, request, publish)
+
+    async def subscribe(self) -> None:
+        """Subscribe to the configured approval definitions' events (once, at start-up)."""
+        oa = await self.deps.connections.oa()
+        added = await oa.subscribe_all()
+        log.info("subscribed to OA approval events: %d new definition(s)", len(added))
+
+    async def read_catch_up(self, since: Cursor | None) -> AsyncIterator[SourceRecord]:
+        """One pass per `BIZBUS_OA_POLL_INTERVAL_S`, else nothing (Feishu's quotas want few)."""
+        oa = await self.deps.connections.oa()
+        now = self.deps.clock()
+        if now - self._caught_up_at < oa.settings.poll_interval_s:
+            return  # the poller ticks for CRM/ERP cadence
+        self._caught_up_at = now
+        async for record in oa.changes(INSTANCE_ENTITY, since):
+            yield record
+
+    async def on_instance(self, record: RawRecord) -> list[Output]:
+        """An OA instance → TravelApproved/Revoked once per decision (remembered once acked)."""
+        event, raw = captured(record)
+        if raw.system != "oa":
+            raise SchemaError(f"{record.topic} carries a {raw.system} record, not an OA record")
+        if raw.object_name != INSTANCE_ENTITY:
+            return []  # trip-group events repeat the approval_instance APPROVED event
+        code = raw.record_id
+        announced = self.decisions.get(code)
+        status = raw.record.get("status")
+        if decide(status if isinstance(status, str) else "", announced) is None:
+            return []  # a status already announced, or one that means nothing to the ERP
+        oa = await self.deps.connections.oa()
+        detail = await oa.detail_of(_source_record(raw))
+        decision = decide(detail.status, announced)  # the instance may have moved on since
+        if decision is None:
+            return []
+        trip = parse_trip(detail)
+        directory = self.directory
+        applicant = await directory.employee(oa, trip.applicant_user_id,
+                                             employee_no=trip.employee_no)  # fmt: skip
+        deciders = trip.approved_by or trip.approvers
+        approvers = [await directory.employee(oa, user_id) for user_id in deciders]
+        travel: TravelApprovedV1 | TravelRevokedV1
+        if decision is Decision.APPROVED:
+            travel = map_travel_approved(trip, detail, applicant=applicant, approvers=approvers,
+                                         observed_at=raw.modified_at)  # fmt: skip
+        else:
+            travel = map_travel_revoked(trip, detail, applicant=applicant, approvers=approvers,
+                                        revoked_at=raw.modified_at)  # fmt: skip
+        announcement = make_event(travel, source=SOURCE, causationid=event.id, origin="oa",
+                                  correlationid=correlation_id("oa-instance", code))  # fmt: skip
+        return [Emit(announcement), Put(self.decisions, code, decision.value)]
+
+    async def on_travel(self, record: RawRecord) -> list[Output]:
+        """A travel event → the ERP business-trip command (create or cancel)."""
+        event = decode(record)
+        travel = event.data
+        if not isinstance(travel, TravelApprovedV1 | TravelRevokedV1):
+            raise SchemaError(f"{record.topic} carries {event.type}, not a travel event")
+        return [Emit(follow_up(map_trip_request(travel), event, source=SOURCE, origin="oa"))]
+
+    async def on_trip_command(self, record: RawRecord) -> list[Output]:
+        """Create the validated leave, or refuse it on revocation; announce what changed."""
+        event, command = decode_as(record, BusinessTripRequestedV1, "a trip command")
+        erp = await self.deps.connections.erp()
+        key = command.oa_instance_code
+        if command.action == "create":
+            employee_id = await _erp_employee(erp, command.employee)
+            payload = leave_payload(command, employee_id=employee_id)
+        elif await _leave_exists(erp, key):
+            payload = {"state": "refused"}
+        else:
+            log.info("trip %s revoked before it reached the ERP: nothing to cancel", key)
+            return []
+        result = await erp.apply(
+            SinkCommand("hr.leave", key, payload, idempotency_key=event.id,
+                        correlation_id=event.correlationid)
+        )  # fmt: skip
+        leave_id = int(result.external_ids["odoo_id"])
+        self.deps.xref.record(f"trip:{key}", oa=key, erp=str(leave_id))
+        if result.outcome is Outcome.UNCHANGED:
+            return []  # a repeated command: the record already says so
+        recorded = map_trip_recorded(
+            command, leave_id=leave_id, erp_state=result.external_ids.get("state", ""),
+            recorded_at=self.deps.now(),
+        )  # fmt: skip
+        return [Emit(follow_up(recorded, event, source=SOURCE, origin="erp"))]
