@@ -4,14 +4,17 @@ One place for the rules more than one flow applies (a CRM account's customer num
 of a CRM order), so no flow imports another.
 """
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
+from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import MappingError, SchemaError
 from bizbus.connectors.fields import text
 from bizbus.connectors.salesforce import SalesforceConnector
+from bizbus.flows.context import Systems
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import ReadChanges
 from bizbus.schemas import Envelope, SalesRep, SourceRecordCapturedV1, decode_record, make_event
 from bizbus.schemas.envelope import System
 from bizbus.schemas.errors import SchemaError as ContractError
@@ -23,10 +26,12 @@ __all__ = [
     "OA",
     "Owners",
     "captured",
+    "crm_feed",
     "crm_order_deal",
     "customer_ref",
     "decode",
     "decode_as",
+    "erp_feed",
     "follow_up",
     "is_echo",
     "sales_rep",
@@ -38,6 +43,28 @@ P = TypeVar("P", bound=Payload)
 CRM = frozenset({"crm"})
 ERP = frozenset({"erp"})
 OA = frozenset({"oa"})
+
+
+def crm_feed(connections: Systems, entity: str) -> ReadChanges:
+    """Return the reader of a CRM object's changes: one catch-up pass after the cursor a call."""
+
+    async def read(since: Cursor | None) -> AsyncIterator[SourceRecord]:
+        crm = await connections.crm()
+        async for record in crm.changes(entity, since):
+            yield record
+
+    return read
+
+
+def erp_feed(connections: Systems, model: str) -> ReadChanges:
+    """Return the reader of an ERP model's changes: one catch-up pass after the cursor a call."""
+
+    async def read(since: Cursor | None) -> AsyncIterator[SourceRecord]:
+        erp = await connections.erp()
+        async for record in erp.changes(model, since, follow=False):
+            yield record
+
+    return read
 
 
 def decode(record: RawRecord) -> Envelope[Any]:

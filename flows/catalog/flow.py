@@ -7,13 +7,12 @@ Key: the model code. Dead letters: bad events, products the ERP lacks, edit stor
 """
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import JsonValue
 
-from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus import schemas
 from bizbus.flows.catalog.mapping import (
     Values,
     Verdict,
@@ -34,32 +33,11 @@ from bizbus.flows.catalog.ownership import CatalogSettings, Owner, load_catalog_
 from bizbus.flows.catalog.sinks import ERP_PRODUCT, CatalogWriters
 from bizbus.flows.catalog.writelog import WriteLog, writelog_key
 from bizbus.flows.context import FlowDeps
+from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import (
-    Declaration,
-    Emit,
-    Feed,
-    Output,
-    Put,
-    ReadChanges,
-    StageSpec,
-    Tables,
-    TableSpec,
-    fresh_tables,
-)
-from bizbus.flows.shared import CRM, ERP, captured, decode_as, follow_up
-from bizbus.schemas import (
-    TOPICS,
-    Envelope,
-    FieldConflictDetectedV1,
-    Payload,
-    PriceBookEntryUpsertRequestedV1,
-    PriceChangedV1,
-    ProductEditedV1,
-    ProductModelChangedV1,
-    ProductModelUpdateRequestedV1,
-    ProductUpsertRequestedV1,
-)
+from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
+from bizbus.flows.shared import CRM, ERP, captured, crm_feed, decode_as, erp_feed, follow_up
+from bizbus.schemas import TOPICS, Envelope, Payload
 from bizbus.schemas.envelope import System
 
 log = logging.getLogger("bizbus.catalog")
@@ -74,9 +52,9 @@ FEEDS: tuple[tuple[Owner, str, str], ...] = (
     ("crm", "product", "Product2"),
     ("crm", "price-book-entry", "PricebookEntry"),
 )
-STATE = TableSpec("catalog-state", SOURCE_PARTITIONS, global_=True)
-WRITE_LOG = TableSpec("catalog-write-log", SINK_PARTITIONS, global_=True)
-SEEN = TableSpec("catalog-echoes-seen", SOURCE_PARTITIONS, global_=True)
+STATE = spec.TableSpec("catalog-state", SOURCE_PARTITIONS, global_=True)
+WRITE_LOG = spec.TableSpec("catalog-write-log", SINK_PARTITIONS, global_=True)
+SEEN = spec.TableSpec("catalog-echoes-seen", SOURCE_PARTITIONS, global_=True)
 
 
 def _erp_author(row: dict[str, Any]) -> int | None:
@@ -88,18 +66,18 @@ def _erp_author(row: dict[str, Any]) -> int | None:
 class CatalogFlow:
     """The catalog flow's state and handlers (one per worker)."""
 
-    TABLES: ClassVar[tuple[TableSpec, ...]] = (STATE, WRITE_LOG, SEEN)
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (STATE, WRITE_LOG, SEEN)
 
     def __init__(
         self,
         deps: FlowDeps,
-        tables: Tables | None = None,
+        tables: spec.Tables | None = None,
         *,
         settings: CatalogSettings | None = None,
     ) -> None:
         self.deps = deps
         self.settings = settings or load_catalog_settings()
-        tables = tables or fresh_tables(*self.TABLES)
+        tables = tables or spec.fresh_tables(*self.TABLES)
         self.state = tables[STATE.name]
         self.writelog = WriteLog(
             tables[WRITE_LOG.name],
@@ -131,24 +109,15 @@ class CatalogFlow:
                 for name, topic, handler, systems in stages
             ),
             feeds=tuple(
-                Feed(f"{system}.{name}", system, f"src.{system}.{name}", self.reader(system, obj))
+                spec.Feed(
+                    f"{system}.{name}",
+                    system,
+                    f"src.{system}.{name}",
+                    (erp_feed if system == "erp" else crm_feed)(self.deps.connections, obj),
+                )
                 for system, name, obj in FEEDS
             ),
         )
-
-    def reader(self, system: Owner, entity: str) -> ReadChanges:
-        """Return the feed reader of `entity` in `system` (one catch-up pass per call)."""
-
-        async def read(since: Cursor | None) -> AsyncIterator[SourceRecord]:
-            if system == "erp":
-                erp = await self.deps.connections.erp()
-                changes = erp.changes(entity, since, follow=False)
-            else:
-                changes = (await self.deps.connections.crm()).changes(entity, since)
-            async for change in changes:
-                yield change
-
-        return read
 
     def emit(self, payload: Payload, cause: Envelope[Any], origin: System) -> Emit:
         """Return `payload` as an event in the business case of `cause`."""
@@ -273,19 +242,19 @@ class CatalogFlow:
 
     async def on_model_changed(self, record: RawRecord) -> list[Output]:
         """ProductModelChangedV1 → the CRM product upsert command."""
-        event, model = decode_as(record, ProductModelChangedV1, "a product model")
+        event, model = decode_as(record, schemas.ProductModelChangedV1, "a product model")
         return [self.emit(map_model_to_crm_command(model), event, "bizbus")]
 
     async def on_price_changed(self, record: RawRecord) -> list[Output]:
         """PriceChangedV1 of the synced list price → the CRM price-book entry command."""
-        event, price = decode_as(record, PriceChangedV1, "a price change")
+        event, price = decode_as(record, schemas.PriceChangedV1, "a price change")
         if price.pricelist_code != self.settings.pricelist_code:
             return []
         return [self.emit(map_price_to_crm_command(price, self.settings), event, "bizbus")]
 
     async def on_product_edited(self, record: RawRecord) -> list[Output]:
         """ProductEditedV1 → the ERP product update command."""
-        event, edit = decode_as(record, ProductEditedV1, "a product edit")
+        event, edit = decode_as(record, schemas.ProductEditedV1, "a product edit")
         command = map_edit_to_erp_command(edit)
         return [] if command is None else [self.emit(command, event, "bizbus")]
 
@@ -293,25 +262,27 @@ class CatalogFlow:
 
     async def apply_crm_product(self, record: RawRecord) -> list[Output]:
         """cmd.crm.product → CRM Product2."""
-        _, command = decode_as(record, ProductUpsertRequestedV1, "a product upsert")
+        _, command = decode_as(record, schemas.ProductUpsertRequestedV1, "a product upsert")
         product_id = await self.writers.upsert_crm_product(command)
         self.deps.xref.record(f"product:{command.model_code}", crm=product_id)
         return []
 
     async def apply_crm_price(self, record: RawRecord) -> list[Output]:
         """cmd.crm.price-book-entry → CRM price-book entry (+ open orders flagged)."""
-        _, command = decode_as(record, PriceBookEntryUpsertRequestedV1, "a price-book upsert")
+        _, command = decode_as(
+            record, schemas.PriceBookEntryUpsertRequestedV1, "a price-book upsert"
+        )
         await self.writers.upsert_crm_price(command)
         return []
 
     async def apply_erp_product(self, record: RawRecord) -> list[Output]:
         """cmd.erp.product-model → ERP product."""
-        _, command = decode_as(record, ProductModelUpdateRequestedV1, "a product update")
+        _, command = decode_as(record, schemas.ProductModelUpdateRequestedV1, "a product update")
         await self.writers.update_erp_product(command)
         return []
 
     async def resolve_conflict(self, record: RawRecord) -> list[Output]:
         """biz.catalog.field-conflict → the policy's write."""
-        _, conflict = decode_as(record, FieldConflictDetectedV1, "a field conflict")
+        _, conflict = decode_as(record, schemas.FieldConflictDetectedV1, "a field conflict")
         await self.writers.resolve(conflict)
         return []

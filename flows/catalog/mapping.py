@@ -261,13 +261,9 @@ def conflict_of(
 def map_model_to_crm_command(event: ProductModelChangedV1) -> ProductUpsertRequestedV1:
     """ERP product model → the CRM product upsert."""
     return ProductUpsertRequestedV1(
-        model_code=event.model_code,
-        name=event.name,
-        revision=event.revision,
-        uom=event.uom,
-        specifications=event.specifications,
-        active=event.active,
-    )
+        model_code=event.model_code, name=event.name, revision=event.revision, uom=event.uom,
+        specifications=event.specifications, active=event.active,
+    )  # fmt: skip
 
 
 def map_price_to_crm_command(

@@ -23,9 +23,8 @@ __all__ = [
     "HISTORY",
     "EditStorm",
     "WriteLog",
-    "consume_echoes",
-    "echoed_fields",
     "has_live_writes",
+    "matched_writes",
     "overwritten_fields",
     "remember_write",
     "value_hash",
@@ -34,6 +33,9 @@ __all__ = [
 
 HISTORY = 8  # hashes kept per field: several quick writes may all still be coming back
 Entry = dict[str, Any]
+Values = Mapping[str, JsonValue]
+Marks = Mapping[str, float]
+"""Per field, the time of our latest write whose echo came back (it and older ones are spent)."""
 
 
 class EditStorm(IntegrationError):
@@ -59,7 +61,7 @@ def _live(entry: Entry | None, field: str, now: float, ttl_s: float) -> list[lis
 
 def remember_write(
     entry: Entry | None,
-    values: Mapping[str, JsonValue],
+    values: Values,
     *,
     now: float,
     ttl_s: float,
@@ -85,67 +87,26 @@ def remember_write(
     return {"fields": {k: v for k, v in fields.items() if v}, "burst": [start, count + 1]}
 
 
-def echoed_fields(
-    entry: Entry | None,
-    values: Mapping[str, JsonValue],
-    *,
-    consumed: Mapping[str, float],
-    now: float,
-    ttl_s: float,
-) -> set[str]:
-    """Return the fields of `values` holding a value we wrote within the TTL, not yet seen."""
-    return {
-        name
-        for name, value in values.items()
-        if _match(entry, name, value, consumed=consumed, now=now, ttl_s=ttl_s) is not None
-    }
+def matched_writes(
+    entry: Entry | None, values: Values, *, consumed: Marks, now: float, ttl_s: float
+) -> dict[str, float]:
+    """Return the fields of `values` holding an unseen value we wrote within the TTL, and when.
 
-
-def _match(
-    entry: Entry | None,
-    name: str,
-    value: JsonValue,
-    *,
-    consumed: Mapping[str, float],
-    now: float,
-    ttl_s: float,
-) -> float | None:
-    digest = value_hash(value)
-    for pair in _live(entry, name, now, ttl_s):
-        if pair[1] > consumed.get(name, 0.0) and pair[0] == digest:
-            return float(pair[1])
-    return None
-
-
-def consume_echoes(
-    entry: Entry | None,
-    values: Mapping[str, JsonValue],
-    *,
-    consumed: Mapping[str, float],
-    now: float,
-    ttl_s: float,
-) -> dict[str, float] | None:
-    """Return the consumed marks once the echoes in `values` came back (None: no change).
-
-    A field's mark is the time of the write that came back: that write and every older one
-    are spent, so a later edit to one of their values is not mistaken for an echo.
+    That time is the field's mark once the echo is spent: a mark spends that write and every
+    older one, so a later edit to one of their values is not mistaken for an echo.
     """
-    after = dict(consumed)
+    found: dict[str, float] = {}
     for name, value in values.items():
-        at = _match(entry, name, value, consumed=consumed, now=now, ttl_s=ttl_s)
-        if at is not None:
-            after[name] = at
-    return after if after != dict(consumed) else None
+        digest = value_hash(value)
+        for written, at in _live(entry, name, now, ttl_s):
+            if at > consumed.get(name, 0.0) and written == digest:
+                found[name] = float(at)
+                break
+    return found
 
 
 def overwritten_fields(
-    entry: Entry | None,
-    values: Mapping[str, JsonValue],
-    *,
-    consumed: Mapping[str, float],
-    since: float,
-    now: float,
-    ttl_s: float,
+    entry: Entry | None, values: Values, *, consumed: Marks, since: float, now: float, ttl_s: float
 ) -> set[str]:
     """Return the fields whose latest write of ours (made after `since`) is not their value.
 
@@ -186,62 +147,46 @@ class WriteLog:
     window_s: float
     clock: Callable[[], float]
 
-    def remember(self, system: str, obj: str, record: str, values: Mapping[str, JsonValue]) -> None:
+    def remember(self, system: str, obj: str, record: str, values: Values) -> None:
         """Log a write we are about to make (raises EditStorm past the budget)."""
         key = writelog_key(system, obj, record)
         self.table[key] = remember_write(
-            self.table.get(key),
-            values,
-            now=self.clock(),
-            ttl_s=self.ttl_s,
-            max_writes=self.max_writes,
-            window_s=self.window_s,
-        )
+            self.table.get(key), values, now=self.clock(), ttl_s=self.ttl_s,
+            max_writes=self.max_writes, window_s=self.window_s,
+        )  # fmt: skip
 
-    def echoes(
-        self, system: str, obj: str, record: str, values: Mapping[str, JsonValue], *, own: bool
-    ) -> set[str]:
+    def _logged(self, system: str, obj: str, record: str) -> tuple[str, Entry | None, Marks]:
+        key = writelog_key(system, obj, record)
+        return key, self.table.get(key), self.seen.get(key) or {}
+
+    def echoes(self, system: str, obj: str, record: str, values: Values, *, own: bool) -> set[str]:
         """Return which changed `values` are our echoes (read only; `consume` them after).
 
         `own` is the system's hint that we made the last write (client tag / write_uid); it
         decides only when the log remembers no write to this record (e.g. past the TTL).
         """
-        key = writelog_key(system, obj, record)
-        entry = self.table.get(key)
+        _, entry, consumed = self._logged(system, obj, record)
         now = self.clock()
         if not has_live_writes(entry, now=now, ttl_s=self.ttl_s):
             return set(values) if own else set()
-        consumed = self.seen.get(key) or {}
-        return echoed_fields(entry, values, consumed=consumed, now=now, ttl_s=self.ttl_s)
+        return set(matched_writes(entry, values, consumed=consumed, now=now, ttl_s=self.ttl_s))
 
     def overwritten(
-        self, system: str, obj: str, record: str, values: Mapping[str, JsonValue], *, since: float
+        self, system: str, obj: str, record: str, values: Values, *, since: float
     ) -> set[str]:
         """Return the fields of `values` where someone wrote over a write of ours since `since`."""
-        key = writelog_key(system, obj, record)
+        _, entry, consumed = self._logged(system, obj, record)
+        now, ttl_s = self.clock(), self.ttl_s
         return overwritten_fields(
-            self.table.get(key),
-            values,
-            consumed=self.seen.get(key) or {},
-            since=since,
-            now=self.clock(),
-            ttl_s=self.ttl_s,
+            entry, values, consumed=consumed, since=since, now=now, ttl_s=ttl_s
         )
 
-    def consume(
-        self, system: str, obj: str, record: str, values: Mapping[str, JsonValue]
-    ) -> list[Put]:
+    def consume(self, system: str, obj: str, record: str, values: Values) -> list[Put]:
         """Return the write marking the writes whose echoes (`values`) came back as spent.
 
         Delivered after the events the echo's record led to: spent before them, a retry would
         take the echo for an edit.
         """
-        key = writelog_key(system, obj, record)
-        after = consume_echoes(
-            self.table.get(key),
-            values,
-            consumed=self.seen.get(key) or {},
-            now=self.clock(),
-            ttl_s=self.ttl_s,
-        )
-        return [] if after is None else [Put(self.seen, key, after)]
+        key, entry, consumed = self._logged(system, obj, record)
+        spent = matched_writes(entry, values, consumed=consumed, now=self.clock(), ttl_s=self.ttl_s)
+        return [Put(self.seen, key, {**consumed, **spent})] if spent else []

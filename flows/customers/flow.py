@@ -8,10 +8,9 @@ countries, a customer number two accounts claim, writes a system refuses.
 """
 
 import logging
-from collections.abc import AsyncIterator
 from typing import ClassVar
 
-from bizbus.connectors.base import Cursor, SinkCommand, SourceRecord
+from bizbus.connectors.base import SinkCommand
 from bizbus.connectors.errors import RejectedError
 from bizbus.flows.context import FlowDeps
 from bizbus.flows.customers.mapping import (
@@ -20,17 +19,19 @@ from bizbus.flows.customers.mapping import (
     map_account,
     partner_payload,
 )
+from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import (
-    Declaration,
-    Emit,
-    Feed,
-    Output,
-    StageSpec,
-    Tables,
-    TableSpec,
+from bizbus.flows.runtime.spec import Declaration, Emit, Output, StageSpec
+from bizbus.flows.shared import (
+    CRM,
+    ERP,
+    Owners,
+    captured,
+    crm_feed,
+    decode_as,
+    follow_up,
+    is_echo,
 )
-from bizbus.flows.shared import CRM, ERP, Owners, captured, decode_as, follow_up, is_echo
 from bizbus.schemas import AccountUpsertedV1, CustomerUpsertRequestedV1
 
 log = logging.getLogger("bizbus.flows.customers")
@@ -46,11 +47,12 @@ def xref_key(ref: str) -> str:
 class CustomersFlow:
     """CRM accounts to ERP customers: three stages and the account feed."""
 
-    TABLES: ClassVar[tuple[TableSpec, ...]] = ()
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = ()
 
-    def __init__(self, deps: FlowDeps, tables: Tables | None = None) -> None:
+    def __init__(self, deps: FlowDeps, tables: spec.Tables | None = None) -> None:
         self.deps = deps
         self.owners = Owners()
+        self.read_accounts = crm_feed(deps.connections, "Account")
 
     def declare(self) -> Declaration:
         """Return the account feed and the three stages."""
@@ -60,14 +62,8 @@ class CustomersFlow:
                 StageSpec("customer-requests", "biz.sales.account", self.on_account_upserted),
                 StageSpec("erp-customers", "cmd.erp.customer", self.on_customer, ERP | CRM),
             ),
-            feeds=(Feed("crm.account", "crm", "src.crm.account", self.read_accounts),),
+            feeds=(spec.Feed("crm.account", "crm", "src.crm.account", self.read_accounts),),
         )
-
-    async def read_accounts(self, since: Cursor | None) -> AsyncIterator[SourceRecord]:
-        """Yield the CRM Account changes after `since`."""
-        crm = await self.deps.connections.crm()
-        async for record in crm.changes("Account", since):
-            yield record
 
     async def on_account(self, record: RawRecord) -> list[Output]:
         """A polled CRM Account → its canonical account (deletions and our echoes: nothing)."""

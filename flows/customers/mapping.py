@@ -110,12 +110,9 @@ def map_account(row: Mapping[str, Any], owner: SalesRep) -> AccountUpsertedV1:
 def customer_command(account: AccountUpsertedV1) -> CustomerUpsertRequestedV1:
     """Return the ERP customer upsert a canonical account asks for."""
     return CustomerUpsertRequestedV1(
-        crm_account_id=account.account_id,
-        ref=account.account_number,
-        name=account.name,
-        address=account.billing_address,
-        phone=account.phone,
-    )
+        crm_account_id=account.account_id, ref=account.account_number, name=account.name,
+        address=account.billing_address, phone=account.phone,
+    )  # fmt: skip
 
 
 def partner_payload(command: CustomerUpsertRequestedV1) -> dict[str, Any]:

@@ -8,10 +8,10 @@ nothing). Dead letters: unknown products or ones without `default_code`, bad rec
 """
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from bizbus.connectors.base import Cursor, SourceRecord
+from bizbus.connectors.base import SourceRecord
 from bizbus.flows.context import FlowDeps
 from bizbus.flows.fulfilment.mapping import (
     FulfilmentEvent,
@@ -23,18 +23,10 @@ from bizbus.flows.fulfilment.mapping import (
     status_for,
 )
 from bizbus.flows.fulfilment.references import ErpReferences
+from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import (
-    Declaration,
-    Emit,
-    Feed,
-    Output,
-    ReadChanges,
-    StageSpec,
-    Tables,
-    TableSpec,
-)
-from bizbus.flows.shared import ERP, captured, crm_order_deal, decode, follow_up
+from bizbus.flows.runtime.spec import Declaration, Emit, Output, StageSpec
+from bizbus.flows.shared import ERP, captured, crm_order_deal, decode, erp_feed, follow_up
 from bizbus.schemas import (
     Envelope,
     OrderUpdateRequestedV1,
@@ -91,9 +83,9 @@ def _emit(payload: FulfilmentEvent, cause: Envelope[SourceRecordCapturedV1]) -> 
 class FulfilmentFlow:
     """ERP documents to canonical fulfilment events to CRM order statuses."""
 
-    TABLES: ClassVar[tuple[TableSpec, ...]] = ()
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = ()
 
-    def __init__(self, deps: FlowDeps, tables: Tables | None = None) -> None:
+    def __init__(self, deps: FlowDeps, tables: spec.Tables | None = None) -> None:
         self.deps = deps
         self.refs = ErpReferences(deps.connections)
 
@@ -114,20 +106,16 @@ class FulfilmentFlow:
             for topic in STATUS_TOPICS
         ]
         feeds = [
-            Feed(topic.removeprefix("src."), "erp", topic, self.reader(model), correlate=deal_of)
+            spec.Feed(
+                topic.removeprefix("src."),
+                "erp",
+                topic,
+                erp_feed(self.deps.connections, model),
+                correlate=deal_of,
+            )
             for model, topic in FEEDS.items()
         ]
         return Declaration(stages=(*maps, *statuses), feeds=tuple(feeds))
-
-    def reader(self, model: str) -> ReadChanges:
-        """Return a feed reader: one catch-up pass over `model`'s changes after the cursor."""
-
-        async def read(since: Cursor | None) -> AsyncIterator[SourceRecord]:
-            erp = await self.deps.connections.erp()
-            async for record in erp.changes(model, since, follow=False):
-                yield record
-
-        return read
 
     async def on_sale_order(self, record: RawRecord) -> list[Output]:
         """A sale order with product lines → SalesOrderUpsertedV1."""

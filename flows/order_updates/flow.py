@@ -9,23 +9,17 @@ repeated or out-of-order statuses change nothing. Dead letters: bad records, unk
 from typing import Any, ClassVar
 
 from bizbus.flows.context import FlowDeps
+from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import (
-    Declaration,
-    Emit,
-    Output,
-    Put,
-    StageSpec,
-    Tables,
-    TableSpec,
-    fresh_tables,
-)
+from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
 from bizbus.flows.shared import CRM, decode_as, follow_up
 from bizbus.schemas import OrderStatus, OrderStatusChangedV1, OrderUpdateRequestedV1
 
 SOURCE = "bizbus://flows/order-updates"
 TOPIC = "cmd.crm.order"
-STATUSES = TableSpec("crm-order-status", partitions=6)  # = cmd.crm.order, whose stage writes it
+STATUSES = spec.TableSpec(
+    "crm-order-status", partitions=6
+)  # = cmd.crm.order, whose stage writes it
 # ErpStatus__c picklist values of the CRM; None: the status has no CRM value of its own.
 CRM_STATUS: dict[OrderStatus, str | None] = {
     OrderStatus.PLACED: None,
@@ -54,11 +48,11 @@ def order_fields(
 class OrderUpdatesFlow:
     """The CRM order update sink, shared by the orders and fulfilment flows."""
 
-    TABLES: ClassVar[tuple[TableSpec, ...]] = (STATUSES,)
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (STATUSES,)
 
-    def __init__(self, deps: FlowDeps, tables: Tables | None = None) -> None:
+    def __init__(self, deps: FlowDeps, tables: spec.Tables | None = None) -> None:
         self.deps = deps
-        self.statuses = (tables or fresh_tables(*self.TABLES))[STATUSES.name]
+        self.statuses = (tables or spec.fresh_tables(*self.TABLES))[STATUSES.name]
 
     def declare(self) -> Declaration:
         """Return the one sink stage."""

@@ -8,12 +8,12 @@ Idempotent: a placed-digest table, Odoo upserts. Missing customer/product: parke
 """
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import orjson
 
-from bizbus.connectors.base import Cursor, SinkCommand, SourceRecord
+from bizbus.connectors.base import SinkCommand
 from bizbus.connectors.errors import MappingError
 from bizbus.connectors.odoo import OdooConnector
 from bizbus.connectors.salesforce import SalesforceConnector, format_soql, select
@@ -28,28 +28,15 @@ from bizbus.flows.orders.mapping import (
     sales_order_command,
     skip_reason,
 )
+from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import (
-    Declaration,
-    Emit,
-    Feed,
-    Output,
-    PageSpec,
-    Publish,
-    Put,
-    StageSpec,
-    Tables,
-    TableSpec,
-    TimerSpec,
-    WebRequest,
-    WebResponse,
-    fresh_tables,
-)
+from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
 from bizbus.flows.shared import (
     CRM,
     ERP,
     Owners,
     captured,
+    crm_feed,
     crm_order_deal,
     decode,
     decode_as,
@@ -72,8 +59,8 @@ PARKED_PATH = "/bizbus/parked-orders/"
 SWEEP_S = 1.0
 IN_FLIGHT_S = 30.0
 # Each table is written by the stage on the topic whose partition count it shares.
-PLACED = TableSpec("crm-orders-placed", TOPICS["src.crm.order"].partitions)
-PARKED = TableSpec("parked-sales-orders", TOPICS[COMMANDS].partitions)
+PLACED = spec.TableSpec("crm-orders-placed", TOPICS["src.crm.order"].partitions)
+PARKED = spec.TableSpec("parked-sales-orders", TOPICS[COMMANDS].partitions)
 
 
 async def fetch_products(crm: SalesforceConnector, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -99,20 +86,21 @@ async def missing_references(erp: OdooConnector, command: SalesOrderRequestedV1)
 class OrdersFlow:
     """CRM orders to ERP sales orders, with parking while reference data is missing."""
 
-    TABLES: ClassVar[tuple[TableSpec, ...]] = (PLACED, PARKED)
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (PLACED, PARKED)
 
-    def __init__(self, deps: FlowDeps, tables: Tables | None = None) -> None:
+    def __init__(self, deps: FlowDeps, tables: spec.Tables | None = None) -> None:
         self.deps = deps
-        tables = tables or fresh_tables(*self.TABLES)
+        tables = tables or spec.fresh_tables(*self.TABLES)
         self.placed = tables[PLACED.name]
         self.parked = tables[PARKED.name]
         self.owners = Owners()
+        self.read_orders = crm_feed(deps.connections, "Order")
         # Parked orders re-sent and not back yet: key → (attempts, when); this worker only.
         self.in_flight: dict[str, tuple[int, float]] = {}
 
     def declare(self) -> Declaration:
         """Return the order feed, the five stages, the parking sweep and the parked view."""
-        feed = Feed("crm.order", "crm", "src.crm.order", self.read_orders,
+        feed = spec.Feed("crm.order", "crm", "src.crm.order", self.read_orders,
                     correlate=lambda record: crm_order_deal(record.id))  # fmt: skip
         return Declaration(
             stages=(
@@ -122,16 +110,10 @@ class OrdersFlow:
                 StageSpec("parked-orders-customers", "biz.sales.customer", self.on_customer),
                 StageSpec("parked-orders-products", "biz.catalog.product-model", self.on_product),
             ),
-            timers=(TimerSpec("parked-orders-sweep", SWEEP_S, self.sweep),),
-            pages=(PageSpec(PARKED_PATH, self.parked_page, name="parked-orders"),),
+            timers=(spec.TimerSpec("parked-orders-sweep", SWEEP_S, self.sweep),),
+            pages=(spec.PageSpec(PARKED_PATH, self.parked_page, name="parked-orders"),),
             feeds=(feed,),
         )
-
-    async def read_orders(self, since: Cursor | None) -> AsyncIterator[SourceRecord]:
-        """Yield the CRM Order changes (with their items) after `since`."""
-        crm = await self.deps.connections.crm()
-        async for record in crm.changes("Order", since):
-            yield record
 
     async def on_order(self, record: RawRecord) -> list[Output]:
         """A polled CRM order → OrderPlacedV1, once per content (remembered once acked)."""
@@ -224,10 +206,12 @@ class OrdersFlow:
             del self.in_flight[key]
         return due
 
-    async def parked_page(self, request: WebRequest, publish: Publish) -> WebResponse:
+    async def parked_page(
+        self, request: spec.WebRequest, publish: spec.Publish
+    ) -> spec.WebResponse:
         """`GET /bizbus/parked-orders/`: what each parked order waits for (no payloads)."""
         summaries = {key: parking.summary(entry) for key, entry in self.parked.items() if entry}
-        return WebResponse(200, orjson.dumps(summaries))
+        return spec.WebResponse(200, orjson.dumps(summaries))
 
     def _wake(self, label: str) -> list[Output]:
         woken: list[Output] = []

@@ -23,14 +23,11 @@ def raw_record(event: Any) -> RawRecord:
     if isinstance(headers, dict):
         headers = list(headers.items())
     return RawRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
+        topic=message.topic, partition=message.partition, offset=message.offset,
+        key=message.key, value=message.value,
         headers=[(str(k), bytes(v or b"")) for k, v in headers],
         timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-    )
+    )  # fmt: skip
 
 
 def app_topic_plans(app: faust.App) -> list[TopicPlan]:

@@ -17,24 +17,10 @@ from bizbus.connectors.errors import MappingError, SchemaError
 from bizbus.connectors.feishu import INSTANCE_ENTITY, FeishuConnector, parse_trip
 from bizbus.connectors.odoo import OdooConnector
 from bizbus.flows.context import FlowDeps
+from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import (
-    Declaration,
-    Emit,
-    Feed,
-    Output,
-    PageSpec,
-    Publish,
-    Put,
-    StageSpec,
-    Tables,
-    TableSpec,
-    TaskSpec,
-    WebRequest,
-    WebResponse,
-    fresh_tables,
-)
+from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
 from bizbus.flows.shared import ERP, OA, captured, decode, decode_as, follow_up
 from bizbus.flows.travel.mapping import (
     Decision,
@@ -60,7 +46,9 @@ log = logging.getLogger("bizbus.travel")
 
 TRAVEL_TOPIC = "biz.hr.travel"
 COMMAND_TOPIC = "cmd.erp.business-trip"
-DECISIONS = TableSpec("travel-decisions", 3)  # = src.oa.approval-instance, whose stage writes it
+DECISIONS = spec.TableSpec(
+    "travel-decisions", 3
+)  # = src.oa.approval-instance, whose stage writes it
 CATCH_UP_FEED = "oa.approval-instance"
 SOURCE = "bizbus://flows/travel"
 _DIRECTORY_TTL_S = 600.0
@@ -134,11 +122,11 @@ async def _leave_exists(erp: OdooConnector, key: str) -> bool:
 class TravelFlow:
     """OA travel approvals to ERP business trips: webhook, subscription, feed, three stages."""
 
-    TABLES: ClassVar[tuple[TableSpec, ...]] = (DECISIONS,)
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (DECISIONS,)
 
-    def __init__(self, deps: FlowDeps, tables: Tables | None = None) -> None:
+    def __init__(self, deps: FlowDeps, tables: spec.Tables | None = None) -> None:
         self.deps = deps
-        self.decisions = (tables or fresh_tables(*self.TABLES))[DECISIONS.name]
+        self.decisions = (tables or spec.fresh_tables(*self.TABLES))[DECISIONS.name]
         self.directory = Directory(deps.clock)
         self._caught_up_at = float("-inf")
 
@@ -150,12 +138,14 @@ class TravelFlow:
                 StageSpec("travel-trip-requests", TRAVEL_TOPIC, self.on_travel),
                 StageSpec("erp-business-trips", COMMAND_TOPIC, self.on_trip_command, ERP),
             ),
-            pages=(PageSpec(FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST"),),
-            tasks=(TaskSpec("subscribe_oa_approvals", self.subscribe, while_failing=SILENT),),
-            feeds=(Feed(CATCH_UP_FEED, "oa", OA_INSTANCE_TOPIC, self.read_catch_up),),
+            pages=(spec.PageSpec(FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST"),),
+            tasks=(spec.TaskSpec("subscribe_oa_approvals", self.subscribe, while_failing=SILENT),),
+            feeds=(spec.Feed(CATCH_UP_FEED, "oa", OA_INSTANCE_TOPIC, self.read_catch_up),),
         )
 
-    async def on_callback(self, request: WebRequest, publish: Publish) -> WebResponse:
+    async def on_callback(
+        self, request: spec.WebRequest, publish: spec.Publish
+    ) -> spec.WebResponse:
         """`POST /webhooks/feishu`: see `webhooks`."""
         return await feishu_callback(self.deps.connections, request, publish)
 

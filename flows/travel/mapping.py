@@ -158,13 +158,10 @@ def map_trip_request(event: TravelApprovedV1 | TravelRevokedV1) -> BusinessTripR
     """Return the ERP command of a travel event: create for an approval, cancel otherwise."""
     return BusinessTripRequestedV1(
         action="create" if isinstance(event, TravelApprovedV1) else "cancel",
-        oa_instance_code=event.instance_code,
-        employee=event.applicant,
-        destination=event.destination,
-        start_date=event.departure_date,
-        end_date=event.return_date,
-        purpose=event.purpose,
-    )
+        oa_instance_code=event.instance_code, employee=event.applicant,
+        destination=event.destination, purpose=event.purpose,
+        start_date=event.departure_date, end_date=event.return_date,
+    )  # fmt: skip
 
 
 def leave_payload(command: BusinessTripRequestedV1, *, employee_id: int) -> dict[str, Any]:

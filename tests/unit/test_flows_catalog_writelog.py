@@ -7,8 +7,7 @@ import pytest
 from bizbus.flows.catalog.writelog import (
     EditStorm,
     WriteLog,
-    consume_echoes,
-    echoed_fields,
+    matched_writes,
     overwritten_fields,
     remember_write,
     value_hash,
@@ -63,14 +62,14 @@ async def test_a_spent_echo_is_not_matched_again_once_its_mark_is_delivered() ->
 def test_a_coalesced_echo_spends_older_writes_too() -> None:
     entry = remember_write(None, {"revision": "B"}, now=1.0, **LIMITS)
     entry = remember_write(entry, {"revision": "C"}, now=2.0, **LIMITS)
-    consumed = consume_echoes(entry, {"revision": "C"}, consumed={}, now=3.0, ttl_s=3600)
+    consumed = matched_writes(entry, {"revision": "C"}, consumed={}, now=3.0, ttl_s=3600)
     assert consumed == {"revision": 2.0}
-    assert echoed_fields(entry, {"revision": "B"}, consumed=consumed, now=3.0, ttl_s=3600) == set()
+    assert matched_writes(entry, {"revision": "B"}, consumed=consumed, now=3.0, ttl_s=3600) == {}
 
 
 def test_writes_past_the_ttl_are_forgotten() -> None:
     entry = remember_write(None, {"name": "X"}, now=0.0, **LIMITS)
-    assert echoed_fields(entry, {"name": "X"}, consumed={}, now=3601.0, ttl_s=3600) == set()
+    assert matched_writes(entry, {"name": "X"}, consumed={}, now=3601.0, ttl_s=3600) == {}
 
 
 def test_the_system_hint_decides_only_when_the_log_remembers_nothing() -> None:
