@@ -1,10 +1,9 @@
 """CRM accounts → ERP customers, cross-referenced, with the customer number written back once.
 
-`src.crm.account` → drop deletions and our echoes → `biz.sales.account` → `cmd.erp.customer` →
-Odoo `res.partner` by `ref`, xref `customer:<ref>`, `ErpCustomerRef__c` on the Account →
-`biz.sales.customer`. Key: the CRM account id, so one account's changes stay in order.
-Idempotent: both writes compare first. Dead letters: bad records, rows without Id/Name, unknown
-countries, a customer number two accounts claim, writes a system refuses.
+`src.crm.account` (not deleted, not our echo) → `biz.sales.account` → `cmd.erp.customer` → Odoo
+`res.partner` by `ref`, xref `customer:<ref>`, `ErpCustomerRef__c` → `biz.sales.customer`. Key:
+the CRM account id. Idempotent: both writes compare first. Dead letters: bad records, rows
+without Id/Name, unknown countries, a number two accounts claim, writes a system refuses.
 """
 
 import logging

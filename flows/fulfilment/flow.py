@@ -1,10 +1,9 @@
 """ERP fulfilment progress → CRM order status, which only ever moves forward.
 
-`src.erp.{sale-order,mrp-production,picking,invoice}` → one mapping stage per feed (lines, moves,
-products, CRM order looked up, cached) → SalesOrderUpserted / ManufacturingOrder* / Shipment /
-InvoicePosted on `biz.*` (key: ERP document; deal of its CRM order) → one status stage per topic
-→ `cmd.crm.order` (key: CRM order id; `order_updates` keeps it forward-only, so redelivery writes
-nothing). Dead letters: unknown products or ones without `default_code`, bad records, refusals.
+`src.erp.{sale-order,mrp-production,picking,invoice}` → a mapping stage per feed (lookups cached)
+→ SalesOrder/ManufacturingOrder/Shipment/Invoice events on `biz.*` (key: ERP document, deal of
+its CRM order) → a status stage per topic → `cmd.crm.order` (key: CRM order id; `order_updates`
+keeps it forward-only, so a redelivery writes nothing). Dead letters: unknown products, bad data.
 """
 
 import logging

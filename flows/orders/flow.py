@@ -1,10 +1,9 @@
 """CRM orders activated → confirmed ERP sales orders; the ERP order number goes back on the order.
 
-`src.crm.order` → activated, unsent, not our echo → enriched → `biz.sales.order` (OrderPlacedV1)
-→ `cmd.erp.sales-order` → Odoo `sale.order` by `client_order_ref`, confirmed → xref `order:<id>`
-→ `cmd.crm.order`. Key: the CRM order id throughout; one deal id (`shared.crm_order_deal`).
-Idempotent: a placed-digest table, Odoo upserts. Missing customer/product: parked (`parking`,
-`GET /bizbus/parked-orders/`) until announced. Dead letters: bad records/items, refused writes.
+`src.crm.order` (activated, unsent, not our echo) → `biz.sales.order` → `cmd.erp.sales-order` →
+Odoo `sale.order` by `client_order_ref`, xref `order:<id>` → `cmd.crm.order`. Key: the CRM order
+id, one deal id. Idempotent: placed digests, Odoo upserts. Missing customer/product: parked until
+announced (`/bizbus/parked-orders/`). Dead letters: bad records or items, refused writes.
 """
 
 import logging

@@ -1,10 +1,9 @@
 """OA travel approvals → ERP HR business trips (hr.leave), cancelled when the OA revokes them.
 
-Feishu callbacks (`webhooks`) and a catch-up feed → `src.oa.approval-instance` → detail, trip
-form, people from the directory → TravelApproved/Revoked on `biz.hr.travel` → BusinessTrip
-command → `hr.leave` by `x_external_ref` → BusinessTripRecordedV1, xref `trip:<code>`. Key: the
-instance code. Idempotent: a table of what was announced, a sink that writes only what differs.
-Dead letters: unreadable forms, people missing from the directory or the ERP, ERP refusals.
+Feishu callbacks (`webhooks`) and a catch-up feed → `src.oa.approval-instance` → TravelApproved/
+Revoked on `biz.hr.travel` → `cmd.erp.business-trip` → `hr.leave` by `x_external_ref`, xref
+`trip:<code>` → BusinessTripRecordedV1. Key: the instance code. Idempotent: announced decisions
+table, a sink that writes only what differs. Dead letters: bad forms, unknown people, refusals.
 """
 
 import logging

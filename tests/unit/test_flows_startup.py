@@ -36,6 +36,34 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
     )  # fmt: skip
 
 
+def test_agents_and_pages_keep_their_names_and_paths() -> None:
+    app, runtime = build_worker(RuntimeSettings(app_id="acme"))
+    assert sorted(app.agents) == sorted(
+        [
+            "poll", "crm-accounts", "customer-requests", "erp-customers", "crm-orders",
+            "sales-order-requests", "erp-sales-orders", "parked-orders-customers",
+            "parked-orders-products", "crm-order-updates", "travel-approvals",
+            "travel-trip-requests", "erp-business-trips",
+            *(f"fulfilment-map-{name}" for name in ("sale-order", "mrp-production", "picking",
+                                                     "invoice")),
+            *(f"fulfilment-status-{name}" for name in ("sales-order", "manufacturing-order",
+                                                        "shipment", "invoice")),
+            *(f"catalog-{name}" for name in ("erp-products", "crm-products", "crm-prices",
+                                             "models-to-crm", "prices-to-crm", "edits-to-erp",
+                                             "crm-product-sink", "crm-price-sink",
+                                             "erp-product-sink", "conflicts")),
+        ]
+    )  # fmt: skip
+    paths = {view.view_path for view in app.web.views.values()}
+    assert paths == {"/bizbus/ready/", "/bizbus/parked-orders/", "/webhooks/feishu"}
+    assert len(runtime.poller.feeds) == 10  # CRM 4, ERP 5, the OA catch-up 1
+
+
+def test_only_the_flows_asked_for_run_and_their_shared_write_back_once() -> None:
+    app, _ = build_worker(RuntimeSettings(app_id="acme", flows="fulfilment"))
+    assert "crm-order-updates" in app.agents and "crm-orders" not in app.agents
+
+
 def test_changelogs_are_compacted_with_their_tables_partitions() -> None:
     plans = _plans()
     assert plans["acme-xref-changelog"].config == {"cleanup.policy": "compact"}
