@@ -1,1 +1,1 @@
-"""Stream processing: the faust App, one module per business flow, the runtime and the CLI."""
+"""Stream processing: one package per business flow, their shared helpers, and the runtime."""

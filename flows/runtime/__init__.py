@@ -1,1 +1,1 @@
-"""Runtime every agent shares: the per-event guard, dead letters and settings."""
+"""The business-free runtime: the declaration vocabulary, the faust adapter, guard, dead letters."""
