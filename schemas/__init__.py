@@ -47,11 +47,19 @@ from bizbus.schemas.payloads import (
 )
 from bizbus.schemas.payloads.operations import ShipmentLine
 from bizbus.schemas.registry import EVENT_TYPES, dataschema_for, event_model, payload_model
-from bizbus.schemas.topics import TOPICS, TopicSpec, dlq_for, source_topic, topic_for
+from bizbus.schemas.topics import (
+    DLQ_SUFFIX,
+    TOPICS,
+    TopicSpec,
+    dlq_for,
+    source_topic,
+    topic_for,
+)
 from bizbus.schemas.values import CurrencyCode, Money, Payload
 
 __all__ = [
     "ALL_PAYLOADS",
+    "DLQ_SUFFIX",
     "EVENT_TYPES",
     "TOPICS",
     "AccountUpsertedV1",

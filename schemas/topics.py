@@ -43,6 +43,7 @@ from bizbus.schemas.payloads import (
 from bizbus.schemas.values import Payload
 
 __all__ = [
+    "DLQ_SUFFIX",
     "TOPICS",
     "TOPIC_NAME_PATTERN",
     "TopicKind",
@@ -55,6 +56,7 @@ __all__ = [
 TOPIC_NAME_PATTERN = r"^(src|biz|cmd)(\.[a-z][a-z0-9-]*){2,}(\.dlq)?$"
 _TOPIC_NAME_RE = re.compile(TOPIC_NAME_PATTERN)
 _DAY_MS = 24 * 3600 * 1000
+DLQ_SUFFIX = ".dlq"
 
 TopicKind = Literal["src", "biz", "cmd", "dlq"]
 
@@ -98,6 +100,20 @@ class TopicSpec:
         if not self.compacted:
             settings["retention.ms"] = str(self.retention_days * _DAY_MS)
         return settings
+
+
+def dlq_for(topic: str) -> str:
+    """Return the dead-letter topic of a consumed topic: ``<topic>.dlq``.
+
+    Pure naming, so the worker can use it on physical names too (a configured prefix, a
+    test's own topic); the catalog declares the `.dlq` twin of every topic it lists.
+
+    Raises:
+        ValueError: The topic is itself a dead-letter topic (dead letters are not re-dead-lettered).
+    """
+    if topic.endswith(DLQ_SUFFIX):
+        raise ValueError(f"{topic!r} is a dead-letter topic; it has no dead-letter topic")
+    return topic + DLQ_SUFFIX
 
 
 def _types(*models: type[Payload]) -> tuple[str, ...]:
@@ -206,7 +222,7 @@ def _with_dead_letters(topics: list[TopicSpec]) -> dict[str, TopicSpec]:
     for topic in topics:
         catalog[topic.name] = topic
         dlq = TopicSpec(
-            name=f"{topic.name}.dlq",
+            name=dlq_for(topic.name),
             kind="dlq",
             partitions=1,
             compacted=False,
@@ -257,16 +273,4 @@ def source_topic(system: str, entity: str) -> str:
     name = f"src.{system}.{entity}"
     if name not in TOPICS:
         raise KeyError(f"no raw feed {name!r} is declared in schemas.topics")
-    return name
-
-
-def dlq_for(topic: str) -> str:
-    """Return the dead-letter topic of a consumed topic.
-
-    Raises:
-        KeyError: The topic is not declared, or is itself a dead-letter topic.
-    """
-    name = f"{topic}.dlq"
-    if name not in TOPICS:
-        raise KeyError(f"no dead-letter topic for {topic!r}")
     return name

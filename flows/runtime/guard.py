@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from bizbus.connectors.errors import AuthError, RateLimited
-from bizbus.flows.runtime.deadletter import dead_letter_headers, dlq_topic, safe_reason
+from bizbus.flows.runtime.deadletter import dead_letter_headers, safe_reason
 from bizbus.flows.runtime.record import Headers, RawRecord
+from bizbus.schemas import dlq_for
 
 log = logging.getLogger("bizbus.guard")
 
@@ -114,7 +115,7 @@ class EventGuard:
 
     async def _send_dead_letter(self, record: RawRecord, error: Exception, attempts: int) -> None:
         headers = dead_letter_headers(record, error, attempts=attempts)
-        target = dlq_topic(record.topic)
+        target = dlq_for(record.topic)
         log.error(
             "dead-lettering %s[%d]@%d to %s after %d attempt(s): %s",
             record.topic, record.partition, record.offset, target, attempts, safe_reason(error),
