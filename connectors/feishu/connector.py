@@ -8,7 +8,7 @@ AES-encrypted and signed (Encrypt Key) and carry the Verification Token. Limits:
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Self
+from typing import Any
 
 from bizbus.connectors.auth import TokenProvider
 from bizbus.connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
@@ -59,11 +59,6 @@ class FeishuConnector(FeishuClient):
         self.receiver = FeishuWebhookReceiver(verifier, approval_codes=settings.approval_codes)
         self._creator = InstanceCreator(self)
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-    @classmethod
-    def from_settings(cls, settings: FeishuSettings, **overrides: Any) -> Self:
-        """Same as ``FeishuConnector(settings, **overrides)`` (registry convention)."""
-        return cls(settings, **overrides)
 
     async def ping(self, approval_code: str | None = None) -> None:
         """One cheap authenticated call (reads the first configured definition)."""

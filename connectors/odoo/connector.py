@@ -8,7 +8,7 @@ unchanged apply costs one ``search_read``, a write two (see ``sink``).
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Self
+from typing import Any
 
 from bizbus.connectors.base import (
     ApplyResult,
@@ -60,11 +60,6 @@ class OdooConnector(OdooRpc):
         # reuses it, so a pass per call (follow=False) does not re-emit the overlap window.
         self._feeds = FeedStates()
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-    @classmethod
-    def from_settings(cls, settings: OdooSettings, **overrides: Any) -> Self:
-        """Same as ``OdooConnector(settings, **overrides)`` (registry convention)."""
-        return cls(settings, **overrides)
 
     # -- source --------------------------------------------------------------------------
 

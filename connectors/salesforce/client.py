@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from urllib.parse import quote as quote_path
 
 import httpx
@@ -109,21 +109,6 @@ class SalesforceClient(HttpConnector):
         """The client credentials provider these settings describe."""
         return IdentityClientCredentials(
             settings.resolved_token_url(), settings.client_id, client_secret=settings.client_secret
-        )
-
-    @classmethod
-    def from_settings(cls, settings: SalesforceSettings, **overrides: Any) -> Self:
-        """Build from validated settings (``overrides``: e.g. a test ``transport``)."""
-        options: dict[str, Any] = {
-            "token": cls.token_from_settings(settings),
-            **settings.http_options(),
-            **overrides,
-        }
-        return cls(
-            settings.base_url,
-            api_version=settings.api_version,
-            client_tag=settings.client_tag,
-            **options,
         )
 
     # -- error messages ------------------------------------------------------------------

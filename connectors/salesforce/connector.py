@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -71,11 +71,6 @@ class SalesforceConnector(SalesforceClient):
         self.settings = settings
         self._poll_sleep = poll_sleep
         self._feeds = FeedStates()
-
-    @classmethod
-    def from_settings(cls, settings: SalesforceSettings, **overrides: Any) -> Self:
-        """Same as ``SalesforceConnector(settings, **overrides)`` (registry convention)."""
-        return cls(settings, **overrides)
 
     # -- source --------------------------------------------------------------------------
 

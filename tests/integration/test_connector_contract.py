@@ -4,7 +4,6 @@ Parametrised over the registry: a connector that is registered without a case he
 `test_every_dialect_has_a_contract_case`. Calls are counted at the transport (real sockets).
 """
 
-import inspect
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,12 +15,11 @@ import pytest
 from bizbus.connectors.base import Sink, Source
 from bizbus.connectors.errors import AuthError, TransientError
 from bizbus.connectors.httpbase import RetryPolicy
-from bizbus.connectors.registry import CONNECTORS, load_connector
+from bizbus.connectors.registry import DIALECTS
 from bizbus.connectors.settings import load_settings
 from bizbus.deploy.sandbox.wiring import connector_env
 from tests.integration.recording import RecordingTransport
 
-GENERIC = {"rest", "webhook"}  # system-less connectors: covered by their own unit tests
 FAST_RETRY = RetryPolicy(attempts=3, max_delay=10, initial=0.05, max_backoff=0.2, jitter=0.0)
 
 
@@ -42,7 +40,7 @@ CASES = {
 
 
 def test_every_dialect_has_a_contract_case() -> None:
-    assert set(CONNECTORS) - GENERIC == set(CASES)
+    assert set(DIALECTS) == set(CASES)
 
 
 @pytest.fixture
@@ -62,8 +60,8 @@ async def dialect(
     """Build the dialect's connector against its sandbox; faults are reset afterwards."""
     name: str = request.param
     case = CASES[name]
-    cls = load_connector(name)
-    settings_cls = inspect.signature(cls).parameters["settings"].annotation
+    cls = DIALECTS[name].connector_class()
+    settings_cls = DIALECTS[name].settings_class()
     made: list[Any] = []
 
     def build(transport: RecordingTransport, **overrides: Any) -> Any:
