@@ -6,7 +6,6 @@ from bizbus.connectors.auth import (
     OdooApiKey,
     RefreshingToken,
     SalesforceClientCredentials,
-    StaticToken,
     TokenProvider,
 )
 from bizbus.connectors.base import (
@@ -66,7 +65,6 @@ from bizbus.connectors.webhooks import (
     FeishuEventVerifier,
     ReplayCache,
     ReplayStore,
-    StandardWebhookVerifier,
     VerifiedWebhook,
     decrypt_feishu,
 )
@@ -109,8 +107,6 @@ __all__ = [
     "SinkCommand",
     "Source",
     "SourceRecord",
-    "StandardWebhookVerifier",
-    "StaticToken",
     "TokenProvider",
     "TransientError",
     "VerifiedWebhook",

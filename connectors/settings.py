@@ -74,12 +74,11 @@ class ConnectorSettings(BizbusSettings):
         }
 
 
-def load_settings(cls: type[S], *, env_prefix: str | None = None, **values: Any) -> S:
+def load_settings(cls: type[S], **values: Any) -> S:
     """Build and validate settings at start-up.
 
     Args:
         cls: The settings class.
-        env_prefix: Override the class's prefix (two instances of a generic connector).
         **values: Explicit values (take precedence over the environment).
 
     Returns:
@@ -89,10 +88,8 @@ def load_settings(cls: type[S], *, env_prefix: str | None = None, **values: Any)
         ConfigError: One line per bad setting, e.g. ``BIZBUS_CRM_CLIENT_SECRET is missing:
             set it to the connected app's consumer secret``.
     """
-    prefix = env_prefix if env_prefix is not None else str(cls.model_config.get("env_prefix", ""))
+    prefix = str(cls.model_config.get("env_prefix", ""))
     try:
-        if env_prefix is not None:
-            return cls(_env_prefix=env_prefix, **values)
         return cls(**values)
     except ValidationError as exc:
         # "from None": a ValidationError repr shows the input values, which may be secrets.
