@@ -1,4 +1,4 @@
-"""``FeishuConnector``: the OA as a Source (callbacks + catch-up) and a Sink (keyed creates).
+"""``FeishuConnector``: the OA as a Source (callbacks + catch-up), plus instance and user reads.
 
 System: Feishu/Lark approval v4; auth: tenant_access_token of a self-built app; callbacks are
 AES-encrypted and signed (Encrypt Key) and carry the Verification Token. Limits: instance detail
@@ -11,13 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 from bizbus.connectors.auth import TokenProvider
-from bizbus.connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
+from bizbus.connectors.base import Cursor, PollState, SourceRecord
 from bizbus.connectors.errors import SchemaError
 from bizbus.connectors.feishu.client import FeishuClient
 from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail
 from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
 from bizbus.connectors.feishu.settings import FeishuSettings
-from bizbus.connectors.feishu.sink import InstanceCreator
 from bizbus.connectors.feishu.source import CatchUpOptions, read_catch_up
 from bizbus.connectors.webhooks import FeishuEventVerifier, ReplayCache, ReplayStore
 
@@ -25,7 +24,7 @@ __all__ = ["FeishuConnector"]
 
 
 class FeishuConnector(FeishuClient):
-    """The OA connector: ``receiver``, ``fetch_detail``, ``get_user``, ``changes``, ``apply``.
+    """The OA connector: ``receiver``, ``fetch_detail``, ``get_user``, ``changes``.
 
     Args:
         settings: Validated ``FeishuSettings`` (``load_settings(FeishuSettings)``).
@@ -57,7 +56,6 @@ class FeishuConnector(FeishuClient):
             replay=replay if replay is not None else ReplayCache(settings.replay_ttl_s),
         )
         self.receiver = FeishuWebhookReceiver(verifier, approval_codes=settings.approval_codes)
-        self._creator = InstanceCreator(self)
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def ping(self, approval_code: str | None = None) -> None:
@@ -123,15 +121,3 @@ class FeishuConnector(FeishuClient):
             if not follow:
                 return
             await self._sleep_between_polls(self.settings.poll_interval_s)
-
-    # -- sink ----------------------------------------------------------------------------
-
-    async def apply(self, command: SinkCommand) -> ApplyResult:
-        """Create an approval instance keyed by ``command.external_key`` (the Feishu ``uuid``).
-
-        Payload: ``approval_code``, ``user_id`` or ``open_id``, ``form`` (widget list or JSON
-        string), optional ``department_id``, ``node_approver_user_id_list``, ... The same
-        command twice makes one instance; the repeat reports UNCHANGED with the same
-        ``external_ids["instance_code"]``.
-        """
-        return await self._creator.apply(command)
