@@ -14,7 +14,6 @@ from bizbus.connectors.base import (
     ApplyResult,
     Cursor,
     FeedStates,
-    PollState,
     SinkCommand,
     SourceRecord,
 )
@@ -69,19 +68,6 @@ class OdooConnector(OdooRpc):
             overlap=timedelta(seconds=self.settings.poll_overlap_s),
             page_size=self.settings.page_size,
         )
-
-    async def is_own_write(self, record: SourceRecord) -> bool:
-        """True when the integration user made the change (``write_uid``): a likely echo."""
-        return record.origin is not None and record.origin == str(await self.uid())
-
-    async def poll(self, model: str, state: PollState) -> tuple[list[SourceRecord], PollState]:
-        """One poll of ``model`` to its end: new records and the state to pass next time."""
-        spec = spec_for(model)
-        found: list[SourceRecord] = []
-        async for records, after in read_poll(self, spec, state, options=self.feed_options()):
-            found.extend(records)
-            state = after
-        return found, state
 
     async def changes(
         self, entity: str, since: Cursor | None, *, follow: bool = True

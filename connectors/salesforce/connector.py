@@ -18,7 +18,6 @@ from bizbus.connectors.base import (
     ApplyResult,
     Cursor,
     FeedStates,
-    PollState,
     SinkCommand,
     SourceRecord,
 )
@@ -103,21 +102,6 @@ class SalesforceConnector(SalesforceClient):
         if self.settings.integration_user_id:
             return self.settings.integration_user_id
         return self.token.user_id if isinstance(self.token, IdentityClientCredentials) else None
-
-    def is_own_write(self, record: SourceRecord) -> bool:
-        """True when ``record`` is the echo of a write made with our ``client_tag``."""
-        return record.client == self.client_tag
-
-    async def poll(self, entity: str, state: PollState) -> tuple[list[SourceRecord], PollState]:
-        """One poll of ``entity`` to its end: new records and the state to pass next time."""
-        spec = spec_for(entity)
-        found: list[SourceRecord] = []
-        async for records, after in read_poll(
-            self, spec, state, options=self.feed_options(), echo=self.echo_hint
-        ):
-            found.extend(records)
-            state = after
-        return found, state
 
     async def changes(
         self, entity: str, since: Cursor | None, *, follow: bool = False
