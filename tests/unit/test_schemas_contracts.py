@@ -168,6 +168,14 @@ def test_export_refuses_to_overwrite_a_published_schema_with_a_breaking_change(
     assert "legacy_field" not in json.loads(target.read_text("utf-8"))["properties"]
 
 
+def test_export_refuses_to_drop_a_published_topic(tmp_path: Path) -> None:
+    published = asyncapi_document()
+    published["channels"]["src_crm_lead"] = {"address": "src.crm.lead"}
+    (tmp_path / ASYNCAPI_FILE).write_text(json.dumps(published), encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"src\.crm\.lead: published topic removed"):
+        export_contracts(tmp_path)
+
+
 def test_cli_export_writes_every_contract(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["schemas", "export", str(tmp_path)])
     assert result.exit_code == 0, result.output
