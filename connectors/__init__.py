@@ -35,7 +35,6 @@ from bizbus.connectors.errors import (
 )
 from bizbus.connectors.httpbase import (
     HttpConnector,
-    RetryPolicy,
 )
 from bizbus.connectors.quota import (
     RateBudget,
@@ -49,6 +48,9 @@ from bizbus.connectors.registry import (
     Role,
     build_connector,
     dialect_for,
+)
+from bizbus.connectors.retry import (
+    RetryPolicy,
 )
 from bizbus.connectors.settings import (
     BizbusSettings,

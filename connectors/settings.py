@@ -11,8 +11,8 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bizbus.connectors.errors import ConfigError
-from bizbus.connectors.httpbase import RetryPolicy
 from bizbus.connectors.quota import RateBudget
+from bizbus.connectors.retry import RetryPolicy
 
 __all__ = ["BizbusSettings", "ConnectorSettings", "describe_errors", "load_settings"]
 
@@ -36,7 +36,9 @@ class ConnectorSettings(BizbusSettings):
     connect_timeout_s: float = Field(5.0, gt=0, description="seconds to wait for a connection")
     max_connections: int = Field(64, ge=1, description="the connection pool size (>= 1)")
     max_keepalive: int = Field(32, ge=0, description="idle connections kept open (>= 0)")
-    retry_attempts: int = Field(4, ge=1, description="total tries per call, first included")
+    retry_attempts: int = Field(
+        4, ge=1, description="tries per call, first included (times BIZBUS_RETRY_MAX_ATTEMPTS)"
+    )
     retry_max_delay_s: float = Field(
         30.0, gt=0, description="the longest total wait, in seconds, before giving up on a call"
     )
@@ -57,7 +59,7 @@ class ConnectorSettings(BizbusSettings):
         )
 
     def retry_policy(self) -> RetryPolicy:
-        """The retry policy these settings describe."""
+        """The per-call HTTP retry policy these settings describe (budget: ``connectors.retry``)."""
         return RetryPolicy(attempts=self.retry_attempts, max_delay=self.retry_max_delay_s)
 
     def rate_budget(self) -> RateBudget | None:

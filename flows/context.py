@@ -4,14 +4,15 @@ Flow modules expose `register(ctx)`, which declares their agents on `ctx.app`; t
 one FlowContext and registers the flows it runs. Handlers close over the context.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import faust
 
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.flows.connections import Connections
 from bizbus.flows.runtime.faust_glue import guarded_agent
-from bizbus.flows.runtime.guard import EventGuard, Handler, RetryPolicy
+from bizbus.flows.runtime.guard import GUARD_POLICY, EventGuard, Handler
 from bizbus.flows.settings import RuntimeSettings
 
 if TYPE_CHECKING:
@@ -45,11 +46,12 @@ class FlowContext:
         return self.settings.topic_prefix + logical
 
     def retry_policy(self) -> RetryPolicy:
-        """Return the guard's retry policy from settings."""
-        return RetryPolicy(
-            max_attempts=self.settings.retry_max_attempts,
-            first_delay_s=self.settings.retry_first_delay_s,
-            auth_delay_s=self.settings.auth_retry_delay_s,
+        """Return the guard's in-place retry policy (its budget: `bizbus.connectors.retry`)."""
+        return replace(
+            GUARD_POLICY,
+            attempts=self.settings.retry_max_attempts,
+            initial=self.settings.retry_first_delay_s,
+            auth_hold=self.settings.auth_retry_delay_s,
         )
 
     def agent(self, logical_topic: str, handler: Handler, *, name: str) -> EventGuard:

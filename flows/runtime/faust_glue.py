@@ -10,7 +10,8 @@ from typing import Any
 import faust
 from mode.utils.times import want_seconds
 
-from bizbus.flows.runtime.guard import EventGuard, Handler, RetryPolicy
+from bizbus.connectors.retry import RetryPolicy
+from bizbus.flows.runtime.guard import EventGuard, Handler
 from bizbus.flows.runtime.record import Headers, RawRecord
 from bizbus.flows.runtime.topics_admin import TopicPlan
 from bizbus.schemas import dlq_for

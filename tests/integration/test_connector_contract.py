@@ -14,8 +14,8 @@ import pytest
 
 from bizbus.connectors.base import Sink, Source
 from bizbus.connectors.errors import AuthError, TransientError
-from bizbus.connectors.httpbase import RetryPolicy
 from bizbus.connectors.registry import DIALECTS
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.settings import load_settings
 from bizbus.deploy.sandbox.wiring import connector_env
 from tests.integration.recording import RecordingTransport

@@ -10,7 +10,7 @@ import pytest
 from bizbus.connectors.auth import AccessToken, RefreshingToken
 from bizbus.connectors.errors import AuthError, RateLimited, TransientError
 from bizbus.connectors.feishu import FeishuConnector, FeishuSettings
-from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.settings import load_settings
 from bizbus.deploy.sandbox.registry import SYSTEMS
 from tests.integration.recording import RecordingTransport

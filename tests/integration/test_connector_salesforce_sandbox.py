@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bizbus.connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
-from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings, format_soql
 from bizbus.connectors.settings import load_settings
 from bizbus.deploy.sandbox.registry import SYSTEMS

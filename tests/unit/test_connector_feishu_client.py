@@ -19,7 +19,7 @@ from bizbus.connectors.errors import (
     TransientError,
 )
 from bizbus.connectors.feishu import FeishuConnector, FeishuRejected, FeishuSettings
-from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.settings import load_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feishu"

@@ -21,8 +21,8 @@ from bizbus.connectors.errors import (
     RejectedError,
     SchemaError,
 )
-from bizbus.connectors.httpbase import RetryPolicy
 from bizbus.connectors.registry import DIALECTS
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from bizbus.connectors.salesforce.sink import same_value
 from bizbus.connectors.settings import load_settings

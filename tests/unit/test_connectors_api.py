@@ -8,7 +8,8 @@ import pytest
 import bizbus.connectors as connectors
 from bizbus.connectors.registry import DIALECTS, ROLES
 
-REEXPORTED = ["auth", "base", "errors", "httpbase", "quota", "registry", "settings", "status"]
+REEXPORTED = ["auth", "base", "errors", "httpbase", "quota", "registry", "retry", "settings"]
+REEXPORTED += ["status"]
 REEXPORTED += ["webhooks"]
 
 
