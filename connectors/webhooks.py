@@ -8,13 +8,13 @@ import base64
 import hashlib
 import hmac
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
+from cachetools import TTLCache
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pydantic import SecretStr
@@ -45,6 +45,9 @@ class ReplayStore(Protocol):
 class ReplayCache:
     """In-memory replay store with a TTL and a hard size bound (oldest entries go first).
 
+    An id is remembered ``ttl`` seconds from when it was first seen; seeing it again does not
+    extend that, so a sender retrying forever is let through once per ``ttl``.
+
     Args:
         ttl: Seconds an id is remembered; keep it above the sender's retry horizon.
         max_entries: Upper bound of remembered ids.
@@ -60,28 +63,24 @@ class ReplayCache:
     ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._clock = clock
-        self._expiry: OrderedDict[str, float] = OrderedDict()
+        # Only membership is asked (never a read that refreshes recency), so when full the
+        # cache drops the id seen longest ago.
+        self._seen: TTLCache[str, bool] = TTLCache(max_entries, ttl, timer=clock)
 
     def __len__(self) -> int:
-        return len(self._expiry)
+        self._seen.expire()
+        return len(self._seen)
 
     def check_and_add(self, key: str) -> bool:
         """Remember ``key``; True if it was new."""
-        now = self._clock()
-        # A constant TTL keeps insertion order equal to expiry order: purge from the front.
-        while self._expiry and next(iter(self._expiry.values())) <= now:
-            self._expiry.popitem(last=False)
-        if key in self._expiry:
+        if key in self._seen:
             return False
-        self._expiry[key] = now + self.ttl
-        if len(self._expiry) > self.max_entries:
-            self._expiry.popitem(last=False)
+        self._seen[key] = True
         return True
 
     def discard(self, key: str) -> None:
         """Forget ``key``."""
-        self._expiry.pop(key, None)
+        self._seen.pop(key, None)
 
 
 @dataclass(frozen=True, slots=True)

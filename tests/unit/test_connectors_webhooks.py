@@ -184,5 +184,17 @@ def test_replay_cache_expires_and_is_bounded() -> None:
     for key in "bcde":
         cache.check_and_add(key)
     assert len(cache) == 3
+
+
+def test_replay_cache_forgets_the_id_seen_longest_ago_and_never_extends_a_ttl() -> None:
+    now = [0.0]
+    cache = ReplayCache(ttl=10, max_entries=2, clock=lambda: now[0])
+    assert cache.check_and_add("a") and cache.check_and_add("b")
+    now[0] = 5
+    assert not cache.check_and_add("a")  # a duplicate: still remembered from t=0
+    assert cache.check_and_add("c")  # full: "a", seen longest ago, is forgotten
+    assert cache.check_and_add("a") and not cache.check_and_add("c")
+    now[0] = 15
+    assert cache.check_and_add("c")  # its 10 s ran out at t=15, not extended by the repeat
     cache.discard("e")
     assert cache.check_and_add("e")
