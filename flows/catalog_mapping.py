@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from bizbus.connectors.errors import MappingError
+from bizbus.connectors.salesforce.soql import parse_datetime
 from bizbus.flows.ownership import CatalogSettings, CrmObject, FieldRule, Owner
 from bizbus.schemas import (
     FieldConflictDetectedV1,
@@ -227,7 +228,7 @@ def _crm_time(row: Mapping[str, Any]) -> datetime:
     stamp = row.get("SystemModstamp") or row.get("LastModifiedDate")
     if not isinstance(stamp, str):
         raise MappingError("catalog: CRM row without SystemModstamp")
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
+    return parse_datetime(stamp)
 
 
 def conflict_of(
