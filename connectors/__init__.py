@@ -56,6 +56,7 @@ from bizbus.connectors.settings import (
     BizbusSettings,
     ConnectorSettings,
     describe_errors,
+    http_url,
     load_settings,
 )
 from bizbus.connectors.status import (
@@ -119,6 +120,7 @@ __all__ = [
     "dialect_for",
     "error_for_response",
     "error_for_transport",
+    "http_url",
     "load_settings",
     "next_poll",
     "parse_retry_after",

@@ -7,14 +7,14 @@ variable and how to fix it, without echoing any value.
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bizbus.connectors.errors import ConfigError
 from bizbus.connectors.quota import RateBudget
 from bizbus.connectors.retry import RetryPolicy
 
-__all__ = ["BizbusSettings", "ConnectorSettings", "describe_errors", "load_settings"]
+__all__ = ["BizbusSettings", "ConnectorSettings", "describe_errors", "http_url", "load_settings"]
 
 S = TypeVar("S", bound="BizbusSettings")
 
@@ -47,6 +47,11 @@ class ConnectorSettings(BizbusSettings):
     )
     burst: int | None = Field(None, ge=1, description="calls allowed back to back (>= 1)")
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return http_url(value)
+
     def http_timeout(self) -> httpx.Timeout:
         """Explicit timeouts for the connector's client."""
         return httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s, pool=self.timeout_s)
@@ -74,6 +79,17 @@ class ConnectorSettings(BizbusSettings):
             "retry": self.retry_policy(),
             "budget": self.rate_budget(),
         }
+
+
+def http_url(value: str) -> str:
+    """Check an API URL setting and drop its trailing slash (paths are joined to it).
+
+    Raises:
+        ValueError: Not an http(s) URL.
+    """
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("must start with https:// (or http:// for a local sandbox)")
+    return value.rstrip("/")
 
 
 def load_settings(cls: type[S], **values: Any) -> S:

@@ -13,6 +13,7 @@ from typing import Any
 from bizbus.connectors.auth import TokenProvider
 from bizbus.connectors.base import Cursor, PollState, SourceRecord
 from bizbus.connectors.errors import SchemaError
+from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.feishu.client import FeishuClient
 from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail
 from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
@@ -95,7 +96,7 @@ class FeishuConnector(FeishuClient):
             concurrency=s.detail_concurrency,
         )
 
-    async def changes(
+    def changes(
         self, entity: str, since: Cursor | None, *, follow: bool = False
     ) -> AsyncGenerator[SourceRecord, None]:
         """Catch up on ``approval_instance`` changes after ``since``, in cursor order.
@@ -111,13 +112,11 @@ class FeishuConnector(FeishuClient):
         """
         if entity != INSTANCE_ENTITY:
             raise SchemaError(f"feishu: no catch-up feed for {entity!r}, only {INSTANCE_ENTITY!r}")
-        state = PollState.resume(since)
         options = self.catch_up_options()
-        while True:
-            async for records, after in read_catch_up(self, state, options=options):
-                for record in records:
-                    yield record
-                state = after
-            if not follow:
-                return
-            await self._sleep_between_polls(self.settings.poll_interval_s)
+        return follow_polls(
+            lambda state: read_catch_up(self, state, options=options),
+            PollState.resume(since),
+            follow=follow,
+            interval=self.settings.poll_interval_s,
+            sleep=self._sleep_between_polls,
+        )

@@ -8,6 +8,7 @@ unchanged apply costs one ``search_read``, a write two (see ``sink``).
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from bizbus.connectors.base import (
@@ -17,6 +18,7 @@ from bizbus.connectors.base import (
     SinkCommand,
     SourceRecord,
 )
+from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.odoo.models import spec_for
 from bizbus.connectors.odoo.rpc import OdooRpc
 from bizbus.connectors.odoo.settings import OdooSettings
@@ -69,7 +71,7 @@ class OdooConnector(OdooRpc):
             page_size=self.settings.page_size,
         )
 
-    async def changes(
+    def changes(
         self, entity: str, since: Cursor | None, *, follow: bool = True
     ) -> AsyncGenerator[SourceRecord, None]:
         """Yield changes of ``entity`` after ``since``, in cursor order, each with its cursor.
@@ -81,17 +83,15 @@ class OdooConnector(OdooRpc):
         Commit ``record.cursor`` once its event is acked.
         ``record.origin`` is the ``write_uid``; compare it with ``await uid()`` to spot echoes.
         """
-        spec = spec_for(entity)
-        state = self._feeds.resume(entity, since)
-        while True:
-            async for records, after in read_poll(self, spec, state, options=self.feed_options()):
-                for record in records:
-                    yield record
-                state = after
-                self._feeds.remember(entity, after)
-            if not follow:
-                return
-            await self._sleep_between_polls(self.settings.poll_interval_s)
+        spec, options = spec_for(entity), self.feed_options()
+        return follow_polls(
+            lambda state: read_poll(self, spec, state, options=options),
+            self._feeds.resume(entity, since),
+            follow=follow,
+            interval=self.settings.poll_interval_s,
+            sleep=self._sleep_between_polls,
+            remember=partial(self._feeds.remember, entity),
+        )
 
     # -- sink ----------------------------------------------------------------------------
 

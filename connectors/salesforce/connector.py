@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from bizbus.connectors.base import (
     SinkCommand,
     SourceRecord,
 )
+from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.salesforce.client import IdentityClientCredentials, SalesforceClient
 from bizbus.connectors.salesforce.objects import spec_for
 from bizbus.connectors.salesforce.settings import SalesforceSettings
@@ -103,7 +105,7 @@ class SalesforceConnector(SalesforceClient):
             return self.settings.integration_user_id
         return self.token.user_id if isinstance(self.token, IdentityClientCredentials) else None
 
-    async def changes(
+    def changes(
         self, entity: str, since: Cursor | None, *, follow: bool = False
     ) -> AsyncGenerator[SourceRecord, None]:
         """Yield changes of ``entity`` after ``since``, in cursor order, each with its cursor.
@@ -115,19 +117,15 @@ class SalesforceConnector(SalesforceClient):
         call to the next; any other ``since`` (e.g. after a restart) re-reads
         ``poll_overlap_s`` before it, so late commits are not lost (at-least-once).
         """
-        spec = spec_for(entity)
-        state = self._feeds.resume(entity, since)
-        while True:
-            async for records, after in read_poll(
-                self, spec, state, options=self.feed_options(), echo=self.echo_hint
-            ):
-                for record in records:
-                    yield record
-                state = after
-                self._feeds.remember(entity, after)
-            if not follow:
-                return
-            await self._poll_sleep(self.settings.poll_interval_s)
+        spec, options = spec_for(entity), self.feed_options()
+        return follow_polls(
+            lambda state: read_poll(self, spec, state, options=options, echo=self.echo_hint),
+            self._feeds.resume(entity, since),
+            follow=follow,
+            interval=self.settings.poll_interval_s,
+            sleep=self._poll_sleep,
+            remember=partial(self._feeds.remember, entity),
+        )
 
     # -- sink ----------------------------------------------------------------------------
 
