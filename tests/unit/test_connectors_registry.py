@@ -1,6 +1,6 @@
 """The registry is the wiring: one line per dialect, a chosen dialect per role, typed access."""
 
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Self
 
 import pytest
@@ -35,12 +35,7 @@ class DingTalkConnector:
         self.opened += 1
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self.closed += 1
 
 
