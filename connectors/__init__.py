@@ -6,7 +6,6 @@ from bizbus.connectors.auth import (
     OdooApiKey,
     RefreshingToken,
     SalesforceClientCredentials,
-    StaticToken,
     TokenProvider,
 )
 from bizbus.connectors.base import (
@@ -36,20 +35,28 @@ from bizbus.connectors.errors import (
 )
 from bizbus.connectors.httpbase import (
     HttpConnector,
-    RetryPolicy,
 )
 from bizbus.connectors.quota import (
     RateBudget,
 )
 from bizbus.connectors.registry import (
-    CONNECTORS,
-    connector_names,
-    load_connector,
+    DIALECTS,
+    ROLES,
+    Connector,
+    Dialect,
+    DialectSettings,
+    Role,
+    build_connector,
+    dialect_for,
+)
+from bizbus.connectors.retry import (
+    RetryPolicy,
 )
 from bizbus.connectors.settings import (
     BizbusSettings,
     ConnectorSettings,
     describe_errors,
+    http_url,
     load_settings,
 )
 from bizbus.connectors.status import (
@@ -61,21 +68,24 @@ from bizbus.connectors.webhooks import (
     FeishuEventVerifier,
     ReplayCache,
     ReplayStore,
-    StandardWebhookVerifier,
     VerifiedWebhook,
     decrypt_feishu,
 )
 
 __all__ = [
-    "CONNECTORS",
+    "DIALECTS",
+    "ROLES",
     "AccessToken",
     "ApplyResult",
     "AuthError",
     "BizbusSettings",
     "ConfigError",
+    "Connector",
     "ConnectorError",
     "ConnectorSettings",
     "Cursor",
+    "Dialect",
+    "DialectSettings",
     "FeedStates",
     "FeishuEventVerifier",
     "FeishuTenantToken",
@@ -93,24 +103,24 @@ __all__ = [
     "ReplayCache",
     "ReplayStore",
     "RetryPolicy",
+    "Role",
     "SalesforceClientCredentials",
     "SchemaError",
     "Sink",
     "SinkCommand",
     "Source",
     "SourceRecord",
-    "StandardWebhookVerifier",
-    "StaticToken",
     "TokenProvider",
     "TransientError",
     "VerifiedWebhook",
-    "connector_names",
+    "build_connector",
     "content_digest",
     "decrypt_feishu",
     "describe_errors",
+    "dialect_for",
     "error_for_response",
     "error_for_transport",
-    "load_connector",
+    "http_url",
     "load_settings",
     "next_poll",
     "parse_retry_after",

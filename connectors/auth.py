@@ -23,7 +23,6 @@ __all__ = [
     "OdooApiKey",
     "RefreshingToken",
     "SalesforceClientCredentials",
-    "StaticToken",
     "TokenProvider",
 ]
 
@@ -284,23 +283,3 @@ class OdooApiKey:
 
     def invalidate(self, token: AccessToken) -> None:
         """Nothing to forget: the key is fixed until an operator rotates it."""
-
-
-class StaticToken:
-    """A fixed bearer token (generic REST systems, personal access tokens); a 401 is final.
-
-    Args:
-        token: The token.
-    """
-
-    refreshable: ClassVar[bool] = False
-
-    def __init__(self, token: SecretStr) -> None:
-        self._token = token
-
-    async def get(self, client: httpx.AsyncClient) -> AccessToken:
-        """Return the token."""
-        return AccessToken(value=self._token.get_secret_value())
-
-    def invalidate(self, token: AccessToken) -> None:
-        """Nothing to forget: the token is fixed until an operator rotates it."""

@@ -1,7 +1,8 @@
 """HTTP connector base: one pooled ``httpx.AsyncClient``, explicit limits, bounded retries.
 
-Retries (tenacity): TransientError only, stop after N attempts or a total delay, jittered
-exponential backoff, 429 ``Retry-After`` honoured; one token refresh on 401, then AuthError.
+Retries (tenacity, by ``connectors.retry.RetryPolicy``): TransientError only, stop after N
+attempts or a total delay, jittered exponential backoff, 429 ``Retry-After`` honoured; one token
+refresh on 401, then AuthError. ``connectors.retry`` states the total budget per event.
 """
 
 import asyncio
@@ -13,46 +14,21 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_exponential_jitter,
-)
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from bizbus.connectors.auth import AccessToken, TokenProvider
 from bizbus.connectors.errors import ConnectorError, IntegrationError, RateLimited, TransientError
 from bizbus.connectors.quota import RateBudget
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.status import error_for_response, error_for_transport
 
-__all__ = ["HttpConnector", "RetryPolicy"]
+__all__ = ["HttpConnector"]
 
 logger = logging.getLogger(__name__)
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Failures that prove the request never left this process: safe to retry even a POST.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard to retry a TransientError.
-
-    Attributes:
-        attempts: Total tries, the first included (>= 1).
-        max_delay: Give up rather than wait past this many seconds since the first try.
-        initial: First backoff in seconds; doubles per attempt.
-        max_backoff: Cap of one backoff in seconds.
-        jitter: Up to this many random seconds added to each backoff.
-    """
-
-    attempts: int = 4
-    max_delay: float = 30.0
-    initial: float = 0.2
-    max_backoff: float = 5.0
-    jitter: float = 0.5
 
 
 @dataclass(slots=True)
@@ -100,8 +76,6 @@ class HttpConnector:
     ) -> None:
         self.token = token
         self.retry = retry or RetryPolicy()
-        if self.retry.attempts < 1:
-            raise ValueError("RetryPolicy.attempts must be >= 1")
         self.budget = budget
         self._sleep = sleep
         self.client = httpx.AsyncClient(
@@ -111,9 +85,6 @@ class HttpConnector:
             headers=dict(headers or {}),
             transport=transport,
             follow_redirects=False,
-        )
-        self._backoff = wait_exponential_jitter(
-            multiplier=self.retry.initial, max=self.retry.max_backoff, jitter=self.retry.jitter
         )
 
     async def __aenter__(self) -> Self:
@@ -197,7 +168,7 @@ class HttpConnector:
         call = _Call()
         started = time.monotonic()
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts) | stop_before_delay(self.retry.max_delay),
+            stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception(lambda exc: _retriable(exc, idempotent=safe)),
             sleep=self._sleep,
@@ -253,9 +224,11 @@ class HttpConnector:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            return exc.retry_after
-        return float(self._backoff(state))
+        return self.retry.delay(state.attempt_number, exc)
+
+    def _stop(self, state: RetryCallState) -> bool:
+        elapsed = state.seconds_since_start or 0.0
+        return self.retry.gives_up(state.attempt_number, elapsed=elapsed, wait=state.upcoming_sleep)
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None

@@ -7,14 +7,14 @@ variable and how to fix it, without echoing any value.
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bizbus.connectors.errors import ConfigError
-from bizbus.connectors.httpbase import RetryPolicy
 from bizbus.connectors.quota import RateBudget
+from bizbus.connectors.retry import RetryPolicy
 
-__all__ = ["BizbusSettings", "ConnectorSettings", "describe_errors", "load_settings"]
+__all__ = ["BizbusSettings", "ConnectorSettings", "describe_errors", "http_url", "load_settings"]
 
 S = TypeVar("S", bound="BizbusSettings")
 
@@ -36,7 +36,9 @@ class ConnectorSettings(BizbusSettings):
     connect_timeout_s: float = Field(5.0, gt=0, description="seconds to wait for a connection")
     max_connections: int = Field(64, ge=1, description="the connection pool size (>= 1)")
     max_keepalive: int = Field(32, ge=0, description="idle connections kept open (>= 0)")
-    retry_attempts: int = Field(4, ge=1, description="total tries per call, first included")
+    retry_attempts: int = Field(
+        4, ge=1, description="tries per call, first included (times BIZBUS_RETRY_MAX_ATTEMPTS)"
+    )
     retry_max_delay_s: float = Field(
         30.0, gt=0, description="the longest total wait, in seconds, before giving up on a call"
     )
@@ -44,6 +46,11 @@ class ConnectorSettings(BizbusSettings):
         None, gt=0, description="calls per second allowed by the system's quota (empty: none)"
     )
     burst: int | None = Field(None, ge=1, description="calls allowed back to back (>= 1)")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return http_url(value)
 
     def http_timeout(self) -> httpx.Timeout:
         """Explicit timeouts for the connector's client."""
@@ -57,7 +64,7 @@ class ConnectorSettings(BizbusSettings):
         )
 
     def retry_policy(self) -> RetryPolicy:
-        """The retry policy these settings describe."""
+        """The per-call HTTP retry policy these settings describe (budget: ``connectors.retry``)."""
         return RetryPolicy(attempts=self.retry_attempts, max_delay=self.retry_max_delay_s)
 
     def rate_budget(self) -> RateBudget | None:
@@ -74,12 +81,22 @@ class ConnectorSettings(BizbusSettings):
         }
 
 
-def load_settings(cls: type[S], *, env_prefix: str | None = None, **values: Any) -> S:
+def http_url(value: str) -> str:
+    """Check an API URL setting and drop its trailing slash (paths are joined to it).
+
+    Raises:
+        ValueError: Not an http(s) URL.
+    """
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("must start with https:// (or http:// for a local sandbox)")
+    return value.rstrip("/")
+
+
+def load_settings(cls: type[S], **values: Any) -> S:
     """Build and validate settings at start-up.
 
     Args:
         cls: The settings class.
-        env_prefix: Override the class's prefix (two instances of a generic connector).
         **values: Explicit values (take precedence over the environment).
 
     Returns:
@@ -89,10 +106,8 @@ def load_settings(cls: type[S], *, env_prefix: str | None = None, **values: Any)
         ConfigError: One line per bad setting, e.g. ``BIZBUS_CRM_CLIENT_SECRET is missing:
             set it to the connected app's consumer secret``.
     """
-    prefix = env_prefix if env_prefix is not None else str(cls.model_config.get("env_prefix", ""))
+    prefix = str(cls.model_config.get("env_prefix", ""))
     try:
-        if env_prefix is not None:
-            return cls(_env_prefix=env_prefix, **values)
         return cls(**values)
     except ValidationError as exc:
         # "from None": a ValidationError repr shows the input values, which may be secrets.

@@ -1,21 +1,20 @@
-"""Inbound webhook verification on raw bytes: Feishu/Lark event callbacks and Standard Webhooks.
+"""Inbound webhook verification on raw bytes: Feishu/Lark event callbacks.
 
-Both: constant-time compares, our own ±300 s window, a bounded replay/dedupe cache, and two
+Constant-time compares, our own ±300 s window, a bounded replay/dedupe cache, and two
 active secrets during rotation. Feishu bodies are AES-256-CBC encrypted with sha256(Encrypt Key).
 """
 
 import base64
-import binascii
 import hashlib
 import hmac
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
+from cachetools import TTLCache
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pydantic import SecretStr
@@ -26,7 +25,6 @@ __all__ = [
     "FeishuEventVerifier",
     "ReplayCache",
     "ReplayStore",
-    "StandardWebhookVerifier",
     "VerifiedWebhook",
     "decrypt_feishu",
 ]
@@ -47,6 +45,9 @@ class ReplayStore(Protocol):
 class ReplayCache:
     """In-memory replay store with a TTL and a hard size bound (oldest entries go first).
 
+    An id is remembered ``ttl`` seconds from when it was first seen; seeing it again does not
+    extend that, so a sender retrying forever is let through once per ``ttl``.
+
     Args:
         ttl: Seconds an id is remembered; keep it above the sender's retry horizon.
         max_entries: Upper bound of remembered ids.
@@ -62,28 +63,24 @@ class ReplayCache:
     ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._clock = clock
-        self._expiry: OrderedDict[str, float] = OrderedDict()
+        # Only membership is asked (never a read that refreshes recency), so when full the
+        # cache drops the id seen longest ago.
+        self._seen: TTLCache[str, bool] = TTLCache(max_entries, ttl, timer=clock)
 
     def __len__(self) -> int:
-        return len(self._expiry)
+        self._seen.expire()
+        return len(self._seen)
 
     def check_and_add(self, key: str) -> bool:
         """Remember ``key``; True if it was new."""
-        now = self._clock()
-        # A constant TTL keeps insertion order equal to expiry order: purge from the front.
-        while self._expiry and next(iter(self._expiry.values())) <= now:
-            self._expiry.popitem(last=False)
-        if key in self._expiry:
+        if key in self._seen:
             return False
-        self._expiry[key] = now + self.ttl
-        if len(self._expiry) > self.max_entries:
-            self._expiry.popitem(last=False)
+        self._seen[key] = True
         return True
 
     def discard(self, key: str) -> None:
         """Forget ``key``."""
-        self._expiry.pop(key, None)
+        self._seen.pop(key, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,77 +139,6 @@ def _need(system: str, secrets: Sequence[SecretStr], what: str) -> list[str]:
     if len(values) > 2:
         raise ConfigError(f"{system}: at most two active {what}s (current and next)")
     return values
-
-
-class StandardWebhookVerifier:
-    """Standard Webhooks: ``webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>``.
-
-    Args:
-        secrets: One or two ``whsec_<base64>`` secrets (two while rotating).
-        tolerance: Allowed clock difference in seconds.
-        replay: Dedupe store for ``webhook-id``; a private ``ReplayCache`` by default.
-        clock: Wall clock in epoch seconds (injectable for tests).
-        system: Name used in messages.
-    """
-
-    def __init__(
-        self,
-        secrets: Sequence[SecretStr],
-        *,
-        tolerance: float = 300.0,
-        replay: ReplayStore | None = None,
-        clock: Callable[[], float] = time.time,
-        system: str = "webhook",
-    ) -> None:
-        self.system = system
-        self.tolerance = tolerance
-        self.replay: ReplayStore = replay if replay is not None else ReplayCache()
-        self._clock = clock
-        self._keys = [self._decode(s) for s in _need(system, secrets, "signing secret")]
-
-    def _decode(self, secret: str) -> bytes:
-        try:
-            return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-        except binascii.Error:
-            raise ConfigError(
-                f"{self.system}: signing secret is not 'whsec_' + base64; copy it from the sender"
-            ) from None
-
-    def verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedWebhook:
-        """Check signature, window and replay of one delivery, then decode its body.
-
-        Raises:
-            RejectedError: Missing headers, bad signature or stale timestamp (status 401/400).
-        """
-        h = _lower(headers)
-        event_id, stamp, signatures = (
-            h.get("webhook-id"),
-            h.get("webhook-timestamp"),
-            h.get("webhook-signature"),
-        )
-        if not event_id or not stamp or not signatures:
-            raise _reject(self.system, "webhook-id/-timestamp/-signature header missing", 400)
-        sent_at = _check_window(self.system, stamp, now=self._clock(), tolerance=self.tolerance)
-        signed = f"{event_id}.{stamp}.".encode() + body
-        expected = [
-            base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()) for key in self._keys
-        ]
-        offered = [
-            value.encode()
-            for version, _, value in (part.partition(",") for part in signatures.split())
-            if version == "v1"
-        ]
-        if not any(hmac.compare_digest(o, e) for o in offered for e in expected):
-            raise _reject(self.system, "signature does not match")
-        payload = _json_object(self.system, body)
-        event_type = payload.get("type")
-        return VerifiedWebhook(
-            event_id=event_id,
-            event_type=event_type if isinstance(event_type, str) else None,
-            sent_at=sent_at,
-            payload=payload,
-            duplicate=not self.replay.check_and_add(f"id:{event_id}"),
-        )
 
 
 def decrypt_feishu(encrypt: str, encrypt_key: str) -> bytes:

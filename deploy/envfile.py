@@ -10,7 +10,10 @@ from pydantic import SecretStr
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
-# title, "module:Class" — add a line when a settings class is added.
+from bizbus.connectors.registry import DIALECTS
+
+# title, "module:Class" — add a line when a settings class is added; connector settings come
+# from the connector registry (one line there per dialect).
 SETTINGS: list[tuple[str, str]] = [
     ("Worker runtime", "bizbus.flows.settings:RuntimeSettings"),
     (
@@ -21,11 +24,8 @@ SETTINGS: list[tuple[str, str]] = [
         "Local Kafka broker (bizbus kafka up, tests)",
         "bizbus.deploy.kafka.settings:KafkaRuntimeSettings",
     ),
-    ("CRM: Salesforce REST API", "bizbus.connectors.salesforce.settings:SalesforceSettings"),
-    ("ERP: Odoo external API", "bizbus.connectors.odoo.settings:OdooSettings"),
-    ("OA: Feishu/Lark approval v4", "bizbus.connectors.feishu.settings:FeishuSettings"),
-    ("Generic REST sink", "bizbus.connectors.generic_rest:RestSettings"),
-    ("Generic signed-webhook source", "bizbus.connectors.generic_webhook:WebhookSettings"),
+    ("Connector dialect of each role", "bizbus.connectors.registry:DialectSettings"),
+    *((f"{d.role.upper()}: {d.title}", d.settings) for d in DIALECTS.values()),
     ("Sandbox ERP", "bizbus.deploy.sandbox.erp:ErpSandboxSettings"),
     ("Sandbox OA", "bizbus.deploy.sandbox.oa:OaSandboxSettings"),
     ("Sandbox CRM", "bizbus.deploy.sandbox.crm:CrmSandboxSettings"),

@@ -1,61 +1,84 @@
-"""The worker's connectors: each opened on first use from its settings, all closed at stop.
+"""The worker's connectors: built through the registry on first use, all closed at stop.
 
-Settings come from the environment (`BIZBUS_CRM_*`, `BIZBUS_ERP_*`, `BIZBUS_OA_*`) and are
-validated when the connector is first needed, failing with a message naming the bad setting.
+`BIZBUS_<ROLE>_DIALECT` picks each role's dialect (checked when the context is built) and its
+`BIZBUS_<ROLE>_*` settings are validated when the connector is first needed, failing with a
+message naming the bad setting. Flows ask by role, with the type they need.
 """
 
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TypeVar, overload
 
+from bizbus.connectors.errors import ConfigError
+from bizbus.connectors.feishu import FeishuConnector
+from bizbus.connectors.odoo import OdooConnector
+from bizbus.connectors.registry import Connector, DialectSettings, Role, build_connector
+from bizbus.connectors.salesforce import SalesforceConnector
 from bizbus.connectors.settings import load_settings
 
-if TYPE_CHECKING:
-    from bizbus.connectors.feishu import FeishuConnector
-    from bizbus.connectors.odoo import OdooConnector
-    from bizbus.connectors.salesforce import SalesforceConnector
+C = TypeVar("C")
+
+Builder = Callable[[Role, DialectSettings], Connector]
 
 
-T = TypeVar("T")
+def _build(role: Role, choice: DialectSettings) -> Connector:
+    return build_connector(role, choice=choice)
 
 
 class Connections:
-    """Lazily opened, shared connectors (one HTTP client per system per worker)."""
+    """Lazily opened, shared connectors (one HTTP client per system per worker).
 
-    def __init__(self) -> None:
-        self._open: dict[str, Any] = {}
+    Args:
+        choice: Which dialect serves each role; read (and validated) from the environment when
+            None, so a bad `BIZBUS_<ROLE>_DIALECT` stops the worker at start-up.
+        build: Makes a role's connector (tests pass fakes); the registry's builder by default.
+    """
+
+    def __init__(self, choice: DialectSettings | None = None, *, build: Builder = _build) -> None:
+        self.choice = choice or load_settings(DialectSettings)
+        self._build = build
+        self._open: dict[Role, Connector] = {}
         self._lock = asyncio.Lock()
 
-    async def crm(self) -> "SalesforceConnector":
-        """Return the CRM (Salesforce) connector."""
-        from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings
+    @overload
+    async def get(self, role: Role) -> Connector: ...
 
-        return await self._get(
-            "crm", lambda: SalesforceConnector(load_settings(SalesforceSettings))
-        )
+    @overload
+    async def get(self, role: Role, kind: type[C]) -> C: ...
 
-    async def erp(self) -> "OdooConnector":
-        """Return the ERP (Odoo) connector."""
-        from bizbus.connectors.odoo import OdooConnector, OdooSettings
+    async def get(self, role: Role, kind: type[object] | None = None) -> object:
+        """Return the opened connector of `role`, checked to be a `kind` when one is given.
 
-        settings = load_settings(OdooSettings)
-        return await self._get("erp", lambda: OdooConnector(settings))
-
-    async def oa(self) -> "FeishuConnector":
-        """Return the OA (Feishu) connector."""
-        from bizbus.connectors.feishu import FeishuConnector, FeishuSettings
-
-        settings = load_settings(FeishuSettings)
-        return await self._get("oa", lambda: FeishuConnector(settings))
-
-    async def _get(self, name: str, build: Callable[[], T]) -> T:
+        Raises:
+            ConfigError: Its settings are bad, or the configured dialect does not build a
+                `kind` (the flow needs another dialect than `BIZBUS_<ROLE>_DIALECT` names).
+        """
         async with self._lock:
-            if name not in self._open:
-                connector: Any = build()
+            connector = self._open.get(role)
+            if connector is None:
+                connector = self._build(role, self.choice)
                 await connector.__aenter__()
-                self._open[name] = connector
-            return cast(T, self._open[name])
+                self._open[role] = connector
+        if kind is not None and not isinstance(connector, kind):
+            variable = f"BIZBUS_{role.upper()}_DIALECT"
+            raise ConfigError(
+                f"this flow needs a {kind.__name__} as the {role}, but {variable}="
+                f"{self.choice.dialect(role).name} builds a {type(connector).__name__}"
+            )
+        return connector
+
+    async def crm(self) -> SalesforceConnector:
+        """Return the CRM connector; the flows that ask for it speak Salesforce."""
+        return await self.get("crm", SalesforceConnector)
+
+    async def erp(self) -> OdooConnector:
+        """Return the ERP connector; the flows that ask for it speak Odoo."""
+        return await self.get("erp", OdooConnector)
+
+    async def oa(self) -> FeishuConnector:
+        """Return the OA connector; the flows that ask for it speak Feishu."""
+        return await self.get("oa", FeishuConnector)
 
     async def close(self) -> None:
         """Close every opened connector."""

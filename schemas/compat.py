@@ -3,9 +3,19 @@
 A consumer built for the new schema must still read every payload valid under the old one:
 no field removed or renamed, none retyped or narrowed, no new required field. Anything else
 needs a new major version (a new type, ``...v2``).
+
+One narrowing is allowed, decided once for v1 (issue #12): a decimal published as pydantic's
+validation shape ``anyOf: [number, string]`` may become a string with the decimal pattern
+(``values.DECIMAL_PATTERN``; the unsigned one only where the number was already ``>= 0``). It
+narrows what a producer may send, not what a v1 consumer reads: bizbus producers always wrote
+a Decimal as JSON text (``str(Decimal)``, which the pattern matches, exponent included; only a
+negative zero in a non-negative field would not), so no v1 record holds a number or a string
+such as ``"lots"``, and v1 consumers already had to read text. Every other narrowing breaks.
 """
 
 from typing import Any
+
+from bizbus.schemas.values import DECIMAL_PATTERN, UNSIGNED_DECIMAL_PATTERN
 
 __all__ = ["breaking_changes"]
 
@@ -50,8 +60,24 @@ def _values(schema: Schema) -> list[Any] | None:
     return None
 
 
+def _decimal_became_text(old: Schema, new: Schema) -> bool:
+    """The allowed narrowing (see the module docstring): number|string decimal → decimal text."""
+    branches: list[Schema] = old.get("anyOf", [])
+    number = next((b for b in branches if b.get("type") == "number"), None)
+    if len(branches) != 2 or number is None or {"type": "string"} not in branches:
+        return False
+    if new.get("type") != "string" or set(new) - _NOISE - {"type", "pattern"}:
+        return False
+    if new.get("pattern") == DECIMAL_PATTERN:
+        return True
+    floor = max(number.get("minimum", -1), number.get("exclusiveMinimum", -1))
+    return new.get("pattern") == UNSIGNED_DECIMAL_PATTERN and floor >= 0
+
+
 def _compare(old: Schema, new: Schema, old_root: Schema, new_root: Schema, path: str) -> list[str]:
     old, new = _resolve(old, old_root), _resolve(new, new_root)
+    if _decimal_became_text(old, new):
+        return []
     if "anyOf" in old or "anyOf" in new:
         return _compare_union(old, new, old_root, new_root, path)
     if _is_object(old):

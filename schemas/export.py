@@ -174,8 +174,15 @@ def render_contracts() -> dict[str, bytes]:
 
 
 def check_compatibility(directory: Path) -> list[str]:
-    """Compare the published schemas in `directory` with the models; list breaking changes."""
-    problems: list[str] = []
+    """Compare the contracts published in `directory` with the code; list breaking changes.
+
+    Each published event type must stay readable (`compat.breaking_changes`), and each
+    published topic must still exist: consumers subscribe to topics by name.
+    """
+    problems = [
+        f"{address}: published topic removed"
+        for address in sorted(_published_topics(directory) - set(TOPICS))
+    ]
     published = sorted((directory / JSONSCHEMA_DIR).glob("*.json"))
     for path in published:
         event_type = path.name.removesuffix(".json")
@@ -186,6 +193,14 @@ def check_compatibility(directory: Path) -> list[str]:
         new = payload_json_schema(event_type)
         problems += [f"{event_type}: {item}" for item in breaking_changes(old, new)]
     return problems
+
+
+def _published_topics(directory: Path) -> set[str]:
+    path = directory / ASYNCAPI_FILE
+    if not path.exists():
+        return set()
+    channels = json.loads(path.read_text(encoding="utf-8")).get("channels", {})
+    return {str(channel["address"]) for channel in channels.values()}
 
 
 def export_contracts(directory: Path, *, allow_breaking: bool = False) -> list[Path]:

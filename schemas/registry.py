@@ -101,7 +101,5 @@ def event_model(event_type: str) -> type[Envelope[Any]]:
     Raises:
         KeyError: The type is not registered.
     """
-    try:
-        return EVENT_MODELS[event_type]
-    except KeyError:
-        raise KeyError(f"unknown event type {event_type!r}") from None
+    payload_model(event_type)  # the same KeyError for an unknown type
+    return EVENT_MODELS[event_type]

@@ -1,23 +1,35 @@
 """Shared value types of every payload: money, currency codes, identifiers, frozen base model.
 
-Money is a `Decimal` amount plus an ISO 4217 code, never a float; all payloads are frozen and
-reject unknown fields so a typo in a producer fails loudly instead of dropping data.
+Money is a `Decimal` amount plus an ISO 4217 code, never a float. Decimals travel as JSON text
+with a decimal pattern (exact, and a contract that refuses `"lots"`), while numbers are still
+accepted on input from systems that send them. All payloads are frozen and reject unknown
+fields so a typo in a producer fails loudly instead of dropping data.
 """
 
 from decimal import Decimal
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 __all__ = [
+    "DECIMAL_PATTERN",
     "ISO_4217_CODES",
+    "UNSIGNED_DECIMAL_PATTERN",
     "CurrencyCode",
+    "DecimalText",
     "Email",
     "Money",
     "NonEmptyStr",
     "Payload",
     "Quantity",
+    "UnsignedDecimalText",
 ]
+
+# What `str(Decimal)` writes for a finite value: digits, an optional fraction, an optional
+# exponent. We write fixed-point only; the exponent is accepted because Decimal (and Java's
+# BigDecimal) may print one, and every v1 record was written by `str(Decimal)`.
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+UNSIGNED_DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 
 # Active ISO 4217 alphabetic codes (funds and precious-metal codes left out on purpose).
 ISO_4217_CODES: frozenset[str] = frozenset(
@@ -65,7 +77,31 @@ Email = Annotated[
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 """A string with at least one character (identifiers, names)."""
 
-Quantity = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+
+def _decimal_text(value: Decimal) -> str:
+    # Fixed-point (no "1E+2" for an accounting system to misread) and no negative zero.
+    return format(abs(value) if value.is_zero() else value, "f")
+
+
+_AS_TEXT = PlainSerializer(_decimal_text, return_type=str, when_used="json")
+
+DecimalText = Annotated[
+    Decimal,
+    Field(allow_inf_nan=False),
+    _AS_TEXT,
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN}),
+]
+"""An exact decimal, JSON text such as ``"-12.50"``; a JSON number is accepted on input."""
+
+UnsignedDecimalText = Annotated[
+    Decimal,
+    Field(ge=0, allow_inf_nan=False),
+    _AS_TEXT,
+    WithJsonSchema({"type": "string", "pattern": UNSIGNED_DECIMAL_PATTERN}),
+]
+"""A non-negative exact decimal, JSON text such as ``"12.50"`` (percentages, quantities)."""
+
+Quantity = UnsignedDecimalText
 """A non-negative decimal quantity (pieces, kilograms, metres)."""
 
 
@@ -90,8 +126,7 @@ class Money(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    amount: Decimal = Field(
-        allow_inf_nan=False,
+    amount: DecimalText = Field(
         description="Exact decimal amount in the currency's major unit (yuan, not fen).",
         examples=["12800.00"],
     )

@@ -1,7 +1,7 @@
 """Feishu/Lark (OA) connector: approval v4, contact v3 users, tenant_access_token, callbacks.
 
 Sources: ``FeishuWebhookReceiver`` (callbacks, answered fast) and catch-up polling of instance
-lists after outages; sink: instance creation keyed by ``uuid``. Limits: instance detail 50/s and
+lists after outages (bizbus writes nothing to the OA yet). Limits: instance detail 50/s and
 1000/min, subscribe 100/min per app. See ``connector.FeishuConnector`` for the API flows use.
 """
 
@@ -24,7 +24,6 @@ from bizbus.connectors.feishu.receiver import (
     WebhookReply,
 )
 from bizbus.connectors.feishu.settings import FeishuSettings
-from bizbus.connectors.feishu.sink import instance_body
 
 __all__ = [
     "INSTANCE_ENTITY",
@@ -41,7 +40,6 @@ __all__ = [
     "TripLeg",
     "TripRequest",
     "WebhookReply",
-    "instance_body",
     "parse_detail",
     "parse_trip",
     "parse_trip_event",

@@ -232,21 +232,6 @@ class FeishuClient(HttpConnector):
             raise
         return True
 
-    async def create_instance(self, body: Mapping[str, Any]) -> str:
-        """``POST /instances``; with a ``uuid`` in ``body`` it is idempotent (resent on 5xx).
-
-        Raises:
-            FeishuRejected: 60012 when the ``uuid`` was used with other content; 1390001 for a
-                form or user the definition refuses.
-        """
-        keyed = bool(body.get("uuid"))
-        data = await self.call("POST", f"{APPROVAL_V4}/instances", json=dict(body),
-                               idempotent=keyed)  # fmt: skip
-        code = data.get("instance_code")
-        if not isinstance(code, str) or not code:
-            raise TransientError("feishu: create answered no instance_code", system=self.system)
-        return code
-
     async def get_instance(self, instance_code: str) -> dict[str, Any]:
         """``GET /instances/{instance_code}``: the raw instance detail."""
         return await self.call("GET", f"{APPROVAL_V4}/instances/{_path(instance_code)}")

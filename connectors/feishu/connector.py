@@ -1,4 +1,4 @@
-"""``FeishuConnector``: the OA as a Source (callbacks + catch-up) and a Sink (keyed creates).
+"""``FeishuConnector``: the OA as a Source (callbacks + catch-up), plus instance and user reads.
 
 System: Feishu/Lark approval v4; auth: tenant_access_token of a self-built app; callbacks are
 AES-encrypted and signed (Encrypt Key) and carry the Verification Token. Limits: instance detail
@@ -8,16 +8,16 @@ AES-encrypted and signed (Encrypt Key) and carry the Verification Token. Limits:
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Self
+from typing import Any
 
 from bizbus.connectors.auth import TokenProvider
-from bizbus.connectors.base import ApplyResult, Cursor, PollState, SinkCommand, SourceRecord
+from bizbus.connectors.base import Cursor, PollState, SourceRecord
 from bizbus.connectors.errors import SchemaError
+from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.feishu.client import FeishuClient
 from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail
 from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
 from bizbus.connectors.feishu.settings import FeishuSettings
-from bizbus.connectors.feishu.sink import InstanceCreator
 from bizbus.connectors.feishu.source import CatchUpOptions, read_catch_up
 from bizbus.connectors.webhooks import FeishuEventVerifier, ReplayCache, ReplayStore
 
@@ -25,7 +25,7 @@ __all__ = ["FeishuConnector"]
 
 
 class FeishuConnector(FeishuClient):
-    """The OA connector: ``receiver``, ``fetch_detail``, ``get_user``, ``changes``, ``apply``.
+    """The OA connector: ``receiver``, ``fetch_detail``, ``get_user``, ``changes``.
 
     Args:
         settings: Validated ``FeishuSettings`` (``load_settings(FeishuSettings)``).
@@ -57,13 +57,7 @@ class FeishuConnector(FeishuClient):
             replay=replay if replay is not None else ReplayCache(settings.replay_ttl_s),
         )
         self.receiver = FeishuWebhookReceiver(verifier, approval_codes=settings.approval_codes)
-        self._creator = InstanceCreator(self)
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-    @classmethod
-    def from_settings(cls, settings: FeishuSettings, **overrides: Any) -> Self:
-        """Same as ``FeishuConnector(settings, **overrides)`` (registry convention)."""
-        return cls(settings, **overrides)
 
     async def ping(self, approval_code: str | None = None) -> None:
         """One cheap authenticated call (reads the first configured definition)."""
@@ -102,7 +96,7 @@ class FeishuConnector(FeishuClient):
             concurrency=s.detail_concurrency,
         )
 
-    async def changes(
+    def changes(
         self, entity: str, since: Cursor | None, *, follow: bool = False
     ) -> AsyncGenerator[SourceRecord, None]:
         """Catch up on ``approval_instance`` changes after ``since``, in cursor order.
@@ -118,25 +112,11 @@ class FeishuConnector(FeishuClient):
         """
         if entity != INSTANCE_ENTITY:
             raise SchemaError(f"feishu: no catch-up feed for {entity!r}, only {INSTANCE_ENTITY!r}")
-        state = PollState.resume(since)
         options = self.catch_up_options()
-        while True:
-            async for records, after in read_catch_up(self, state, options=options):
-                for record in records:
-                    yield record
-                state = after
-            if not follow:
-                return
-            await self._sleep_between_polls(self.settings.poll_interval_s)
-
-    # -- sink ----------------------------------------------------------------------------
-
-    async def apply(self, command: SinkCommand) -> ApplyResult:
-        """Create an approval instance keyed by ``command.external_key`` (the Feishu ``uuid``).
-
-        Payload: ``approval_code``, ``user_id`` or ``open_id``, ``form`` (widget list or JSON
-        string), optional ``department_id``, ``node_approver_user_id_list``, ... The same
-        command twice makes one instance; the repeat reports UNCHANGED with the same
-        ``external_ids["instance_code"]``.
-        """
-        return await self._creator.apply(command)
+        return follow_polls(
+            lambda state: read_catch_up(self, state, options=options),
+            PollState.resume(since),
+            follow=follow,
+            interval=self.settings.poll_interval_s,
+            sleep=self._sleep_between_polls,
+        )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bizbus.connectors.errors import SchemaError
+from bizbus.connectors.fields import text
 
 __all__ = ["CONTACT_V3", "USER_ID_TYPES", "USER_NOT_VISIBLE", "FeishuUser", "parse_user"]
 
@@ -35,11 +36,6 @@ class FeishuUser:
     leader_user_id: str | None
 
 
-def _text(user: Mapping[str, Any], key: str) -> str | None:
-    value = user.get(key)
-    return value.strip() or None if isinstance(value, str) else None
-
-
 def parse_user(data: Mapping[str, Any]) -> FeishuUser:
     """Read the ``data`` of a users/get answer.
 
@@ -49,14 +45,14 @@ def parse_user(data: Mapping[str, Any]) -> FeishuUser:
     user = data.get("user")
     if not isinstance(user, Mapping):
         raise SchemaError("feishu: users/get answered no user object")
-    name = _text(user, "name")
+    name = text(user.get("name"))
     if name is None:
         raise SchemaError("feishu: users/get answered a user without a name")
     return FeishuUser(
-        user_id=_text(user, "user_id"),
-        open_id=_text(user, "open_id"),
+        user_id=text(user.get("user_id")),
+        open_id=text(user.get("open_id")),
         name=name,
-        email=_text(user, "enterprise_email") or _text(user, "email"),
-        employee_no=_text(user, "employee_no"),
-        leader_user_id=_text(user, "leader_user_id"),
+        email=text(user.get("enterprise_email")) or text(user.get("email")),
+        employee_no=text(user.get("employee_no")),
+        leader_user_id=text(user.get("leader_user_id")),
     )

@@ -15,6 +15,7 @@ import orjson
 
 from bizbus.connectors.base import Cursor
 from bizbus.connectors.errors import SchemaError
+from bizbus.connectors.fields import text
 
 __all__ = [
     "CHINA",
@@ -62,14 +63,18 @@ def _parse_time(value: Any, *, tz: tzinfo, where: str) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
-def _text(value: Any) -> str | None:
-    """A widget's text: strings as they are, ``{"name": ...}`` objects by name, lists joined."""
+def widget_text(value: Any) -> str | None:
+    """A widget's value as text: a string as ``fields.text`` reads it, an object by its name.
+
+    Option widgets hold ``{"name": ...}`` objects and multi-selects lists of them (joined with
+    the ideographic comma); numbers and other shapes are no text.
+    """
     if isinstance(value, str):
-        return value.strip() or None
+        return text(value)
     if isinstance(value, Mapping):
-        return _text(value.get("name") or value.get("text") or value.get("value"))
+        return widget_text(value.get("name") or value.get("text") or value.get("value"))
     if isinstance(value, list):
-        parts = [t for t in (_text(v) for v in value) if t]
+        parts = [t for t in (widget_text(v) for v in value) if t]
         return "、".join(parts) or None
     return None
 
@@ -158,20 +163,16 @@ def parse_detail(data: Mapping[str, Any]) -> InstanceDetail:
     if not isinstance(widgets, list):
         raise _fail("instance form is not a list of widgets")
 
-    def text(name: str) -> str | None:
-        value = data.get(name)
-        return value if isinstance(value, str) and value else None
-
     return InstanceDetail(
         instance_code=code,
-        approval_code=text("approval_code") or "",
-        approval_name=text("approval_name") or "",
+        approval_code=text(data.get("approval_code")) or "",
+        approval_name=text(data.get("approval_name")) or "",
         status=status,
-        uuid=text("uuid"),
-        user_id=text("user_id"),
-        open_id=text("open_id"),
-        department_id=text("department_id"),
-        serial_number=text("serial_number"),
+        uuid=text(data.get("uuid")),
+        user_id=text(data.get("user_id")),
+        open_id=text(data.get("open_id")),
+        department_id=text(data.get("department_id")),
+        serial_number=text(data.get("serial_number")),
         start_time=started,
         end_time=parse_ms(data.get("end_time")),
         widgets=_records(widgets),
@@ -257,7 +258,7 @@ def _legs(schedules: Sequence[Any], *, keys: Mapping[str, str], tz: tzinfo) -> t
         where = f"trip schedule {n}"
         start = _parse_time(item.get(keys["start"]), tz=tz, where=f"{where} start")
         end = _parse_time(item.get(keys["end"]), tz=tz, where=f"{where} end")
-        destination = _text(item.get("destination"))
+        destination = widget_text(item.get("destination"))
         if destination is None:
             raise _fail(f"{where} has no destination")
         if end < start:
@@ -266,11 +267,11 @@ def _legs(schedules: Sequence[Any], *, keys: Mapping[str, str], tz: tzinfo) -> t
             TripLeg(
                 start=start,
                 end=end,
-                departure=_text(item.get("departure")),
+                departure=widget_text(item.get("departure")),
                 destination=destination,
-                transportation=_text(item.get("transportation")),
-                one_round=_text(item.get(keys["round"])),
-                remark=_text(item.get("remark")),
+                transportation=widget_text(item.get("transportation")),
+                one_round=widget_text(item.get(keys["round"])),
+                remark=widget_text(item.get("remark")),
             )
         )
     if not legs:
@@ -309,7 +310,7 @@ def parse_trip(
     legs = _legs(value["schedule"], keys=_FORM_KEYS, tz=tz)
     names = (purpose_widget,) if purpose_widget else _PURPOSE_NAMES
     purpose_box = detail.widget(*names)
-    purpose = _text(purpose_box.get("value")) if purpose_box is not None else None
+    purpose = widget_text(purpose_box.get("value")) if purpose_box is not None else None
     numbers = (employee_no_widget,) if employee_no_widget else _EMPLOYEE_NO_NAMES
     number_box = detail.widget(*numbers)
     tasks = [t for t in detail.tasks if isinstance(t.get("user_id"), str) and t.get("user_id")]
@@ -319,9 +320,9 @@ def parse_trip(
         status=detail.status,
         applicant_user_id=detail.user_id,
         applicant_open_id=detail.open_id,
-        employee_no=_text(number_box.get("value")) if number_box is not None else None,
+        employee_no=widget_text(number_box.get("value")) if number_box is not None else None,
         legs=legs,
-        purpose=purpose or _text(value.get("reason")),
+        purpose=purpose or widget_text(value.get("reason")),
         approvers=tuple(dict.fromkeys(str(t["user_id"]) for t in tasks)),
         approved_by=tuple(
             dict.fromkeys(str(t["user_id"]) for t in tasks if t.get("status") == "APPROVED")
@@ -352,9 +353,9 @@ def parse_trip_event(event: Mapping[str, Any], *, tz: tzinfo = CHINA) -> TripReq
         instance_code=code,
         approval_code=approval if isinstance(approval, str) else "",
         status="APPROVED",
-        applicant_user_id=_text(ids.get("user_id")),
-        applicant_open_id=_text(ids.get("open_id")),
+        applicant_user_id=text(ids.get("user_id")),
+        applicant_open_id=text(ids.get("open_id")),
         employee_no=None,
         legs=legs,
-        purpose=_text(event.get("trip_reason")),
+        purpose=text(event.get("trip_reason")),
     )

@@ -82,13 +82,6 @@ class FeishuSettings(ConnectorSettings):
         60.0, gt=0, description="seconds between catch-up polls when following (> 0)"
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (or http:// for a local sandbox)")
-        return value.rstrip("/")
-
     @field_validator("approval_codes", mode="before")
     @classmethod
     def _split_codes(cls, value: Any) -> Any:

@@ -8,16 +8,17 @@ unchanged apply costs one ``search_read``, a write two (see ``sink``).
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Self
+from functools import partial
+from typing import Any
 
 from bizbus.connectors.base import (
     ApplyResult,
     Cursor,
     FeedStates,
-    PollState,
     SinkCommand,
     SourceRecord,
 )
+from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.odoo.models import spec_for
 from bizbus.connectors.odoo.rpc import OdooRpc
 from bizbus.connectors.odoo.settings import OdooSettings
@@ -61,11 +62,6 @@ class OdooConnector(OdooRpc):
         self._feeds = FeedStates()
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
 
-    @classmethod
-    def from_settings(cls, settings: OdooSettings, **overrides: Any) -> Self:
-        """Same as ``OdooConnector(settings, **overrides)`` (registry convention)."""
-        return cls(settings, **overrides)
-
     # -- source --------------------------------------------------------------------------
 
     def feed_options(self) -> FeedOptions:
@@ -75,20 +71,7 @@ class OdooConnector(OdooRpc):
             page_size=self.settings.page_size,
         )
 
-    async def is_own_write(self, record: SourceRecord) -> bool:
-        """True when the integration user made the change (``write_uid``): a likely echo."""
-        return record.origin is not None and record.origin == str(await self.uid())
-
-    async def poll(self, model: str, state: PollState) -> tuple[list[SourceRecord], PollState]:
-        """One poll of ``model`` to its end: new records and the state to pass next time."""
-        spec = spec_for(model)
-        found: list[SourceRecord] = []
-        async for records, after in read_poll(self, spec, state, options=self.feed_options()):
-            found.extend(records)
-            state = after
-        return found, state
-
-    async def changes(
+    def changes(
         self, entity: str, since: Cursor | None, *, follow: bool = True
     ) -> AsyncGenerator[SourceRecord, None]:
         """Yield changes of ``entity`` after ``since``, in cursor order, each with its cursor.
@@ -100,17 +83,15 @@ class OdooConnector(OdooRpc):
         Commit ``record.cursor`` once its event is acked.
         ``record.origin`` is the ``write_uid``; compare it with ``await uid()`` to spot echoes.
         """
-        spec = spec_for(entity)
-        state = self._feeds.resume(entity, since)
-        while True:
-            async for records, after in read_poll(self, spec, state, options=self.feed_options()):
-                for record in records:
-                    yield record
-                state = after
-                self._feeds.remember(entity, after)
-            if not follow:
-                return
-            await self._sleep_between_polls(self.settings.poll_interval_s)
+        spec, options = spec_for(entity), self.feed_options()
+        return follow_polls(
+            lambda state: read_poll(self, spec, state, options=options),
+            self._feeds.resume(entity, since),
+            follow=follow,
+            interval=self.settings.poll_interval_s,
+            sleep=self._sleep_between_polls,
+            remember=partial(self._feeds.remember, entity),
+        )
 
     # -- sink ----------------------------------------------------------------------------
 

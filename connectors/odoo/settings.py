@@ -64,13 +64,6 @@ class OdooSettings(ConnectorSettings):
         4096, ge=0, description="reference ids (customers, products, employees) kept in memory"
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (or http:// for a local sandbox)")
-        return value.rstrip("/")
-
     @field_validator("db")
     @classmethod
     def _db(cls, value: str) -> str:

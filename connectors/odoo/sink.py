@@ -6,11 +6,12 @@ refused leave is not refused again. Creates are never resent after a 5xx; re-app
 whole command (search first) is the safe retry. Missing reference data is a MappingError.
 """
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from cachetools import LRUCache
 
 from bizbus.connectors.base import ApplyResult, Outcome, SinkCommand
 from bizbus.connectors.errors import MappingError, RejectedError, SchemaError
@@ -38,22 +39,19 @@ class Lookups:
 
     def __init__(self, rpc: OdooRpc, *, size: int = 4096) -> None:
         self.rpc = rpc
-        self.size = size
-        self._ids: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        self._ids: LRUCache[tuple[str, str, str], int] | None = LRUCache(size) if size else None
 
     async def find(self, model: str, field: str, value: object) -> int | None:
         """The id of the ``model`` record whose ``field`` equals ``value``, or None."""
         key = (model, field, str(value))
-        if key in self._ids:
-            self._ids.move_to_end(key)
-            return self._ids[key]
+        cached = self._ids.get(key) if self._ids is not None else None
+        if cached is not None:
+            return cached
         ids = await self.rpc.search(model, [(field, "=", value)], limit=1)
         if not ids:
             return None
-        if self.size:
+        if self._ids is not None:
             self._ids[key] = ids[0]
-            while len(self._ids) > self.size:
-                self._ids.popitem(last=False)
         return ids[0]
 
     async def resolve(self, ref: Reference, value: object) -> int:

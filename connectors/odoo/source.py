@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bizbus.connectors.base import Cursor, PollState, SourceRecord, next_poll
+from bizbus.connectors.base import Cursor, PollState, SourceRecord
 from bizbus.connectors.errors import TransientError
+from bizbus.connectors.feeds import poll_pages
 from bizbus.connectors.odoo.models import ModelSpec
 from bizbus.connectors.odoo.rpc import OdooRpc, odoo_datetime
 
@@ -98,19 +99,22 @@ async def read_poll(
     Yields:
         The records to emit (cursor order, cursors never decreasing) and the state after them.
     """
-    since = state.since(options.overlap)
     fields = spec.fields_to_read()
     context = {"context": {"active_test": False}} if spec.archivable else {}
-    after: Cursor | None = None
-    while True:
+
+    async def page(since: datetime | None, after: Cursor | None) -> list[dict[str, Any]]:
         rows = await rpc.call(
             spec.name,
             "search_read",
             [feed_domain(since, after)],
             {"fields": fields, "order": _ORDER, "limit": options.page_size, **context},
         )
-        rows = [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
-        batch = next_poll(rows, state, key=position, overlap=options.overlap)
+        return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+    pages = poll_pages(
+        page, state, key=position, overlap=options.overlap, page_size=options.page_size
+    )
+    async for batch in pages:
         records = [
             SourceRecord(
                 entity=spec.name,
@@ -122,8 +126,4 @@ async def read_poll(
             )
             for (row, at), commit in zip(batch.emit, batch.commits, strict=True)
         ]
-        state = batch.state
-        yield records, state
-        if len(rows) < options.page_size:
-            return
-        after = max(position(row) for row in rows)
+        yield records, batch.state

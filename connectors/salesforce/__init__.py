@@ -9,7 +9,14 @@ from bizbus.connectors.salesforce.connector import FEED_ENTITIES, SalesforceConn
 from bizbus.connectors.salesforce.objects import OBJECTS, ObjectSpec
 from bizbus.connectors.salesforce.settings import SalesforceSettings
 from bizbus.connectors.salesforce.sink import FlaggedOrders
-from bizbus.connectors.salesforce.soql import format_soql, literal, quote, quote_like, select
+from bizbus.connectors.salesforce.soql import (
+    format_soql,
+    literal,
+    parse_datetime,
+    quote,
+    quote_like,
+    select,
+)
 
 __all__ = [
     "FEED_ENTITIES",
@@ -22,6 +29,7 @@ __all__ = [
     "UpsertResult",
     "format_soql",
     "literal",
+    "parse_datetime",
     "quote",
     "quote_like",
     "select",

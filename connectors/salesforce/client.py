@@ -5,16 +5,16 @@ request carries ``Sforce-Call-Options: client=<tag>`` so our writes are recognis
 come back. Limits: the org's daily API allowance; 429/503 are retried by the HTTP base.
 """
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from urllib.parse import quote as quote_path
 
 import httpx
 import orjson
+from cachetools import LRUCache
 
 from bizbus.connectors.auth import SalesforceClientCredentials, TokenProvider
 from bizbus.connectors.errors import RejectedError, TransientError
@@ -102,28 +102,13 @@ class SalesforceClient(HttpConnector):
         self.api_version = api_version
         self.client_tag = client_tag
         self.prefix = f"/services/data/{api_version}"
-        self._ids: OrderedDict[tuple[str, str, str | bool], str] = OrderedDict()
+        self._ids: LRUCache[tuple[str, str, str | bool], str] = LRUCache(_FIND_CACHE_SIZE)
 
     @classmethod
     def token_from_settings(cls, settings: SalesforceSettings) -> IdentityClientCredentials:
         """The client credentials provider these settings describe."""
         return IdentityClientCredentials(
             settings.resolved_token_url(), settings.client_id, client_secret=settings.client_secret
-        )
-
-    @classmethod
-    def from_settings(cls, settings: SalesforceSettings, **overrides: Any) -> Self:
-        """Build from validated settings (``overrides``: e.g. a test ``transport``)."""
-        options: dict[str, Any] = {
-            "token": cls.token_from_settings(settings),
-            **settings.http_options(),
-            **overrides,
-        }
-        return cls(
-            settings.base_url,
-            api_version=settings.api_version,
-            client_tag=settings.client_tag,
-            **options,
         )
 
     # -- error messages ------------------------------------------------------------------
@@ -233,9 +218,8 @@ class SalesforceClient(HttpConnector):
             RejectedError: Several records match.
         """
         key = (obj, field, value)
-        if key in self._ids:
-            self._ids.move_to_end(key)
-            return self._ids[key]
+        if (cached := self._ids.get(key)) is not None:
+            return cached
         where = format_soql(f"{identifier(field)} = {{v}}", v=value)
         soql = select(obj, ["Id"], where=where, limit=2)
         rows = await self.query(soql)
@@ -245,8 +229,6 @@ class SalesforceClient(HttpConnector):
             return None
         found = str(rows[0]["Id"])
         self._ids[key] = found
-        while len(self._ids) > _FIND_CACHE_SIZE:
-            self._ids.popitem(last=False)
         return found
 
     async def standard_pricebook_id(self) -> str | None:

@@ -9,7 +9,8 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Self
+from functools import partial
+from typing import Any
 
 import httpx
 
@@ -18,10 +19,10 @@ from bizbus.connectors.base import (
     ApplyResult,
     Cursor,
     FeedStates,
-    PollState,
     SinkCommand,
     SourceRecord,
 )
+from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.salesforce.client import IdentityClientCredentials, SalesforceClient
 from bizbus.connectors.salesforce.objects import spec_for
 from bizbus.connectors.salesforce.settings import SalesforceSettings
@@ -72,11 +73,6 @@ class SalesforceConnector(SalesforceClient):
         self._poll_sleep = poll_sleep
         self._feeds = FeedStates()
 
-    @classmethod
-    def from_settings(cls, settings: SalesforceSettings, **overrides: Any) -> Self:
-        """Same as ``SalesforceConnector(settings, **overrides)`` (registry convention)."""
-        return cls(settings, **overrides)
-
     # -- source --------------------------------------------------------------------------
 
     def feed_options(self) -> FeedOptions:
@@ -109,22 +105,7 @@ class SalesforceConnector(SalesforceClient):
             return self.settings.integration_user_id
         return self.token.user_id if isinstance(self.token, IdentityClientCredentials) else None
 
-    def is_own_write(self, record: SourceRecord) -> bool:
-        """True when ``record`` is the echo of a write made with our ``client_tag``."""
-        return record.client == self.client_tag
-
-    async def poll(self, entity: str, state: PollState) -> tuple[list[SourceRecord], PollState]:
-        """One poll of ``entity`` to its end: new records and the state to pass next time."""
-        spec = spec_for(entity)
-        found: list[SourceRecord] = []
-        async for records, after in read_poll(
-            self, spec, state, options=self.feed_options(), echo=self.echo_hint
-        ):
-            found.extend(records)
-            state = after
-        return found, state
-
-    async def changes(
+    def changes(
         self, entity: str, since: Cursor | None, *, follow: bool = False
     ) -> AsyncGenerator[SourceRecord, None]:
         """Yield changes of ``entity`` after ``since``, in cursor order, each with its cursor.
@@ -136,19 +117,15 @@ class SalesforceConnector(SalesforceClient):
         call to the next; any other ``since`` (e.g. after a restart) re-reads
         ``poll_overlap_s`` before it, so late commits are not lost (at-least-once).
         """
-        spec = spec_for(entity)
-        state = self._feeds.resume(entity, since)
-        while True:
-            async for records, after in read_poll(
-                self, spec, state, options=self.feed_options(), echo=self.echo_hint
-            ):
-                for record in records:
-                    yield record
-                state = after
-                self._feeds.remember(entity, after)
-            if not follow:
-                return
-            await self._poll_sleep(self.settings.poll_interval_s)
+        spec, options = spec_for(entity), self.feed_options()
+        return follow_polls(
+            lambda state: read_poll(self, spec, state, options=options, echo=self.echo_hint),
+            self._feeds.resume(entity, since),
+            follow=follow,
+            interval=self.settings.poll_interval_s,
+            sleep=self._poll_sleep,
+            remember=partial(self._feeds.remember, entity),
+        )
 
     # -- sink ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import re
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from bizbus.connectors.settings import ConnectorSettings
+from bizbus.connectors.settings import ConnectorSettings, http_url
 
 __all__ = ["SalesforceSettings"]
 
@@ -66,15 +66,10 @@ class SalesforceSettings(ConnectorSettings):
         "(one extra GET per write; false for raw throughput)",
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        return _http_url(value)
-
     @field_validator("token_url")
     @classmethod
     def _token_url(cls, value: str | None) -> str | None:
-        return _http_url(value) if value else None
+        return http_url(value) if value else None
 
     @field_validator("api_version")
     @classmethod
@@ -109,9 +104,3 @@ class SalesforceSettings(ConnectorSettings):
     def resolved_token_url(self) -> str:
         """The OAuth token endpoint: ``token_url`` or ``<base_url>/services/oauth2/token``."""
         return self.token_url or f"{self.base_url}/services/oauth2/token"
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("https://", "http://")):
-        raise ValueError("must start with https:// (or http:// for a local sandbox)")
-    return value.rstrip("/")

@@ -70,13 +70,12 @@ def format_datetime(moment: datetime) -> str:
 
 
 def parse_datetime(text: str) -> datetime:
-    """Parse a Salesforce datetime (``2026-11-27T05:00:00.000+0000``, ``...Z``) into UTC."""
-    cleaned = text.strip()
-    if cleaned.endswith("Z"):
-        cleaned = cleaned[:-1] + "+00:00"
-    elif len(cleaned) > 5 and cleaned[-5] in "+-" and cleaned[-4:].isdigit():
-        cleaned = cleaned[:-2] + ":" + cleaned[-2:]
-    moment = datetime.fromisoformat(cleaned)
+    """Parse a Salesforce datetime (``2026-11-27T05:00:00.000+0000``, ``...Z``) into UTC.
+
+    The one parser of Salesforce datetimes (feeds, write comparisons, flows' mappings); Python
+    3.11's ``fromisoformat`` reads the ``+0000`` and ``Z`` forms, and a naive time is UTC.
+    """
+    moment = datetime.fromisoformat(text.strip())
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bizbus.connectors.base import Cursor, PollState, SourceRecord, next_poll
+from bizbus.connectors.base import Cursor, PollState, SourceRecord
+from bizbus.connectors.feeds import poll_pages
 from bizbus.connectors.salesforce.client import SalesforceClient
 from bizbus.connectors.salesforce.objects import ObjectSpec
 from bizbus.connectors.salesforce.soql import format_soql, parse_datetime, select
@@ -77,13 +78,16 @@ async def read_poll(
         The records to emit (cursor order, cursors never decreasing) and the state after them.
     """
     fields = spec.feed_fields(options.echo_field)
-    since = state.since(options.overlap)
-    after: Cursor | None = None
-    while True:
+
+    async def page(since: datetime | None, after: Cursor | None) -> list[dict[str, Any]]:
         soql = select(spec.name, fields, where=_window(since, after),
                       order_by=("SystemModstamp", "Id"), limit=options.page_size)  # fmt: skip
-        rows = await client.query(soql, include_deleted=options.include_deleted)
-        batch = next_poll(rows, state, key=position, overlap=options.overlap)
+        return await client.query(soql, include_deleted=options.include_deleted)
+
+    pages = poll_pages(
+        page, state, key=position, overlap=options.overlap, page_size=options.page_size
+    )
+    async for batch in pages:
         emitted = [row for row, _ in batch.emit]
         if spec.name == "Order" and emitted:
             # After next_poll: versions digest the Order row itself (a roll-up bumps its stamp).
@@ -92,11 +96,7 @@ async def read_poll(
             _record(spec, row, at, commit, echo)
             for (row, at), commit in zip(batch.emit, batch.commits, strict=True)
         ]
-        state = batch.state
-        yield records, state
-        if len(rows) < options.page_size:
-            return
-        after = max(position(row) for row in rows)
+        yield records, batch.state
 
 
 def _record(

@@ -16,6 +16,7 @@ from pydantic import JsonValue
 
 from bizbus.connectors.errors import MappingError
 from bizbus.connectors.fields import text
+from bizbus.connectors.salesforce.soql import parse_datetime
 from bizbus.flows.catalog.ownership import CatalogSettings, CrmObject, FieldRule, Owner
 from bizbus.schemas import (
     FieldConflictDetectedV1,
@@ -223,7 +224,7 @@ def _crm_time(row: Mapping[str, Any]) -> datetime:
     stamp = row.get("SystemModstamp") or row.get("LastModifiedDate")
     if not isinstance(stamp, str):
         raise MappingError("catalog: CRM row without SystemModstamp")
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
+    return parse_datetime(stamp)
 
 
 def conflict_of(

@@ -9,9 +9,9 @@ import time
 
 from bizbus.connectors.errors import IntegrationError
 from bizbus.flows.runtime.record import Headers, RawRecord
+from bizbus.schemas import DLQ_SUFFIX as DLQ_SUFFIX  # re-exported: trace reads dl.DLQ_SUFFIX
 from bizbus.schemas import SchemaError
 
-DLQ_SUFFIX = ".dlq"
 HEADER_PREFIX = "bizbus_dlq_"
 ERROR_CLASS = HEADER_PREFIX + "error_class"
 REASON = HEADER_PREFIX + "reason"
@@ -21,11 +21,6 @@ SOURCE_PARTITION = HEADER_PREFIX + "partition"
 SOURCE_OFFSET = HEADER_PREFIX + "offset"
 FAILED_AT = HEADER_PREFIX + "failed_at_ms"
 _MAX_REASON = 500
-
-
-def dlq_topic(topic: str) -> str:
-    """Return the dead-letter topic of `topic`."""
-    return topic + DLQ_SUFFIX
 
 
 def safe_reason(error: BaseException) -> str:

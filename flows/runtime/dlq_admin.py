@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bizbus.flows.runtime import deadletter as dl
 from bizbus.flows.runtime.record import Headers
+from bizbus.schemas import DLQ_SUFFIX
 
 REPLAYED_FROM = "bizbus_replayed_from"
 
@@ -37,7 +38,7 @@ class DeadLetter:
     @property
     def source_topic(self) -> str:
         """Return the topic the record failed on."""
-        return self.header(dl.SOURCE_TOPIC) or self.topic.removesuffix(dl.DLQ_SUFFIX)
+        return self.header(dl.SOURCE_TOPIC) or self.topic.removesuffix(DLQ_SUFFIX)
 
 
 async def _partitions(bootstrap: str, *, topic: str | None = None) -> list[TopicPartition]:
@@ -47,7 +48,7 @@ async def _partitions(bootstrap: str, *, topic: str | None = None) -> list[Topic
     try:
         existing = await admin.list_topics()
         if topic is None:
-            topics = sorted(t for t in existing if t.endswith(dl.DLQ_SUFFIX))
+            topics = sorted(t for t in existing if t.endswith(DLQ_SUFFIX))
         else:
             topics = [topic] if topic in existing else []
         described = await admin.describe_topics(topics) if topics else []

@@ -10,14 +10,16 @@ escape (it would stop them for good): they log it and run again.
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import faust
 from faust.web import Request, Response
 
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.flows.runtime.deadletter import safe_reason
 from bizbus.flows.runtime.faust_glue import guarded_agent
-from bizbus.flows.runtime.guard import EventGuard, RetryPolicy
+from bizbus.flows.runtime.guard import GUARD_POLICY, EventGuard
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.readiness import FeedProgress, Readiness
 from bizbus.flows.runtime.record import RawRecord
@@ -59,11 +61,12 @@ class FaustRuntime:
         return self.settings.topic_prefix + logical
 
     def retry_policy(self) -> RetryPolicy:
-        """Return the guard's retry policy from settings."""
-        return RetryPolicy(
-            max_attempts=self.settings.retry_max_attempts,
-            first_delay_s=self.settings.retry_first_delay_s,
-            auth_delay_s=self.settings.auth_retry_delay_s,
+        """Return the guard's in-place retry policy (its budget: `bizbus.connectors.retry`)."""
+        return replace(
+            GUARD_POLICY,
+            attempts=self.settings.retry_max_attempts,
+            initial=self.settings.retry_first_delay_s,
+            auth_hold=self.settings.auth_retry_delay_s,
         )
 
     def open_tables(self, specs: Iterable[TableSpec]) -> dict[str, Table]:

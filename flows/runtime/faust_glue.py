@@ -10,10 +10,11 @@ from typing import Any
 import faust
 from mode.utils.times import want_seconds
 
-from bizbus.flows.runtime.deadletter import dlq_topic
-from bizbus.flows.runtime.guard import EventGuard, Handler, RetryPolicy
+from bizbus.connectors.retry import RetryPolicy
+from bizbus.flows.runtime.guard import EventGuard, Handler
 from bizbus.flows.runtime.record import Headers, RawRecord
 from bizbus.flows.runtime.topics_admin import TopicPlan
+from bizbus.schemas import dlq_for
 
 
 def raw_record(event: Any) -> RawRecord:
@@ -97,7 +98,7 @@ def guarded_agent(
 
     # The dead-letter topic exists before the first failure: on a cluster without topic
     # auto-creation a dead letter must never be the first write to its topic.
-    dead_letters = app.topic(dlq_topic(topic_name), partitions=1, internal=True, config=dlq_config)
+    dead_letters = app.topic(dlq_for(topic_name), partitions=1, internal=True, config=dlq_config)
 
     async def declare_dead_letters() -> None:
         await dead_letters.maybe_declare()

@@ -13,7 +13,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from bizbus.schemas.payloads.catalog import ModelCode
 from bizbus.schemas.payloads.common import Address, SalesRep
-from bizbus.schemas.values import CurrencyCode, Money, NonEmptyStr, Payload, Quantity
+from bizbus.schemas.values import (
+    CurrencyCode,
+    Money,
+    NonEmptyStr,
+    Payload,
+    Quantity,
+    UnsignedDecimalText,
+)
 
 __all__ = [
     "OrderLine",
@@ -65,7 +72,7 @@ class OrderLine(BaseModel):
     product_name: NonEmptyStr = Field(description="Product name on the order line.")
     quantity: Quantity = Field(gt=0, description="Ordered quantity.")
     unit_price: Money = Field(description="Agreed unit price, after negotiation.")
-    discount_percent: Decimal = Field(
+    discount_percent: UnsignedDecimalText = Field(
         default=Decimal(0), ge=0, le=100, description="Line discount in percent."
     )
 
@@ -136,7 +143,7 @@ class SalesOrderLine(BaseModel):
     description: NonEmptyStr = Field(description="Line description.")
     quantity: Quantity = Field(description="Ordered quantity.")
     unit_price: Money = Field(description="Unit price.")
-    discount_percent: Decimal = Field(
+    discount_percent: UnsignedDecimalText = Field(
         default=Decimal(0), ge=0, le=100, description="Line discount in percent."
     )
     delivered_quantity: Quantity = Field(default=Decimal(0), description="Quantity delivered.")

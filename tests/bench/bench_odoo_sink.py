@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python -m tests.bench.bench_odoo_sink [--applies N] [--concurrency C] ...``.
 Starts its own sandbox ERP (loopback), sets ``latency_ms``, then measures (a) raw JSON-RPC
 ``execute_kw`` calls (``search_read`` by ref, and ``write``) on one AsyncClient at concurrency
-C, and (b) ``OdooConnector.apply`` of partner upserts over K keys through a ``KeyedRunner``
-(per-key order kept, keys concurrent). Prints calls/s, the ratio, and p50/p99 latencies.
+C, and (b) ``OdooConnector.apply`` of partner upserts over K keys, one lane per key (per-key
+order kept, keys concurrent, at most C applies at once). Prints calls/s, the ratio, and
+p50/p99 latencies.
 """
 
 import argparse
@@ -22,8 +23,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bizbus.connectors.base import ApplyResult, Outcome, SinkCommand
-from bizbus.connectors.keyed import KeyedRunner
+from bizbus.connectors.base import Outcome, SinkCommand
 from bizbus.connectors.odoo import OdooConnector, OdooSettings
 from bizbus.connectors.settings import load_settings
 from bizbus.deploy.sandbox.registry import SYSTEMS
@@ -135,37 +135,34 @@ def command(key: str, version: int) -> SinkCommand:
 async def sink_phase(
     erp: OdooConnector, transport: Timed, keys: list[str], *, applies: int, concurrency: int
 ) -> tuple[Run, dict[str, list[int]]]:
-    """N applies over K keys: per-key order through a KeyedRunner, keys concurrent."""
+    """N applies over K keys: per-key order in one lane per key, keys concurrent."""
     transport.latencies.clear()
     applied: dict[str, list[int]] = defaultdict(list)
     outcomes: Counter[str] = Counter()
     apply_latencies: list[float] = []
 
-    def job(key: str, step: int) -> Callable[[], Awaitable[ApplyResult]]:
-        async def run() -> ApplyResult:
-            started = time.perf_counter()
-            result = await erp.apply(command(key, 1 + step // 2))
-            apply_latencies.append(time.perf_counter() - started)
-            applied[key].append(step)
-            outcomes[result.outcome.value] += 1
-            return result
+    async def apply(key: str, step: int) -> None:
+        started = time.perf_counter()
+        result = await erp.apply(command(key, 1 + step // 2))
+        apply_latencies.append(time.perf_counter() - started)
+        applied[key].append(step)
+        outcomes[result.outcome.value] += 1
 
-        return run
+    slots = asyncio.Semaphore(concurrency)
 
-    rounds = -(-applies // len(keys))
+    async def lane(key: str, steps: list[int]) -> None:
+        for step in steps:  # one key's applies in order, as a flow's per-key lane runs them
+            async with slots:
+                await apply(key, step)
+
+    steps: dict[str, list[int]] = defaultdict(list)
+    for n in range(applies):
+        steps[keys[n % len(keys)]].append(n // len(keys))
     started = time.perf_counter()
-    async with KeyedRunner(concurrency) as runner:
-        futures = [
-            runner.submit(key, job(key, step))
-            for step in range(rounds)
-            for key in keys
-            if step * len(keys) + keys.index(key) < applies
-        ]
+    await asyncio.gather(*(lane(key, key_steps) for key, key_steps in steps.items()))
     seconds = time.perf_counter() - started
-    for future in futures:
-        future.result()
     run = Run("odoo sink apply()", seconds, len(transport.latencies), list(transport.latencies))
-    run.items, run.outcomes = len(futures), outcomes
+    run.items, run.outcomes = applies, outcomes
     run.apply_latencies = apply_latencies  # type: ignore[attr-defined]
     return run, applied
 

@@ -5,6 +5,7 @@ it, so a replay then succeeds. `flaky-*` values fail once with a transient error
 """
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import faust
@@ -12,7 +13,7 @@ import faust
 from bizbus.connectors.errors import RejectedError, TransientError
 from bizbus.flows.runtime.assignor import CheckedPartitionAssignor
 from bizbus.flows.runtime.faust_glue import guarded_agent
-from bizbus.flows.runtime.guard import RetryPolicy
+from bizbus.flows.runtime.guard import GUARD_POLICY
 from bizbus.flows.runtime.record import RawRecord
 
 app = faust.App(
@@ -40,9 +41,8 @@ async def forward(record: RawRecord) -> None:
     await app.producer.send_and_wait(OUT, record.key, value, None, None, record.headers)
 
 
-guarded_agent(
-    app, os.environ["GUARD_IN"], forward, name="forward", policy=RetryPolicy(first_delay_s=0.05)
-)
+FAST = replace(GUARD_POLICY, initial=0.05, jitter=0.05)
+guarded_agent(app, os.environ["GUARD_IN"], forward, name="forward", policy=FAST)
 
 if __name__ == "__main__":
     app.main()

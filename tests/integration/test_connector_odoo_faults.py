@@ -10,8 +10,8 @@ import pytest
 
 from bizbus.connectors.base import Outcome, SinkCommand
 from bizbus.connectors.errors import AuthError, TransientError
-from bizbus.connectors.httpbase import RetryPolicy
 from bizbus.connectors.odoo import OdooConnector
+from bizbus.connectors.retry import RetryPolicy
 from tests.integration.recording import RecordingTransport
 from tests.integration.test_connector_odoo_sandbox import effects, erp_settings
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from bizbus.connectors.auth import AccessToken, RefreshingToken
 from bizbus.connectors.base import Outcome, SinkCommand
 from bizbus.connectors.errors import AuthError, RateLimited, TransientError
-from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from bizbus.connectors.settings import load_settings
 from bizbus.deploy.sandbox.registry import SYSTEMS

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bizbus.connectors.base import Cursor, Outcome, PollState, SinkCommand, SourceRecord
-from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings, format_soql
 from bizbus.connectors.settings import load_settings
 from bizbus.deploy.sandbox.registry import SYSTEMS
@@ -53,9 +53,24 @@ async def new_order(crm: SalesforceConnector, **fields: Any) -> str:
     return result.external_ids["salesforce_id"]
 
 
-async def caught_up(crm: SalesforceConnector, entity: str) -> PollState:
-    _, state = await crm.poll(entity, PollState())
-    return state
+class Feed:
+    """One entity's feed, pass by pass, each resuming from the last cursor (as the poller does)."""
+
+    def __init__(self, crm: SalesforceConnector, entity: str) -> None:
+        self.crm, self.entity = crm, entity
+        self.cursor: Cursor | None = None
+
+    async def next(self) -> list[SourceRecord]:
+        records = [r async for r in self.crm.changes(self.entity, self.cursor)]
+        if records:
+            self.cursor = records[-1].cursor
+        return records
+
+
+async def caught_up(crm: SalesforceConnector, entity: str) -> Feed:
+    feed = Feed(crm, entity)
+    await feed.next()
+    return feed
 
 
 async def effects_for(control: httpx.AsyncClient, record_id: str) -> list[dict[str, Any]]:
@@ -80,29 +95,29 @@ async def human_token(control: httpx.AsyncClient, username: str) -> str:
 async def test_a_new_order_is_polled_once_with_its_items_and_our_echo_hint(
     crm: SalesforceConnector,
 ) -> None:
-    state = await caught_up(crm, "Order")
+    feed = await caught_up(crm, "Order")
     order_id = await new_order(crm)
-    seen, state = await crm.poll("Order", state)
+    seen = await feed.next()
     mine = [record for record in seen if record.id == order_id]
     assert len(mine) == 1
     record = mine[0]
     assert record.entity == "Order" and not record.deleted
-    assert record.client == "bizbus" and crm.is_own_write(record)
+    assert record.client == crm.client_tag == "bizbus"
     assert record.origin == crm.integration_user_id
     assert record.payload["OrderItems"] == {"totalSize": 0, "done": True, "records": []}
-    assert state.cursor is not None and record.cursor <= state.cursor
+    assert feed.cursor is not None and record.cursor <= feed.cursor
     assert record.modified_at == record.cursor.modified
     for _ in range(2):
-        again, state = await crm.poll("Order", state)
+        again = await feed.next()
         assert order_id not in [r.id for r in again]
 
 
 async def test_changes_follows_the_feed_and_never_repeats_a_record(
     crm: SalesforceConnector,
 ) -> None:
-    state = await caught_up(crm, "Order")
-    assert state.cursor is not None
-    feed = crm.changes("Order", state.cursor, follow=True)
+    caught = await caught_up(crm, "Order")
+    assert caught.cursor is not None
+    feed = crm.changes("Order", caught.cursor, follow=True)
     received: list[SourceRecord] = []
     try:
         first = await new_order(crm)
@@ -126,7 +141,7 @@ async def test_rows_sharing_one_timestamp_are_all_read_across_small_batches(
     crm_url: str, control: httpx.AsyncClient
 ) -> None:
     async with SalesforceConnector(crm_settings(crm_url, page_size=2), retry=FAST) as crm:
-        state = await caught_up(crm, "Account")
+        feed = await caught_up(crm, "Account")
         assert (await control.post("/_sandbox/clock", json={"manual": True})).status_code == 200
         try:
             refs = [unique("T-CUST") for _ in range(5)]
@@ -134,11 +149,11 @@ async def test_rows_sharing_one_timestamp_are_all_read_across_small_batches(
                 await crm.apply(SinkCommand("Account", ref, {"Name": f"同时公司 {ref}"}))
         finally:
             await control.post("/_sandbox/clock", json={"manual": False})
-        seen, state = await crm.poll("Account", state)
+        seen = await feed.next()
         mine = [r for r in seen if r.payload.get("ErpCustomerRef__c") in refs]
         assert sorted(r.payload["ErpCustomerRef__c"] for r in mine) == sorted(refs)
         assert len({r.modified_at for r in mine}) == 1  # one frozen millisecond
-        again, _ = await crm.poll("Account", state)
+        again = await feed.next()
         assert not [r for r in again if r.payload.get("ErpCustomerRef__c") in refs]
 
 
@@ -146,7 +161,7 @@ async def test_an_order_changed_again_within_its_millisecond_is_read_again(
     crm: SalesforceConnector, crm_url: str, control: httpx.AsyncClient
 ) -> None:
     """Writes sharing one `SystemModstamp` (the sandbox clock frozen): the last one is read."""
-    state = await caught_up(crm, "Order")
+    feed = await caught_up(crm, "Order")
     token = await human_token(control, "wang.fang@hengli-demo.cn")
 
     async def enter_po(order_id: str, po_number: str) -> None:
@@ -163,15 +178,15 @@ async def test_an_order_changed_again_within_its_millisecond_is_read_again(
     assert (await control.post("/_sandbox/clock", json={"manual": True})).status_code == 200
     try:
         order_id = await new_order(crm)
-        created, state = await crm.poll("Order", state)
+        created = await feed.next()
         [first] = mine(created, order_id)
         await enter_po(order_id, "PO-2026-0815")
-        changed, state = await crm.poll("Order", state)
+        changed = await feed.next()
         [second] = mine(changed, order_id)
         assert second.modified_at == first.modified_at  # one frozen millisecond
         assert second.payload["PoNumber"] == "PO-2026-0815"
         assert second.cursor >= first.cursor
-        assert mine((await crm.poll("Order", state))[0], order_id) == []  # unchanged: not again
+        assert mine(await feed.next(), order_id) == []  # unchanged: not again
         # A third write in the same millisecond while the worker is down; it resumes from
         # the cursor text it stored (a new connector: nothing remembered but that text).
         stored = changed[-1].cursor.to_text()
@@ -249,7 +264,7 @@ async def test_echo_hint_tells_our_writes_from_a_human_edit(
     crm_url: str, control: httpx.AsyncClient, echo_field: str
 ) -> None:
     async with SalesforceConnector(crm_settings(crm_url, echo_field=echo_field), retry=FAST) as crm:
-        state = await caught_up(crm, "Order")
+        feed = await caught_up(crm, "Order")
         ours = await new_order(crm)
         human = await new_order(crm)
         token = await human_token(control, "wang.fang@hengli-demo.cn")
@@ -259,10 +274,9 @@ async def test_echo_hint_tells_our_writes_from_a_human_edit(
             headers={"Authorization": f"Bearer {token}"},
         )
         assert edited.status_code == 204
-        seen, _ = await crm.poll("Order", state)
-        by_id = {r.id: r for r in seen}
-        assert by_id[ours].client == "bizbus" and crm.is_own_write(by_id[ours])
-        assert by_id[human].client is None and not crm.is_own_write(by_id[human])
+        by_id = {r.id: r for r in await feed.next()}
+        assert by_id[ours].client == crm.client_tag == "bizbus"  # how flows spot our echoes
+        assert by_id[human].client is None
         assert by_id[human].origin != crm.integration_user_id
 
 

@@ -1,4 +1,4 @@
-"""FeishuConnector over httpx.MockTransport: code table, token refresh, keyed creates, catch-up."""
+"""FeishuConnector over httpx.MockTransport: code table, token refresh, subscribe, catch-up."""
 
 import base64
 from collections.abc import Callable
@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from bizbus.connectors.base import Cursor, Outcome, SinkCommand
+from bizbus.connectors.base import Cursor
 from bizbus.connectors.errors import (
     AuthError,
     ConfigError,
@@ -19,7 +19,7 @@ from bizbus.connectors.errors import (
     TransientError,
 )
 from bizbus.connectors.feishu import FeishuConnector, FeishuRejected, FeishuSettings
-from bizbus.connectors.httpbase import RetryPolicy
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.settings import load_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feishu"
@@ -173,69 +173,6 @@ async def test_a_non_json_5xx_falls_back_to_the_status_table() -> None:
     async with connector(fake) as oa:
         await oa.ping()
     assert len(fake.calls) == 2
-
-
-# -- the sink -------------------------------------------------------------------------------
-
-FORM = [{"id": "widget_purpose", "type": "textarea", "value": "参加展会"}]
-
-
-def command(key: str = "b1d7a7a0-trip-0001", **payload: Any) -> SinkCommand:
-    body = {"approval_code": CODE, "user_id": "f8ca557e", "form": FORM, **payload}
-    return SinkCommand("approval_instance", key, body)
-
-
-async def test_the_same_command_twice_creates_once_and_reports_unchanged() -> None:
-    bodies: list[dict[str, Any]] = []
-
-    def api(request: httpx.Request) -> httpx.Response:
-        bodies.append(orjson.loads(request.content))
-        return ok({"instance_code": "INST-1"})
-
-    async with connector(FakeFeishu(api)) as oa:
-        first = await oa.apply(command())
-        second = await oa.apply(command())
-    assert first.outcome is Outcome.CREATED and second.outcome is Outcome.UNCHANGED
-    assert first.external_ids == second.external_ids == {"instance_code": "INST-1"}
-    assert bodies[0]["uuid"] == "b1d7a7a0-trip-0001"
-    assert orjson.loads(bodies[0]["form"]) == FORM  # a JSON string, Chinese kept
-    assert "参加展会" in bodies[0]["form"]
-
-
-async def test_a_keyed_create_is_resent_after_a_503() -> None:
-    answers = [fail(503, 1395001)]
-    fake = FakeFeishu(lambda r: answers.pop(0) if answers else ok({"instance_code": "I-2"}))
-    async with connector(fake) as oa:
-        result = await oa.apply(command())
-    assert result.external_ids["instance_code"] == "I-2" and len(fake.calls) == 2
-
-
-async def test_a_uuid_conflict_is_rejected() -> None:
-    fake = FakeFeishu(lambda r: fail(400, 60012, "uuid conflict"))
-    async with connector(fake) as oa:
-        with pytest.raises(FeishuRejected, match="60012") as caught:
-            await oa.apply(command())
-    assert not caught.value.retriable
-
-
-@pytest.mark.parametrize(
-    ("cmd", "match"),
-    [
-        (SinkCommand("Order", "k", {}), "only 'approval_instance'"),
-        (command(key="x" * 65), "1-64"),
-        (command(approval_code=""), "no approval_code"),
-        (command(user_id=None), "no user_id or open_id"),
-        (command(form=12), "widget list or JSON string"),
-    ],
-)
-async def test_malformed_commands_are_schema_errors_without_a_call(
-    cmd: SinkCommand, match: str
-) -> None:
-    fake = FakeFeishu(lambda r: ok({"instance_code": "I"}))
-    async with connector(fake) as oa:
-        with pytest.raises(SchemaError, match=match):
-            await oa.apply(cmd)
-    assert fake.calls == []
 
 
 async def test_subscribe_is_idempotent() -> None:

@@ -14,8 +14,8 @@ from bizbus.connectors.errors import (
     RejectedError,
     TransientError,
 )
-from bizbus.connectors.httpbase import RetryPolicy
 from bizbus.connectors.odoo import OdooConnector, fault_error
+from bizbus.connectors.retry import RetryPolicy
 from tests.unit.test_connector_odoo_fake import KEY, FakeOdoo, fixture, settings
 
 FAST = RetryPolicy(attempts=3, max_delay=5.0, initial=0.01, max_backoff=0.02, jitter=0.0)

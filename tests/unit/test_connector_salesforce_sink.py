@@ -21,8 +21,8 @@ from bizbus.connectors.errors import (
     RejectedError,
     SchemaError,
 )
-from bizbus.connectors.httpbase import RetryPolicy
-from bizbus.connectors.registry import load_connector
+from bizbus.connectors.registry import DIALECTS
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from bizbus.connectors.salesforce.sink import same_value
 from bizbus.connectors.settings import load_settings
@@ -336,4 +336,4 @@ def test_settings_defaults_and_the_registry_line() -> None:
     assert loaded.client_tag == "bizbus" and loaded.echo_field == "bizbus_LastChangeClient__c"
     assert loaded.resolved_token_url() == BASE + "/services/oauth2/token"
     assert "s3cr3t" not in repr(loaded)
-    assert load_connector("salesforce") is SalesforceConnector
+    assert DIALECTS["salesforce"].connector_class() is SalesforceConnector

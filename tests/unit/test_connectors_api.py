@@ -6,10 +6,10 @@ import inspect
 import pytest
 
 import bizbus.connectors as connectors
-from bizbus.connectors.errors import ConfigError
-from bizbus.connectors.registry import CONNECTORS, connector_names, load_connector
+from bizbus.connectors.registry import DIALECTS, ROLES
 
-REEXPORTED = ["auth", "base", "errors", "httpbase", "quota", "registry", "settings", "status"]
+REEXPORTED = ["auth", "base", "errors", "httpbase", "quota", "registry", "retry", "settings"]
+REEXPORTED += ["status"]
 REEXPORTED += ["webhooks"]
 
 
@@ -27,7 +27,7 @@ def test_every_name_in_all_resolves() -> None:
         assert getattr(connectors, name) is not None
 
 
-@pytest.mark.parametrize("module_name", [*REEXPORTED, "generic_rest", "generic_webhook"])
+@pytest.mark.parametrize("module_name", REEXPORTED)
 def test_module_all_names_are_defined_there(module_name: str) -> None:
     module = importlib.import_module(f"connectors.{module_name}")
     for name in module.__all__:
@@ -66,13 +66,8 @@ def test_schema_error_is_also_the_schemas_one() -> None:
     assert "data.id" in str(error)
 
 
-def test_registry_loads_every_registered_connector_lazily() -> None:
-    assert connector_names() == sorted(CONNECTORS)
-    for name in connector_names():
-        cls = load_connector(name)
-        assert inspect.isclass(cls)
-
-
-def test_unknown_connector_is_a_config_error_listing_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="rest"):
-        load_connector("sap")
+def test_registry_imports_every_dialect_lazily_and_each_role_has_one() -> None:
+    for dialect in DIALECTS.values():
+        assert inspect.isclass(dialect.connector_class())
+        assert inspect.isclass(dialect.settings_class())
+    assert {dialect.role for dialect in DIALECTS.values()} == set(ROLES)

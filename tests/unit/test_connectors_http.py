@@ -12,8 +12,9 @@ from pydantic import SecretStr
 
 from bizbus.connectors.auth import AccessToken, OdooApiKey, RefreshingToken
 from bizbus.connectors.errors import AuthError, RateLimited, RejectedError, TransientError
-from bizbus.connectors.httpbase import HttpConnector, RetryPolicy
+from bizbus.connectors.httpbase import HttpConnector
 from bizbus.connectors.quota import RateBudget
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.status import error_for_response, parse_retry_after
 
 Handler = (

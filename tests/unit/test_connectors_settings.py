@@ -6,8 +6,6 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from bizbus.connectors.errors import ConfigError
-from bizbus.connectors.generic_rest import RestSettings
-from bizbus.connectors.generic_webhook import WebhookSettings
 from bizbus.connectors.settings import ConnectorSettings, load_settings
 
 
@@ -59,25 +57,14 @@ def test_all_bad_settings_are_reported_at_once() -> None:
 
 
 def test_settings_build_explicit_http_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BIZBUS_REST_BASE_URL", "https://erp.example.test")
-    monkeypatch.setenv("BIZBUS_REST_TIMEOUT_S", "3")
-    monkeypatch.setenv("BIZBUS_REST_RATE_PER_S", "50")
-    monkeypatch.setenv("BIZBUS_REST_TOKEN", "t0k3n-value")
-    settings = load_settings(RestSettings)
+    monkeypatch.setenv("BIZBUS_CRM_BASE_URL", "https://crm.example.test")
+    monkeypatch.setenv("BIZBUS_CRM_TIMEOUT_S", "3")
+    monkeypatch.setenv("BIZBUS_CRM_RATE_PER_S", "50")
+    monkeypatch.setenv("BIZBUS_CRM_CLIENT_ID", "3MVG9")
+    monkeypatch.setenv("BIZBUS_CRM_CLIENT_SECRET", "t0k3n-value")
+    settings = load_settings(CrmSettings)
     options = settings.http_options()
     assert options["timeout"] == httpx.Timeout(3.0, connect=5.0, pool=3.0)
     assert options["retry"].attempts == 4
     assert options["budget"].rate == 50
     assert "t0k3n" not in repr(settings)
-
-
-def test_env_prefix_override_serves_a_second_instance(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BIZBUS_HR_BASE_URL", "https://hr.example.test")
-    assert load_settings(RestSettings, env_prefix="BIZBUS_HR_").base_url.startswith("https://hr")
-    with pytest.raises(ConfigError, match="BIZBUS_PAYROLL_BASE_URL is missing"):
-        load_settings(RestSettings, env_prefix="BIZBUS_PAYROLL_")
-
-
-def test_webhook_settings_need_a_secret() -> None:
-    with pytest.raises(ConfigError, match="BIZBUS_WEBHOOK_SECRET is missing: set it to"):
-        load_settings(WebhookSettings)

@@ -1,5 +1,7 @@
 """The per-event guard: retries in place, dead-letters with reasons, never lets an error out."""
 
+from dataclasses import replace
+
 from bizbus.connectors.errors import (
     AuthError,
     MappingError,
@@ -7,8 +9,9 @@ from bizbus.connectors.errors import (
     RejectedError,
     TransientError,
 )
+from bizbus.connectors.retry import RetryPolicy
 from bizbus.flows.runtime import deadletter as dl
-from bizbus.flows.runtime.guard import EventGuard, Outcome, RetryPolicy
+from bizbus.flows.runtime.guard import GUARD_POLICY, EventGuard, Outcome
 from bizbus.flows.runtime.record import Headers, RawRecord
 from bizbus.schemas import SchemaError
 
@@ -23,14 +26,19 @@ RECORD = RawRecord(
 
 
 class Harness:
-    def __init__(self, *failures: BaseException, dlq_failures: int = 0) -> None:
+    def __init__(
+        self,
+        *failures: BaseException,
+        dlq_failures: int = 0,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self.failures = list(failures)
         self.calls = 0
         self.sleeps: list[float] = []
         self.dead: list[tuple[str, bytes | None, bytes | None, Headers]] = []
         self.dlq_failures = dlq_failures
         self.guard = EventGuard(
-            self.send_dead_letter, policy=RetryPolicy(max_attempts=3), sleep=self.sleep
+            self.send_dead_letter, policy=policy or RetryPolicy(attempts=3), sleep=self.sleep
         )
 
     async def sleep(self, seconds: float) -> None:
@@ -101,7 +109,7 @@ async def test_auth_error_holds_the_partition_instead_of_dead_lettering() -> Non
     h = Harness(AuthError("crm rejected the token"), AuthError("crm rejected the token"))
     assert await h.guard.run(h.handler, RECORD) is Outcome.DONE
     assert h.dead == [] and h.guard.stats.auth_waits == 2
-    assert h.sleeps == [h.guard.policy.auth_delay_s] * 2
+    assert h.sleeps == [h.guard.policy.auth_hold] * 2
 
 
 async def test_dead_letter_write_is_retried_until_the_broker_takes_it() -> None:
@@ -121,3 +129,17 @@ async def test_schema_error_reason_is_kept_because_it_names_fields_not_values() 
     assert await h.guard.run(h.handler, RECORD) is Outcome.DEAD_LETTERED
     reason = dict(h.dead[0][3])[dl.REASON].decode()
     assert "data.x" in reason and "withheld" not in reason
+
+
+async def test_the_default_policy_retries_six_times_in_place_without_a_time_cap() -> None:
+    h = Harness(*[TransientError("erp answered 503", system="erp")] * 6, policy=GUARD_POLICY)
+    assert await h.guard.run(h.handler, RECORD) is Outcome.DEAD_LETTERED
+    assert h.calls == 6 and len(h.sleeps) == 5
+    assert all(0.1 <= s <= 10.5 for s in h.sleeps) and h.sleeps[0] <= 0.2 + 0.5
+
+
+async def test_a_time_capped_policy_dead_letters_when_the_next_wait_ends_too_late() -> None:
+    policy = replace(GUARD_POLICY, max_delay=1.0)
+    h = Harness(RateLimited("crm answered 429", system="crm", retry_after=5), policy=policy)
+    assert await h.guard.run(h.handler, RECORD) is Outcome.DEAD_LETTERED
+    assert h.calls == 1 and h.sleeps == []

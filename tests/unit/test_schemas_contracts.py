@@ -68,12 +68,37 @@ def test_every_json_schema_is_valid_draft_2020_12() -> None:
 
 def test_json_schema_rejects_what_the_model_rejects() -> None:
     schema = payload_json_schema(ORDER)
-    fixture = json.loads((ROOT / "tests/fixtures/events" / f"{ORDER}.json").read_text("utf-8"))
-    data = fixture["data"]
+    data = _order_data()
     validator = jsonschema.Draft202012Validator(schema)
     assert validator.is_valid(data)
     assert not validator.is_valid(data | {"surprise": 1})
     assert not validator.is_valid({k: v for k, v in data.items() if k != "lines"})
+
+
+def _order_data() -> dict[str, Any]:
+    fixture = json.loads((ROOT / "tests/fixtures/events" / f"{ORDER}.json").read_text("utf-8"))
+    data: dict[str, Any] = fixture["data"]
+    return data
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("12.50", True), ("2", True), ("1E+3", True), ("lots", False), ("", False),
+     ("1.", False), ("-1", False), (12.5, False)],
+)  # fmt: skip
+def test_an_exported_quantity_is_unsigned_decimal_text(value: object, valid: bool) -> None:
+    data = _order_data()
+    data["lines"][0]["quantity"] = value
+    assert jsonschema.Draft202012Validator(payload_json_schema(ORDER)).is_valid(data) is valid
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"), [("-12.50", True), ("12.50", True), ("lots", False), (12.5, False)]
+)
+def test_an_exported_amount_is_decimal_text_and_may_be_negative(value: object, valid: bool) -> None:
+    data = _order_data()
+    data["total_amount"]["amount"] = value
+    assert jsonschema.Draft202012Validator(payload_json_schema(ORDER)).is_valid(data) is valid
 
 
 def test_the_asyncapi_document_passes_the_official_parser() -> None:
@@ -153,6 +178,34 @@ def test_compat_accepts_an_added_optional_field_and_a_widened_type() -> None:
     assert breaking_changes(old, new) == []
 
 
+def _decimal(number: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [{"type": "number", **number}, {"type": "string"}], "title": "Quantity"}
+
+
+def test_compat_accepts_decimals_becoming_text_as_decided_for_v1() -> None:
+    old = _published_order_schema()
+    line = old["$defs"]["OrderLine"]["properties"]
+    line["quantity"] = _decimal({"exclusiveMinimum": 0.0, "minimum": 0.0})
+    old["$defs"]["Money"]["properties"]["amount"] = _decimal({})
+    assert breaking_changes(old, payload_json_schema(ORDER)) == []
+
+
+def test_compat_still_refuses_other_narrowings_of_a_decimal() -> None:
+    old = _published_order_schema()
+    old["$defs"]["Money"]["properties"]["amount"] = _decimal({})
+    new = copy.deepcopy(old)
+    unsigned = payload_json_schema(ORDER)["$defs"]["OrderLine"]["properties"]["quantity"]
+    new["$defs"]["Money"]["properties"]["amount"] = unsigned  # negatives were sent: breaking
+    assert sorted(breaking_changes(old, new)) == [
+        "data.lines[].unit_price.amount: retyped (a type it accepted is no longer accepted)",
+        "data.total_amount.amount: retyped (a type it accepted is no longer accepted)",
+    ]
+    new["$defs"]["Money"]["properties"]["amount"] = {"type": "string", "pattern": "^[0-9]+$"}
+    assert breaking_changes(old, new)  # not the decimal pattern
+    new["$defs"]["Money"]["properties"]["amount"] = {"type": "number"}
+    assert breaking_changes(old, new)  # strings were sent
+
+
 def test_export_refuses_to_overwrite_a_published_schema_with_a_breaking_change(
     tmp_path: Path,
 ) -> None:
@@ -166,6 +219,14 @@ def test_export_refuses_to_overwrite_a_published_schema_with_a_breaking_change(
     assert json.loads(target.read_text("utf-8")) == published  # nothing was written
     export_contracts(tmp_path, allow_breaking=True)
     assert "legacy_field" not in json.loads(target.read_text("utf-8"))["properties"]
+
+
+def test_export_refuses_to_drop_a_published_topic(tmp_path: Path) -> None:
+    published = asyncapi_document()
+    published["channels"]["src_crm_lead"] = {"address": "src.crm.lead"}
+    (tmp_path / ASYNCAPI_FILE).write_text(json.dumps(published), encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"src\.crm\.lead: published topic removed"):
+        export_contracts(tmp_path)
 
 
 def test_cli_export_writes_every_contract(tmp_path: Path) -> None:

@@ -58,6 +58,21 @@ def test_money_keeps_exact_decimals_through_json() -> None:
     assert str(again.amount) == "0.10"
 
 
+def test_decimals_are_written_as_fixed_point_text_and_read_from_numbers_too() -> None:
+    line = OrderLine.model_validate_json(
+        '{"line_no": 1, "model_code": "HX-200A", "product_name": "贴片机", "quantity": 2,'
+        ' "unit_price": {"amount": 1.5E+3, "currency": "CNY"}, "discount_percent": "5"}'
+    )
+    assert line.quantity == 2 and line.unit_price.amount == Decimal(1500)
+    dumped = line.model_dump(mode="json")
+    assert (dumped["quantity"], dumped["unit_price"]["amount"]) == ("2", "1500")
+    for amount, text in [("1E+2", "100"), ("-0.00", "0.00"), ("-12.50", "-12.50")]:
+        money = Money(amount=Decimal(amount), currency="CNY")
+        assert money.model_dump(mode="json")["amount"] == text
+    with pytest.raises(ValidationError):
+        _line(quantity="lots")
+
+
 @pytest.mark.parametrize("code", ["RMB", "cny", "XYZ", "CN"])
 def test_money_rejects_codes_that_are_not_active_iso_4217(code: str) -> None:
     with pytest.raises(ValidationError):

@@ -70,10 +70,15 @@ def test_source_and_dead_letter_lookups_fail_loudly_for_unknown_names() -> None:
     assert source_topic("crm", "order") == "src.crm.order"
     with pytest.raises(KeyError):
         source_topic("crm", "banana")
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="dead-letter topic"):
         dlq_for("biz.sales.order.dlq")
     with pytest.raises(KeyError):
         topic_for("bizbus.nope.nope.happened.v1")
+
+
+def test_dead_letter_topic_name_is_the_topic_plus_dlq_prefixed_or_not() -> None:
+    assert dlq_for("biz.sales.order") == "biz.sales.order.dlq"
+    assert dlq_for("staging.biz.sales.order") == "staging.biz.sales.order.dlq"
 
 
 def test_topic_spec_refuses_names_that_break_the_rule() -> None:

@@ -5,12 +5,12 @@ Bearer tokens from `/services/oauth2/token`; query/queryAll with `nextRecordsUrl
 get/upsert/delete by External ID; describe; limits. Every write is logged as an effect.
 """
 
-from collections import OrderedDict
 from datetime import UTC
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
+from cachetools import LRUCache
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -56,7 +56,7 @@ class CrmApi:
     def __init__(self, ctx: SandboxContext, records: RecordStore) -> None:
         self.ctx = ctx
         self.records = records
-        self.cursors: OrderedDict[str, tuple[list[dict[str, Any]], int]] = OrderedDict()
+        self.cursors: LRUCache[str, tuple[list[dict[str, Any]], int]] = LRUCache(_MAX_CURSORS)
         self.api_calls = 0
 
     def routes(self) -> list[BaseRoute]:
@@ -154,10 +154,9 @@ class CrmApi:
     def next_page(self, locator: str, version: str) -> Response:
         """Answer a page of an earlier query (`/query/01g...-2000`)."""
         cursor_id, _, offset = locator.partition("-")
-        cursor = self.cursors.get(cursor_id)
+        cursor = self.cursors.get(cursor_id)  # a read keeps a cursor in use from expiring
         if cursor is None or not offset.isdigit():
             raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        self.cursors.move_to_end(cursor_id)
         records, batch = cursor
         return self._page(records, int(offset), batch, version, cursor_id)
 
@@ -175,8 +174,6 @@ class CrmApi:
             if cursor_id is None:
                 cursor_id = make_id("01g", len(self.cursors) + self.api_calls)
                 self.cursors[cursor_id] = (records, batch)
-                while len(self.cursors) > _MAX_CURSORS:
-                    self.cursors.popitem(last=False)
             body["nextRecordsUrl"] = f"/services/data/v{version}/query/{cursor_id}-{end}"
         elif cursor_id is not None:
             self.cursors.pop(cursor_id, None)
