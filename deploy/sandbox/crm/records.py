@@ -160,14 +160,7 @@ class RecordStore:
             if values.get(fdef.name) is None and fdef.default is not None:
                 values[fdef.name] = to_db(fdef, fdef.default)
         _derive(self, obj, values)
-        missing = [f.name for f in obj.fields if f.required and values.get(f.name) in (None, "")]
-        if missing:
-            raise SalesforceError(
-                400,
-                "REQUIRED_FIELD_MISSING",
-                f"Required fields are missing: [{', '.join(missing)}]",
-                missing,
-            )
+        _require_fields(obj, values)
         self._check_unique(obj, values, None)
         record_id = self.new_id(obj)
         values.update(
@@ -198,14 +191,7 @@ class RecordStore:
             raise not_found()
         merged = {**current, **values}
         _derive(self, obj, merged)
-        missing = [f.name for f in obj.fields if f.required and merged.get(f.name) in (None, "")]
-        if missing:
-            raise SalesforceError(
-                400,
-                "REQUIRED_FIELD_MISSING",
-                f"Required fields are missing: [{', '.join(missing)}]",
-                missing,
-            )
+        _require_fields(obj, merged)
         self._check_unique(obj, values, record_id)
         changes = {k: merged[k] for k in merged if merged[k] != current.get(k)}
         changes.update(LastModifiedDate=now, LastModifiedById=actor.user_id, SystemModstamp=now)
@@ -279,3 +265,15 @@ def _after_write(records: RecordStore, obj: ObjectDef, values: dict[str, Any], n
         'WHERE "Id" = ?',
         (values["OrderId"], now, values["OrderId"]),
     )
+
+
+def _require_fields(obj: ObjectDef, values: dict[str, Any]) -> None:
+    """Refuse a record that leaves a required field empty, as Salesforce does."""
+    missing = [f.name for f in obj.fields if f.required and values.get(f.name) in (None, "")]
+    if missing:
+        raise SalesforceError(
+            400,
+            "REQUIRED_FIELD_MISSING",
+            f"Required fields are missing: [{', '.join(missing)}]",
+            missing,
+        )
