@@ -48,6 +48,9 @@ class NodeProcess:
 
     def alive(self) -> bool:
         """Return whether the node's Java process still runs."""
+        child = _CHILDREN.get(self.pid)
+        if child is not None:  # started by this process: its exit status is the truth
+            return child.poll() is None
         return is_alive(self.pid, marker=_PROCESS_MARKER)
 
 
@@ -325,7 +328,13 @@ def stop_cluster(cluster: KafkaCluster, *, grace_s: float = 20.0) -> list[int]:
     killed = terminate(list(by_pid), marker=_PROCESS_MARKER, grace_s=grace_s)
     for pid in by_pid:
         child = _CHILDREN.pop(pid, None)
-        if child is not None:
-            child.wait(timeout=5)
+        if child is not None and child.poll() is None:
+            # terminate() could not confirm it by its command line, but it is ours for sure.
+            child.terminate()
+            try:
+                child.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(timeout=30)
     Path(cluster.run_dir, STATE_FILE).unlink(missing_ok=True)
     return [by_pid[pid] for pid in killed]

@@ -29,7 +29,9 @@ def is_alive(pid: int, *, marker: str | None = None) -> bool:
         cmdline = proc.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode()
     except (OSError, IndexError):
         return True  # not Linux-like /proc: trust kill(0)
-    return marker is None or marker in cmdline
+    # An empty cmdline means the kernel could not read it just now (a busy process): unknown,
+    # so trust kill(0) rather than report a live broker dead and orphan it.
+    return marker is None or not cmdline.strip() or marker in cmdline
 
 
 def terminate(pids: list[int], *, marker: str, grace_s: float) -> list[int]:
