@@ -85,4 +85,3 @@ async def test_records_flow_in_key_order_and_the_group_commits_what_it_handled(
         sent = [int(value) for k, value in records if k == key]
         assert [int(value) for k, value in found if k == key] == sent
     assert again.handled == 300
-
