@@ -32,9 +32,13 @@ ROLES: tuple[Role, ...] = get_args(Role)
 
 
 class Connector(Protocol):
-    """What the worker needs of every connector: open it once, close it at stop."""
+    """What the worker needs of every connector: open it once, probe it, close it at stop."""
 
     async def __aenter__(self) -> Self: ...
+
+    async def ping(self) -> None:
+        """One cheap authenticated call; raises when the system is not usable now."""
+        ...
 
     async def __aexit__(
         self,

@@ -1,18 +1,19 @@
-"""One retry policy for every call to a system, applied by two nested loops, one total budget.
+"""One retry policy for every call to a system, and what happens when its tries run out.
 
 1. Per HTTP call (``HttpConnector.request``, tenacity): a TransientError or RateLimited is sent
    again up to ``BIZBUS_<ROLE>_RETRY_ATTEMPTS`` tries (default 4), never past
    ``BIZBUS_<ROLE>_RETRY_MAX_DELAY_S`` (30 s) since the first, waiting a jittered backoff or
    the system's Retry-After; then the call raises.
-2. Per event (the flows' ``EventGuard``): a handler that still fails retriably runs again in
-   place up to ``BIZBUS_RETRY_MAX_ATTEMPTS`` tries (default 6, first backoff
-   ``BIZBUS_RETRY_FIRST_DELAY_S``); then the event is dead-lettered.
+2. Per record (the flows' ``StageGuard``): a call that still fails marks its system down (or
+   its credentials rejected). Every stage that needs the system holds, one probe (``ping``)
+   retries with backoff from ``BIZBUS_RETRY_FIRST_DELAY_S`` doubling to 10 s (rejected
+   credentials: every ``BIZBUS_AUTH_RETRY_DELAY_S``), and the record runs again once the
+   system answers, however long the outage lasts: an outage dead-letters nothing.
 
-Total budget: a call that keeps failing is sent at most HTTP attempts x guard attempts times
-for one event, 4 x 6 = 24 with the defaults, and holds its partition at most about 6 x (30 s
-+ one 10 s timeout) + the guard's backoffs (under 7 s), about 4 minutes. Lower either factor to
-shrink it. An AuthError is never retried by HTTP (one token
-refresh, then it raises); the guard holds the event ``auth_hold`` seconds per try instead.
+Total budget of a bad record: only a call that fails while its system answers other calls
+counts against the record, ``BIZBUS_RETRY_MAX_ATTEMPTS`` times (default 6), so it is sent at
+most HTTP attempts x record attempts times, 4 x 6 = 24 with the defaults, before it is
+dead-lettered. An AuthError is never retried by HTTP (one token refresh, then it raises).
 """
 
 import random

@@ -28,4 +28,9 @@ def create_app(settings: RuntimeSettings | None = None) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         PartitionAssignor=CheckedPartitionAssignor,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 4,
+        consumer_group_instance_id=settings.instance_id,
+        # A stop must not wait for agents' buffers to drain: a held stage may never drain them.
+        stream_wait_empty=False,
     )

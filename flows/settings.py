@@ -27,11 +27,35 @@ class RuntimeSettings(BaseSettings):
     topic_partitions: int = Field(default=4, ge=1, description="Partitions of topics we create.")
     replication_factor: int = Field(default=1, ge=1, description="Replication of our topics.")
     retry_max_attempts: int = Field(
-        default=6, ge=1, description="Attempts for a retriable error before it is dead-lettered."
+        default=6,
+        ge=1,
+        description="Tries of a record whose calls fail while its system answers other calls, "
+        "before it is dead-lettered (a system that is down never dead-letters anything).",
     )
-    retry_first_delay_s: float = Field(default=0.2, gt=0, description="First retry backoff.")
+    retry_first_delay_s: float = Field(
+        default=0.5, gt=0, description="First wait before probing a system that is down."
+    )
     auth_retry_delay_s: float = Field(
-        default=30.0, gt=0, description="Wait between attempts while credentials are rejected."
+        default=30.0, gt=0, description="Wait between probes while credentials are rejected."
+    )
+    stage_max_in_flight: int = Field(
+        default=64, ge=1, description="Records one stage handles at once (one per key at most)."
+    )
+    stage_high_water: int = Field(
+        default=1024, ge=1, description="Records one stage holds before it pauses fetching."
+    )
+    batch_pure_stages: bool = Field(
+        default=True, description="Run pure Kafka-to-Kafka stages in the batched loop."
+    )
+    session_timeout_s: float = Field(
+        default=6.0,
+        ge=6.0,
+        description="Consumer group session timeout: how soon a crashed worker's partitions move.",
+    )
+    instance_id: str | None = Field(
+        default=None,
+        description="Static group membership: a restarted worker with the same id takes its "
+        "partitions back at once (e.g. the pod name of a StatefulSet).",
     )
     topic_prefix: str = Field(
         default="",

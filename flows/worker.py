@@ -19,6 +19,7 @@ from bizbus.flows.order_updates import OrderUpdatesFlow
 from bizbus.flows.orders import OrdersFlow
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
+from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
 from bizbus.flows.settings import RuntimeSettings
@@ -62,9 +63,10 @@ def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, Fa
     """Return the App with every enabled flow declared on it, and the runtime running them."""
     settings = settings or RuntimeSettings()
     app = create_app(settings)
-    runtime = FaustRuntime(app, settings)
+    connections = Connections()
+    runtime = FaustRuntime(app, settings, connections)
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
-    deps = FlowDeps(connections=Connections(), xref=xref, settings=settings)
+    deps = FlowDeps(connections=connections, xref=xref, settings=settings)
     names = enabled_flows(settings)
     chosen = [flow for flow, users in SHARED if set(users) & set(names)]
     for flow in [*chosen, *(FLOWS[name] for name in names)]:
@@ -75,4 +77,5 @@ def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, Fa
 
 def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:
     """Return every topic the worker reads, writes or keeps state in (create before starting)."""
-    return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app))
+    holds = TopicPlan(holds_topic(settings), 1, {"cleanup.policy": "compact"})
+    return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app), [holds])

@@ -58,7 +58,9 @@ class CustomersFlow:
         return Declaration(
             stages=(
                 StageSpec("crm-accounts", "src.crm.account", self.on_account, CRM),
-                StageSpec("customer-requests", "biz.sales.account", self.on_account_upserted),
+                StageSpec(
+                    "customer-requests", "biz.sales.account", self.on_account_upserted, pure=True
+                ),
                 StageSpec("erp-customers", "cmd.erp.customer", self.on_customer, ERP | CRM),
             ),
             feeds=(spec.Feed("crm.account", "crm", "src.crm.account", self.read_accounts),),

@@ -104,7 +104,7 @@ class OrdersFlow:
         return Declaration(
             stages=(
                 StageSpec("crm-orders", "src.crm.order", self.on_order, CRM),
-                StageSpec("sales-order-requests", "biz.sales.order", self.on_placed),
+                StageSpec("sales-order-requests", "biz.sales.order", self.on_placed, pure=True),
                 StageSpec("erp-sales-orders", COMMANDS, self.on_sales_order, ERP),
                 StageSpec("parked-orders-customers", "biz.sales.customer", self.on_customer),
                 StageSpec("parked-orders-products", "biz.catalog.product-model", self.on_product),

@@ -61,17 +61,18 @@ def raw_record(record: Any) -> RawRecord:
 
 
 class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    """Holds a rebalance until the batch in hand is committed."""
+    """Holds a rebalance until the batch in hand is committed; notes the assignment."""
 
-    def __init__(self, in_hand: asyncio.Lock) -> None:
-        self._in_hand = in_hand
+    def __init__(self, runner: "BatchRunner") -> None:
+        self._runner = runner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self._in_hand:
-            pass
+        async with self._runner._in_hand:
+            self._runner.assigned = False
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("batch stages assigned %d partition(s)", len(assigned))
+        self._runner.assigned = True
 
 
 class BatchRunner:
@@ -90,6 +91,7 @@ class BatchRunner:
         self.handlers = dict(handlers)
         self.settings = settings or BatchSettings()
         self.handled = 0
+        self.assigned = False  # the group gave this runner its share (possibly none)
         self._in_hand = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -119,7 +121,7 @@ class BatchRunner:
         )
         await self._producer.start()
         await self._consumer.start()
-        self._consumer.subscribe(sorted(self.handlers), listener=_WaitForBatch(self._in_hand))
+        self._consumer.subscribe(sorted(self.handlers), listener=_WaitForBatch(self))
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:

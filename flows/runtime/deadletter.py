@@ -8,6 +8,7 @@ so only its class is kept.
 import time
 
 from bizbus.connectors.errors import IntegrationError
+from bizbus.flows.runtime.holds import REPLAY_HEADER
 from bizbus.flows.runtime.record import Headers, RawRecord
 from bizbus.schemas import DLQ_SUFFIX as DLQ_SUFFIX  # re-exported: trace reads dl.DLQ_SUFFIX
 from bizbus.schemas import SchemaError
@@ -20,6 +21,7 @@ SOURCE_TOPIC = HEADER_PREFIX + "topic"
 SOURCE_PARTITION = HEADER_PREFIX + "partition"
 SOURCE_OFFSET = HEADER_PREFIX + "offset"
 FAILED_AT = HEADER_PREFIX + "failed_at_ms"
+STAGE = HEADER_PREFIX + "stage"
 _MAX_REASON = 500
 
 
@@ -32,11 +34,16 @@ def safe_reason(error: BaseException) -> str:
     return text[:_MAX_REASON]
 
 
-def dead_letter_headers(record: RawRecord, error: BaseException, *, attempts: int) -> Headers:
+def dead_letter_headers(
+    record: RawRecord, error: BaseException, *, attempts: int, stage: str | None = None
+) -> Headers:
     """Return the original headers followed by the dead-letter reason headers."""
-    kept = [(k, v) for k, v in record.headers if not k.startswith(HEADER_PREFIX)]
+    kept = [
+        (k, v) for k, v in record.headers if not k.startswith(HEADER_PREFIX) and k != REPLAY_HEADER
+    ]
     return [
         *kept,
+        *([(STAGE, stage.encode())] if stage else []),
         (ERROR_CLASS, type(error).__name__.encode()),
         (REASON, safe_reason(error).encode()),
         (ATTEMPTS, str(attempts).encode()),

@@ -11,10 +11,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bizbus.flows.runtime import deadletter as dl
+from bizbus.flows.runtime.holds import REPLAY_HEADER
 from bizbus.flows.runtime.record import Headers
 from bizbus.schemas import DLQ_SUFFIX
-
-REPLAYED_FROM = "bizbus_replayed_from"
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ async def replay(bootstrap: str, letters: list[DeadLetter]) -> int:
     try:
         for letter in letters:
             origin = f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
-            headers = [*dl.replay_headers(letter.headers), (REPLAYED_FROM, origin)]
+            headers = [*dl.replay_headers(letter.headers), (REPLAY_HEADER, origin)]
             await producer.send_and_wait(
                 letter.source_topic, letter.value, key=letter.key, headers=headers
             )

@@ -1,28 +1,34 @@
 """Run flow declarations on faust: stages, tables, timers, pages, start-up tasks and feeds.
 
-The one place that turns a flow's Declaration into faust agents, tables, timers and views. A
-stage's Outputs are delivered inside its EventGuard: each Emit is sent and acked in order, the
-Puts after it are applied, and only then is the event done (at-least-once: a retry runs the
-handler again and delivers again; sinks are idempotent). Timers and tasks never let an error
-escape (it would stop them for good): they log it and run again.
+The one place that turns a flow's Declaration into running parts. A stage that calls systems
+or keeps state is a faust agent with per-key lanes (`faust_stage.py`); a pure stage runs in the
+batch loop outside faust (`batch_runner.py`), whose per-event cost faust cannot match. Both go
+through the same rules: outages hold the stage at its system's gate, bad records become dead
+letters and hold their key (`guard.py`, `holds.py`). Timers and tasks never let an error escape
+(it would stop them for good): they log it and run again.
 """
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Protocol, cast
 
 import faust
 from faust.web import Request, Response
 
-from bizbus.connectors.retry import RetryPolicy
+from bizbus.connectors.registry import Connector, Role
+from bizbus.flows.runtime.batch_runner import BatchRunner, BatchSettings
+from bizbus.flows.runtime.batch_stage import batch_handler
 from bizbus.flows.runtime.deadletter import safe_reason
-from bizbus.flows.runtime.faust_glue import guarded_agent
-from bizbus.flows.runtime.guard import GUARD_POLICY, EventGuard
+from bizbus.flows.runtime.faust_glue import dead_letter_sender
+from bizbus.flows.runtime.faust_stage import FaustStage
+from bizbus.flows.runtime.gates import Gates, GateTiming, Probe
+from bizbus.flows.runtime.guard import StageGuard
+from bizbus.flows.runtime.holds import HoldStore
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.readiness import FeedProgress, Readiness
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.services import RuntimeServices, holds_topic, run_with_app
 from bizbus.flows.runtime.spec import (
     Declaration,
     Emit,
@@ -41,13 +47,43 @@ from bizbus.schemas import TOPICS, encode_record, topic_for
 log = logging.getLogger("bizbus.runtime")
 
 
+class Probes(Protocol):
+    """Where gates find a system to probe: the worker's connections."""
+
+    async def get(self, role: Role) -> Connector:
+        """Return the opened connector of `role`."""
+        ...
+
+
+def _named(
+    agent: Callable[[Any], Coroutine[Any, Any, None]], name: str
+) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    async def run(stream: Any) -> None:
+        await agent(stream)
+
+    run.__name__ = run.__qualname__ = name  # faust names the agent's service after it
+    return run
+
+
 class FaustRuntime:
     """One worker's faust side: install flows' declarations, then `start()` feeds and readiness."""
 
-    def __init__(self, app: faust.App, settings: RuntimeSettings) -> None:
+    def __init__(
+        self, app: faust.App, settings: RuntimeSettings, connections: Probes | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
-        self.guards: dict[str, EventGuard] = {}
+        self.connections = connections
+        self.gates = Gates(
+            self._probe,
+            timing=GateTiming(
+                first_s=settings.retry_first_delay_s, rejected_s=settings.auth_retry_delay_s
+            ),
+        )
+        self.holds = HoldStore(settings.kafka_bootstrap, holds_topic(settings))
+        self.stages: dict[str, FaustStage] = {}
+        self.pure: dict[str, list[StageSpec]] = {}  # physical topic -> pure stages on it
+        self.batch: BatchRunner | None = None
         self._tables: dict[str, Any] = {}
         self.poller = Poller(
             app,
@@ -60,14 +96,14 @@ class FaustRuntime:
         """Return the physical name of a catalog topic (with the configured prefix)."""
         return self.settings.topic_prefix + logical
 
-    def retry_policy(self) -> RetryPolicy:
-        """Return the guard's in-place retry policy (its budget: `bizbus.connectors.retry`)."""
-        return replace(
-            GUARD_POLICY,
-            attempts=self.settings.retry_max_attempts,
-            initial=self.settings.retry_first_delay_s,
-            auth_hold=self.settings.auth_retry_delay_s,
-        )
+    def _probe(self, role: str) -> Probe:
+        async def ping() -> None:
+            if self.connections is None:
+                return  # nothing to call: the next try of the record is the probe
+            connector = await self.connections.get(cast(Role, role))
+            await connector.ping()
+
+        return ping
 
     def open_tables(self, specs: Iterable[TableSpec]) -> dict[str, Table]:
         """Return the faust tables of `specs` by name, declaring each on first use."""
@@ -92,7 +128,7 @@ class FaustRuntime:
             self.poller.add(feed)
 
     def start(self) -> None:
-        """Declare the poller and the readiness endpoint (once every flow is installed)."""
+        """Declare the poller, the batch loop, the services and readiness (flows installed)."""
         poller = self.poller
         poller.register()
         feeds = (
@@ -100,7 +136,27 @@ class FaustRuntime:
             if poller.feeds
             else None
         )
-        Readiness(self.app, feeds).register()
+        if self.pure:
+            self.batch = BatchRunner(
+                self.settings.kafka_bootstrap,
+                group_id=f"{self.app.conf.id}-batch",
+                handlers={
+                    topic: batch_handler(stages, topic_name=self.topic_name, holds=self.holds)
+                    for topic, stages in self.pure.items()
+                },
+                settings=BatchSettings(
+                    session_timeout_ms=int(self.settings.session_timeout_s * 1000),
+                    instance_id=self.settings.instance_id,
+                ),
+            )
+        services = RuntimeServices(self.holds, self.batch, self.gates)
+        self.app.task(run_with_app(self.app, services))
+        self.app.on_rebalance_complete.connect(self._after_rebalance)
+        Readiness(self.app, feeds, extra=services.waiting_for).register()
+
+    async def _after_rebalance(self, *_: Any, **__: Any) -> None:
+        for stage in self.stages.values():
+            stage.reapply_pause()
 
     async def publish(self, emit: Emit) -> None:
         """Send an emitted event to its topic and wait for the broker's ack."""
@@ -111,21 +167,41 @@ class FaustRuntime:
         )
 
     def _stage(self, stage: StageSpec) -> None:
+        name = self.topic_name(stage.topic)
+        if stage.pure and self.settings.batch_pure_stages:
+            self.pure.setdefault(name, []).append(stage)
+            return
+
         async def handle(record: RawRecord) -> None:
             await deliver(await stage.handler(record), self.publish)
 
-        spec = TOPICS.get(stage.topic)
-        dead_letters = TOPICS.get(stage.topic + ".dlq")
-        self.guards[stage.name] = guarded_agent(
-            self.app,
-            self.topic_name(stage.topic),
-            handle,
-            name=stage.name,
-            policy=self.retry_policy(),
-            partitions=spec.partitions if spec else None,
-            config=spec.config() if spec else None,
-            dlq_config=dead_letters.config() if dead_letters else None,
+        guard = StageGuard(
+            stage.name,
+            systems=stage.systems,
+            gates=self.gates,
+            holds=self.holds,
+            dead_letter=dead_letter_sender(self.app),
+            attempts_while_up=self.settings.retry_max_attempts,
         )
+        runner = FaustStage(
+            self.app,
+            name,
+            guard,
+            handle,
+            max_in_flight=self.settings.stage_max_in_flight,
+            high_water=self.settings.stage_high_water,
+        )
+        self.stages[stage.name] = runner
+        spec = TOPICS.get(stage.topic)
+        topic = self.app.topic(
+            name,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=spec.partitions if spec else None,
+            internal=True,
+            config=spec.config() if spec else None,
+        )
+        self.app.agent(topic, name=stage.name)(_named(runner.agent, stage.name))
 
     def _timer(self, timer: TimerSpec) -> None:
         async def tick() -> None:

@@ -1,7 +1,7 @@
-"""Bind the faust-agnostic runtime to faust: records from events, dead letters via its producer.
+"""Bind the faust-agnostic runtime to faust: records, dead letters, the topics an app uses.
 
-`guarded_agent` is how every flow declares an agent: a thin `async for` over raw records, each
-handled inside the EventGuard, so no exception ever reaches faust (which would ack and drop it).
+Records are read from faust events, dead letters are written with faust's producer, and the
+topics an app will use are listed so the worker creates them before it starts.
 """
 
 from collections.abc import Callable
@@ -10,11 +10,8 @@ from typing import Any
 import faust
 from mode.utils.times import want_seconds
 
-from bizbus.connectors.retry import RetryPolicy
-from bizbus.flows.runtime.guard import EventGuard, Handler
 from bizbus.flows.runtime.record import Headers, RawRecord
 from bizbus.flows.runtime.topics_admin import TopicPlan
-from bizbus.schemas import dlq_for
 
 
 def raw_record(event: Any) -> RawRecord:
@@ -70,45 +67,3 @@ def dead_letter_sender(app: faust.App) -> Callable[..., Any]:
         )
 
     return send
-
-
-def guarded_agent(
-    app: faust.App,
-    topic_name: str,
-    handler: Handler,
-    *,
-    name: str,
-    policy: RetryPolicy | None = None,
-    partitions: int | None = None,
-    config: dict[str, str] | None = None,
-    dlq_config: dict[str, str] | None = None,
-) -> EventGuard:
-    """Declare an agent on `topic_name` whose events all go through one EventGuard."""
-    guard = EventGuard(dead_letter_sender(app), policy=policy)
-    # internal=True: faust creates the topic (with its catalog partitions) before subscribing;
-    # a consumer that starts before the topic exists ignores it until the next rebalance.
-    topic = app.topic(
-        topic_name,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=partitions,
-        internal=True,
-        config=config,
-    )
-
-    # The dead-letter topic exists before the first failure: on a cluster without topic
-    # auto-creation a dead letter must never be the first write to its topic.
-    dead_letters = app.topic(dlq_for(topic_name), partitions=1, internal=True, config=dlq_config)
-
-    async def declare_dead_letters() -> None:
-        await dead_letters.maybe_declare()
-
-    app.task(declare_dead_letters)
-
-    async def agent(stream: Any) -> None:
-        async for event in stream.events():
-            await guard.run(handler, raw_record(event))
-
-    agent.__name__ = name
-    app.agent(topic, name=name)(agent)
-    return guard

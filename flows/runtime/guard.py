@@ -1,41 +1,55 @@
-"""The per-event guard every agent runs its handler in: nothing escapes it.
+"""The guard every stage runs a record in: handled, dead-lettered or held — never dropped.
 
-faust acks an event even when the agent raises, so an escaped exception would lose the event.
-The guard retries retriable errors in place (keeping per-key order), holds the partition while
-credentials are rejected (AuthError: loud, never dead-lettered), and sends everything else to
-`<topic>.dlq` with reason headers, waiting for the broker's ack before moving on. Its tries
-multiply the connectors' own HTTP retries: `bizbus.connectors.retry` states the total budget.
+faust acks an event even when the agent raises, so nothing may escape. What the guard does:
+- A timeout, connection error, 5xx, 429 or rejected credentials is the system's state, not the
+  record's: the system's gate (`gates.py`) holds every stage that needs it and the record is
+  tried again once the system answers. It is never dead-lettered for an outage.
+- A record whose calls keep failing while its system answers other calls (`gate.up` when they
+  fail) is the record's problem after `attempts_while_up` tries: dead letter.
+- A schema, mapping or business refusal (any other error) goes to `<topic>.dlq` with reason
+  headers at once, and the key is held (`holds.py`): its later events follow it to the dead
+  letters, in order, until a replay or a release.
+- A Kafka error while publishing the outputs is retried with backoff (the broker, not the
+  record, is at fault).
 """
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from bizbus.connectors.errors import AuthError
-from bizbus.connectors.retry import RetryPolicy
+from aiokafka.errors import KafkaError
+
+from bizbus.connectors.errors import AuthError, IntegrationError, TransientError
+from bizbus.connectors.registry import DIALECTS
 from bizbus.flows.runtime.deadletter import dead_letter_headers, safe_reason
+from bizbus.flows.runtime.gates import Gates
+from bizbus.flows.runtime.holds import REPLAY_HEADER, Holds
 from bizbus.flows.runtime.record import Headers, RawRecord
 from bizbus.schemas import dlq_for
 
 log = logging.getLogger("bizbus.guard")
 
-Handler = Callable[[RawRecord], Awaitable[None]]
+Handle = Callable[[RawRecord], Awaitable[None]]
+"""Runs the stage's handler and delivers its outputs (publishes, table writes)."""
 DeadLetterSink = Callable[[str, bytes | None, bytes | None, Headers], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-# In place: 6 tries, 0.2 s doubling up to 10 s, no time cap (each try's HTTP calls have theirs).
-GUARD_POLICY = RetryPolicy(attempts=6, max_delay=None, initial=0.2, max_backoff=10.0)
+class HeldBehindDeadLetterError(IntegrationError):
+    """An earlier event of this key is dead-lettered in this stage; this one waits behind it."""
+
+    def __init__(self) -> None:
+        super().__init__("held: an earlier event of this key is dead-lettered in this stage")
 
 
 class Outcome(Enum):
-    """How the guard finished with one event."""
+    """How the guard finished with one record."""
 
     DONE = "done"
     DEAD_LETTERED = "dead_lettered"
+    HELD = "held"
 
 
 @dataclass
@@ -43,90 +57,130 @@ class GuardStats:
     """Counters for metrics and tests."""
 
     done: int = 0
-    retries: int = 0
     dead_lettered: int = 0
-    auth_waits: int = 0
+    held: int = 0
+    waits: int = 0  # failures that held the record behind its system's gate
     by_error: dict[str, int] = field(default_factory=dict)
 
 
-class EventGuard:
-    """Runs handlers so that each event ends done or dead-lettered, never dropped."""
+def role_of(error: BaseException, systems: frozenset[str]) -> str | None:
+    """Return the system (role) an error came from: its dialect's role, else the stage's one."""
+    name = getattr(error, "system", None)
+    if isinstance(name, str):
+        dialect = DIALECTS.get(name)
+        if dialect is not None:
+            return dialect.role
+        if name in systems:
+            return name
+    return next(iter(sorted(systems)), None)
+
+
+class StageGuard:
+    """Runs one stage's records so that each ends done, dead-lettered or held."""
 
     def __init__(
         self,
-        dead_letter: DeadLetterSink,
+        stage: str,
         *,
-        policy: RetryPolicy | None = None,
+        systems: frozenset[str],
+        gates: Gates,
+        holds: Holds | None,
+        dead_letter: DeadLetterSink,
+        attempts_while_up: int = 6,
+        kafka_backoff_s: float = 1.0,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        self.stage = stage
+        self.systems = systems
+        self.gates = gates
+        self.holds = holds
         self._dead_letter = dead_letter
-        self.policy = policy or GUARD_POLICY
+        self.attempts_while_up = attempts_while_up
+        self.kafka_backoff_s = kafka_backoff_s
         self._sleep = sleep
         self.stats = GuardStats()
 
-    async def run(self, handler: Handler, record: RawRecord) -> Outcome:
-        """Handle `record`; return DONE, or DEAD_LETTERED once the dead letter is acked."""
-        attempt = 0
-        started = time.monotonic()
+    async def run(self, handle: Handle, record: RawRecord) -> Outcome:
+        """Handle `record`; return once it is done, dead-lettered or held (acked either way)."""
+        if self.holds is not None:
+            await self.holds.loaded.wait()  # a restarted worker knows its holds before it runs
+        replay = record.header(REPLAY_HEADER) is not None
+        held = self.holds is not None and self.holds.is_held(self.stage, record.key)
+        if held and not replay:
+            await self._send_dead_letter(record, HeldBehindDeadLetterError(), attempts=0)
+            self.stats.held += 1
+            return Outcome.HELD
+        failures_while_up = 0
         while True:
-            attempt += 1
+            for system in sorted(self.systems):
+                await self.gates[system].wait_up()
             try:
-                await handler(record)
+                await handle(record)
             except asyncio.CancelledError:
                 raise
-            except AuthError as error:
-                self.stats.auth_waits += 1
-                log.error(
-                    "credentials rejected while handling %s[%d]@%d: %s; holding this partition "
-                    "and retrying in %.0f s (fix the connector's credentials)",
-                    record.topic, record.partition, record.offset, safe_reason(error),
-                    self.policy.auth_hold,
-                )  # fmt: skip
-                await self._sleep(self.policy.auth_hold)
-                attempt, started = 0, time.monotonic()
+            except KafkaError as error:
+                log.warning("publishing for %s failed (%s); retrying", self.stage, error)
+                await self._sleep(self.kafka_backoff_s)
                 continue
-            except Exception as error:  # noqa: BLE001 - the guard's whole job is to catch all
-                name = type(error).__name__
-                self.stats.by_error[name] = self.stats.by_error.get(name, 0) + 1
-                delay = self.policy.delay(attempt, error)
-                elapsed = time.monotonic() - started
-                if getattr(error, "retriable", False) and not self.policy.gives_up(
-                    attempt, elapsed=elapsed, wait=delay
-                ):
-                    self.stats.retries += 1
-                    log.warning(
-                        "retrying %s[%d]@%d in %.2f s (attempt %d/%d): %s",
-                        record.topic, record.partition, record.offset, delay, attempt,
-                        self.policy.attempts, safe_reason(error),
-                    )  # fmt: skip
-                    await self._sleep(delay)
+            except (TransientError, AuthError) as error:
+                role = role_of(error, self.systems)
+                self._count(error)
+                if role is None:  # a call to no declared system: retry with backoff only
+                    failures_while_up += 1
+                else:
+                    gate = self.gates[role]
+                    failures_while_up += gate.up
+                    gate.failed(error)
+                if failures_while_up < self.attempts_while_up:
+                    self.stats.waits += 1
+                    if role is None:
+                        await self._sleep(self.kafka_backoff_s)
                     continue
-                await self._send_dead_letter(record, error, attempt)
+                await self._send_dead_letter(
+                    record, error, attempts=failures_while_up, hold=not held
+                )
                 return Outcome.DEAD_LETTERED
+            except Exception as error:  # noqa: BLE001 - the guard's whole job is to catch all
+                self._count(error)
+                # A replayed dead letter that fails again takes its old place: the count stays.
+                await self._send_dead_letter(
+                    record, error, attempts=failures_while_up + 1, hold=not held
+                )
+                return Outcome.DEAD_LETTERED
+            for system in self.systems:
+                self.gates[system].succeeded()
+            if held and self.holds is not None:
+                await self.holds.replayed(self.stage, record.key)
             self.stats.done += 1
             return Outcome.DONE
 
-    async def _send_dead_letter(self, record: RawRecord, error: Exception, attempts: int) -> None:
-        headers = dead_letter_headers(record, error, attempts=attempts)
+    def _count(self, error: BaseException) -> None:
+        name = type(error).__name__
+        self.stats.by_error[name] = self.stats.by_error.get(name, 0) + 1
+
+    async def _send_dead_letter(
+        self, record: RawRecord, error: Exception, *, attempts: int, hold: bool = True
+    ) -> None:
+        """Write the dead letter (retrying until the broker acks it) and hold the key."""
+        headers = dead_letter_headers(record, error, attempts=attempts, stage=self.stage)
         target = dlq_for(record.topic)
         log.error(
-            "dead-lettering %s[%d]@%d to %s after %d attempt(s): %s",
-            record.topic, record.partition, record.offset, target, attempts, safe_reason(error),
+            "dead-lettering %s[%d]@%d to %s (stage %s): %s",
+            record.topic, record.partition, record.offset, target, self.stage, safe_reason(error),
         )  # fmt: skip
-        tries = 0
         while True:
-            tries += 1
             try:
                 await self._dead_letter(target, record.key, record.value, headers)
+                if hold and self.holds is not None:
+                    await self.holds.add(self.stage, record.key)
             except asyncio.CancelledError:
                 raise
             except Exception as send_error:  # noqa: BLE001 - never lose the event: keep trying
-                delay = self.policy.delay(tries)
                 log.error(
                     "could not write dead letter to %s (%s); retrying in %.1f s",
-                    target, type(send_error).__name__, delay,
+                    target, type(send_error).__name__, self.kafka_backoff_s,
                 )  # fmt: skip
-                await self._sleep(delay)
+                await self._sleep(self.kafka_backoff_s)
                 continue
             self.stats.dead_lettered += 1
             return

@@ -13,6 +13,7 @@ follows its key's partition to whichever worker owns it after a rebalance.
 import asyncio
 import contextlib
 import logging
+from typing import Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -27,6 +28,24 @@ def hold_key(stage: str, key: bytes | None) -> bytes:
     return stage.encode() + b"|" + (key or b"")
 
 
+class Holds(Protocol):
+    """What a stage needs of the holds (a HoldStore in a worker, a fake in unit tests)."""
+
+    loaded: asyncio.Event
+
+    def is_held(self, stage: str, key: bytes | None) -> bool:
+        """Whether `key` waits behind a dead letter in `stage`."""
+        ...
+
+    async def add(self, stage: str, key: bytes | None) -> None:
+        """Count one more dead letter of `key` in `stage`."""
+        ...
+
+    async def replayed(self, stage: str, key: bytes | None) -> None:
+        """One held dead letter of `key` went through on replay."""
+        ...
+
+
 class HoldStore:
     """Which keys are held in which stage: loaded at start, kept current by tailing the topic."""
 
@@ -38,6 +57,7 @@ class HoldStore:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._tail: asyncio.Task[None] | None = None
+        self.loaded = asyncio.Event()  # set once every hold so far is read
 
     async def start(self) -> None:
         """Read every hold so far, then follow the topic."""
@@ -57,6 +77,7 @@ class HoldStore:
             self._apply_batch(await self._consumer.getmany(partition, timeout_ms=500))
         if self._held:
             log.warning("%d key(s) held behind dead letters", len(self._held))
+        self.loaded.set()
         self._tail = asyncio.get_running_loop().create_task(self._follow(partition))
 
     async def stop(self) -> None:

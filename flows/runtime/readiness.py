@@ -61,9 +61,16 @@ class ReadyState:
 class Readiness:
     """Watches the app and the poller, logs the moment the worker is ready, serves the state."""
 
-    def __init__(self, app: faust.App, feeds: FeedProgress | None = None) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        feeds: FeedProgress | None = None,
+        *,
+        extra: Callable[[], list[str]] | None = None,
+    ) -> None:
         self.app = app
         self.feeds = feeds
+        self.extra = extra or list
         self.state = ReadyState(waiting_for=["partition assignment"])
         self._began = time.monotonic()
         self._rebalanced = False
@@ -117,7 +124,7 @@ class Readiness:
         for tp in assigned - self._fetched:
             if await self._has_position(tp):
                 self._fetched.add(tp)
-        waiting = []
+        waiting = list(self.extra())
         if unfetched := len(assigned - self._fetched):
             waiting.append(f"fetch positions of {unfetched} partition(s)")
         passes: dict[str, int] = {}

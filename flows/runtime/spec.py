@@ -87,14 +87,20 @@ async def deliver(outputs: Iterable[Output], publish: Publish) -> None:
 class StageSpec:
     """One consuming step: records of `topic`, one at a time per partition, through `handler`.
 
-    `systems` names the external systems the handler calls (empty: a pure Kafka → Kafka
-    stage), so the runtime can pause only the stages a system that is down would fail.
+    `systems` names the external systems the handler calls, so the runtime can hold only the
+    stages a system that is down would fail. `pure`: the handler calls no system and reads or
+    writes no table (only Emits), so the runtime may run it in batches outside faust.
     """
 
     name: str
     topic: str
     handler: StageHandler
     systems: frozenset[str] = frozenset()
+    pure: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pure and self.systems:
+            raise ValueError(f"stage {self.name} calls {sorted(self.systems)}: it is not pure")
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,7 +134,7 @@ class TravelFlow:
         return Declaration(
             stages=(
                 StageSpec("travel-approvals", OA_INSTANCE_TOPIC, self.on_instance, OA),
-                StageSpec("travel-trip-requests", TRAVEL_TOPIC, self.on_travel),
+                StageSpec("travel-trip-requests", TRAVEL_TOPIC, self.on_travel, pure=True),
                 StageSpec("erp-business-trips", COMMAND_TOPIC, self.on_trip_command, ERP),
             ),
             pages=(spec.PageSpec(FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST"),),

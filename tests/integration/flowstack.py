@@ -149,9 +149,9 @@ class FlowStack:
         await self.wait_for(polled, what=f"{passes} more polls of {', '.join(feeds)}")
 
     async def wait_caught_up(self, *logical_topics: str) -> None:
-        """Wait until the worker's group has committed every record of these topics.
+        """Wait until the worker's groups have committed every record of these topics.
 
-        faust commits an offset after the event was handled, so once the group's offsets meet
+        Offsets are committed after the record was handled, so once the groups' offsets meet
         the topics' ends (read again on every check, so records derived meanwhile count too),
         everything in them has had its effect.
         """
@@ -169,12 +169,18 @@ class FlowStack:
             ]
 
             async def caught_up() -> bool:
+                # faust's group runs the agents, `<app id>-batch` the pure stages: every group
+                # that reads a topic must have committed its end.
                 ends = await consumer.end_offsets(tps)
-                committed = await admin.list_consumer_group_offsets(self.app_id)
-                return all(
-                    (committed[tp].offset if tp in committed else 0) >= end
-                    for tp, end in ends.items()
-                )
+                groups = [
+                    await admin.list_consumer_group_offsets(group)
+                    for group in (self.app_id, f"{self.app_id}-batch")
+                ]
+                for tp, end in ends.items():
+                    readers = [g for g in groups if any(t.topic == tp.topic for t in g)]
+                    if not readers or any((g[tp].offset if tp in g else 0) < end for g in readers):
+                        return False
+                return True
 
             await self.wait_for(caught_up, what=f"the worker to handle all of {logical_topics}")
         finally:

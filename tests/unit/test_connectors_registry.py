@@ -38,6 +38,9 @@ class DingTalkConnector:
     async def __aexit__(self, *exc_info: object) -> None:
         self.closed += 1
 
+    async def ping(self) -> None:
+        """Every connector can be probed."""
+
 
 HERE = __name__
 

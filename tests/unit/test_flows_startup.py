@@ -23,6 +23,7 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
     assert internal == sorted(
         [
             "prod.acme-poll-ticks",
+            "prod.acme-dead-letter-holds",
             "acme-__assignor-__leader",
             *(
                 f"acme-{table}-changelog"
@@ -38,7 +39,9 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
 
 def test_agents_and_pages_keep_their_names_and_paths() -> None:
     app, runtime = build_worker(RuntimeSettings(app_id="acme"))
-    assert sorted(app.agents) == sorted(
+    batched = [stage.name for stages in runtime.pure.values() for stage in stages]
+    assert sorted(batched) == ["customer-requests", "sales-order-requests", "travel-trip-requests"]
+    assert sorted([*app.agents, *batched]) == sorted(
         [
             "poll", "crm-accounts", "customer-requests", "erp-customers", "crm-orders",
             "sales-order-requests", "erp-sales-orders", "parked-orders-customers",

@@ -1,0 +1,86 @@
+"""A pure stage's records for the batch loop: outputs become records to produce, errors too.
+
+A pure stage calls no system and keeps no table, so the only failures are the record's own
+(schema, mapping, a bug): those become a dead-letter record in the same batch, and the key is
+held as in every stage (`holds.py`). Several pure stages on one topic run in declaration order.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+
+from bizbus.flows.runtime.batch_runner import Outgoing, RecordHandler
+from bizbus.flows.runtime.deadletter import dead_letter_headers, safe_reason
+from bizbus.flows.runtime.guard import HeldBehindDeadLetterError
+from bizbus.flows.runtime.holds import REPLAY_HEADER, Holds
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import Emit, StageSpec
+from bizbus.schemas import dlq_for, encode_record, topic_for
+
+log = logging.getLogger("bizbus.batch")
+
+
+class TableWriteInPureStageError(RuntimeError):
+    """A stage declared pure returned a table write; declare it with its state instead."""
+
+
+def encode_emit(emit: Emit, topic_name: Callable[[str], str]) -> Outgoing:
+    """Return the record an Emit stands for: its physical topic, key, value and headers."""
+    key, value, headers = encode_record(emit.event)
+    topic = topic_name(emit.topic or topic_for(emit.event.type))
+    return topic, key, value, [*headers, *emit.headers]
+
+
+def batch_handler(
+    stages: Sequence[StageSpec], *, topic_name: Callable[[str], str], holds: Holds | None
+) -> RecordHandler:
+    """Return the batch loop's handler of one topic, running `stages` on each record."""
+
+    async def handle(record: RawRecord) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for stage in stages:
+            out += await _run(stage, record, topic_name, holds)
+        return out
+
+    return handle
+
+
+async def _run(
+    stage: StageSpec,
+    record: RawRecord,
+    topic_name: Callable[[str], str],
+    holds: Holds | None,
+) -> list[Outgoing]:
+    held = holds is not None and holds.is_held(stage.name, record.key)
+    replay = record.header(REPLAY_HEADER) is not None
+    if held and not replay:
+        return await _dead_letter(stage, record, HeldBehindDeadLetterError(), holds, hold=True)
+    try:
+        outputs = await stage.handler(record)
+        encoded = []
+        for output in outputs:
+            if not isinstance(output, Emit):
+                raise TableWriteInPureStageError(f"stage {stage.name} is pure but wrote a table")
+            encoded.append(encode_emit(output, topic_name))
+    except Exception as error:  # noqa: BLE001 - every failure of a pure stage is the record's
+        return await _dead_letter(stage, record, error, holds, hold=not held)
+    if held and holds is not None:
+        await holds.replayed(stage.name, record.key)
+    return encoded
+
+
+async def _dead_letter(
+    stage: StageSpec,
+    record: RawRecord,
+    error: Exception,
+    holds: Holds | None,
+    *,
+    hold: bool,
+) -> list[Outgoing]:
+    log.error(
+        "dead-lettering %s[%d]@%d (stage %s): %s",
+        record.topic, record.partition, record.offset, stage.name, safe_reason(error),
+    )  # fmt: skip
+    if hold and holds is not None:
+        await holds.add(stage.name, record.key)
+    headers = dead_letter_headers(record, error, attempts=1, stage=stage.name)
+    return [(dlq_for(record.topic), record.key, record.value, headers)]

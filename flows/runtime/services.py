@@ -1,0 +1,66 @@
+"""The worker's own long-running parts beside faust's: the holds store and the batch loop.
+
+They start once faust's tables are recovered and stop with the app (SIGTERM, Ctrl-C), the batch
+loop first so its batch in hand is committed. Readiness asks them what they still wait for.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+from mode import Service
+
+from bizbus.flows.runtime.batch_runner import BatchRunner
+from bizbus.flows.runtime.gates import Gates
+from bizbus.flows.runtime.holds import HoldStore
+from bizbus.flows.settings import RuntimeSettings
+
+HOLDS_TOPIC = "dead-letter-holds"
+
+
+def holds_topic(settings: RuntimeSettings) -> str:
+    """Return the compacted topic of the worker group's dead-letter holds."""
+    return f"{settings.topic_prefix}{settings.app_id}-{HOLDS_TOPIC}"
+
+
+class RuntimeServices(Service):
+    """Starts and stops the holds store and the batch loop with the faust app."""
+
+    def __init__(
+        self, holds: HoldStore, batch: BatchRunner | None, gates: Gates, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.holds = holds
+        self.batch = batch
+        self.gates = gates
+        self.holds_loaded = False
+
+    async def on_start(self) -> None:
+        """Load the holds, then join the batch group."""
+        await self.holds.start()
+        self.holds_loaded = True
+        if self.batch is not None:
+            await self.batch.start()
+
+    async def on_stop(self) -> None:
+        """Leave the batch group (its batch in hand committed), stop probing, close holds."""
+        if self.batch is not None:
+            await self.batch.stop()
+        await self.gates.close()
+        await self.holds.stop()
+
+    def waiting_for(self) -> list[str]:
+        """Return what the services still wait for before the worker may call itself ready."""
+        waiting = [] if self.holds_loaded else ["the dead-letter holds"]
+        if self.batch is not None and not self.batch.assigned:
+            waiting.append("the batch stages' partition assignment")
+        return waiting
+
+
+def run_with_app(app: faust.App, services: RuntimeServices) -> Callable[[], Awaitable[None]]:
+    """Return an app task that starts `services` as a dependency of the app (stopped with it)."""
+
+    async def start_services() -> None:
+        await app.add_runtime_dependency(services)
+
+    return start_services
