@@ -9,9 +9,11 @@ unacked offset, so a crash replays only what was in flight (at-least-once; sinks
 """
 
 import logging
+import weakref
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 
 from bizbus.flows.runtime.faust_glue import raw_record
 from bizbus.flows.runtime.guard import Handle, StageGuard
@@ -53,6 +55,9 @@ class FaustStage:
             await self.lanes.close()
 
     async def _run(self, event: Any) -> None:
+        # faust finds the partition of a table write from the stream's current event, a context
+        # variable it sets while iterating; a lane runs later in its own task, so set it here.
+        _current_event.set(weakref.ref(event))
         await self.guard.run(self.handle, raw_record(event))
         await self._stream.ack(event)
 
