@@ -28,7 +28,8 @@ def _bootstrap(given: str | None) -> str:
 @app.command("list")
 def list_topics(bootstrap: Bootstrap = None) -> None:
     """List dead-letter topics and how many records each holds."""
-    counts = asyncio.run(list_dead_letter_topics(_bootstrap(bootstrap)))
+    prefix = RuntimeSettings().topic_prefix
+    counts = asyncio.run(list_dead_letter_topics(_bootstrap(bootstrap), prefix=prefix))
     if not counts:
         console.print("No dead-letter topics.")
     for topic, count in counts.items():

@@ -40,14 +40,16 @@ class DeadLetter:
         return self.header(dl.SOURCE_TOPIC) or self.topic.removesuffix(DLQ_SUFFIX)
 
 
-async def _partitions(bootstrap: str, *, topic: str | None = None) -> list[TopicPartition]:
-    """Return the partitions of `topic`, or of every dead-letter topic when None."""
+async def _partitions(
+    bootstrap: str, *, topic: str | None = None, prefix: str = ""
+) -> list[TopicPartition]:
+    """Return the partitions of `topic`, or of every dead-letter topic under `prefix`."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = await admin.list_topics()
         if topic is None:
-            topics = sorted(t for t in existing if t.endswith(DLQ_SUFFIX))
+            topics = sorted(t for t in existing if t.endswith(DLQ_SUFFIX) and t.startswith(prefix))
         else:
             topics = [topic] if topic in existing else []
         described = await admin.describe_topics(topics) if topics else []
@@ -60,9 +62,9 @@ async def _partitions(bootstrap: str, *, topic: str | None = None) -> list[Topic
     ]
 
 
-async def list_dead_letter_topics(bootstrap: str) -> dict[str, int]:
-    """Return every `*.dlq` topic with the number of records it holds."""
-    tps = await _partitions(bootstrap)
+async def list_dead_letter_topics(bootstrap: str, *, prefix: str = "") -> dict[str, int]:
+    """Return every `<prefix>*.dlq` topic with the number of records it holds."""
+    tps = await _partitions(bootstrap, prefix=prefix)
     if not tps:
         return {}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)

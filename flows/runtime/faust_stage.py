@@ -4,12 +4,14 @@ faust feeds every agent from one conductor, and an agent that stops taking event
 them once its buffer fills. So the agent loop never waits: it hands each event to the stage's
 lanes (concurrent across keys, in order within one key) and takes the next. When the lanes'
 backlog reaches its high-water mark, the stage's partitions are paused at the consumer, and
-resumed at half. An event is acked once its lane finished it; faust commits below the oldest
-unacked offset, so a crash replays only what was in flight (at-least-once; sinks idempotent).
+resumed at half. Events are acked in offset order per partition, each once it and every event
+before it finished (faust's own gap handling commits past a single unacked offset, so it never
+sees an out-of-order ack), and a crash replays only what was in flight (at-least-once).
 """
 
 import logging
 import weakref
+from collections import deque
 from typing import Any
 
 import faust
@@ -44,22 +46,29 @@ class FaustStage:
         )
         self.throttled = False
         self._stream: Any = None
+        self._in_order: dict[Any, deque[list[Any]]] = {}  # tp -> [event, finished] by offset
 
     async def agent(self, stream: Any) -> None:
         """The agent body: take every event at once and hand it to its key's lane."""
         self._stream = stream.noack()
         try:
             async for event in self._stream.events():
-                self.lanes.put(event.key, event)
+                entry = [event, False]
+                self._in_order.setdefault(event.message.tp, deque()).append(entry)
+                self.lanes.put(event.key, entry)
         finally:
             await self.lanes.close()
 
-    async def _run(self, event: Any) -> None:
+    async def _run(self, entry: list[Any]) -> None:
+        event = entry[0]
         # faust finds the partition of a table write from the stream's current event, a context
         # variable it sets while iterating; a lane runs later in its own task, so set it here.
         _current_event.set(weakref.ref(event))
         await self.guard.run(self.handle, raw_record(event))
-        await self._stream.ack(event)
+        entry[1] = True
+        pending = self._in_order[event.message.tp]
+        while pending and pending[0][1]:
+            await self._stream.ack(pending.popleft()[0])
 
     def _throttle(self, on: bool) -> None:
         self.throttled = on

@@ -34,8 +34,8 @@ async def set_faults(url: str, **plan: Any) -> None:
 
 
 async def dead_letters(stack: FlowStack) -> dict[str, int]:
-    counts = await list_dead_letter_topics(stack.kafka_bootstrap)
-    return {topic: n for topic, n in counts.items() if topic.startswith(stack.topic_prefix) and n}
+    counts = await list_dead_letter_topics(stack.kafka_bootstrap, prefix=stack.topic_prefix)
+    return {topic: n for topic, n in counts.items() if n}
 
 
 async def keys_on(stack: FlowStack, logical: str, wanted: set[str]) -> set[str]:
