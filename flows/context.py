@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from bizbus.flows.connections import Connections
-from bizbus.flows.runtime.faust_glue import guarded_agent
+from bizbus.flows.runtime.faust_glue import dead_letter_sender, guarded_agent
 from bizbus.flows.runtime.guard import EventGuard, Handler, RetryPolicy
 from bizbus.flows.settings import RuntimeSettings
 
@@ -32,6 +32,8 @@ class FlowContext:
     poller: "Poller" = field(init=False)
     xref: "Xref" = field(init=False)
     connections: Connections = field(default_factory=Connections)
+    # Every stage the flows declared, run or not (BIZBUS_STAGES may only name these).
+    declared_stages: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         from bizbus.flows.runtime.polling import Poller
@@ -52,8 +54,20 @@ class FlowContext:
             auth_delay_s=self.settings.auth_retry_delay_s,
         )
 
+    def runs(self, stage: str) -> bool:
+        """Return whether this worker runs `stage` (BIZBUS_STAGES; empty runs every stage)."""
+        selected = self.settings.selected_stages()
+        return selected is None or stage in selected
+
     def agent(self, logical_topic: str, handler: Handler, *, name: str) -> EventGuard:
-        """Declare a guarded agent on a catalog topic; its guard is kept for metrics."""
+        """Declare a guarded agent on a catalog topic; its guard is kept for metrics.
+
+        A stage BIZBUS_STAGES leaves out gets no agent (its topic is not subscribed); the guard
+        returned is then unused, so flows declare their stages the same way either way.
+        """
+        self.declared_stages.add(name)
+        if not self.runs(name):
+            return EventGuard(dead_letter_sender(self.app), policy=self.retry_policy())
         spec = TOPICS.get(logical_topic)
         guard = guarded_agent(
             self.app,

@@ -1,6 +1,7 @@
 """Assemble a worker: the faust App, the flow context, every enabled flow and the poller.
 
-Flows are modules with `register(ctx)`; `BIZBUS_FLOWS` picks which run (default: all).
+Flows are modules with `register(ctx)`; `BIZBUS_FLOWS` picks which run (default: all), and
+`BIZBUS_STAGES` which of their stages (agents, `poll`) this worker runs (default: all).
 """
 
 import importlib
@@ -37,6 +38,16 @@ def enabled_flows(settings: RuntimeSettings) -> list[str]:
     return names
 
 
+def check_stages(ctx: FlowContext) -> None:
+    """Refuse BIZBUS_STAGES names that no enabled flow declares, listing the known ones."""
+    unknown = sorted((ctx.settings.selected_stages() or frozenset()) - ctx.declared_stages)
+    if unknown:
+        raise ConfigError(
+            f"BIZBUS_STAGES names unknown stage(s) {unknown}: the flows this worker runs "
+            f"(BIZBUS_FLOWS) have {sorted(ctx.declared_stages)}"
+        )
+
+
 def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, FlowContext]:
     """Return the App with every enabled flow's agents declared, and its context."""
     settings = settings or RuntimeSettings()
@@ -49,10 +60,11 @@ def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, Fl
     for name in names:
         importlib.import_module(FLOW_MODULES[name]).register(ctx)
     ctx.poller.register()
+    check_stages(ctx)
     poller = ctx.poller
     feeds = (
         FeedProgress(poller.ticks_topic(), lambda: poller.feeds, lambda: poller.passes)
-        if poller.feeds
+        if poller.feeds and ctx.runs("poll")
         else None
     )
     Readiness(app, feeds).register()

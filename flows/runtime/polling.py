@@ -91,8 +91,14 @@ class Poller:
         self.feeds[feed.name] = feed
 
     def register(self) -> None:
-        """Declare the ticks topic, cursor table, timer and agent (once all feeds are added)."""
+        """Declare the ticks topic, cursor table, timer and agent (once all feeds are added).
+
+        Nothing is declared without feeds, or when BIZBUS_STAGES leaves out the `poll` stage.
+        """
         if not self.feeds:
+            return
+        self.ctx.declared_stages.add("poll")
+        if not self.ctx.runs("poll"):
             return
         app = self.ctx.app
         ticks = app.topic(
