@@ -1,0 +1,249 @@
+"""Kafka → Kafka measurements, run alike on a worker stage and on the raw pipe.
+
+Throughput over a preloaded backlog (rate from the output records' CreateTime), per-hop latency
+at a fixed rate, and a SIGKILL in the middle of a stream followed by a fresh process with the
+same group (seconds until output flows again).
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from itertools import cycle, islice
+
+from aiokafka import AIOKafkaProducer
+
+from bizbus.deploy.bench import kafka_io
+from bizbus.deploy.bench.records import Record
+from bizbus.deploy.bench.runners import RESUME_TIMEOUT_S, PipeRunner, Runner
+
+__all__ = [
+    "Latency",
+    "Recovery",
+    "Watch",
+    "measure_latency",
+    "measure_recovery",
+    "measure_throughput",
+    "percentile",
+    "produce_at_rate",
+]
+
+Progress = Callable[[str], None]
+Watch = Callable[[Runner], AbstractAsyncContextManager[object]]
+STALL_S = 90.0  # no new output for this long: the runner is stuck, not slow
+
+
+async def measure_throughput(
+    runner: Runner,
+    records: Sequence[Record],
+    progress: Progress,
+    *,
+    watch: Watch | None = None,
+) -> dict[str, float]:
+    """Preload `records`, start the runner, wait for all outputs; return the rates.
+
+    `events_per_s` is records over the span of the output records' CreateTime (first to
+    last); a pipe also reports its own first-fetch → last-commit rate (`pipe_events_per_s`).
+    `watch(runner)` is entered while the runner works (e.g. a profiler on its process).
+    """
+    try:
+        await runner.prepare()
+        progress(f"preloading {len(records):,} records")
+        await kafka_io.preload(runner.stack.kafka, runner.source, records, progress=progress)
+        progress("starting")
+        await runner.start()
+        async with watch(runner) if watch else contextlib.nullcontext():
+            await kafka_io.wait_for_count(
+                runner.stack.kafka, runner.sink, len(records), stall_s=STALL_S,
+                progress=progress, diagnose=runner.diagnose, what="outputs",
+            )  # fmt: skip
+        count, first_ms, last_ms = await kafka_io.time_span(runner.stack.kafka, runner.sink)
+        result = {"events_per_s": _rate(len(records), first_ms, last_ms), "outputs": count}
+        if isinstance(runner, PipeRunner) and runner.process is not None:
+            report = await runner.process.result(timeout_s=STALL_S)
+            seconds = report["last_commit"] - report["first_fetch"]
+            result["pipe_events_per_s"] = report["records"] / seconds if seconds > 0 else 0.0
+        return result
+    finally:
+        await runner.cleanup()
+
+
+def _rate(count: int, first_ms: int, last_ms: int) -> float:
+    return count / ((last_ms - first_ms) / 1000) if last_ms > first_ms else 0.0
+
+
+async def produce_at_rate(
+    bootstrap: str,
+    topic: str,
+    records: Sequence[Record],
+    rate: float,
+    *,
+    count: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Send records (cycling through `records`) at `rate` per second until `count` or `stop`.
+
+    Each record's CreateTime is stamped when it is handed to the producer (linger 0), so the
+    latency measured from it includes the producer's own path, as an upstream stage's would.
+    """
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+    )
+    await producer.start()
+    sent, pending = 0, []
+    try:
+        began = time.monotonic()
+        for key, value, headers in islice(cycle(records), count):
+            if stop is not None and stop.is_set():
+                break
+            delay = began + sent / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pending.append(await producer.send(topic, value, key=key, headers=headers))
+            sent += 1
+        await producer.flush()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Per-hop latency of one runner at a fixed rate, in milliseconds."""
+
+    rate_per_s: float
+    count: int
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Return the nearest-rank percentile (`share` in 0..1) of `values`."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    return float(ordered[rank - 1])
+
+
+async def measure_latency(
+    runner: Runner, records: Sequence[Record], rate: float, progress: Progress
+) -> Latency:
+    """Produce `records` (one key each) at `rate` into a ready runner; latency per record.
+
+    Latency = output CreateTime - input CreateTime of the record with the same key (same
+    host clock, millisecond resolution).
+    """
+    try:
+        await runner.prepare()
+        progress("starting")
+        await runner.start()
+        progress(f"producing {len(records):,} records at {rate:,.0f}/s")
+        bootstrap = runner.stack.kafka
+        await produce_at_rate(bootstrap, runner.source, records, rate, count=len(records))
+        await kafka_io.wait_for_count(
+            bootstrap, runner.sink, len(records), stall_s=STALL_S, progress=progress,
+            diagnose=runner.diagnose, what="outputs",
+        )  # fmt: skip
+        sent = dict(await kafka_io.read_keys(bootstrap, runner.source))
+        latencies = [
+            float(stamp - sent[key])
+            for key, stamp in await kafka_io.read_keys(bootstrap, runner.sink)
+            if key in sent
+        ]
+        return Latency(
+            rate_per_s=rate,
+            count=len(latencies),
+            p50_ms=percentile(latencies, 0.50),
+            p99_ms=percentile(latencies, 0.99),
+            p999_ms=percentile(latencies, 0.999),
+            max_ms=max(latencies, default=0.0),
+        )
+    finally:
+        await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """A backlog's catch-up rate, and the seconds from a SIGKILL to the next output."""
+
+    catch_up_events_per_s: float
+    crash_resume_s: float
+
+
+async def measure_recovery(
+    runner: Runner,
+    backlog: Sequence[Record],
+    rate: float,
+    progress: Progress,
+) -> Recovery:
+    """Catch up on `backlog`; then, in a stream at `rate`, SIGKILL and start a new process.
+
+    Resume time runs from the moment the killed process is gone to the first output record
+    written after it (by the new process, same group), whatever the group needed in between.
+    """
+    bootstrap = runner.stack.kafka
+    try:
+        await runner.prepare()
+        progress(f"preloading a backlog of {len(backlog):,}")
+        await kafka_io.preload(bootstrap, runner.source, backlog, progress=progress)
+        progress("starting")
+        await runner.start()
+        await kafka_io.wait_for_count(
+            bootstrap, runner.sink, len(backlog), stall_s=STALL_S, progress=progress,
+            diagnose=runner.diagnose, what="backlog outputs",
+        )  # fmt: skip
+        _, first_ms, last_ms = await kafka_io.time_span(bootstrap, runner.sink)
+        catch_up = _rate(len(backlog), first_ms, last_ms)
+        resumed_s = await _crash_and_resume(runner, backlog, rate, len(backlog), progress)
+        return Recovery(catch_up, resumed_s)
+    finally:
+        await runner.cleanup()
+
+
+async def _crash_and_resume(
+    runner: Runner, records: Sequence[Record], rate: float, outputs: int, progress: Progress
+) -> float:
+    bootstrap = runner.stack.kafka
+    stop = asyncio.Event()
+    stream = asyncio.create_task(
+        produce_at_rate(bootstrap, runner.source, records, rate, stop=stop)
+    )
+    restart: asyncio.Task[None] | None = None
+    try:
+        progress(f"streaming at {rate:,.0f}/s")
+        await kafka_io.wait_for_count(
+            bootstrap, runner.sink, outputs + max(1, int(rate)), stall_s=STALL_S,
+            diagnose=runner.diagnose, what="outputs",
+        )  # fmt: skip
+        runner.kill()
+        killed_ms = int(time.time() * 1000)
+        progress("killed mid-stream (SIGKILL); starting a new process with the same group")
+        restart = asyncio.create_task(runner.start())
+        resumed_ms = await _first_output_after(runner, killed_ms, progress)
+        await restart
+        return (resumed_ms - killed_ms) / 1000
+    finally:
+        stop.set()
+        if restart is not None and not restart.done():
+            await asyncio.to_thread(runner.stop)  # a start still waiting ends with its process
+        await asyncio.gather(stream, *([restart] if restart else []), return_exceptions=True)
+
+
+async def _first_output_after(runner: Runner, since_ms: int, progress: Progress) -> int:
+    deadline = time.monotonic() + RESUME_TIMEOUT_S
+    while time.monotonic() < deadline:
+        found = await kafka_io.first_after(runner.stack.kafka, runner.sink, since_ms)
+        if found is not None:
+            return found
+        waited = time.time() - since_ms / 1000
+        progress(f"waiting for the first output after the crash ({waited:.0f} s)")
+        await asyncio.sleep(0.5)
+    raise kafka_io.BenchStalledError(
+        f"no output within {RESUME_TIMEOUT_S:.0f} s of the crash\n{runner.diagnose()}"
+    )
