@@ -147,7 +147,7 @@ async def wait_for_count(
                     + (f"\n{diagnose()}" if diagnose else "")
                 )
             progress(f"{count:,}/{wanted:,} {what}")
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.25)
 
 
 async def _one(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> Any:
@@ -158,11 +158,20 @@ async def _one(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> A
             return batch[tp][0]
 
 
-async def time_span(bootstrap: str, topic: str) -> tuple[int, int, int]:
-    """Return (records, first CreateTime ms, last CreateTime ms) of a single producer's topic."""
+async def time_span(
+    bootstrap: str, topic: str, before_ms: int | None = None
+) -> tuple[int, int, int]:
+    """Return (records, first CreateTime ms, last CreateTime ms) of a topic's records.
+
+    Only records stamped before `before_ms` count, when given. One producer's timestamps never
+    go back within a partition, so first and last records of each partition are enough.
+    """
     async with _reader(bootstrap, topic) as (consumer, tps):
         starts = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
+        if before_ms is not None:
+            found = await consumer.offsets_for_times({tp: before_ms for tp in tps})
+            ends = {tp: found[tp].offset if found.get(tp) else ends[tp] for tp in tps}
         first, last, count = None, None, 0
         for tp in tps:
             if ends[tp] <= starts[tp]:

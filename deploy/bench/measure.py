@@ -1,7 +1,7 @@
 """Kafka → Kafka measurements, run alike on a worker stage and on the raw pipe.
 
 Throughput over a preloaded backlog (rate from the output records' CreateTime), per-hop latency
-at a fixed rate, and a SIGKILL in the middle of a stream followed by a fresh process with the
+at a fixed rate, and a SIGKILL halfway through a backlog followed by a fresh process with the
 same group (seconds until output flows again).
 """
 
@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from itertools import cycle, islice
 
 from aiokafka import AIOKafkaProducer
 
@@ -75,15 +74,9 @@ def _rate(count: int, first_ms: int, last_ms: int) -> float:
 
 
 async def produce_at_rate(
-    bootstrap: str,
-    topic: str,
-    records: Sequence[Record],
-    rate: float,
-    *,
-    count: int | None = None,
-    stop: asyncio.Event | None = None,
-) -> int:
-    """Send records (cycling through `records`) at `rate` per second until `count` or `stop`.
+    bootstrap: str, topic: str, records: Sequence[Record], rate: float
+) -> None:
+    """Send `records` at `rate` per second, one by one, without waiting for each ack.
 
     Each record's CreateTime is stamped when it is handed to the producer (linger 0), so the
     latency measured from it includes the producer's own path, as an upstream stage's would.
@@ -92,22 +85,18 @@ async def produce_at_rate(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
     )
     await producer.start()
-    sent, pending = 0, []
     try:
+        pending = []
         began = time.monotonic()
-        for key, value, headers in islice(cycle(records), count):
-            if stop is not None and stop.is_set():
-                break
+        for sent, (key, value, headers) in enumerate(records):
             delay = began + sent / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             pending.append(await producer.send(topic, value, key=key, headers=headers))
-            sent += 1
         await producer.flush()
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
-    return sent
 
 
 @dataclass(frozen=True)
@@ -132,29 +121,36 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 
 async def measure_latency(
-    runner: Runner, records: Sequence[Record], rate: float, progress: Progress
+    runner: Runner,
+    records: Sequence[Record],
+    rate: float,
+    progress: Progress,
+    *,
+    warmup: Sequence[Record] = (),
 ) -> Latency:
-    """Produce `records` (one key each) at `rate` into a ready runner; latency per record.
+    """Stream `warmup` then `records` (one key each) at `rate` into a ready runner.
 
     Latency = output CreateTime - input CreateTime of the record with the same key (same
-    host clock, millisecond resolution).
+    host clock, millisecond resolution), for `records` only: the warm-up records pay the
+    runner's first-use costs (metadata of its output topic, first batches) and are not counted.
     """
     try:
         await runner.prepare()
         progress("starting")
         await runner.start()
-        progress(f"producing {len(records):,} records at {rate:,.0f}/s")
+        progress(f"streaming {len(warmup) + len(records):,} records at {rate:,.0f}/s")
         bootstrap = runner.stack.kafka
-        await produce_at_rate(bootstrap, runner.source, records, rate, count=len(records))
+        await produce_at_rate(bootstrap, runner.source, [*warmup, *records], rate)
         await kafka_io.wait_for_count(
-            bootstrap, runner.sink, len(records), stall_s=STALL_S, progress=progress,
-            diagnose=runner.diagnose, what="outputs",
+            bootstrap, runner.sink, len(warmup) + len(records), stall_s=STALL_S,
+            progress=progress, diagnose=runner.diagnose, what="outputs",
         )  # fmt: skip
+        measured = {key for key, _, _ in records}
         sent = dict(await kafka_io.read_keys(bootstrap, runner.source))
         latencies = [
             float(stamp - sent[key])
             for key, stamp in await kafka_io.read_keys(bootstrap, runner.sink)
-            if key in sent
+            if key in measured
         ]
         return Latency(
             rate_per_s=rate,
@@ -173,19 +169,20 @@ class Recovery:
     """A backlog's catch-up rate, and the seconds from a SIGKILL to the next output."""
 
     catch_up_events_per_s: float
+    catch_up_events: int
     crash_resume_s: float
 
 
 async def measure_recovery(
-    runner: Runner,
-    backlog: Sequence[Record],
-    rate: float,
-    progress: Progress,
+    runner: Runner, backlog: Sequence[Record], progress: Progress, *, tail: Sequence[Record]
 ) -> Recovery:
-    """Catch up on `backlog`; then, in a stream at `rate`, SIGKILL and start a new process.
+    """Catch up on `backlog`, SIGKILL the process halfway, start a new one with the same group.
 
-    Resume time runs from the moment the killed process is gone to the first output record
-    written after it (by the new process, same group), whatever the group needed in between.
+    Catch-up rate: the outputs written before the kill over their CreateTime span (half the
+    backlog; all of it when a runner outpaces the bench's watch). Resume: from the moment the
+    killed process is gone to the first output written after it (by the new process), whatever
+    the group needed in between. `tail` is written right after the kill, so the new process
+    has input even when the backlog was done.
     """
     bootstrap = runner.stack.kafka
     try:
@@ -195,44 +192,33 @@ async def measure_recovery(
         progress("starting")
         await runner.start()
         await kafka_io.wait_for_count(
-            bootstrap, runner.sink, len(backlog), stall_s=STALL_S, progress=progress,
-            diagnose=runner.diagnose, what="backlog outputs",
+            bootstrap, runner.sink, len(backlog) // 2, stall_s=STALL_S, progress=progress,
+            diagnose=runner.diagnose, what="backlog outputs before the crash",
         )  # fmt: skip
-        _, first_ms, last_ms = await kafka_io.time_span(bootstrap, runner.sink)
-        catch_up = _rate(len(backlog), first_ms, last_ms)
-        resumed_s = await _crash_and_resume(runner, backlog, rate, len(backlog), progress)
-        return Recovery(catch_up, resumed_s)
+        runner.kill()
+        killed_ms = int(time.time() * 1000)
+        progress("killed (SIGKILL) halfway; starting a new process with the same group")
+        resumed_ms = await _restart(runner, killed_ms, tail, progress)
+        count, first_ms, last_ms = await kafka_io.time_span(bootstrap, runner.sink, killed_ms)
+        return Recovery(_rate(count, first_ms, last_ms), count, (resumed_ms - killed_ms) / 1000)
     finally:
         await runner.cleanup()
 
 
-async def _crash_and_resume(
-    runner: Runner, records: Sequence[Record], rate: float, outputs: int, progress: Progress
-) -> float:
-    bootstrap = runner.stack.kafka
-    stop = asyncio.Event()
-    stream = asyncio.create_task(
-        produce_at_rate(bootstrap, runner.source, records, rate, stop=stop)
-    )
-    restart: asyncio.Task[None] | None = None
+async def _restart(
+    runner: Runner, killed_ms: int, tail: Sequence[Record], progress: Progress
+) -> int:
+    """Start the runner again, add `tail`; return the CreateTime of its first output."""
+    restart = asyncio.create_task(runner.start())
     try:
-        progress(f"streaming at {rate:,.0f}/s")
-        await kafka_io.wait_for_count(
-            bootstrap, runner.sink, outputs + max(1, int(rate)), stall_s=STALL_S,
-            diagnose=runner.diagnose, what="outputs",
-        )  # fmt: skip
-        runner.kill()
-        killed_ms = int(time.time() * 1000)
-        progress("killed mid-stream (SIGKILL); starting a new process with the same group")
-        restart = asyncio.create_task(runner.start())
+        await kafka_io.preload(runner.stack.kafka, runner.source, tail)
         resumed_ms = await _first_output_after(runner, killed_ms, progress)
         await restart
-        return (resumed_ms - killed_ms) / 1000
+        return resumed_ms
     finally:
-        stop.set()
-        if restart is not None and not restart.done():
+        if not restart.done():
             await asyncio.to_thread(runner.stop)  # a start still waiting ends with its process
-        await asyncio.gather(stream, *([restart] if restart else []), return_exceptions=True)
+        await asyncio.gather(restart, return_exceptions=True)
 
 
 async def _first_output_after(runner: Runner, since_ms: int, progress: Progress) -> int:
@@ -243,7 +229,7 @@ async def _first_output_after(runner: Runner, since_ms: int, progress: Progress)
             return found
         waited = time.time() - since_ms / 1000
         progress(f"waiting for the first output after the crash ({waited:.0f} s)")
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.25)
     raise kafka_io.BenchStalledError(
         f"no output within {RESUME_TIMEOUT_S:.0f} s of the crash\n{runner.diagnose()}"
     )

@@ -107,8 +107,8 @@ class Results:
         sizes = meta.get("sizes", {})
         labels = {
             "H0": f"raw httpx, ERP +{meta.get('erp_latency_ms', 0):g} ms, "
-            f"{meta.get('concurrency', 1)} in flight",
-            "P3": "latency at half P1's rate",
+            f"C={meta.get('concurrency', 1)}",
+            "P3": "latency, half P1's rate",
             "P4": f"catch-up of {sizes.get('backlog', 0):,} backlog",
         }
         for figure in FIGURES:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -139,15 +140,13 @@ class _Bench:
             for step in (baseline, figure) if baseline_first else (figure, baseline):
                 await step()
         rate = self.results.samples["P1"][-1]["events_per_s"] / 2
-        records = work.latency_records(self.round_no)
+        number = self.round_no
         latency = (
-            lambda: self.measure(
-                "P3.base", scenarios.raw_latency(stack, records, rate, self.progress("P3 base"))
-            ),
-            lambda: self.measure(
-                "P3", scenarios.stage_latency(stack, records, rate, self.progress("P3"))
-            ),
-        )
+            lambda: self.measure("P3.base", scenarios.raw_latency(
+                stack, work, number, rate, self.progress("P3 base"))),
+            lambda: self.measure("P3", scenarios.stage_latency(
+                stack, work, number, rate, self.progress("P3"))),
+        )  # fmt: skip
         for step in latency if baseline_first else reversed(latency):
             await step()
         recovery_base = self.measure(
@@ -230,5 +229,6 @@ def run_bench(options: BenchOptions, *, console: Console | None = None) -> int:
     if options.as_json:
         print(orjson.dumps(results.as_json(), option=orjson.OPT_INDENT_2).decode())  # noqa: T201
     else:
-        Console().print(results.table())
+        # Piped to a file, rich would fold the table to 80 columns.
+        Console(width=None if sys.stdout.isatty() else 120).print(results.table())
     return 0

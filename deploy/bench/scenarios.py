@@ -7,7 +7,7 @@ backlog's catch-up and SIGKILL → resumed seconds (baseline: the raw pipe doing
 Each function measures one thing once; `run` decides the rounds and the order.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from bizbus.deploy.bench import kafka_io
@@ -19,7 +19,7 @@ from bizbus.deploy.bench.measure import (
     measure_throughput,
 )
 from bizbus.deploy.bench.records import Record, order_id, placed_orders, sales_order_commands
-from bizbus.deploy.bench.runners import PipeRunner, StageSpec, WorkerRunner
+from bizbus.deploy.bench.runners import PipeRunner, Runner, StageSpec, WorkerRunner
 from bizbus.deploy.bench.stack import BenchStack
 
 __all__ = [
@@ -55,12 +55,12 @@ class Sizes:
     order_keys: int  # P1: distinct order ids those events are spread over
     erp_orders: int  # H0 and P2: orders, REVISIONS commands each
     latency_events: int  # P3: records produced at a fixed rate
-    backlog: int  # P4: preloaded backlog to catch up on
-    stream_rate: float  # P4: events/s of the stream the crash happens in
+    backlog: int  # P4: preloaded backlog, the process is killed halfway through it
 
 
-FULL = Sizes(20_000, 5_000, 150, 5_000, 100_000, 200.0)
-QUICK = Sizes(2_000, 500, 10, 300, 2_000, 200.0)
+FULL = Sizes(12_000, 5_000, 100, 3_000, 100_000)
+QUICK = Sizes(2_000, 500, 10, 300, 2_000)
+TAIL = 1_000  # P4: records written right after the kill
 
 
 @dataclass
@@ -78,11 +78,6 @@ class Workload:
         total = max(sizes.pipe_events, sizes.backlog)
         records = placed_orders(total, keys=sizes.order_keys, tag=tag)
         return cls(sizes, tag, records[: sizes.pipe_events], records[: sizes.backlog])
-
-    def latency_records(self, round_no: int) -> list[Record]:
-        """Return P3's records: one fresh order id each, so every output finds its input."""
-        count = self.sizes.latency_events
-        return placed_orders(count, keys=count, tag=f"l{round_no}{self.tag}")
 
     def erp_keys(self, label: str) -> list[str]:
         """Return fresh CRM order ids for one ERP batch (every batch creates new orders)."""
@@ -155,30 +150,43 @@ async def erp_stage(
 
 
 async def stage_latency(
-    stack: BenchStack, records: Sequence[Record], rate: float, progress: Progress
+    stack: BenchStack, work: Workload, round_no: int, rate: float, progress: Progress
 ) -> Values:
-    """P3: per-hop latency of the pure stage in a worker at `rate`."""
-    latency = await measure_latency(WorkerRunner(stack, PURE_STAGE), records, rate, progress)
-    return {key: float(value) for key, value in asdict(latency).items()}
+    """P3: per-hop latency of the pure stage in a worker at `rate` (after 1 s of warm-up)."""
+    runner = WorkerRunner(stack, PURE_STAGE)
+    return await _latency(runner, work, round_no, rate, progress)
 
 
 async def raw_latency(
-    stack: BenchStack, records: Sequence[Record], rate: float, progress: Progress
+    stack: BenchStack, work: Workload, round_no: int, rate: float, progress: Progress
 ) -> Values:
-    """P3's baseline: the raw pipe's latency at the same rate."""
-    latency = await measure_latency(PipeRunner(stack, PURE_STAGE), records, rate, progress)
+    """P3's baseline: the raw pipe's latency at the same rate, after the same warm-up."""
+    return await _latency(PipeRunner(stack, PURE_STAGE), work, round_no, rate, progress)
+
+
+async def _latency(
+    runner: Runner, work: Workload, round_no: int, rate: float, progress: Progress
+) -> Values:
+    count = work.sizes.latency_events
+    tag = f"{runner.kind}{round_no}{work.tag}"
+    records = placed_orders(count, keys=count, tag=f"l{tag}")
+    warmup = placed_orders(max(1, int(rate)), keys=max(1, int(rate)), tag=f"w{tag}")
+    latency = await measure_latency(runner, records, rate, progress, warmup=warmup)
     return {key: float(value) for key, value in asdict(latency).items()}
 
 
 async def stage_recovery(stack: BenchStack, work: Workload, progress: Progress) -> Values:
-    """P4: the pure stage's catch-up on the backlog, then SIGKILL → resumed seconds."""
-    runner = WorkerRunner(stack, PURE_STAGE)
-    result = await measure_recovery(runner, work.backlog, work.sizes.stream_rate, progress)
-    return {key: float(value) for key, value in asdict(result).items()}
+    """P4: the pure stage's catch-up on the backlog, SIGKILL halfway, resumed seconds."""
+    return await _recovery(WorkerRunner(stack, PURE_STAGE), work, progress)
 
 
 async def raw_recovery(stack: BenchStack, work: Workload, progress: Progress) -> Values:
-    """P4's baseline: the raw pipe on the same backlog, then killed and restarted likewise."""
-    runner = PipeRunner(stack, PURE_STAGE)
-    result = await measure_recovery(runner, work.backlog, work.sizes.stream_rate, progress)
-    return {key: float(value) for key, value in asdict(result).items()}
+    """P4's baseline: the raw pipe on the same backlog, killed and restarted likewise."""
+    return await _recovery(PipeRunner(stack, PURE_STAGE), work, progress)
+
+
+async def _recovery(runner: Runner, work: Workload, progress: Progress) -> Values:
+    tail = work.placed[:TAIL]
+    result = await measure_recovery(runner, work.backlog, progress, tail=tail)
+    return {"backlog": float(len(work.backlog)),
+            **{key: float(value) for key, value in asdict(result).items()}}  # fmt: skip

@@ -66,6 +66,8 @@ class PipeProcess:
 
     def __init__(self, args: list[str], log_path: Path) -> None:
         self.log_path = log_path
+        # A pipe restarted after a crash appends to the same log: read only its own lines.
+        self.offset = log_path.stat().st_size if log_path.exists() else 0
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own module, no shell
                 [sys.executable, "-m", "bizbus.deploy.bench.pipe", *args],
@@ -73,20 +75,22 @@ class PipeProcess:
             )  # fmt: skip
 
     def _text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        with self.log_path.open("rb") as log:
+            log.seek(self.offset)
+            return log.read().decode(errors="replace")
 
     async def ready(self, *, timeout_s: float = 60) -> None:
         """Wait until the pipe's group assigned it partitions."""
         deadline = time.monotonic() + timeout_s
         while READY_LINE not in self._text():
-            self._check(deadline, "get partitions")
+            self._check(deadline, "get partitions", may_exit=False)
             await asyncio.sleep(0.1)
 
     async def result(self, *, timeout_s: float) -> dict[str, float]:
         """Wait for the pipe to finish its count; return its JSON report."""
         deadline = time.monotonic() + timeout_s
         while self.process.poll() is None:
-            self._check(deadline, "pipe its records")
+            self._check(deadline, "pipe its records", may_exit=True)
             await asyncio.sleep(0.2)
         for line in reversed(self._text().splitlines()):
             if line.startswith("{"):
@@ -94,8 +98,8 @@ class PipeProcess:
                 return report
         raise RuntimeError(f"the raw pipe ended without a report:\n{self.tail()}")
 
-    def _check(self, deadline: float, what: str) -> None:
-        if self.process.poll() is not None and what != "pipe its records":
+    def _check(self, deadline: float, what: str, *, may_exit: bool) -> None:
+        if not may_exit and self.process.poll() is not None:
             raise RuntimeError(f"the raw pipe exited before it could {what}:\n{self.tail()}")
         if time.monotonic() > deadline:
             self.stop()
