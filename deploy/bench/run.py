@@ -226,7 +226,8 @@ def run_bench(options: BenchOptions, *, console: Console | None = None) -> int:
                 console.print(f"[dim]logs kept in {run_dir}[/dim]")
             else:
                 shutil.rmtree(run_dir, ignore_errors=True)
-    if options.as_json:
+    if options.as_json:  # the table still reaches people, on stderr
+        Console(stderr=True, width=None if sys.stderr.isatty() else 120).print(results.table())
         print(orjson.dumps(results.as_json(), option=orjson.OPT_INDENT_2).decode())  # noqa: T201
     else:
         # Piped to a file, rich would fold the table to 80 columns.

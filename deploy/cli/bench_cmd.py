@@ -17,7 +17,10 @@ def bench(
         typer.Option("--quick", help="Smoke test: small sizes, one round, overlapped waits."),
     ] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object (figures by id) on stdout.")
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object (figures by id) on stdout, the table on stderr."
+        ),
     ] = False,
     bootstrap: Annotated[
         str | None,
