@@ -7,6 +7,7 @@ same group (seconds until output flows again).
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -116,7 +117,7 @@ def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return 0.0
-    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(round(share * len(ordered), 9))))
     return float(ordered[rank - 1])
 
 
@@ -128,23 +129,25 @@ async def measure_latency(
     *,
     warmup: Sequence[Record] = (),
 ) -> Latency:
-    """Stream `warmup` then `records` (one key each) at `rate` into a ready runner.
+    """Stream `warmup`, wait until it is through, then stream `records` (one key each).
 
     Latency = output CreateTime - input CreateTime of the record with the same key (same
-    host clock, millisecond resolution), for `records` only: the warm-up records pay the
-    runner's first-use costs (metadata of its output topic, first batches) and are not counted.
+    host clock, millisecond resolution), for `records` only: the warm-up pays the runner's
+    first-use costs (metadata of its output topic, first batches), and the measured stream
+    starts on an empty queue, so what builds up during it is the runner's own doing.
     """
     try:
         await runner.prepare()
         progress("starting")
         await runner.start()
-        progress(f"streaming {len(warmup) + len(records):,} records at {rate:,.0f}/s")
         bootstrap = runner.stack.kafka
-        await produce_at_rate(bootstrap, runner.source, [*warmup, *records], rate)
-        await kafka_io.wait_for_count(
-            bootstrap, runner.sink, len(warmup) + len(records), stall_s=STALL_S,
-            progress=progress, diagnose=runner.diagnose, what="outputs",
-        )  # fmt: skip
+        for what, batch, before in (("warm-up", warmup, 0), ("measured", records, len(warmup))):
+            progress(f"streaming {len(batch):,} {what} records at {rate:,.0f}/s")
+            await produce_at_rate(bootstrap, runner.source, batch, rate)
+            await kafka_io.wait_for_count(
+                bootstrap, runner.sink, before + len(batch), stall_s=STALL_S,
+                progress=progress, diagnose=runner.diagnose, what=f"{what} outputs",
+            )  # fmt: skip
         measured = {key for key, _, _ in records}
         sent = dict(await kafka_io.read_keys(bootstrap, runner.source))
         latencies = [

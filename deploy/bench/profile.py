@@ -6,6 +6,7 @@ flame graph can still be drawn from it later; the summary here is own time per f
 """
 
 import asyncio
+import re
 import shutil
 import signal
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 __all__ = ["ProfilerMissingError", "own_time", "py_spy", "py_spy_path"]
 
 SAMPLES_PER_S = 100
+_LINE = re.compile(r":\d+\)$")
 
 
 class ProfilerMissingError(RuntimeError):
@@ -52,14 +54,14 @@ async def py_spy(pid: int, output: Path) -> AsyncIterator[None]:
 
 
 def own_time(collapsed: Path, *, top: int = 10) -> list[tuple[str, float]]:
-    """Return the `top` frames by own time (share of all samples) from a collapsed profile."""
+    """Return the `top` functions by own time (share of all samples) in a collapsed profile."""
     own: Counter[str] = Counter()
     total = 0
     for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        frame = stack.rsplit(";", 1)[-1]
+        frame = _LINE.sub(")", stack.rsplit(";", 1)[-1])  # one row per function, all its lines
         own[frame] += int(count)
         total += int(count)
     return [(frame, samples / total) for frame, samples in own.most_common(top)] if total else []

@@ -6,9 +6,8 @@ in that same round), which cancels more of the machine's drift than a ratio of m
 
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rich import box
 from rich.table import Table
@@ -109,7 +108,7 @@ class Results:
             "H0": f"raw httpx, ERP +{meta.get('erp_latency_ms', 0):g} ms, "
             f"C={meta.get('concurrency', 1)}",
             "P3": "latency, half P1's rate",
-            "P4": f"catch-up of {sizes.get('backlog', 0):,} backlog",
+            "P4": f"catch-up, half of a {sizes.get('backlog', 0):,} backlog",
         }
         for figure in FIGURES:
             mine = self.samples.get(figure.id)
@@ -124,51 +123,54 @@ class Results:
                     figure.id,
                     what or labels.get(figure.id, figure.short),
                     show(mine),
-                    f"{figure.baseline_title} {show(base)}" if base else "",
+                    f"{figure.baseline_title} {show(base, spread=False)}" if base else "",
                     f"{ratio:.2f}" if shown_ratio else "",
                 )
         return table
 
 
-Show = Callable[[list[Values]], str]
+class Show(Protocol):
+    """Renders one figure's rounds as a table cell (with their min-max spread, or not)."""
+
+    def __call__(self, rounds: list[Values], *, spread: bool = True) -> str: ...
 
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
-def _spread(rounds: list[Values], key: str) -> str:
+def _spread(rounds: list[Values], key: str, *, shown: bool = True) -> str:
     values = [v[key] for v in rounds if key in v]
-    if len(values) < 2:
+    if len(values) < 2 or not shown:
         return ""
     return f" ({_number(min(values))}-{_number(max(values))})"
 
 
 def _rate(key: str, unit: str) -> Show:
-    def show(rounds: list[Values]) -> str:
+    def show(rounds: list[Values], *, spread: bool = True) -> str:
         median = _median(rounds).get(key, 0.0)
-        return f"{_number(median)} {unit}{_spread(rounds, key)}"
+        return f"{_number(median)} {unit}{_spread(rounds, key, shown=spread)}"
 
     return show
 
 
-def _erp(rounds: list[Values]) -> str:
-    text = _rate("calls_per_s", "calls/s")(rounds)
+def _erp(rounds: list[Values], *, spread: bool = True) -> str:
+    text = _rate("calls_per_s", "calls/s")(rounds, spread=spread)
     if rounds and "order_kept" in rounds[0]:
         kept = all(v["order_kept"] for v in rounds)
-        text += ", order kept" if kept else ", [red]per-key order BROKEN[/red]"
+        text += ", in order" if kept else ", [red]per-key order BROKEN[/red]"
     return text
 
 
-def _latency(rounds: list[Values]) -> str:
+def _latency(rounds: list[Values], *, spread: bool = True) -> str:
     median = _median(rounds)
     parts = " / ".join(_number(median.get(k, 0.0)) for k in ("p50_ms", "p99_ms", "p999_ms"))
     return f"{parts} ms"
 
 
-def _resume(rounds: list[Values]) -> str:
+def _resume(rounds: list[Values], *, spread: bool = True) -> str:
     resume = _median(rounds).get("crash_resume_s", 0.0)
-    return f"{resume:.1f} s{_spread(rounds, 'crash_resume_s')}"
+    return f"{resume:.1f} s{_spread(rounds, 'crash_resume_s', shown=spread)}"
 
 
 _CATCH_UP = _rate("catch_up_events_per_s", "events/s")

@@ -97,6 +97,11 @@ class _Bench:
         self.results.add(sample_id, values)
         shown = ", ".join(f"{k} {v:,.1f}" for k, v in values.items() if k.endswith(("_s", "_ms")))
         self.console.print(f"[green]✓[/green] round {self.round_no} {sample_id}: {shown}")
+        if values.get("outputs", values.get("events")) != values.get("events"):
+            self.console.print(
+                f"[yellow]![/yellow] {sample_id}: {values['outputs']:,.0f} outputs for "
+                f"{values['events']:,.0f} events"
+            )
         return values
 
     async def run(self) -> Results:
