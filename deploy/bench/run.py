@@ -38,6 +38,7 @@ from bizbus.deploy.sandbox.runner import SandboxError
 __all__ = ["BenchOptions", "run_bench"]
 
 Values = dict[str, float]
+Step = tuple[str, Callable[[], Awaitable[Values]]]
 
 
 @dataclass(frozen=True)
@@ -116,56 +117,42 @@ class _Bench:
             await self.profile(self.options.profile)
         return self.results
 
-    async def round(self, *, baseline_first: bool) -> None:
-        """Measure every figure once, each beside its baseline."""
-        stack, work, erp = self.stack, self.work, self.erp
+    def _pairs(self) -> list[tuple[Step, Step]]:
+        """Return each baseline with its figure, as steps to run in this round."""
+        stack, work, erp, number = self.stack, self.work, self.erp, self.round_no
         assert erp is not None  # noqa: S101 - set up by run()
-        background = None
-        if self.options.quick:  # the crash → resume wait is idle time: overlap it
-            background = asyncio.create_task(
-                self.measure("P4", scenarios.stage_recovery(stack, work, self.progress("P4")))
-            )
-        c = self.options.concurrency
-        label = f"{self.round_no}"
-        pairs: list[tuple[Callable[[], Awaitable[Values]], Callable[[], Awaitable[Values]]]] = [
-            (
-                lambda: self.measure("C0", scenarios.raw_pipe(stack, work, self.progress("C0"))),
-                lambda: self.measure(
-                    "P1", scenarios.stage_throughput(stack, work, self.progress("P1"))
-                ),
-            ),
-            (
-                lambda: self.measure("H0", scenarios.raw_erp(
-                    erp, work, f"h{label}", concurrency=c, progress=self.progress("H0"))),
-                lambda: self.measure("P2", scenarios.erp_stage(
-                    stack, erp, work, f"p{label}", self.progress("P2"))),
-            ),
+        c, show = self.options.concurrency, self.progress
+
+        def half_p1() -> float:  # read when P3 runs: after this round's P1
+            return self.results.samples["P1"][-1]["events_per_s"] / 2
+
+        return [
+            (("C0", lambda: scenarios.raw_pipe(stack, work, show("C0"))),
+             ("P1", lambda: scenarios.stage_throughput(stack, work, show("P1")))),
+            (("H0", lambda: scenarios.raw_erp(erp, work, f"h{number}", concurrency=c,
+                                              progress=show("H0"))),
+             ("P2", lambda: scenarios.erp_stage(stack, erp, work, f"p{number}", show("P2")))),
+            (("P3.base", lambda: scenarios.raw_latency(stack, work, number, half_p1(),
+                                                       show("P3 base"))),
+             ("P3", lambda: scenarios.stage_latency(stack, work, number, half_p1(), show("P3")))),
+            (("P4.base", lambda: scenarios.raw_recovery(stack, work, show("P4 base"))),
+             ("P4", lambda: scenarios.stage_recovery(stack, work, show("P4")))),
         ]  # fmt: skip
-        for baseline, figure in pairs:
-            for step in (baseline, figure) if baseline_first else (figure, baseline):
-                await step()
-        rate = self.results.samples["P1"][-1]["events_per_s"] / 2
-        number = self.round_no
-        latency = (
-            lambda: self.measure("P3.base", scenarios.raw_latency(
-                stack, work, number, rate, self.progress("P3 base"))),
-            lambda: self.measure("P3", scenarios.stage_latency(
-                stack, work, number, rate, self.progress("P3"))),
-        )  # fmt: skip
-        for step in latency if baseline_first else reversed(latency):
-            await step()
-        recovery_base = self.measure(
-            "P4.base", scenarios.raw_recovery(stack, work, self.progress("P4 base"))
-        )
-        if background is not None:
-            await recovery_base
-            await background
-        elif baseline_first:
-            await recovery_base
-            await self.measure("P4", scenarios.stage_recovery(stack, work, self.progress("P4")))
-        else:
-            await self.measure("P4", scenarios.stage_recovery(stack, work, self.progress("P4")))
-            await recovery_base
+
+    async def round(self, *, baseline_first: bool) -> None:
+        """Measure every figure once, each right before or after its baseline."""
+        steps = [
+            step for pair in self._pairs() for step in (pair if baseline_first else pair[::-1])
+        ]
+        overlapped = None
+        if self.options.quick:  # the worker's crash → resume wait is idle time: overlap it
+            [(sample_id, measure)] = [step for step in steps if step[0] == "P4"]
+            steps.remove((sample_id, measure))
+            overlapped = asyncio.create_task(self.measure(sample_id, measure()))
+        for sample_id, measure in steps:
+            await self.measure(sample_id, measure())
+        if overlapped is not None:
+            await overlapped
 
     async def profile(self, output: Path) -> None:
         """Run P1 once more under py-spy (not counted in the figures); print the top frames."""
@@ -232,9 +219,9 @@ def run_bench(options: BenchOptions, *, console: Console | None = None) -> int:
             else:
                 shutil.rmtree(run_dir, ignore_errors=True)
     if options.as_json:  # the table still reaches people, on stderr
-        Console(stderr=True, width=None if sys.stderr.isatty() else 120).print(results.table())
+        Console(stderr=True, width=None if sys.stderr.isatty() else 140).print(results.table())
         print(orjson.dumps(results.as_json(), option=orjson.OPT_INDENT_2).decode())  # noqa: T201
     else:
         # Piped to a file, rich would fold the table to 80 columns.
-        Console(width=None if sys.stdout.isatty() else 120).print(results.table())
+        Console(width=None if sys.stdout.isatty() else 140).print(results.table())
     return 0
