@@ -43,12 +43,11 @@ def bench(
         ),
     ] = None,
 ) -> None:
-    """Measure pure and ERP stages, latency and crash recovery beside raw baselines.
+    """Measure the runtime beside raw baselines taken in the same run (DESIGN §5).
 
-    C0 raw aiokafka pipe, P1 pure stage (ratio to C0), H0 raw httpx to the ERP, P2 ERP sink
-    stage (ratio to H0, per-key order checked), P3 latency at half P1's rate, P4 catch-up and
-    SIGKILL → resume. Starts Kafka (unless --bootstrap) and a sandbox ERP, stops them after.
-    """  # fmt: skip
+    C0 raw pipe, P1 pure stage, H0 raw httpx, P2 ERP sink, P3 latency, P4 crash.
+    Starts Kafka (unless --bootstrap) and a sandbox ERP; stops them afterwards.
+    """
     try:
         require_server_extra()
     except SandboxExtraMissingError as error:
