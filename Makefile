@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install kafka-jars contract-tools lint typecheck test demo clean
+.PHONY: install kafka-jars contract-tools lint typecheck test demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: install kafka-jars contract-tools lint typecheck
 # The main job: trade show to delivery against the sandboxes (DEMO_ARGS="--orders 5").
 demo: install kafka-jars
 	$(BIN)/bizbus demo $(DEMO_ARGS)
+
+# Speed figures beside raw baselines from the same run (BENCH_ARGS="--rounds 5 --json").
+bench: install kafka-jars
+	$(BIN)/bizbus bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

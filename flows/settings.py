@@ -69,3 +69,13 @@ class RuntimeSettings(BaseSettings):
         default="travel,customers,orders,fulfilment,catalog",
         description="Comma-separated flows this worker runs.",
     )
+    stages: str = Field(
+        default="",
+        description="Comma-separated stages (agent names; `poll` = the change-feed poller) this "
+        "worker runs, e.g. to benchmark one stage; empty: every stage of its flows.",
+    )
+
+    def selected_stages(self) -> frozenset[str] | None:
+        """Return the stage names `stages` selects, or None when it selects them all."""
+        names = frozenset(name.strip() for name in self.stages.split(",") if name.strip())
+        return names or None

@@ -63,6 +63,12 @@ class WorkerProcess:
                 self.process.wait()
         return self.process.returncode
 
+    def kill(self) -> None:
+        """SIGKILL the worker, as a crash would: nothing flushed, committed or handed over."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def log_tail(self, lines: int = 60) -> str:
         """Return the last lines of the worker's log."""
         if not self.log_path.exists():

@@ -16,6 +16,7 @@ from typing import Any, Protocol, cast
 import faust
 from faust.web import Request, Response
 
+from bizbus.connectors.errors import ConfigError
 from bizbus.connectors.registry import Connector, Role
 from bizbus.flows.runtime.batch_runner import BatchRunner, BatchSettings
 from bizbus.flows.runtime.batch_stage import batch_handler
@@ -45,6 +46,7 @@ from bizbus.flows.settings import RuntimeSettings
 from bizbus.schemas import TOPICS, encode_record, topic_for
 
 log = logging.getLogger("bizbus.runtime")
+POLL_STAGE = "poll"  # BIZBUS_STAGES' name for the change-feed poller
 
 
 class Probes(Protocol):
@@ -82,6 +84,7 @@ class FaustRuntime:
         )
         self.holds = HoldStore(settings.kafka_bootstrap, holds_topic(settings))
         self.stages: dict[str, FaustStage] = {}
+        self.declared_stages: set[str] = set()  # every stage of the enabled flows, run or not
         self.pure: dict[str, list[StageSpec]] = {}  # physical topic -> pure stages on it
         self.batch: BatchRunner | None = None
         self._tables: dict[str, Any] = {}
@@ -115,9 +118,16 @@ class FaustRuntime:
         return {spec.name: self._tables[spec.name] for spec in specs}
 
     def install(self, declaration: Declaration) -> None:
-        """Declare every stage, timer, page and task of a flow; hand its feeds to the poller."""
+        """Declare every stage, timer, page and task of a flow; hand its feeds to the poller.
+
+        With BIZBUS_STAGES set, only the stages it names run (e.g. to benchmark one stage or to
+        give some workers the stages of one system); the others are declared, not run.
+        """
+        selected = self.settings.selected_stages()
         for stage in declaration.stages:
-            self._stage(stage)
+            self.declared_stages.add(stage.name)
+            if selected is None or stage.name in selected:
+                self._stage(stage)
         for timer in declaration.timers:
             self._timer(timer)
         for page in declaration.pages:
@@ -125,10 +135,22 @@ class FaustRuntime:
         for task in declaration.tasks:
             self._task(task)
         for feed in declaration.feeds:
-            self.poller.add(feed)
+            self.declared_stages.add(POLL_STAGE)
+            if selected is None or POLL_STAGE in selected:
+                self.poller.add(feed)
 
     def start(self) -> None:
-        """Declare the poller, the batch loop, the services and readiness (flows installed)."""
+        """Declare the poller, the batch loop, the services and readiness (flows installed).
+
+        Raises:
+            ConfigError: BIZBUS_STAGES names a stage no enabled flow declares.
+        """
+        unknown = sorted((self.settings.selected_stages() or frozenset()) - self.declared_stages)
+        if unknown:
+            raise ConfigError(
+                f"BIZBUS_STAGES names unknown stage(s) {unknown}: the flows this worker runs "
+                f"(BIZBUS_FLOWS) have {sorted(self.declared_stages)}"
+            )
         poller = self.poller
         poller.register()
         feeds = (

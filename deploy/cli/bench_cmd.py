@@ -1,0 +1,67 @@
+"""`bizbus bench`: measure the runtime against raw baselines from the same run (DESIGN §5)."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bizbus.deploy.sandbox.registry import SandboxExtraMissingError, require_server_extra
+
+
+def bench(
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Interleaved rounds; the figures are their medians.")
+    ] = 3,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Smoke test: small sizes, one round, overlapped waits."),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object (figures by id) on stdout, the table on stderr."
+        ),
+    ] = False,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this Kafka (host:port) instead of starting one; topics we "
+            "create there are deleted again."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="ERP calls in flight for the raw httpx baseline (H0).")
+    ] = 8,
+    latency_ms: Annotated[
+        float, typer.Option(min=0, help="Latency the sandbox ERP adds to every API call.")
+    ] = 10.0,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            help="After the rounds, run P1 once more under py-spy and write its "
+            "collapsed stacks here (needs `pip install py-spy`)."
+        ),
+    ] = None,
+) -> None:
+    """Measure the runtime beside raw baselines taken in the same run (DESIGN §5).
+
+    C0 raw pipe, P1 pure stage, H0 raw httpx, P2 ERP sink, P3 latency, P4 crash.
+    Starts Kafka (unless --bootstrap) and a sandbox ERP; stops them afterwards.
+    """
+    try:
+        require_server_extra()
+    except SandboxExtraMissingError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    from bizbus.deploy.bench.run import BenchOptions, run_bench
+
+    options = BenchOptions(
+        rounds=rounds,
+        quick=quick,
+        bootstrap=bootstrap,
+        concurrency=concurrency,
+        latency_ms=latency_ms,
+        as_json=as_json,
+        profile=profile,
+    )
+    raise typer.Exit(run_bench(options))

@@ -1,1 +1,0 @@
-"""Benchmarks: run as modules (``python -m tests.bench.<name>``), never collected by pytest."""

@@ -1,0 +1,76 @@
+"""`bizbus bench --quick --json` on the session's broker: every figure is there, and positive.
+
+A smoke test of the bench itself (real broker, sandbox ERP, workers and pipes); the figures of
+a quick run on a shared test machine say nothing about speed, so no threshold is asserted.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kafka
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURES = {
+    "C0": ["events_per_s"],
+    "P1": ["events_per_s", "ratio"],
+    "H0": ["calls_per_s"],
+    "P2": ["calls_per_s", "ratio"],
+    "P3": ["rate_per_s", "p50_ms", "p99_ms", "p999_ms"],
+    "P4": ["catch_up_events_per_s", "crash_resume_s", "ratio"],
+}
+BASELINES = {
+    "P1": ["events_per_s"],
+    "P2": ["calls_per_s"],
+    "P3": ["p50_ms", "p99_ms", "p999_ms"],
+    "P4": ["catch_up_events_per_s", "crash_resume_s"],
+}
+
+
+def _bench_processes() -> set[int]:
+    """Pids of processes a bench starts: its pipes, its sandbox, workers with a bench app id."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = proc.joinpath("cmdline").read_bytes()
+            env = proc.joinpath("environ").read_bytes()
+        except OSError:
+            continue
+        if (
+            b"bizbus.deploy.bench.pipe" in args
+            or (b"deploy.sandbox" in args and b"/bench/" in args)
+            or b"\0BIZBUS_APP_ID=bench-" in b"\0" + env
+        ):
+            found.add(int(proc.name))
+    return found
+
+
+@pytest.mark.timeout(420)
+def test_quick_bench_reports_every_figure_beside_its_baseline(kafka_bootstrap: str) -> None:
+    before = _bench_processes()
+    result = subprocess.run(
+        [sys.executable, "-m", "bizbus.deploy", "bench", "--quick", "--json",
+         "--bootstrap", kafka_bootstrap],
+        cwd=ROOT, capture_output=True, text=True, timeout=400,
+        env={**os.environ, "COLUMNS": "160"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads(result.stdout)
+    for figure, names in FIGURES.items():
+        assert figure in report, f"{figure} missing: {sorted(report)}"
+        for name in names:
+            value = report[figure][name]
+            assert isinstance(value, float) and value > 0, (figure, name, value)
+    for figure, names in BASELINES.items():
+        for name in names:
+            value = report[figure]["baseline"][name]
+            assert isinstance(value, float) and value > 0, (figure, "baseline", name, value)
+    assert report["P2"]["order_kept"] is True
+    assert report["bench"]["quick"] is True
+    assert _bench_processes() <= before, "the bench left processes running"
