@@ -122,12 +122,21 @@ async def raw_erp(
 
 
 async def erp_stage(
-    stack: BenchStack, erp: ErpSandbox, work: Workload, label: str, progress: Progress
+    stack: BenchStack,
+    erp: ErpSandbox,
+    work: Workload,
+    label: str,
+    progress: Progress,
+    *,
+    concurrency: int,
 ) -> Values:
-    """P2: the ERP sink stage in a worker; ERP calls/s and per-key order, from the ERP."""
+    """P2: the ERP sink stage in a worker; ERP calls/s and per-key order, from the ERP.
+
+    The stage runs `concurrency` keys at once, as H0 does, so the ratio compares like with like.
+    """
     keys = work.erp_keys(label)
     records = sales_order_commands(keys, revisions=REVISIONS)
-    runner = WorkerRunner(stack, ERP_SINK)
+    runner = WorkerRunner(stack, ERP_SINK, {"BIZBUS_STAGE_MAX_IN_FLIGHT": str(concurrency)})
     try:
         await runner.prepare()
         await kafka_io.preload(stack.kafka, runner.source, records)
