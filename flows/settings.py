@@ -65,6 +65,12 @@ class RuntimeSettings(BaseSettings):
     poll_interval_s: float = Field(
         default=2.0, gt=0, description="Seconds between two polls of each CRM/ERP change feed."
     )
+    poll_partitions: int = Field(
+        default=4,
+        ge=1,
+        description="Partitions of the poll ticks and cursors: how many workers share the "
+        "feeds (fixed once the topics exist).",
+    )
     flows: str = Field(
         default="travel,customers,orders,fulfilment,catalog",
         description="Comma-separated flows this worker runs.",

@@ -92,7 +92,9 @@ class FaustRuntime:
             app,
             ticks_topic=f"{settings.topic_prefix}{app.conf.id}-poll-ticks",
             interval_s=settings.poll_interval_s,
+            partitions=settings.poll_partitions,
             publish=self.publish,
+            gates=self.gates,
         )
 
     def topic_name(self, logical: str) -> str:

@@ -1,8 +1,11 @@
-"""Change-feed polling: the leader ticks, one agent polls, cursors advance only after acks.
+"""Change-feed polling: the leader ticks each feed on its own interval, feeds poll concurrently.
 
-A leader-only timer sends a tick per feed to an internal topic; the poll agent takes each tick,
-reads the feed's changes since its cursor, publishes every record as a raw `src.*` event and,
-once the broker acked it, stores the record's cursor in a table (changelogged, so a restarted
+A leader-only timer sends a tick, keyed by feed, to an internal topic whenever a feed is due;
+the ticks topic has several partitions, so the group spreads the feeds over its workers and
+each feed is polled by one worker only. The poll agent runs the feeds concurrently (per-key
+lanes: one poll at a time per feed, a slow feed holds no other): it reads the feed's changes
+since its cursor, publishes every record as a raw `src.*` event and, once the broker acked it,
+stores the record's cursor in a table co-partitioned with the ticks (changelogged: a restarted
 or rebalanced worker resumes where the last acked record left off). Ticks that queued up while
 a poll ran are skipped. A failing poll is logged and retried on the next tick.
 """
@@ -16,6 +19,11 @@ from typing import Any, Literal
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import IntegrationError
 from bizbus.flows.runtime.deadletter import safe_reason
+from bizbus.flows.runtime.faust_glue import dead_letter_sender
+from bizbus.flows.runtime.faust_stage import FaustStage
+from bizbus.flows.runtime.gates import Gates
+from bizbus.flows.runtime.guard import StageGuard
+from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Emit, Feed, Publish
 from bizbus.schemas import Envelope, SourceRecordCapturedV1, make_event
 
@@ -57,16 +65,30 @@ class Poller:
     Args:
         app: The faust App to declare them on.
         ticks_topic: The internal topic of the leader's ticks (with the topic prefix).
-        interval_s: Seconds between two ticks of each feed.
+        interval_s: Seconds between two polls of a feed that names no interval of its own.
+        partitions: Partitions of the ticks topic and the cursor table (feeds spread over them).
         publish: Sends one event and waits for the broker's ack.
+        gates: The worker's system gates (the poll agent's guard needs them; polls never raise).
     """
 
-    def __init__(self, app: Any, *, ticks_topic: str, interval_s: float, publish: Publish) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        ticks_topic: str,
+        interval_s: float,
+        partitions: int,
+        publish: Publish,
+        gates: Gates,
+    ) -> None:
         self.app = app
         self._ticks_topic = ticks_topic
         self.interval_s = interval_s
+        self.partitions = partitions
         self.publish = publish
+        self.gates = gates
         self.feeds: dict[str, Feed] = {}
+        self._due: dict[str, float] = {}
         self._last_poll_ms: dict[str, int] = {}
         self.polled = 0
         self.passes: Counter[str] = Counter()  # poll passes finished (or failed) per feed
@@ -80,6 +102,10 @@ class Poller:
         """Register a feed (call before `register`)."""
         self.feeds[feed.name] = feed
 
+    def interval_of(self, feed: Feed) -> float:
+        """Return the seconds between two polls of `feed`."""
+        return feed.interval_s if feed.interval_s is not None else self.interval_s
+
     def register(self) -> None:
         """Declare the ticks topic, cursor table, timer and agent (once all feeds are added)."""
         if not self.feeds:
@@ -89,23 +115,37 @@ class Poller:
             self.ticks_topic(),
             key_serializer="raw",
             value_serializer="raw",
-            partitions=1,
+            partitions=self.partitions,
             internal=True,
         )
-        self.cursors = app.Table("poll-cursors", default=None, partitions=1)
+        self.cursors = app.Table("poll-cursors", default=None, partitions=self.partitions)
+        every = max(0.05, min(self.interval_of(feed) for feed in self.feeds.values()) / 2)
 
-        async def send_ticks() -> None:
-            now = str(int(time.time() * 1000)).encode()
-            for name in self.feeds:
-                await ticks.send(key=name.encode(), value=now)
+        async def send_due_ticks() -> None:
+            now = time.monotonic()
+            stamp = str(int(time.time() * 1000)).encode()
+            for name, feed in self.feeds.items():
+                if self._due.get(name, 0.0) <= now:
+                    self._due[name] = now + self.interval_of(feed)
+                    await ticks.send(key=name.encode(), value=stamp)
 
-        app.timer(self.interval_s, on_leader=True)(send_ticks)
+        app.timer(every, on_leader=True)(send_due_ticks)
+        guard = StageGuard(
+            "poll", systems=frozenset(), gates=self.gates, holds=None,
+            dead_letter=dead_letter_sender(app),
+        )  # fmt: skip
+        stage = FaustStage(
+            app, self.ticks_topic(), guard, self._on_tick_record,
+            max_in_flight=len(self.feeds), high_water=4 * len(self.feeds) + 64,
+        )  # fmt: skip
 
-        async def poll_agent(stream: Any) -> None:
-            async for event in stream.events():
-                await self._on_tick(event.key.decode(), int(event.value))
+        async def poll(stream: Any) -> None:
+            await stage.agent(stream)
 
-        app.agent(ticks, name="poll")(poll_agent)
+        app.agent(ticks, name="poll")(poll)
+
+    async def _on_tick_record(self, record: RawRecord) -> None:
+        await self._on_tick((record.key or b"").decode(), int(record.value or b"0"))
 
     async def _on_tick(self, name: str, sent_ms: int) -> None:
         feed = self.feeds.get(name)

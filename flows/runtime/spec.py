@@ -185,6 +185,8 @@ class Feed:
     # The deal a record belongs to, when the record says (e.g. a CRM order id): its raw event
     # then carries the deal's correlation id, so `bizbus trace` finds it with the deal.
     correlate: Correlate | None = None
+    # Seconds between two polls of this feed; None: BIZBUS_POLL_INTERVAL_S.
+    interval_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,7 @@ class FlowStack:
                 for topic in described
                 for row in topic["partitions"]
             ]
+            consumer.assign(tps)  # metadata of every topic in one request
 
             async def caught_up() -> bool:
                 # faust's group runs the agents, `<app id>-batch` the pure stages: every group

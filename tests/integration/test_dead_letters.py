@@ -69,14 +69,14 @@ async def test_a_poison_event_holds_only_its_key_until_its_dead_letters_are_repl
         out, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
     )
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await consumer.start()
-    await producer.start()
 
     async def send(key: bytes, *values: bytes) -> None:
         for value in values:
             await producer.send_and_wait(source, value, key=key, headers=[("ce_id", value)])
 
-    try:
+    try:  # the worker is stopped whatever fails, even starting the clients
+        await consumer.start()
+        await producer.start()
         await send(b"order-7", b"ok-1", b"poison", b"flaky-1", b"ok-2")
         await send(b"order-8", b"other-1")
         try:

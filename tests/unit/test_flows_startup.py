@@ -70,8 +70,8 @@ def test_only_the_flows_asked_for_run_and_their_shared_write_back_once() -> None
 def test_changelogs_are_compacted_with_their_tables_partitions() -> None:
     plans = _plans()
     assert plans["acme-xref-changelog"].config == {"cleanup.policy": "compact"}
-    assert plans["acme-poll-cursors-changelog"].partitions == 1
-    assert plans["prod.acme-poll-ticks"].partitions == 1
+    assert plans["acme-poll-cursors-changelog"].partitions == 4  # BIZBUS_POLL_PARTITIONS
+    assert plans["prod.acme-poll-ticks"].partitions == 4
 
 
 def test_catalog_topics_keep_their_declared_partitions_and_retention() -> None:
