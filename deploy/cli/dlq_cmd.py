@@ -1,4 +1,4 @@
-"""`bizbus dlq list | show TOPIC | replay TOPIC`: inspect and re-send dead letters.
+"""`bizbus dlq list | show | replay | holds | release`: dead letters and the keys they hold.
 
 Values are not printed unless asked (`--values`): dead letters may hold personal data.
 """
@@ -11,9 +11,11 @@ from rich.console import Console
 
 from bizbus.flows.runtime import deadletter as dl
 from bizbus.flows.runtime.dlq_admin import list_dead_letter_topics, read_dead_letters, replay
+from bizbus.flows.runtime.holds import HoldStore
+from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.settings import RuntimeSettings
 
-app = typer.Typer(help="Dead-letter topics: list, show, replay.")
+app = typer.Typer(help="Dead-letter topics: list, show, replay; the keys they hold, release.")
 console = Console()
 
 Bootstrap = Annotated[
@@ -77,3 +79,39 @@ def replay_command(
             raise typer.Exit(1)
     sent = asyncio.run(replay(address, letters))
     console.print(f"Replayed {sent} dead letter(s) from {topic}.")
+
+
+async def _with_holds(bootstrap: str, stage: str | None, key: str | None) -> dict[str, int]:
+    """Read the worker group's holds (and release `stage`/`key` when given); return them."""
+    store = HoldStore(bootstrap, holds_topic(RuntimeSettings()))
+    await store.start()
+    try:
+        if stage is not None:
+            await store.release(stage, None if key is None else key.encode())
+        return store.held()
+    finally:
+        await store.stop()
+
+
+@app.command("holds")
+def holds_command(bootstrap: Bootstrap = None) -> None:
+    """List the keys held behind dead letters, per stage (BIZBUS_APP_ID's worker group)."""
+    held = asyncio.run(_with_holds(_bootstrap(bootstrap), None, None))
+    for name, count in held.items():
+        typer.echo(f"{name}\t{count}")
+    console.print(f"{len(held)} key(s) held.")
+
+
+@app.command("release")
+def release_command(
+    stage: Annotated[str, typer.Argument(help="The stage holding the key (see `dlq holds`).")],
+    key: Annotated[str, typer.Argument(help="The record key, e.g. the CRM order id.")],
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Let a held key's new events through; its dead letters stay where they are."""
+    address = _bootstrap(bootstrap)
+    if f"{stage}|{key}" not in asyncio.run(_with_holds(address, None, None)):
+        console.print(f"[red]error:[/red] stage {stage} holds no key {key!r}.")
+        raise typer.Exit(1)
+    asyncio.run(_with_holds(address, stage, key))
+    console.print(f"Released {key!r} in stage {stage}.")

@@ -52,6 +52,9 @@ async def _run(
 ) -> list[Outgoing]:
     held = holds is not None and holds.is_held(stage.name, record.key)
     replay = record.header(REPLAY_HEADER) is not None
+    if held and not replay and holds is not None:
+        await holds.refresh()  # a release made a moment ago lets it through
+        held = holds.is_held(stage.name, record.key)
     if held and not replay:
         return await _dead_letter(stage, record, HeldBehindDeadLetterError(), holds, hold=True)
     try:

@@ -106,6 +106,9 @@ class StageGuard:
             await self.holds.loaded.wait()  # a restarted worker knows its holds before it runs
         replay = record.header(REPLAY_HEADER) is not None
         held = self.holds is not None and self.holds.is_held(self.stage, record.key)
+        if held and not replay and self.holds is not None:
+            await self.holds.refresh()  # a release made a moment ago lets it through
+            held = self.holds.is_held(self.stage, record.key)
         if held and not replay:
             await self._send_dead_letter(record, HeldBehindDeadLetterError(), attempts=0)
             self.stats.held += 1

@@ -45,6 +45,10 @@ class Holds(Protocol):
         """One held dead letter of `key` went through on replay."""
         ...
 
+    async def refresh(self) -> None:
+        """Return once every hold written so far, by any worker or the CLI, is known here."""
+        ...
+
 
 class HoldStore:
     """Which keys are held in which stage: loaded at start, kept current by tailing the topic."""
@@ -58,6 +62,8 @@ class HoldStore:
         self._producer: AIOKafkaProducer | None = None
         self._tail: asyncio.Task[None] | None = None
         self.loaded = asyncio.Event()  # set once every hold so far is read
+        self._read_to = 0  # the offset after the last record read
+        self._advanced = asyncio.Condition()
 
     async def start(self) -> None:
         """Read every hold so far, then follow the topic."""
@@ -75,6 +81,7 @@ class HoldStore:
         end = (await self._consumer.end_offsets([partition]))[partition]
         while await self._consumer.position(partition) < end:
             self._apply_batch(await self._consumer.getmany(partition, timeout_ms=500))
+        self._read_to = end
         if self._held:
             log.warning("%d key(s) held behind dead letters", len(self._held))
         self.loaded.set()
@@ -93,6 +100,19 @@ class HoldStore:
     def is_held(self, stage: str, key: bytes | None) -> bool:
         """Whether `key` waits behind a dead letter in `stage`."""
         return hold_key(stage, key) in self._held
+
+    async def refresh(self) -> None:
+        """Return once every hold written so far, by any worker or the CLI, is known here.
+
+        Asked only before a record is held, so a `bizbus dlq release` just made is honoured.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            return
+        partition = TopicPartition(self.topic, 0)
+        end = (await consumer.end_offsets([partition]))[partition]
+        async with self._advanced:
+            await self._advanced.wait_for(lambda: self._read_to >= end)
 
     def held(self) -> dict[str, int]:
         """Return every hold as `stage|key` → held dead letters (for readiness and the CLI)."""
@@ -130,7 +150,14 @@ class HoldStore:
         if consumer is None:
             return
         while True:
-            self._apply_batch(await consumer.getmany(partition, timeout_ms=1000))
+            batch = await consumer.getmany(partition, timeout_ms=1000)
+            self._apply_batch(batch)
+            async with self._advanced:
+                for records in batch.values():
+                    if records:
+                        last = int(getattr(records[-1], "offset", -1))
+                        self._read_to = max(self._read_to, last + 1)
+                self._advanced.notify_all()
 
     def _apply_batch(self, batch: dict[TopicPartition, list[object]]) -> None:
         for records in batch.values():

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -30,14 +31,21 @@ async def _collect(
     return values
 
 
-def _bizbus(*args: str, bootstrap: str) -> str:
+def _bizbus(*args: str, bootstrap: str, app_id: str = "bizbus") -> str:
     result = subprocess.run(
         [sys.executable, "-m", "bizbus.deploy", "dlq", *args, "--bootstrap", bootstrap],
         capture_output=True, text=True, timeout=60, cwd=ROOT,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", "BIZBUS_APP_ID": app_id},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+async def _until_held(bootstrap: str, app_id: str, line: str) -> None:
+    deadline = time.monotonic() + 60
+    while line not in _bizbus("holds", bootstrap=bootstrap, app_id=app_id):
+        assert time.monotonic() < deadline, f"{line!r} never held"
+        await asyncio.sleep(0.3)
 
 
 async def test_a_poison_event_holds_only_its_key_until_its_dead_letters_are_replayed(
@@ -45,11 +53,12 @@ async def test_a_poison_event_holds_only_its_key_until_its_dead_letters_are_repl
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     source, out = f"test.guard-in.{suffix}", f"test.guard-out.{suffix}"
-    holds = f"test.guard-holds.{suffix}"
+    app_id = f"test-guard-{suffix}"
+    holds = f"{app_id}-dead-letter-holds"  # where `bizbus dlq holds` looks for this app
     blocklist = tmp_path / "blocklist"
     blocklist.write_text("poison")
     env = {
-        **os.environ, "GUARD_APP_ID": f"test-guard-{suffix}", "GUARD_BOOTSTRAP": kafka_bootstrap,
+        **os.environ, "GUARD_APP_ID": app_id, "GUARD_BOOTSTRAP": kafka_bootstrap,
         "GUARD_DATADIR": str(tmp_path / "faust"), "GUARD_IN": source, "GUARD_OUT": out,
         "GUARD_BLOCKLIST": str(blocklist), "GUARD_HOLDS": holds,
     }  # fmt: skip
@@ -94,8 +103,20 @@ async def test_a_poison_event_holds_only_its_key_until_its_dead_letters_are_repl
         assert f"from {source}[0]@1" in shown
         assert "poison" not in shown  # values stay hidden unless --values is given
 
+        await send(b"order-9", b"poison")
+        await _until_held(kafka_bootstrap, app_id, "forward|order-9\t1")
+        held = _bizbus("holds", bootstrap=kafka_bootstrap, app_id=app_id)
+        assert "forward|order-7\t3" in held
+        released = _bizbus(
+            "release", "forward", "order-9", bootstrap=kafka_bootstrap, app_id=app_id
+        )
+        assert "Released 'order-9'" in released
+        await send(b"order-9", b"ok-9")  # a released key flows again, its dead letter stays
+        assert await _collect(consumer, 1, worker) == [b"ok-9"]
+
         blocklist.unlink()  # the cause is fixed
-        replayed = _bizbus("replay", f"{source}.dlq", bootstrap=kafka_bootstrap)
+        replayed = _bizbus("replay", f"{source}.dlq", "--offset", "0", "--offset", "1",
+                           "--offset", "2", bootstrap=kafka_bootstrap)  # fmt: skip
         assert "Replayed 3 dead letter(s)" in replayed
         # The held events come in their order, flaky-1 after its system's probe answered.
         assert await _collect(consumer, 3, worker) == [b"poison", b"flaky-1", b"ok-2"]

@@ -42,6 +42,9 @@ class FakeHolds:
     async def replayed(self, stage: str, key: bytes | None) -> None:
         self.counts[hold_key(stage, key)] -= 1
 
+    async def refresh(self) -> None:
+        """In memory: always current."""
+
 
 class Harness:
     """A guard for the ERP stage, a handler failing as scripted, a probe failing while `down`."""
