@@ -79,8 +79,12 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 
 def _decimal_text(value: Decimal) -> str:
-    # Fixed-point (no "1E+2" for an accounting system to misread) and no negative zero.
-    return format(abs(value) if value.is_zero() else value, "f")
+    # Fixed-point (no "1E+2" for an accounting system to misread) and no negative zero. str()
+    # already is fixed-point for nearly every amount, and it is the one cheap path (hot path).
+    text = str(value)
+    if "E" in text or text.startswith("-0"):
+        return format(abs(value) if value.is_zero() else value, "f")
+    return text
 
 
 _AS_TEXT = PlainSerializer(_decimal_text, return_type=str, when_used="json")
