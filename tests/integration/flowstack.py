@@ -51,6 +51,7 @@ class FlowStack:
         self.extra_env = worker_env or {}
         self.sandboxes: SandboxStack | None = None
         self.worker: WorkerProcess | None = None
+        self.extra_workers: list[tuple[WorkerProcess, int]] = []
         self.log_path = run_dir / "worker.log"
 
     @property
@@ -97,7 +98,22 @@ class FlowStack:
     def stop_worker(self) -> int | None:
         return self.worker.stop() if self.worker is not None else None
 
+    def add_worker(self, number: int, timeout_s: float = 90) -> WorkerProcess:
+        """Start one more worker of the same group (its own web port and log)."""
+        port = free_ports(1)[0]
+        env = {**self.worker_env(), "BIZBUS_WEB_PORT": str(port)}
+        log_path = self.run_dir / f"worker-{number}.log"
+        worker = WorkerProcess(env, log_path, cwd=ROOT)
+        self.extra_workers.append((worker, port))
+        try:
+            worker.start(timeout_s=timeout_s)
+        except RuntimeError as error:
+            raise AssertionError(str(error)) from None
+        return worker
+
     def stop(self) -> None:
+        for worker, _ in self.extra_workers:
+            worker.stop()
         self.stop_worker()
         if self.sandboxes is not None:
             stop_sandbox(self.sandboxes)
