@@ -23,7 +23,7 @@ class RuntimeSettings(BaseSettings):
         default="bizbus", pattern=r"^[a-z0-9][a-z0-9.-]*$", description="Consumer group / app id."
     )
     datadir: Path = Field(default_factory=_default_datadir, description="faust state folder.")
-    web_port: int = Field(default=6066, ge=0, le=65535, description="Worker web server port.")
+    web_port: int = Field(default=6066, ge=1, le=65535, description="Worker web server port.")
     topic_partitions: int = Field(default=4, ge=1, description="Partitions of topics we create.")
     replication_factor: int = Field(default=1, ge=1, description="Replication of our topics.")
     retry_max_attempts: int = Field(

@@ -106,8 +106,20 @@ class OrdersFlow:
                 StageSpec("crm-orders", "src.crm.order", self.on_order, CRM),
                 StageSpec("sales-order-requests", "biz.sales.order", self.on_placed, pure=True),
                 StageSpec("erp-sales-orders", COMMANDS, self.on_sales_order, ERP),
-                StageSpec("parked-orders-customers", "biz.sales.customer", self.on_customer),
-                StageSpec("parked-orders-products", "biz.catalog.product-model", self.on_product),
+                # Broadcast: a parked order lives in one worker's table partitions; each worker
+                # wakes its own, wherever the announcement was consumed.
+                StageSpec(
+                    "parked-orders-customers",
+                    "biz.sales.customer",
+                    self.on_customer,
+                    broadcast=True,
+                ),
+                StageSpec(
+                    "parked-orders-products",
+                    "biz.catalog.product-model",
+                    self.on_product,
+                    broadcast=True,
+                ),
             ),
             timers=(spec.TimerSpec("parked-orders-sweep", SWEEP_S, self.sweep),),
             pages=(spec.PageSpec(PARKED_PATH, self.parked_page, name="parked-orders"),),

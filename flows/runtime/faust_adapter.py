@@ -20,6 +20,7 @@ from bizbus.connectors.errors import ConfigError
 from bizbus.connectors.registry import Connector, Role
 from bizbus.flows.runtime.batch_runner import BatchRunner, BatchSettings
 from bizbus.flows.runtime.batch_stage import batch_handler
+from bizbus.flows.runtime.broadcast import BroadcastRunner
 from bizbus.flows.runtime.deadletter import safe_reason
 from bizbus.flows.runtime.faust_glue import dead_letter_sender
 from bizbus.flows.runtime.faust_stage import FaustStage
@@ -86,6 +87,7 @@ class FaustRuntime:
         self.stages: dict[str, FaustStage] = {}
         self.declared_stages: set[str] = set()  # every stage of the enabled flows, run or not
         self.pure: dict[str, list[StageSpec]] = {}  # physical topic -> pure stages on it
+        self.broadcast: dict[str, list[Any]] = {}  # physical topic -> broadcast handlers
         self.batch: BatchRunner | None = None
         self._tables: dict[str, Any] = {}
         self.poller = Poller(
@@ -173,10 +175,22 @@ class FaustRuntime:
                     instance_id=self.settings.instance_id,
                 ),
             )
-        services = RuntimeServices(self.holds, self.batch, self.gates)
+        broadcast = BroadcastRunner(self.settings.kafka_bootstrap, self.broadcast)
+        services = RuntimeServices(
+            self.holds, self.batch, self.gates, broadcast if self.broadcast else None
+        )
         self.app.task(run_with_app(self.app, services))
         self.app.on_rebalance_complete.connect(self._after_rebalance)
         Readiness(self.app, feeds, extra=services.waiting_for).register()
+
+    def _broadcast_handle(self, stage: StageSpec) -> Any:
+        async def handle(record: RawRecord) -> None:
+            outputs = await stage.handler(record)
+            if any(not isinstance(output, Emit) for output in outputs):
+                raise TypeError(f"broadcast stage {stage.name} wrote a table")
+            await deliver(outputs, self.publish)
+
+        return handle
 
     async def _after_rebalance(self, *_: Any, **__: Any) -> None:
         for stage in self.stages.values():
@@ -194,6 +208,9 @@ class FaustRuntime:
         name = self.topic_name(stage.topic)
         if stage.pure and self.settings.batch_pure_stages:
             self.pure.setdefault(name, []).append(stage)
+            return
+        if stage.broadcast:
+            self.broadcast.setdefault(name, []).append(self._broadcast_handle(stage))
             return
 
         async def handle(record: RawRecord) -> None:

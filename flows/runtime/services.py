@@ -1,4 +1,4 @@
-"""The worker's own long-running parts beside faust's: the holds store and the batch loop.
+"""The worker's own long-running parts beside faust's: holds store, batch and broadcast loops.
 
 They start once faust's tables are recovered and stop with the app (SIGTERM, Ctrl-C), the batch
 loop first so its batch in hand is committed. Readiness asks them what they still wait for.
@@ -11,6 +11,7 @@ import faust
 from mode import Service
 
 from bizbus.flows.runtime.batch_runner import BatchRunner
+from bizbus.flows.runtime.broadcast import BroadcastRunner
 from bizbus.flows.runtime.gates import Gates
 from bizbus.flows.runtime.holds import HoldStore
 from bizbus.flows.settings import RuntimeSettings
@@ -27,12 +28,18 @@ class RuntimeServices(Service):
     """Starts and stops the holds store and the batch loop with the faust app."""
 
     def __init__(
-        self, holds: HoldStore, batch: BatchRunner | None, gates: Gates, **kwargs: Any
+        self,
+        holds: HoldStore,
+        batch: BatchRunner | None,
+        gates: Gates,
+        broadcast: BroadcastRunner | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.holds = holds
         self.batch = batch
         self.gates = gates
+        self.broadcast = broadcast
         self.holds_loaded = False
 
     async def on_start(self) -> None:
@@ -41,9 +48,13 @@ class RuntimeServices(Service):
         self.holds_loaded = True
         if self.batch is not None:
             await self.batch.start()
+        if self.broadcast is not None:
+            await self.broadcast.start()
 
     async def on_stop(self) -> None:
         """Leave the batch group (its batch in hand committed), stop probing, close holds."""
+        if self.broadcast is not None:
+            await self.broadcast.stop()
         if self.batch is not None:
             await self.batch.stop()
         await self.gates.close()
@@ -54,6 +65,8 @@ class RuntimeServices(Service):
         waiting = [] if self.holds_loaded else ["the dead-letter holds"]
         if self.batch is not None and not self.batch.assigned:
             waiting.append("the batch stages' partition assignment")
+        if self.broadcast is not None and not self.broadcast.started:
+            waiting.append("the broadcast stages' start")
         return waiting
 
 

@@ -90,6 +90,8 @@ class StageSpec:
     `systems` names the external systems the handler calls, so the runtime can hold only the
     stages a system that is down would fail. `pure`: the handler calls no system and reads or
     writes no table (only Emits), so the runtime may run it in batches outside faust.
+    `broadcast`: every worker runs it on every record, for a stage that acts on each worker's
+    own share of a table (it may read tables, never write them; no dead letters).
     """
 
     name: str
@@ -97,10 +99,13 @@ class StageSpec:
     handler: StageHandler
     systems: frozenset[str] = frozenset()
     pure: bool = False
+    broadcast: bool = False
 
     def __post_init__(self) -> None:
         if self.pure and self.systems:
             raise ValueError(f"stage {self.name} calls {sorted(self.systems)}: it is not pure")
+        if self.pure and self.broadcast:
+            raise ValueError(f"stage {self.name} is either pure (batched) or broadcast")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,17 +5,26 @@ poll passes), never from the workers' word on what they did.
 """
 
 import asyncio
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.flows.runtime.readiness import READY_PATH
+from bizbus.schemas import ProductModelChangedV1, encode_record, make_event
 from tests.integration.flowstack import FlowStack
-from tests.integration.test_flow_orders import effects, known_customer
+from tests.integration.test_flow_orders import (
+    effects,
+    ensure_crm_product,
+    known_customer,
+    wait_completed,
+)
 from tests.integration.test_outages import dead_letters
 
 ORDERS = 1000
@@ -78,3 +87,45 @@ async def test_three_workers_complete_a_thousand_orders_exactly_once(
     for feed in ("crm.order", "crm.account"):
         polling = [n for n, b in zip(after, before, strict=True) if n.get(feed, 0) > b.get(feed, 0)]
         assert len(polling) == 1, f"{feed} was polled by {len(polling)} workers at once"
+
+
+async def test_a_parked_order_wakes_on_whichever_worker_holds_it(
+    stack: FlowStack, crm: CrmUser, erp: ErpUser
+) -> None:
+    code = f"HL-NEW-{uuid.uuid4().hex[:6].upper()}"
+    await ensure_crm_product(crm, code, Decimal("9900"))
+    account_id = await known_customer(stack, crm, erp)
+    order = await crm.place_order(account_id, [(code, 1, Decimal("9500"))])
+    logs = [stack.log_path, *(worker.log_path for worker, _ in stack.extra_workers)]
+
+    async def parked() -> bool:
+        return any(f"CRM order {order} parked" in path.read_text() for path in logs)
+
+    await stack.wait_for(parked, what=f"order {order} parked (its product is missing)")
+    [product_id] = [await erp.execute(
+        "product.product", "create",
+        {"name": f"{code} 新型号", "default_code": code, "list_price": 9900.0, "type": "product"},
+    )]  # fmt: skip
+    # The catalog flow's announcement (not run here): its partition's owner need not be the
+    # worker whose table holds the parked order.
+    announced = ProductModelChangedV1(
+        model_code=code, erp_product_id=int(product_id), name=f"{code} 新型号", revision="A",
+        uom="台", changed_at=datetime.now(UTC),
+    )  # fmt: skip
+    event = make_event(announced, source="bizbus://tests", correlationid=code, origin="erp")
+    key, value, headers = encode_record(event)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            stack.topic("biz.catalog.product-model"), value, key=key, headers=headers
+        )
+    finally:
+        await producer.stop()
+
+    async def woken() -> bool:
+        line = f"retrying parked CRM order {order}: product:{code} arrived"
+        return any(line in path.read_text() for path in logs)
+
+    await stack.wait_for(woken, what="the worker holding the order to wake it")
+    await wait_completed(stack, crm, erp, order)

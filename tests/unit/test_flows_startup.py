@@ -41,7 +41,9 @@ def test_agents_and_pages_keep_their_names_and_paths() -> None:
     app, runtime = build_worker(RuntimeSettings(app_id="acme"))
     batched = [stage.name for stages in runtime.pure.values() for stage in stages]
     assert sorted(batched) == ["customer-requests", "sales-order-requests", "travel-trip-requests"]
-    assert sorted([*app.agents, *batched]) == sorted(
+    broadcast = ["parked-orders-customers", "parked-orders-products"]
+    assert sorted(runtime.broadcast) == ["biz.catalog.product-model", "biz.sales.customer"]
+    assert sorted([*app.agents, *batched, *broadcast]) == sorted(
         [
             "poll", "crm-accounts", "customer-requests", "erp-customers", "crm-orders",
             "sales-order-requests", "erp-sales-orders", "parked-orders-customers",
