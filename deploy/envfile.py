@@ -17,6 +17,10 @@ from bizbus.connectors.registry import DIALECTS
 SETTINGS: list[tuple[str, str]] = [
     ("Worker runtime", "bizbus.flows.settings:RuntimeSettings"),
     (
+        "Kafka client security (worker and CLI)",
+        "bizbus.flows.runtime.kafka_config:KafkaSecuritySettings",
+    ),
+    (
         "Catalog sync: field ownership and conflicts",
         "bizbus.flows.catalog.ownership:CatalogSettings",
     ),

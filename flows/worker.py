@@ -19,6 +19,7 @@ from bizbus.flows.order_updates import OrderUpdatesFlow
 from bizbus.flows.orders import OrdersFlow
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
+from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
@@ -59,12 +60,15 @@ def enabled_flows(settings: RuntimeSettings) -> list[str]:
     return names
 
 
-def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, FaustRuntime]:
+def build_worker(
+    settings: RuntimeSettings | None = None, kafka: KafkaConnection | None = None
+) -> tuple[faust.App, FaustRuntime]:
     """Return the App with every enabled flow declared on it, and the runtime running them."""
     settings = settings or RuntimeSettings()
-    app = create_app(settings)
+    kafka = kafka or kafka_connection(settings.kafka_bootstrap)
+    app = create_app(settings, kafka)
     connections = Connections()
-    runtime = FaustRuntime(app, settings, connections)
+    runtime = FaustRuntime(app, settings, connections, kafka)
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
     deps = FlowDeps(connections=connections, xref=xref, settings=settings)
     names = enabled_flows(settings)

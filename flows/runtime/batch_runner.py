@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from bizbus.flows.runtime.kafka_config import KafkaTarget, consumer, producer
 from bizbus.flows.runtime.record import Headers, RawRecord
 
 log = logging.getLogger("bizbus.batch")
@@ -80,13 +81,13 @@ class BatchRunner:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaTarget,
         *,
         group_id: str,
         handlers: Mapping[str, RecordHandler],
         settings: BatchSettings | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.group_id = group_id
         self.handlers = dict(handlers)
         self.settings = settings or BatchSettings()
@@ -101,15 +102,15 @@ class BatchRunner:
     async def start(self) -> None:
         """Join the group and start the loop."""
         settings = self.settings
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+        self._producer = producer(
+            self.kafka,
             acks="all",
             enable_idempotence=True,
             linger_ms=settings.linger_ms,
             max_batch_size=256 * 1024,
         )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        self._consumer = consumer(
+            self.kafka,
             group_id=self.group_id,
             group_instance_id=settings.instance_id,
             enable_auto_commit=False,

@@ -26,6 +26,7 @@ from bizbus.flows.runtime.faust_stage import FaustStage
 from bizbus.flows.runtime.gates import Gates, GateTiming, Probe
 from bizbus.flows.runtime.guard import StageGuard
 from bizbus.flows.runtime.holds import HoldStore
+from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.readiness import FeedProgress, Readiness
 from bizbus.flows.runtime.record import RawRecord
@@ -71,18 +72,23 @@ class FaustRuntime:
     """One worker's faust side: install flows' declarations, then `start()` feeds and readiness."""
 
     def __init__(
-        self, app: faust.App, settings: RuntimeSettings, connections: Probes | None = None
+        self,
+        app: faust.App,
+        settings: RuntimeSettings,
+        connections: Probes | None = None,
+        kafka: KafkaConnection | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.connections = connections
+        self.kafka = kafka or kafka_connection(settings.kafka_bootstrap)
         self.gates = Gates(
             self._probe,
             timing=GateTiming(
                 first_s=settings.retry_first_delay_s, rejected_s=settings.auth_retry_delay_s
             ),
         )
-        self.holds = HoldStore(settings.kafka_bootstrap, holds_topic(settings))
+        self.holds = HoldStore(self.kafka, holds_topic(settings))
         self.stages: dict[str, FaustStage] = {}
         self.declared_stages: set[str] = set()  # every stage of the enabled flows, run or not
         self.pure: dict[str, list[StageSpec]] = {}  # physical topic -> pure stages on it
@@ -162,7 +168,7 @@ class FaustRuntime:
         )
         if self.pure:
             self.batch = BatchRunner(
-                self.settings.kafka_bootstrap,
+                self.kafka,
                 group_id=f"{self.app.conf.id}-batch",
                 handlers={
                     topic: batch_handler(stages, topic_name=self.topic_name, holds=self.holds)
