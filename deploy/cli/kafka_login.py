@@ -15,7 +15,7 @@ from bizbus.flows.runtime.kafka_access import check_access
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
 from bizbus.flows.settings import RuntimeSettings
 
-_console = Console(stderr=True)
+_console = Console(stderr=True, soft_wrap=True)  # one line, however long
 
 
 def connect(bootstrap: str | None = None) -> KafkaConnection:

@@ -19,7 +19,7 @@ from bizbus.connectors.settings import describe_errors
 if TYPE_CHECKING:
     import faust
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # an error stays one line
 
 
 def _prepare(loop: asyncio.AbstractEventLoop) -> "faust.App":

@@ -92,6 +92,8 @@ class FaustRuntime:
         self.stages: dict[str, FaustStage] = {}
         self.declared_stages: set[str] = set()  # every stage of the enabled flows, run or not
         self.pure: dict[str, list[StageSpec]] = {}  # physical topic -> pure stages on it
+        self.inputs: set[str] = set()  # physical topics the stages that run here read
+        self.emits: set[str] = set()  # catalog topics the flows publish to (declared)
         self.batch: BatchRunner | None = None
         self._tables: dict[str, Any] = {}
         self.poller = Poller(
@@ -132,6 +134,7 @@ class FaustRuntime:
         give some workers the stages of one system); the others are declared, not run.
         """
         selected = self.settings.selected_stages()
+        self.emits.update(declaration.emits, (feed.topic for feed in declaration.feeds))
         for stage in declaration.stages:
             self.declared_stages.add(stage.name)
             if selected is None or stage.name in selected:
@@ -189,15 +192,27 @@ class FaustRuntime:
             stage.reapply_pause()
 
     async def publish(self, emit: Emit) -> None:
-        """Send an emitted event to its topic and wait for the broker's ack."""
+        """Send an emitted event to its topic and wait for the broker's ack.
+
+        Raises:
+            ConfigError: No enabled flow declares the topic (Declaration.emits), so the worker's
+                ACLs, derived from the declarations, would not let it write there either.
+        """
         key, value, headers = encode_record(emit.event)
-        name = self.topic_name(emit.topic or topic_for(emit.event.type))
+        logical = emit.topic or topic_for(emit.event.type)
+        if logical not in self.emits:
+            raise ConfigError(
+                f"{emit.event.type} goes to {logical}, which no enabled flow declares in its "
+                "Declaration.emits: declare it (the worker's ACLs are derived from them)"
+            )
+        name = self.topic_name(logical)
         await self.app.producer.send_and_wait(
             name, key, value, partition=None, timestamp=None, headers=[*headers, *emit.headers]
         )
 
     def _stage(self, stage: StageSpec) -> None:
         name = self.topic_name(stage.topic)
+        self.inputs.add(name)
         if stage.pure and self.settings.batch_pure_stages:
             self.pure.setdefault(name, []).append(stage)
             return
