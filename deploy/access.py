@@ -77,10 +77,14 @@ def kafka_acls_arguments(plan: AccessPlan) -> list[list[str]]:
 
 
 def acl_command_lines(
-    plan: AccessPlan, *, bootstrap: str, command_config: str = "admin-client.properties"
+    plan: AccessPlan,
+    *,
+    bootstrap: str,
+    command_config: str = "admin-client.properties",
+    tool: str = "kafka-acls.sh",
 ) -> list[str]:
     """Return the plan as shell lines an administrator runs (Kafka's `kafka-acls.sh`)."""
-    connect = ["kafka-acls.sh", "--bootstrap-server", bootstrap, "--command-config", command_config]
+    connect = [tool, "--bootstrap-server", bootstrap, "--command-config", command_config]
     return [shlex.join([*connect, *arguments]) for arguments in kafka_acls_arguments(plan)]
 
 

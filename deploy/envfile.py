@@ -57,6 +57,23 @@ def _default(field: Any) -> str:
     return str(getattr(value, "value", value))
 
 
+def variables() -> dict[str, tuple[type[BaseSettings], str]]:
+    """Return every `BIZBUS_*` variable bizbus reads → (its settings class, field name)."""
+    found: dict[str, tuple[type[BaseSettings], str]] = {}
+    for _, path in SETTINGS:
+        cls = _load(path)
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        for name in cls.model_fields:
+            found[f"{prefix}{name}".upper()] = (cls, name)
+    return found
+
+
+def is_secret(variable: str) -> bool:
+    """Return whether `variable` is a credential (SecretStr): for a Secret, not a ConfigMap."""
+    cls, name = variables()[variable]
+    return "SecretStr" in str(cls.model_fields[name].annotation)
+
+
 def render() -> str:
     """Return the text of deploy/.env.example."""
     lines = [

@@ -12,6 +12,7 @@ from bizbus.deploy.cli import (
     acl_cmd,
     bench_cmd,
     demo_cmd,
+    deploy_cmd,
     dlq_cmd,
     kafka_cmd,
     sandbox_cmd,
@@ -31,6 +32,7 @@ app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(acl_cmd.app, name="acl")
+app.add_typer(deploy_cmd.app, name="deploy")
 app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
 app.command("worker")(worker_cmd.worker)

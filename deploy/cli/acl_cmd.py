@@ -52,6 +52,12 @@ def plan(
         ),
     ] = True,
     cluster: Annotated[str, typer.Option(help="Strimzi Kafka cluster name.")] = "bizbus",
+    command_config: Annotated[
+        str, typer.Option(help="The admin's client config file the commands name.")
+    ] = "admin-client.properties",
+    tool: Annotated[str, typer.Option(help="Path of kafka-acls.sh in the commands.")] = (
+        "kafka-acls.sh"
+    ),
 ) -> None:
     """Print which principal reads, writes, creates and describes which topics and groups."""
     from bizbus.deploy.k8s.strimzi import kafka_user
@@ -67,5 +73,8 @@ def plan(
                  for name in (worker, operator) if name]  # fmt: skip
         typer.echo(yaml.safe_dump_all(users, sort_keys=False), nl=False)
         return
-    for line in acl_command_lines(grants, bootstrap=settings.kafka_bootstrap):
+    lines = acl_command_lines(
+        grants, bootstrap=settings.kafka_bootstrap, command_config=command_config, tool=tool
+    )
+    for line in lines:
         typer.echo(line)

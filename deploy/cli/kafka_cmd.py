@@ -20,6 +20,7 @@ from bizbus.deploy.kafka import (
 )
 from bizbus.deploy.kafka.cluster import apply_acl_commands
 from bizbus.deploy.kafka.jars import ensure_jars
+from bizbus.deploy.kafka.tls import create_tls_files
 from bizbus.flows.settings import RuntimeSettings
 
 app = typer.Typer(help="Run Apache Kafka (KRaft) from Maven Central jars, no Docker.")
@@ -101,6 +102,18 @@ def up(
         for user in (security.admin.name, *(u.name for u in security.users)):
             console.print(f"  {user}: {security.write_env_file(user, cluster.bootstrap)}")
     typer.echo(cluster.bootstrap)
+
+
+@app.command()
+def certs(
+    folder: Annotated[Path, typer.Argument(help="Where to write ca.pem and broker-keystore.pem.")],
+    host: Annotated[
+        list[str] | None, typer.Option(help="A name the brokers are reached by (repeatable).")
+    ] = None,
+) -> None:
+    """Write a new CA and a broker certificate (PEM) for a secure cluster, e.g. the compose one."""
+    files = create_tls_files(folder, hosts=tuple(host or ("127.0.0.1", "localhost")))
+    console.print(f"CA: {files.ca_file}; broker key and certificate: {files.keystore_file}")
 
 
 @app.command()
