@@ -17,6 +17,10 @@ from bizbus.connectors.registry import DIALECTS
 SETTINGS: list[tuple[str, str]] = [
     ("Worker runtime", "bizbus.flows.settings:RuntimeSettings"),
     (
+        "Kafka client security (worker and CLI)",
+        "bizbus.flows.runtime.kafka_config:KafkaSecuritySettings",
+    ),
+    (
         "Catalog sync: field ownership and conflicts",
         "bizbus.flows.catalog.ownership:CatalogSettings",
     ),
@@ -51,6 +55,23 @@ def _default(field: Any) -> str:
     if isinstance(value, list | tuple):
         return ",".join(map(str, value))
     return str(getattr(value, "value", value))
+
+
+def variables() -> dict[str, tuple[type[BaseSettings], str]]:
+    """Return every `BIZBUS_*` variable bizbus reads → (its settings class, field name)."""
+    found: dict[str, tuple[type[BaseSettings], str]] = {}
+    for _, path in SETTINGS:
+        cls = _load(path)
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        for name in cls.model_fields:
+            found[f"{prefix}{name}".upper()] = (cls, name)
+    return found
+
+
+def is_secret(variable: str) -> bool:
+    """Return whether `variable` is a credential (SecretStr): for a Secret, not a ConfigMap."""
+    cls, name = variables()[variable]
+    return "SecretStr" in str(cls.model_fields[name].annotation)
 
 
 def render() -> str:

@@ -1,26 +1,33 @@
 """The one faust App of a bizbus worker, configured from RuntimeSettings.
 
 At-least-once processing with idempotent sinks (never faust exactly_once: its rebalances
-duplicate or crash); tables keep changelog topics, so state moves with partitions.
+duplicate or crash); tables keep changelog topics, so state moves with partitions. The broker
+address and credentials come from the one Kafka connection (`runtime.kafka_config`).
 """
 
 import faust
 
 from bizbus.flows.runtime.assignor import CheckedPartitionAssignor
+from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
 from bizbus.flows.settings import RuntimeSettings
 
 
-def create_app(settings: RuntimeSettings | None = None) -> faust.App:
+def create_app(
+    settings: RuntimeSettings | None = None, kafka: KafkaConnection | None = None
+) -> faust.App:
     """Return a faust App for `settings` (read from the environment when not given)."""
     settings = settings or RuntimeSettings()
+    kafka = kafka or kafka_connection(settings.kafka_bootstrap)
     return faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **kafka.faust_options(),
         store="memory://",
         datadir=str(settings.datadir),
         processing_guarantee="at_least_once",
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.replication_factor,
+        # The worker resolves the factor from the cluster before building the app (and creates
+        # every topic itself); 1 serves tools that build an app and create nothing.
+        topic_replication_factor=settings.replication_factor or 1,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         web_bind="127.0.0.1",

@@ -13,7 +13,8 @@ def _default_datadir() -> Path:
 class RuntimeSettings(BaseSettings):
     """Where Kafka is and how the worker runs."""
 
-    model_config = SettingsConfigDict(env_prefix="BIZBUS_", extra="ignore")
+    # An empty variable (as in deploy/.env.example) means "not set": its default applies.
+    model_config = SettingsConfigDict(env_prefix="BIZBUS_", extra="ignore", env_ignore_empty=True)
 
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092",
@@ -25,7 +26,12 @@ class RuntimeSettings(BaseSettings):
     datadir: Path = Field(default_factory=_default_datadir, description="faust state folder.")
     web_port: int = Field(default=6066, ge=1, le=65535, description="Worker web server port.")
     topic_partitions: int = Field(default=4, ge=1, description="Partitions of topics we create.")
-    replication_factor: int = Field(default=1, ge=1, description="Replication of our topics.")
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replication of the topics we create; empty: min(3, brokers), with "
+        "min.insync.replicas=2 from 3 copies.",
+    )
     retry_max_attempts: int = Field(
         default=6,
         ge=1,

@@ -17,14 +17,17 @@ from bizbus.flows.customers import CustomersFlow
 from bizbus.flows.fulfilment import FulfilmentFlow
 from bizbus.flows.order_updates import OrderUpdatesFlow
 from bizbus.flows.orders import OrdersFlow
+from bizbus.flows.runtime.access import TopicUse
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
+from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.travel import TravelFlow
 from bizbus.flows.xref import XREF_TABLE, Xref
+from bizbus.schemas import TOPICS, dlq_for
 
 
 class FlowClass(Protocol):
@@ -59,12 +62,15 @@ def enabled_flows(settings: RuntimeSettings) -> list[str]:
     return names
 
 
-def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, FaustRuntime]:
+def build_worker(
+    settings: RuntimeSettings | None = None, kafka: KafkaConnection | None = None
+) -> tuple[faust.App, FaustRuntime]:
     """Return the App with every enabled flow declared on it, and the runtime running them."""
     settings = settings or RuntimeSettings()
-    app = create_app(settings)
+    kafka = kafka or kafka_connection(settings.kafka_bootstrap)
+    app = create_app(settings, kafka)
     connections = Connections()
-    runtime = FaustRuntime(app, settings, connections)
+    runtime = FaustRuntime(app, settings, connections, kafka)
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
     deps = FlowDeps(connections=connections, xref=xref, settings=settings)
     names = enabled_flows(settings)
@@ -79,3 +85,25 @@ def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:
     """Return every topic the worker reads, writes or keeps state in (create before starting)."""
     holds = TopicPlan(holds_topic(settings), 1, {"cleanup.policy": "compact"})
     return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app), [holds])
+
+
+def worker_topic_use(app: faust.App, runtime: FaustRuntime, settings: RuntimeSettings) -> TopicUse:
+    """Return which topics and groups a built worker reads, writes and creates (for its ACLs).
+
+    Its own topics (tables' changelogs, poll ticks, the assignor's and the holds topic) are
+    read and written; catalog topics are read where a running stage consumes them and written
+    where a flow declares it publishes, with the dead letters of every input.
+    """
+    prefix = settings.topic_prefix
+    catalog = {prefix + name for name in TOPICS}
+    prepared = {plan.name for plan in worker_topics(app, settings)}
+    own = prepared - catalog
+    emitted = {prefix + name for name in runtime.emits}
+    groups = {app.conf.id} | ({f"{app.conf.id}-batch"} if runtime.pure else set())
+    return TopicUse(
+        reads=frozenset(runtime.inputs | own),
+        writes=frozenset(emitted | {dlq_for(name) for name in runtime.inputs} | own),
+        prepares=frozenset(prepared),
+        groups=frozenset(groups),
+        replayable=frozenset(runtime.inputs | {holds_topic(settings)}),
+    )

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bizbus.deploy.bench.records import Record
+from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer, producer
 from bizbus.flows.runtime.topics_admin import TopicPlan, ensure_topics
 
 __all__ = [
@@ -42,14 +42,14 @@ def _quiet(_: str) -> None:
     return None
 
 
-async def create_topics(bootstrap: str, plans: Iterable[TopicPlan]) -> None:
+async def create_topics(kafka: KafkaTarget, plans: Iterable[TopicPlan]) -> None:
     """Create topics (replication 1: the bench's broker is one node) and wait until visible."""
-    await ensure_topics(bootstrap, plans, replication_factor=1)
+    await ensure_topics(kafka, plans, replication_factor=1)
 
 
-async def delete_topics(bootstrap: str, owned: Callable[[str], bool]) -> None:
+async def delete_topics(kafka: KafkaTarget, owned: Callable[[str], bool]) -> None:
     """Delete the topics `owned` picks, so repeated runs do not pile partitions up."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    admin = admin_client(kafka, request_timeout_ms=30000)
     await admin.start()
     try:
         doomed = sorted(name for name in await admin.list_topics() if owned(name))
@@ -60,55 +60,53 @@ async def delete_topics(bootstrap: str, owned: Callable[[str], bool]) -> None:
 
 
 async def preload(
-    bootstrap: str, topic: str, records: Sequence[Record], *, progress: Progress = _quiet
+    kafka: KafkaTarget, topic: str, records: Sequence[Record], *, progress: Progress = _quiet
 ) -> None:
     """Write `records` to `topic` as fast as the broker takes them (acked by all replicas)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+    writer = producer(
+        kafka,
         acks="all",
         enable_idempotence=True,
         linger_ms=20,
         max_batch_size=512 * 1024,
     )
-    await producer.start()
+    await writer.start()
     try:
         pending = []
         for index, (key, value, headers) in enumerate(records, start=1):
-            pending.append(await producer.send(topic, value, key=key, headers=headers))
+            pending.append(await writer.send(topic, value, key=key, headers=headers))
             if index % 10000 == 0:
                 progress(f"preloading {topic}: {index:,}/{len(records):,}")
-        await producer.flush()
+        await writer.flush()
         await asyncio.gather(*pending)
     finally:
-        await producer.stop()
+        await writer.stop()
 
 
 @asynccontextmanager
-async def _reader(bootstrap: str, topic: str) -> Any:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
+async def _reader(kafka: KafkaTarget, topic: str) -> Any:
+    reader = consumer(kafka, enable_auto_commit=False, auto_offset_reset="earliest")
+    await reader.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
+        partitions = reader.partitions_for_topic(topic)
         if partitions is None:
-            await consumer._client.force_metadata_update()  # a topic created a moment ago
-            partitions = consumer.partitions_for_topic(topic) or set()
+            await reader._client.force_metadata_update()  # a topic created a moment ago
+            partitions = reader.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        yield consumer, tps
+        reader.assign(tps)
+        yield reader, tps
     finally:
-        await consumer.stop()
+        await reader.stop()
 
 
-async def count_records(bootstrap: str, topic: str) -> int:
+async def count_records(kafka: KafkaTarget, topic: str) -> int:
     """Return how many records `topic` holds (sum of its end offsets)."""
-    async with _reader(bootstrap, topic) as (consumer, tps):
+    async with _reader(kafka, topic) as (consumer, tps):
         return sum((await consumer.end_offsets(tps)).values()) if tps else 0
 
 
 async def wait_for_count(
-    bootstrap: str,
+    kafka: KafkaTarget,
     topic: str,
     wanted: int,
     *,
@@ -124,7 +122,7 @@ async def wait_for_count(
         BenchStalledError: No new record for `stall_s`, or `failures` (a dead-letter topic)
             received one; the message carries `diagnose()` (e.g. the worker's log tail).
     """
-    async with _reader(bootstrap, topic) as (consumer, tps):
+    async with _reader(kafka, topic) as (consumer, tps):
         watch: list[TopicPartition] = []
         if failures is not None:
             watch = [TopicPartition(failures, 0)]
@@ -159,14 +157,14 @@ async def _one(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> A
 
 
 async def time_span(
-    bootstrap: str, topic: str, before_ms: int | None = None
+    kafka: KafkaTarget, topic: str, before_ms: int | None = None
 ) -> tuple[int, int, int]:
     """Return (records, first CreateTime ms, last CreateTime ms) of a topic's records.
 
     Only records stamped before `before_ms` count, when given. One producer's timestamps never
     go back within a partition, so first and last records of each partition are enough.
     """
-    async with _reader(bootstrap, topic) as (consumer, tps):
+    async with _reader(kafka, topic) as (consumer, tps):
         starts = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
         if before_ms is not None:
@@ -186,17 +184,17 @@ async def time_span(
         return count, first, last
 
 
-async def first_after(bootstrap: str, topic: str, since_ms: int) -> int | None:
+async def first_after(kafka: KafkaTarget, topic: str, since_ms: int) -> int | None:
     """Return the earliest CreateTime (ms) at or after `since_ms` in `topic`, or None."""
-    async with _reader(bootstrap, topic) as (consumer, tps):
+    async with _reader(kafka, topic) as (consumer, tps):
         found = await consumer.offsets_for_times({tp: since_ms for tp in tps})
         stamps = [entry.timestamp for entry in found.values() if entry is not None]
         return min(stamps) if stamps else None
 
 
-async def read_keys(bootstrap: str, topic: str) -> list[tuple[bytes, int]]:
+async def read_keys(kafka: KafkaTarget, topic: str) -> list[tuple[bytes, int]]:
     """Return every record's (key, CreateTime ms) in `topic`."""
-    async with _reader(bootstrap, topic) as (consumer, tps):
+    async with _reader(kafka, topic) as (consumer, tps):
         ends = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
         rows: list[tuple[bytes, int]] = []

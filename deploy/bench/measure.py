@@ -13,11 +13,10 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
-
 from bizbus.deploy.bench import kafka_io
 from bizbus.deploy.bench.records import Record
 from bizbus.deploy.bench.runners import RESUME_TIMEOUT_S, PipeRunner, Runner
+from bizbus.flows.runtime.kafka_config import KafkaTarget, producer
 
 __all__ = [
     "Latency",
@@ -51,15 +50,15 @@ async def measure_throughput(
     try:
         await runner.prepare()
         progress(f"preloading {len(records):,} records")
-        await kafka_io.preload(runner.stack.kafka, runner.source, records, progress=progress)
+        await kafka_io.preload(runner.stack.connection, runner.source, records, progress=progress)
         progress("starting")
         await runner.start()
         async with watch(runner) if watch else contextlib.nullcontext():
             await kafka_io.wait_for_count(
-                runner.stack.kafka, runner.sink, len(records), stall_s=STALL_S,
+                runner.stack.connection, runner.sink, len(records), stall_s=STALL_S,
                 progress=progress, diagnose=runner.diagnose, what="outputs",
             )  # fmt: skip
-        count, first_ms, last_ms = await kafka_io.time_span(runner.stack.kafka, runner.sink)
+        count, first_ms, last_ms = await kafka_io.time_span(runner.stack.connection, runner.sink)
         result = {"events_per_s": _rate(len(records), first_ms, last_ms), "outputs": count}
         if isinstance(runner, PipeRunner) and runner.process is not None:
             report = await runner.process.result(timeout_s=STALL_S)
@@ -75,17 +74,15 @@ def _rate(count: int, first_ms: int, last_ms: int) -> float:
 
 
 async def produce_at_rate(
-    bootstrap: str, topic: str, records: Sequence[Record], rate: float
+    kafka: KafkaTarget, topic: str, records: Sequence[Record], rate: float
 ) -> None:
     """Send `records` at `rate` per second, one by one, without waiting for each ack.
 
     Each record's CreateTime is stamped when it is handed to the producer (linger 0), so the
     latency measured from it includes the producer's own path, as an upstream stage's would.
     """
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
-    )
-    await producer.start()
+    writer = producer(kafka, acks="all", enable_idempotence=True, linger_ms=0)
+    await writer.start()
     try:
         pending = []
         began = time.monotonic()
@@ -93,11 +90,11 @@ async def produce_at_rate(
             delay = began + sent / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            pending.append(await producer.send(topic, value, key=key, headers=headers))
-        await producer.flush()
+            pending.append(await writer.send(topic, value, key=key, headers=headers))
+        await writer.flush()
         await asyncio.gather(*pending)
     finally:
-        await producer.stop()
+        await writer.stop()
 
 
 @dataclass(frozen=True)
@@ -140,19 +137,19 @@ async def measure_latency(
         await runner.prepare()
         progress("starting")
         await runner.start()
-        bootstrap = runner.stack.kafka
+        kafka = runner.stack.connection
         for what, batch, before in (("warm-up", warmup, 0), ("measured", records, len(warmup))):
             progress(f"streaming {len(batch):,} {what} records at {rate:,.0f}/s")
-            await produce_at_rate(bootstrap, runner.source, batch, rate)
+            await produce_at_rate(kafka, runner.source, batch, rate)
             await kafka_io.wait_for_count(
-                bootstrap, runner.sink, before + len(batch), stall_s=STALL_S,
+                kafka, runner.sink, before + len(batch), stall_s=STALL_S,
                 progress=progress, diagnose=runner.diagnose, what=f"{what} outputs",
             )  # fmt: skip
         measured = {key for key, _, _ in records}
-        sent = dict(await kafka_io.read_keys(bootstrap, runner.source))
+        sent = dict(await kafka_io.read_keys(kafka, runner.source))
         latencies = [
             float(stamp - sent[key])
-            for key, stamp in await kafka_io.read_keys(bootstrap, runner.sink)
+            for key, stamp in await kafka_io.read_keys(kafka, runner.sink)
             if key in measured
         ]
         return Latency(
@@ -187,22 +184,22 @@ async def measure_recovery(
     the group needed in between. `tail` is written right after the kill, so the new process
     has input even when the backlog was done.
     """
-    bootstrap = runner.stack.kafka
+    kafka = runner.stack.connection
     try:
         await runner.prepare()
         progress(f"preloading a backlog of {len(backlog):,}")
-        await kafka_io.preload(bootstrap, runner.source, backlog, progress=progress)
+        await kafka_io.preload(kafka, runner.source, backlog, progress=progress)
         progress("starting")
         await runner.start()
         await kafka_io.wait_for_count(
-            bootstrap, runner.sink, len(backlog) // 2, stall_s=STALL_S, progress=progress,
+            kafka, runner.sink, len(backlog) // 2, stall_s=STALL_S, progress=progress,
             diagnose=runner.diagnose, what="backlog outputs before the crash",
         )  # fmt: skip
         runner.kill()
         killed_ms = int(time.time() * 1000)
         progress("killed (SIGKILL) halfway; starting a new process with the same group")
         resumed_ms = await _restart(runner, killed_ms, tail, progress)
-        count, first_ms, last_ms = await kafka_io.time_span(bootstrap, runner.sink, killed_ms)
+        count, first_ms, last_ms = await kafka_io.time_span(kafka, runner.sink, killed_ms)
         return Recovery(_rate(count, first_ms, last_ms), count, (resumed_ms - killed_ms) / 1000)
     finally:
         await runner.cleanup()
@@ -214,7 +211,7 @@ async def _restart(
     """Start the runner again, add `tail`; return the CreateTime of its first output."""
     restart = asyncio.create_task(runner.start())
     try:
-        await kafka_io.preload(runner.stack.kafka, runner.source, tail)
+        await kafka_io.preload(runner.stack.connection, runner.source, tail)
         resumed_ms = await _first_output_after(runner, killed_ms, progress)
         await restart
         return resumed_ms
@@ -227,7 +224,7 @@ async def _restart(
 async def _first_output_after(runner: Runner, since_ms: int, progress: Progress) -> int:
     deadline = time.monotonic() + RESUME_TIMEOUT_S
     while time.monotonic() < deadline:
-        found = await kafka_io.first_after(runner.stack.kafka, runner.sink, since_ms)
+        found = await kafka_io.first_after(runner.stack.connection, runner.sink, since_ms)
         if found is not None:
             return found
         waited = time.time() - since_ms / 1000

@@ -14,7 +14,8 @@ import sys
 import time
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bizbus.flows.runtime.kafka_config import KafkaTarget, consumer, kafka_connection, producer
 
 __all__ = ["LINGER_MS", "READY_LINE", "main", "run_pipe"]
 
@@ -28,29 +29,29 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
-async def run_pipe(bootstrap: str, group: str, source: str, sink: str, count: int) -> None:
+async def run_pipe(kafka: KafkaTarget, group: str, source: str, sink: str, count: int) -> None:
     """Pipe `source` to `sink` until `count` records went through (0: forever)."""
-    consumer = AIOKafkaConsumer(
+    reader = consumer(
+        kafka,
         source,
-        bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+    writer = producer(
+        kafka,
         acks="all",
         enable_idempotence=True,
         linger_ms=LINGER_MS,
         max_batch_size=256 * 1024,
     )
-    await producer.start()
-    await consumer.start()
+    await writer.start()
+    await reader.start()
     try:
         done, first_fetch, ready = 0, None, False
         while not count or done < count:
-            batches = await consumer.getmany(timeout_ms=100, max_records=FETCH_MAX_RECORDS)
-            if not ready and consumer.assignment():
+            batches = await reader.getmany(timeout_ms=100, max_records=FETCH_MAX_RECORDS)
+            if not ready and reader.assignment():
                 ready = True
                 _say(READY_LINE)
             if not batches:
@@ -58,19 +59,19 @@ async def run_pipe(bootstrap: str, group: str, source: str, sink: str, count: in
             first_fetch = first_fetch or time.time()
             for records in batches.values():
                 for record in records:
-                    await producer.send(
+                    await writer.send(
                         sink, record.value, key=record.key, headers=list(record.headers)
                     )
                     done += 1
-            await producer.flush()
-            await consumer.commit()
+            await writer.flush()
+            await reader.commit()
         last_commit = time.time()
         _say(orjson.dumps(
             {"records": done, "first_fetch": first_fetch, "last_commit": last_commit}
         ).decode())  # fmt: skip
     finally:
-        await consumer.stop()
-        await producer.stop()
+        await reader.stop()
+        await writer.stop()
 
 
 def main() -> None:
@@ -83,7 +84,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=0, help="records to pipe (0: until killed)")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C on the bench reaches us too
-        asyncio.run(run_pipe(args.bootstrap, args.group, args.source, args.sink, args.count))
+        # The bench's own broker or the one given, with the security of the environment.
+        kafka = kafka_connection(args.bootstrap)
+        asyncio.run(run_pipe(kafka, args.group, args.source, args.sink, args.count))
 
 
 if __name__ == "__main__":

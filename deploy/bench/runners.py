@@ -76,7 +76,7 @@ class Runner(ABC):
     async def cleanup(self) -> None:
         """Stop this runner's processes and delete its topics."""
         await asyncio.to_thread(self.stop)
-        await kafka_io.delete_topics(self.stack.kafka, self.names.owns)
+        await kafka_io.delete_topics(self.stack.connection, self.names.owns)
 
 
 class WorkerRunner(Runner):
@@ -102,7 +102,7 @@ class WorkerRunner(Runner):
             stages=self.spec.stage,
         )
         app, _ = build_worker(settings)
-        await kafka_io.create_topics(self.stack.kafka, worker_topics(app, settings))
+        await kafka_io.create_topics(self.stack.connection, worker_topics(app, settings))
 
     async def start(self) -> None:
         """Start a worker (same app id after a crash) and wait for its ready line."""
@@ -149,7 +149,7 @@ class PipeRunner(Runner):
             TopicPlan(self.source, TOPICS[self.spec.source].partitions),
             TopicPlan(self.sink, TOPICS[self.spec.sink].partitions),
         ]
-        await kafka_io.create_topics(self.stack.kafka, plans)
+        await kafka_io.create_topics(self.stack.connection, plans)
 
     async def start(self) -> None:
         """Start a pipe (same group after a crash) and wait until it is assigned."""

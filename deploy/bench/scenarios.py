@@ -139,12 +139,12 @@ async def erp_stage(
     runner = WorkerRunner(stack, ERP_SINK, {"BIZBUS_STAGE_MAX_IN_FLIGHT": str(concurrency)})
     try:
         await runner.prepare()
-        await kafka_io.preload(stack.kafka, runner.source, records)
+        await kafka_io.preload(stack.connection, runner.source, records)
         mark = await erp.mark()
         progress("starting the worker")
         await runner.start()
         await kafka_io.wait_for_count(
-            stack.kafka, runner.sink, len(records), stall_s=90, progress=progress,
+            stack.connection, runner.sink, len(records), stall_s=90, progress=progress,
             failures=runner.source + ".dlq", diagnose=runner.diagnose, what="commands applied",
         )  # fmt: skip
         window = await erp.window(mark)

@@ -26,6 +26,11 @@ from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluste
 from bizbus.deploy.kafka.cluster import free_ports
 from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.flows.runtime.kafka_config import (
+    KafkaConnection,
+    KafkaSecuritySettings,
+    kafka_connection,
+)
 
 __all__ = ["BenchStack", "Names", "PipeProcess"]
 
@@ -64,14 +69,14 @@ class Names:
 class PipeProcess:
     """One raw pipe (`python -m bizbus.deploy.bench.pipe`) with its output in a file."""
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str]) -> None:
         self.log_path = log_path
         # A pipe restarted after a crash appends to the same log: read only its own lines.
         self.offset = log_path.stat().st_size if log_path.exists() else 0
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own module, no shell
                 [sys.executable, "-m", "bizbus.deploy.bench.pipe", *args],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             )  # fmt: skip
 
     def _text(self) -> str:
@@ -156,6 +161,20 @@ class BenchStack:
             raise RuntimeError("the bench stack is not started")
         return self.bootstrap
 
+    @property
+    def connection(self) -> KafkaConnection:
+        """Return how to reach Kafka: our own PLAINTEXT broker, or the given one as configured."""
+        if self.cluster is not None:
+            return self.cluster.connection()
+        return kafka_connection(self.kafka)
+
+    def _kafka_env(self) -> dict[str, str]:
+        """Return the environment of a child process, with no Kafka login for our own broker."""
+        if self.cluster is None:
+            return dict(os.environ)
+        security = {f"BIZBUS_KAFKA_{name}".upper() for name in KafkaSecuritySettings.model_fields}
+        return {key: value for key, value in os.environ.items() if key not in security}
+
     def erp_url(self) -> str:
         """Return the sandbox ERP's URL, starting it on first use (fresh seeded database)."""
         if self.sandbox is None:
@@ -178,7 +197,7 @@ class BenchStack:
         """Return a (not yet started) `bizbus worker` for `names` with extra `BIZBUS_*` settings."""
         port = free_ports(1)[0]
         env = {
-            **os.environ,
+            **self._kafka_env(),
             "BIZBUS_KAFKA_BOOTSTRAP": self.kafka,
             "BIZBUS_APP_ID": names.app_id,
             "BIZBUS_TOPIC_PREFIX": names.prefix,
@@ -201,7 +220,7 @@ class BenchStack:
         log_dir.mkdir(parents=True, exist_ok=True)
         args = ["--bootstrap", self.kafka, "--group", names.app_id,
                 "--source", source, "--sink", sink, "--count", str(count)]  # fmt: skip
-        pipe = PipeProcess(args, log_dir / "pipe.log")
+        pipe = PipeProcess(args, log_dir / "pipe.log", self._kafka_env())
         self.pipes.append(pipe)
         return pipe
 

@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 
 from bizbus.deploy.cli import (
+    acl_cmd,
     bench_cmd,
     demo_cmd,
+    deploy_cmd,
     dlq_cmd,
     kafka_cmd,
     sandbox_cmd,
@@ -29,6 +31,8 @@ app.add_typer(kafka_cmd.app, name="kafka")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(schemas_cmd.app, name="schemas")
+app.add_typer(acl_cmd.app, name="acl")
+app.add_typer(deploy_cmd.app, name="deploy")
 app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
 app.command("worker")(worker_cmd.worker)

@@ -9,9 +9,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bizbus.deploy.cli.kafka_login import connect
 from bizbus.flows.runtime import deadletter as dl
 from bizbus.flows.runtime.dlq_admin import list_dead_letter_topics, read_dead_letters, replay
 from bizbus.flows.runtime.holds import HoldStore
+from bizbus.flows.runtime.kafka_config import KafkaConnection
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.settings import RuntimeSettings
 
@@ -23,15 +25,15 @@ Bootstrap = Annotated[
 ]
 
 
-def _bootstrap(given: str | None) -> str:
-    return given or RuntimeSettings().kafka_bootstrap
+def _kafka(given: str | None) -> KafkaConnection:
+    return connect(given)
 
 
 @app.command("list")
 def list_topics(bootstrap: Bootstrap = None) -> None:
     """List dead-letter topics and how many records each holds."""
     prefix = RuntimeSettings().topic_prefix
-    counts = asyncio.run(list_dead_letter_topics(_bootstrap(bootstrap), prefix=prefix))
+    counts = asyncio.run(list_dead_letter_topics(_kafka(bootstrap), prefix=prefix))
     if not counts:
         console.print("No dead-letter topics.")
     for topic, count in counts.items():
@@ -45,7 +47,7 @@ def show(
     values: Annotated[bool, typer.Option("--values", help="Also print record values.")] = False,
 ) -> None:
     """Show each dead letter: where it came from and why it failed."""
-    letters = asyncio.run(read_dead_letters(_bootstrap(bootstrap), topic))
+    letters = asyncio.run(read_dead_letters(_kafka(bootstrap), topic))
     for letter in letters:
         console.print(
             f"[bold]{letter.topic}[{letter.partition}]@{letter.offset}[/bold] "
@@ -68,7 +70,7 @@ def replay_command(
     bootstrap: Bootstrap = None,
 ) -> None:
     """Re-send dead letters to the topic they failed on (safe: sinks are idempotent)."""
-    address = _bootstrap(bootstrap)
+    address = _kafka(bootstrap)
     letters = asyncio.run(read_dead_letters(address, topic))
     if offset:
         wanted = set(offset)
@@ -81,9 +83,9 @@ def replay_command(
     console.print(f"Replayed {sent} dead letter(s) from {topic}.")
 
 
-async def _with_holds(bootstrap: str, stage: str | None, key: str | None) -> dict[str, int]:
+async def _with_holds(kafka: KafkaConnection, stage: str | None, key: str | None) -> dict[str, int]:
     """Read the worker group's holds (and release `stage`/`key` when given); return them."""
-    store = HoldStore(bootstrap, holds_topic(RuntimeSettings()))
+    store = HoldStore(kafka, holds_topic(RuntimeSettings()))
     await store.start()
     try:
         if stage is not None:
@@ -96,7 +98,7 @@ async def _with_holds(bootstrap: str, stage: str | None, key: str | None) -> dic
 @app.command("holds")
 def holds_command(bootstrap: Bootstrap = None) -> None:
     """List the keys held behind dead letters, per stage (BIZBUS_APP_ID's worker group)."""
-    held = asyncio.run(_with_holds(_bootstrap(bootstrap), None, None))
+    held = asyncio.run(_with_holds(_kafka(bootstrap), None, None))
     for name, count in held.items():
         typer.echo(f"{name}\t{count}")
     console.print(f"{len(held)} key(s) held.")
@@ -109,7 +111,7 @@ def release_command(
     bootstrap: Bootstrap = None,
 ) -> None:
     """Let a held key's new events through; its dead letters stay where they are."""
-    address = _bootstrap(bootstrap)
+    address = _kafka(bootstrap)
     if f"{stage}|{key}" not in asyncio.run(_with_holds(address, None, None)):
         console.print(f"[red]error:[/red] stage {stage} holds no key {key!r}.")
         raise typer.Exit(1)

@@ -8,6 +8,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from bizbus.connectors.errors import ConfigError
+from bizbus.deploy.access import DEFAULT_OPERATOR, DEFAULT_WORKER, kafka_acls_arguments, worker_plan
+from bizbus.deploy.cli import acl_cmd
 from bizbus.deploy.kafka import (
     KafkaCluster,
     KafkaRuntimeError,
@@ -15,7 +18,10 @@ from bizbus.deploy.kafka import (
     start_cluster,
     stop_cluster,
 )
+from bizbus.deploy.kafka.cluster import apply_acl_commands
 from bizbus.deploy.kafka.jars import ensure_jars
+from bizbus.deploy.kafka.tls import create_tls_files
+from bizbus.flows.settings import RuntimeSettings
 
 app = typer.Typer(help="Run Apache Kafka (KRaft) from Maven Central jars, no Docker.")
 console = Console(stderr=True, soft_wrap=True)  # paths and addresses stay on one line
@@ -46,11 +52,23 @@ def up(
     nodes: Annotated[int, typer.Option(help="1, or 3 for a replicated cluster.")] = 1,
     port: Annotated[int | None, typer.Option(help="First client port (default: free).")] = None,
     run_dir: RunDir = None,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="SASL_SSL with SCRAM users (admin, the worker's, the operator's), TLS "
+            "certificates and the ACLs of `bizbus acl plan` for the worker BIZBUS_* describes.",
+        ),
+    ] = False,
+    worker: acl_cmd.Worker = DEFAULT_WORKER,
+    operator: acl_cmd.Operator = DEFAULT_OPERATOR,
 ) -> None:
     """Start a broker and print its bootstrap address once an admin client sees it."""
     settings = KafkaRuntimeSettings()
     began = time.monotonic()
+    who = acl_cmd.principals(worker, operator)
     try:
+        plan = worker_plan(RuntimeSettings(), who) if secure else None
         with console.status("starting Kafka") as status:
             cluster = start_cluster(
                 settings,
@@ -58,15 +76,44 @@ def up(
                 port=port,
                 run_dir=_run_dir(run_dir),
                 progress=lambda message: status.update(f"Kafka: {message}"),
+                secure_users=[name for name in (who.worker, who.operator) if name]
+                if secure
+                else None,
             )
-    except KafkaRuntimeError as error:
+            if plan is not None:
+                status.update("Kafka: applying the ACL plan")
+                try:
+                    apply_acl_commands(cluster, settings, kafka_acls_arguments(plan))
+                except KafkaRuntimeError:
+                    stop_cluster(cluster)
+                    raise
+    except (KafkaRuntimeError, ConfigError) as error:
         console.print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(1) from None
     console.print(
         f"Kafka {len(cluster.nodes)}-node cluster ready in {time.monotonic() - began:.1f} s; "
         f"logs in {cluster.run_dir}. Stop it with `bizbus kafka down`."
     )
+    if (security := cluster.security) is not None and plan is not None:
+        console.print(
+            f"SASL_SSL with SCRAM-SHA-512; {len(plan.grants)} ACL(s) of `bizbus acl plan` "
+            "applied. Log in (passwords stay in these 0600 files) with `set -a; . FILE; set +a`:"
+        )
+        for user in (security.admin.name, *(u.name for u in security.users)):
+            console.print(f"  {user}: {security.write_env_file(user, cluster.bootstrap)}")
     typer.echo(cluster.bootstrap)
+
+
+@app.command()
+def certs(
+    folder: Annotated[Path, typer.Argument(help="Where to write ca.pem and broker-keystore.pem.")],
+    host: Annotated[
+        list[str] | None, typer.Option(help="A name the brokers are reached by (repeatable).")
+    ] = None,
+) -> None:
+    """Write a new CA and a broker certificate (PEM) for a secure cluster, e.g. the compose one."""
+    files = create_tls_files(folder, hosts=tuple(host or ("127.0.0.1", "localhost")))
+    console.print(f"CA: {files.ca_file}; broker key and certificate: {files.keystore_file}")
 
 
 @app.command()

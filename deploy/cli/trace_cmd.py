@@ -7,6 +7,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bizbus.deploy.cli.kafka_login import connect
 from bizbus.flows.runtime.trace import find_xrefs, trace
 from bizbus.flows.settings import RuntimeSettings
 
@@ -26,9 +27,7 @@ def _ids(ids: dict[str, str]) -> str:
 def xref(ident: Annotated[str, typer.Argument(help="Any CRM, ERP or OA id, or a key.")]) -> None:
     """Print the ids each system gave to the thing `ident` names."""
     settings = RuntimeSettings()
-    found = asyncio.run(
-        find_xrefs(settings.kafka_bootstrap, ident, changelog=_xref_changelog(settings))
-    )
+    found = asyncio.run(find_xrefs(connect(), ident, changelog=_xref_changelog(settings)))
     if not found:
         console.print(f"No cross-reference mentions {ident!r}.")
         raise typer.Exit(1)
@@ -43,7 +42,8 @@ def trace_command(
 ) -> None:
     """Print every hop of the deal `ident` belongs to: topic, time, event, outcome, ids."""
     settings = RuntimeSettings()
-    hops = asyncio.run(trace(settings.kafka_bootstrap, ident, prefix=settings.topic_prefix))
+    kafka = connect()
+    hops = asyncio.run(trace(kafka, ident, prefix=settings.topic_prefix))
     if not hops:
         console.print(f"No event mentions {ident!r}.")
         raise typer.Exit(1)
@@ -59,8 +59,6 @@ def trace_command(
     console.print(table)
     correlations = sorted({hop.correlation_id for hop in hops})
     console.print(f"{len(hops)} hop(s); correlation id(s): {', '.join(correlations)}")
-    found = asyncio.run(
-        find_xrefs(settings.kafka_bootstrap, ident, changelog=_xref_changelog(settings))
-    )
+    found = asyncio.run(find_xrefs(kafka, ident, changelog=_xref_changelog(settings)))
     for key, ids in sorted(found.items()):
         console.print(f"records: {key}: {_ids(ids)}")

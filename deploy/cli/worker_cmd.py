@@ -1,8 +1,12 @@
-"""`bizbus worker`: run the flows as a faust worker (scales out as one consumer group)."""
+"""`bizbus worker`: run the flows as a faust worker (scales out as one consumer group).
+
+Before faust starts, the worker logs in to Kafka (a wrong password, CA or protocol is named in
+one line), sizes replication by the brokers it sees, and creates every topic it uses.
+"""
 
 import asyncio
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from aiokafka.errors import KafkaError
@@ -12,7 +16,56 @@ from rich.console import Console
 from bizbus.connectors.errors import ConfigError
 from bizbus.connectors.settings import describe_errors
 
-console = Console(stderr=True)
+if TYPE_CHECKING:
+    import faust
+
+console = Console(stderr=True, soft_wrap=True)  # an error stays one line
+
+
+def _prepare(loop: asyncio.AbstractEventLoop) -> "faust.App":
+    """Check the settings and Kafka access, create the topics; return the built app.
+
+    Raises:
+        typer.Exit: 2 for a bad setting, 1 when Kafka refuses us or the topics cannot be made.
+    """
+    from bizbus.flows.runtime.kafka_access import KafkaAccessError, check_access
+    from bizbus.flows.runtime.kafka_config import kafka_connection
+    from bizbus.flows.runtime.topics_admin import ensure_topics, replication_for
+    from bizbus.flows.settings import RuntimeSettings
+    from bizbus.flows.worker import build_worker, worker_topics
+
+    try:
+        settings = RuntimeSettings()
+        kafka = kafka_connection(settings.kafka_bootstrap)
+        # Log in first: a wrong password or CA is named here, not buried in client retries.
+        brokers = loop.run_until_complete(check_access(kafka))
+        replication = replication_for(brokers, settings.replication_factor)
+        settings = settings.model_copy(update={"replication_factor": replication.factor})
+        app, _ = build_worker(settings, kafka)
+    except ValidationError as error:
+        message = describe_errors(RuntimeSettings, error, prefix="BIZBUS_")
+        console.print(f"[red]config error:[/red] {message}")
+        raise typer.Exit(2) from None
+    except KafkaAccessError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    except ConfigError as error:
+        console.print(f"[red]config error:[/red] {error}")
+        raise typer.Exit(2) from None
+    try:
+        # Every topic exists and shows in the metadata before the consumer joins its group.
+        created = loop.run_until_complete(
+            ensure_topics(kafka, worker_topics(app, settings), replication_factor=replication)
+        )
+    except (ConfigError, KafkaError, OSError) as error:
+        console.print(f"[red]error:[/red] could not prepare the topics: {error}")
+        raise typer.Exit(1) from None
+    copies = f"{replication.factor} cop{'y' if replication.factor == 1 else 'ies'}"
+    console.print(
+        f"Kafka: {kafka.describe()}, {brokers} broker(s); topics keep {copies} "
+        f"(min.insync.replicas {replication.min_insync}); created {len(created)} topic(s)"
+    )
+    return app
 
 
 def worker(
@@ -21,37 +74,11 @@ def worker(
     """Run every enabled flow until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
     from faust.worker import Worker
 
-    from bizbus.flows.runtime.topics_admin import ensure_topics
-    from bizbus.flows.settings import RuntimeSettings
-    from bizbus.flows.worker import build_worker, worker_topics
-
-    try:
-        settings = RuntimeSettings()
-        app, _ = build_worker(settings)
-    except ValidationError as error:
-        message = describe_errors(RuntimeSettings, error, prefix="BIZBUS_")
-        console.print(f"[red]config error:[/red] {message}")
-        raise typer.Exit(2) from None
-    except ConfigError as error:
-        console.print(f"[red]config error:[/red] {error}")
-        raise typer.Exit(2) from None
     loop = asyncio.new_event_loop()  # not made current: faust sets up its own loop next
     try:
-        # Every topic exists and shows in the metadata before the consumer joins its group.
-        created = loop.run_until_complete(
-            ensure_topics(
-                settings.kafka_bootstrap,
-                worker_topics(app, settings),
-                replication_factor=settings.replication_factor,
-            )
-        )
-    except (ConfigError, KafkaError, OSError) as error:
-        console.print(f"[red]error:[/red] could not prepare the topics: {error}")
-        raise typer.Exit(1) from None
+        app = _prepare(loop)
     finally:
         loop.close()
-    if created:
-        console.print(f"created {len(created)} topic(s)")
     # httpx logs every request URL at INFO: noisy, and a query string may carry record data.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -2,6 +2,7 @@
 
 State (pids, ports, log paths) is kept in `<run_dir>/cluster.json` so `bizbus kafka down` and
 `status` work from another process. Start-up ends only when an admin client sees every broker.
+A secure cluster (`secure.py`) keeps its certificates and users in `<run_dir>/secure/`.
 """
 
 import asyncio
@@ -11,11 +12,10 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from bizbus.deploy.kafka.config import (
@@ -27,7 +27,9 @@ from bizbus.deploy.kafka.config import (
 from bizbus.deploy.kafka.errors import KafkaPortTakenError, KafkaRuntimeError
 from bizbus.deploy.kafka.jars import ensure_jars
 from bizbus.deploy.kafka.processes import is_alive, terminate
+from bizbus.deploy.kafka.secure import ClusterSecurity, apply_acls
 from bizbus.deploy.kafka.settings import KafkaRuntimeSettings
+from bizbus.flows.runtime.kafka_config import KafkaConnection, admin_client
 
 STATE_FILE = "cluster.json"
 _PROCESS_MARKER = "kafka.Kafka"
@@ -62,11 +64,25 @@ class KafkaCluster:
     cluster_id: str
     nodes: list[NodeProcess] = field(default_factory=list)
     started_at: float = 0.0
+    secure_dir: str | None = None
+    """The `secure/` folder of a SASL_SSL cluster (certificates, users), None for PLAINTEXT."""
 
     @property
     def bootstrap(self) -> str:
         """Return the bootstrap servers string for clients."""
         return ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    @property
+    def security(self) -> ClusterSecurity | None:
+        """Return the certificates and users of a secure cluster (None: PLAINTEXT)."""
+        return ClusterSecurity.load(Path(self.secure_dir)) if self.secure_dir else None
+
+    def connection(self, user: str | None = None) -> KafkaConnection:
+        """Return a client connection: as `user` (default admin) on a secure cluster."""
+        security = self.security
+        if security is None:
+            return KafkaConnection(self.bootstrap)
+        return security.connection(self.bootstrap, *([user] if user else []))
 
     def save(self) -> None:
         """Write the state file so other processes can find this cluster."""
@@ -171,11 +187,18 @@ def _java_base(settings: KafkaRuntimeSettings, jars: Path, run_dir: Path) -> lis
     ]
 
 
-def _format_storage(base: list[str], specs: list[NodeSpec], run_dir: Path, cluster_id: str) -> None:
+def _format_storage(
+    base: list[str],
+    specs: list[NodeSpec],
+    run_dir: Path,
+    cluster_id: str,
+    security: ClusterSecurity | None,
+) -> None:
     formatters = []
     for spec in specs:
         command = [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-                   "-c", str(run_dir / f"node-{spec.node_id}.properties")]  # fmt: skip
+                   "-c", str(run_dir / f"node-{spec.node_id}.properties"),
+                   *(security.format_args() if security else [])]  # fmt: skip
         if len(specs) == 1:
             command.append("--standalone")
         formatters.append(
@@ -186,9 +209,10 @@ def _format_storage(base: list[str], specs: list[NodeSpec], run_dir: Path, clust
     for spec, formatter in zip(specs, formatters, strict=True):
         output, _ = formatter.communicate(timeout=120)
         if formatter.returncode != 0:
-            raise KafkaRuntimeError(
-                f"Formatting storage of node {spec.node_id} failed:\n{output[-2000:]}"
-            )
+            shown = output[-2000:]
+            for secret in [security.admin, *security.users] if security else []:
+                shown = shown.replace(secret.password, "***")
+            raise KafkaRuntimeError(f"Formatting storage of node {spec.node_id} failed:\n{shown}")
 
 
 def _accepts_connections(bootstrap: str) -> bool:
@@ -200,10 +224,10 @@ def _accepts_connections(bootstrap: str) -> bool:
         return False
 
 
-async def _brokers_seen(bootstrap: str) -> int:
-    if not _accepts_connections(bootstrap):
+async def _brokers_seen(connection: KafkaConnection) -> int:
+    if not _accepts_connections(connection.bootstrap):
         return 0  # spares the admin client's connection-refused log lines
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = admin_client(connection, request_timeout_ms=3000)
     try:
         await admin.start()
         description = await admin.describe_cluster()
@@ -228,7 +252,7 @@ def _wait_ready(cluster: KafkaCluster, timeout_s: float, progress: Progress) -> 
                 f"Kafka node {node.node_id} exited during start-up. "
                 f"Last lines of {node.log_path}:\n{_log_tail(Path(node.log_path))}"
             )
-        seen = asyncio.run(_brokers_seen(cluster.bootstrap))
+        seen = asyncio.run(_brokers_seen(cluster.connection()))
         if seen >= len(cluster.nodes):
             return
         if time.monotonic() > deadline:
@@ -249,8 +273,13 @@ def start_cluster(
     port: int | None = None,
     run_dir: Path | None = None,
     progress: Progress = _noop,
+    secure_users: Sequence[str] | None = None,
 ) -> KafkaCluster:
-    """Format fresh storage, start `nodes` (1 or 3) KRaft nodes and wait until all answer."""
+    """Format fresh storage, start `nodes` (1 or 3) KRaft nodes and wait until all answer.
+
+    With `secure_users` (maybe empty) the cluster is secure (`secure.py`): SASL_SSL, SCRAM
+    users `admin` and each of `secure_users`, the StandardAuthorizer and no ACL yet.
+    """
     if nodes not in (1, 3):
         raise KafkaRuntimeError(f"--nodes must be 1 or 3, not {nodes}.")
     run_dir = run_dir or settings.resolved_run_dir()
@@ -269,7 +298,10 @@ def start_cluster(
     attempts = 3 if port is None else 1
     for attempt in range(1, attempts + 1):
         try:
-            return _launch(settings, jars, run_dir, nodes=nodes, port=port, progress=progress)
+            return _launch(
+                settings, jars, run_dir, nodes=nodes, port=port, progress=progress,
+                secure_users=secure_users,
+            )  # fmt: skip
         except KafkaPortTakenError:
             if attempt == attempts:
                 raise
@@ -285,18 +317,26 @@ def _launch(
     nodes: int,
     port: int | None,
     progress: Progress,
+    secure_users: Sequence[str] | None,
 ) -> KafkaCluster:
     shutil.rmtree(run_dir / "data", ignore_errors=True)
+    shutil.rmtree(run_dir / "secure", ignore_errors=True)
     (run_dir / "data").mkdir(parents=True)
     (run_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+    security = None
+    if secure_users is not None:
+        progress("creating certificates and SCRAM users")
+        security = ClusterSecurity.create(run_dir / "secure", secure_users)
     specs = _plan_nodes(nodes, port, run_dir / "data")
     for spec in specs:
-        text = render_server_properties(spec, specs)
-        (run_dir / f"node-{spec.node_id}.properties").write_text(text)
+        extra = security.server_properties() if security else None
+        path = run_dir / f"node-{spec.node_id}.properties"
+        path.touch(mode=0o600)  # a secure node's file holds the admin's password
+        path.write_text(render_server_properties(spec, specs, security=extra))
     base = _java_base(settings, jars, run_dir)
     cluster_id = new_cluster_id()
     progress("formatting storage")
-    _format_storage(base, specs, run_dir, cluster_id)
+    _format_storage(base, specs, run_dir, cluster_id, security)
     started: list[NodeProcess] = []
     for spec in specs:
         log_path = run_dir / f"node-{spec.node_id}.log"
@@ -312,7 +352,9 @@ def _launch(
         started.append(
             NodeProcess(spec.node_id, process.pid, spec.port, spec.controller_port, str(log_path))
         )
-    cluster = KafkaCluster(str(run_dir), cluster_id, started, time.time())
+    cluster = KafkaCluster(
+        str(run_dir), cluster_id, started, time.time(), str(security.folder) if security else None
+    )
     cluster.save()
     try:
         _wait_ready(cluster, settings.start_timeout_s, progress)
@@ -338,3 +380,21 @@ def stop_cluster(cluster: KafkaCluster, *, grace_s: float = 20.0) -> list[int]:
                 child.wait(timeout=30)
     Path(cluster.run_dir, STATE_FILE).unlink(missing_ok=True)
     return [by_pid[pid] for pid in killed]
+
+
+def apply_acl_commands(
+    cluster: KafkaCluster, settings: KafkaRuntimeSettings, commands: Iterable[Sequence[str]]
+) -> int:
+    """Apply `kafka-acls --add ...` argument lists to a secure cluster as admin; return the count.
+
+    Raises:
+        KafkaRuntimeError: The cluster is not secure, or a command failed.
+    """
+    security = cluster.security
+    if security is None:
+        raise KafkaRuntimeError(
+            f"Kafka at {cluster.bootstrap} runs without an authorizer (PLAINTEXT): ACLs need "
+            "`bizbus kafka up --secure`."
+        )
+    base = _java_base(settings, ensure_jars(settings), Path(cluster.run_dir))
+    return apply_acls(base, security, cluster.bootstrap, commands)

@@ -6,6 +6,7 @@ initial rebalance delay, so the first consumer group joins in well under a secon
 
 import base64
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,22 +26,27 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
 
 
-def render_server_properties(node: NodeSpec, cluster: list[NodeSpec]) -> str:
+def render_server_properties(
+    node: NodeSpec, cluster: list[NodeSpec], *, security: Mapping[str, str] | None = None
+) -> str:
     """Return server.properties text for `node` in a cluster of `cluster` nodes.
 
     One node uses a dynamic quorum (format --standalone); three use a static voter list,
-    because mixing the two makes `format` refuse.
+    because mixing the two makes `format` refuse. With `security` (TLS, SASL and authorizer
+    settings, `secure.ClusterSecurity.server_properties`) clients and brokers meet on a
+    SASL_SSL listener and the controller listener speaks TLS.
     """
     replication = min(3, len(cluster))
     min_isr = 2 if replication >= 3 else 1
+    client, controller = ("SASL_SSL", "SSL") if security is not None else ("PLAINTEXT",) * 2
     settings: dict[str, str | int] = {
         "process.roles": "broker,controller",
         "node.id": node.node_id,
-        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listeners": f"{client}://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"{client}://127.0.0.1:{node.port}",
+        "listener.security.protocol.map": f"{client}:{client},CONTROLLER:{controller}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
+        "inter.broker.listener.name": client,
         "log.dirs": str(node.data_dir),
         "num.partitions": 1,
         "default.replication.factor": replication,
@@ -65,6 +71,7 @@ def render_server_properties(node: NodeSpec, cluster: list[NodeSpec]) -> str:
         settings["controller.quorum.voters"] = ",".join(
             f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in cluster
         )
+    settings.update(security or {})
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 

@@ -117,6 +117,11 @@ class CatalogFlow:
                 )
                 for system, name, obj in FEEDS
             ),
+            emits=(
+                *("biz.catalog.product-model", "biz.pricing.price", "biz.catalog.product"),
+                *("cmd.crm.product", "cmd.crm.price-book-entry", "cmd.erp.product-model"),
+                "biz.catalog.field-conflict",
+            ),
         )
 
     def emit(self, payload: Payload, cause: Envelope[Any], origin: System) -> Emit:

@@ -64,6 +64,7 @@ class CustomersFlow:
                 StageSpec("erp-customers", "cmd.erp.customer", self.on_customer, ERP | CRM),
             ),
             feeds=(spec.Feed("crm.account", "crm", "src.crm.account", self.read_accounts),),
+            emits=("biz.sales.account", "cmd.erp.customer", "biz.sales.customer"),
         )
 
     async def on_account(self, record: RawRecord) -> list[Output]:

@@ -114,7 +114,11 @@ class FulfilmentFlow:
             )
             for model, topic in FEEDS.items()
         ]
-        return Declaration(stages=(*maps, *statuses), feeds=tuple(feeds))
+        return Declaration(
+            stages=(*maps, *statuses),
+            feeds=tuple(feeds),
+            emits=(*STATUS_TOPICS, "cmd.crm.order"),
+        )
 
     async def on_sale_order(self, record: RawRecord) -> list[Output]:
         """A sale order with product lines → SalesOrderUpsertedV1."""

@@ -56,7 +56,10 @@ class OrderUpdatesFlow:
 
     def declare(self) -> Declaration:
         """Return the one sink stage."""
-        return Declaration(stages=(StageSpec("crm-order-updates", TOPIC, self.on_update, CRM),))
+        return Declaration(
+            stages=(StageSpec("crm-order-updates", TOPIC, self.on_update, CRM),),
+            emits=("biz.sales.order",),
+        )
 
     async def on_update(self, record: RawRecord) -> list[Output]:
         """Write the update onto the CRM order; announce a status that moved forward."""

@@ -124,6 +124,7 @@ class OrdersFlow:
             timers=(spec.TimerSpec("parked-orders-sweep", SWEEP_S, self.sweep),),
             pages=(spec.PageSpec(PARKED_PATH, self.parked_page, name="parked-orders"),),
             feeds=(feed,),
+            emits=("biz.sales.order", COMMANDS, "cmd.crm.order"),
         )
 
     async def on_order(self, record: RawRecord) -> list[Output]:

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.partitioner import murmur2
 
+from bizbus.flows.runtime.kafka_config import KafkaTarget, consumer, producer
 from bizbus.flows.runtime.record import Headers, RawRecord
 
 log = logging.getLogger("bizbus.batch")
@@ -99,13 +100,13 @@ class BatchRunner:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaTarget,
         *,
         group_id: str,
         handlers: Mapping[str, RecordHandler],
         settings: BatchSettings | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.group_id = group_id
         self.handlers = dict(handlers)
         self.settings = settings or BatchSettings()
@@ -120,16 +121,16 @@ class BatchRunner:
     async def start(self) -> None:
         """Join the group and start the loop."""
         settings = self.settings
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+        self._producer = producer(
+            self.kafka,
             acks="all",
             enable_idempotence=True,
             linger_ms=settings.linger_ms,
             max_batch_size=256 * 1024,
             partitioner=cached_partitioner,
         )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        self._consumer = consumer(
+            self.kafka,
             group_id=self.group_id,
             group_instance_id=settings.instance_id,
             enable_auto_commit=False,

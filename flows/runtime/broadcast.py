@@ -13,10 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bizbus.flows.runtime.batch_runner import raw_record
 from bizbus.flows.runtime.deadletter import safe_reason
+from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer
 from bizbus.flows.runtime.record import RawRecord
 
 log = logging.getLogger("bizbus.broadcast")
@@ -27,8 +27,8 @@ Handle = Callable[[RawRecord], Awaitable[None]]
 class BroadcastRunner:
     """Runs broadcast stages: one group-less consumer over their topics, records in order."""
 
-    def __init__(self, bootstrap: str, handlers: Mapping[str, list[Handle]]) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaTarget, handlers: Mapping[str, list[Handle]]) -> None:
+        self.kafka = kafka
         self.handlers = {topic: list(found) for topic, found in handlers.items()}
         self.started = False
         self._consumer: AIOKafkaConsumer | None = None
@@ -36,7 +36,7 @@ class BroadcastRunner:
 
     async def start(self) -> None:
         """Assign every partition of the topics at their current end, then follow them."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = admin_client(self.kafka)
         await admin.start()
         try:
             described = await admin.describe_topics(sorted(self.handlers))
@@ -47,16 +47,14 @@ class BroadcastRunner:
             for topic in described
             for row in topic["partitions"]
         ]
-        consumer = self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False
-        )
-        await consumer.start()
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
+        reader = self._consumer = consumer(self.kafka, enable_auto_commit=False)
+        await reader.start()
+        reader.assign(partitions)
+        await reader.seek_to_end(*partitions)
         for partition in partitions:
-            await consumer.position(partition)  # fix the start now, before records arrive
+            await reader.position(partition)  # fix the start now, before records arrive
         self.started = True
-        self._task = asyncio.get_running_loop().create_task(self._follow(consumer))
+        self._task = asyncio.get_running_loop().create_task(self._follow(reader))
 
     async def stop(self) -> None:
         """Stop following."""

@@ -7,11 +7,11 @@ safe because every sink is idempotent. A `bizbus_replayed_from` header marks the
 import asyncio
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from bizbus.flows.runtime import deadletter as dl
 from bizbus.flows.runtime.holds import REPLAY_HEADER
+from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer, producer
 from bizbus.flows.runtime.record import Headers
 from bizbus.schemas import DLQ_SUFFIX
 
@@ -41,10 +41,10 @@ class DeadLetter:
 
 
 async def _partitions(
-    bootstrap: str, *, topic: str | None = None, prefix: str = ""
+    kafka: KafkaTarget, *, topic: str | None = None, prefix: str = ""
 ) -> list[TopicPartition]:
     """Return the partitions of `topic`, or of every dead-letter topic under `prefix`."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(kafka)
     await admin.start()
     try:
         existing = await admin.list_topics()
@@ -62,21 +62,21 @@ async def _partitions(
     ]
 
 
-async def list_dead_letter_topics(bootstrap: str, *, prefix: str = "") -> dict[str, int]:
+async def list_dead_letter_topics(kafka: KafkaTarget, *, prefix: str = "") -> dict[str, int]:
     """Return every `<prefix>*.dlq` topic with the number of records it holds."""
-    tps = await _partitions(bootstrap, prefix=prefix)
+    tps = await _partitions(kafka, prefix=prefix)
     if not tps:
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    reader = consumer(kafka, enable_auto_commit=False)
+    await reader.start()
     try:
         # Assigned first, the client fetches every topic's metadata in one request; asked
         # cold, it fetches them one by one (seconds per 50 topics on a cluster with many).
-        consumer.assign(tps)
-        begin = await consumer.beginning_offsets(tps)
-        end = await consumer.end_offsets(tps)
+        reader.assign(tps)
+        begin = await reader.beginning_offsets(tps)
+        end = await reader.end_offsets(tps)
     finally:
-        await consumer.stop()
+        await reader.stop()
     counts: dict[str, int] = {}
     for tp in tps:
         counts[tp.topic] = counts.get(tp.topic, 0) + end[tp] - begin[tp]
@@ -84,22 +84,22 @@ async def list_dead_letter_topics(bootstrap: str, *, prefix: str = "") -> dict[s
 
 
 async def read_dead_letters(
-    bootstrap: str, topic: str, *, timeout_s: float = 10
+    kafka: KafkaTarget, topic: str, *, timeout_s: float = 10
 ) -> list[DeadLetter]:
     """Return every record currently in `topic`, oldest first per partition."""
-    tps = await _partitions(bootstrap, topic=topic)
+    tps = await _partitions(kafka, topic=topic)
     if not tps:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    reader = consumer(kafka, enable_auto_commit=False)
+    await reader.start()
     try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
+        reader.assign(tps)
+        await reader.seek_to_beginning(*tps)
+        end = await reader.end_offsets(tps)
         letters: list[DeadLetter] = []
         async with asyncio.timeout(timeout_s):
-            while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
-                batch = await consumer.getmany(timeout_ms=200)
+            while [tp for tp in tps if await reader.position(tp) < end[tp]]:
+                batch = await reader.getmany(timeout_ms=200)
                 for records in batch.values():
                     letters.extend(
                         DeadLetter(r.topic, r.partition, r.offset, r.key, r.value, list(r.headers))
@@ -107,20 +107,20 @@ async def read_dead_letters(
                     )
         return letters
     finally:
-        await consumer.stop()
+        await reader.stop()
 
 
-async def replay(bootstrap: str, letters: list[DeadLetter]) -> int:
+async def replay(kafka: KafkaTarget, letters: list[DeadLetter]) -> int:
     """Re-send `letters` to their source topics; return how many the broker acked."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
+    writer = producer(kafka, acks="all", enable_idempotence=True)
+    await writer.start()
     try:
         for letter in letters:
             origin = f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
             headers = [*dl.replay_headers(letter.headers), (REPLAY_HEADER, origin)]
-            await producer.send_and_wait(
+            await writer.send_and_wait(
                 letter.source_topic, letter.value, key=letter.key, headers=headers
             )
         return len(letters)
     finally:
-        await producer.stop()
+        await writer.stop()

@@ -27,6 +27,7 @@ from bizbus.flows.runtime.faust_stage import FaustStage
 from bizbus.flows.runtime.gates import Gates, GateTiming, Probe
 from bizbus.flows.runtime.guard import StageGuard
 from bizbus.flows.runtime.holds import HoldStore
+from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.readiness import FeedProgress, Readiness
 from bizbus.flows.runtime.record import RawRecord
@@ -72,22 +73,29 @@ class FaustRuntime:
     """One worker's faust side: install flows' declarations, then `start()` feeds and readiness."""
 
     def __init__(
-        self, app: faust.App, settings: RuntimeSettings, connections: Probes | None = None
+        self,
+        app: faust.App,
+        settings: RuntimeSettings,
+        connections: Probes | None = None,
+        kafka: KafkaConnection | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.connections = connections
+        self.kafka = kafka or kafka_connection(settings.kafka_bootstrap)
         self.gates = Gates(
             self._probe,
             timing=GateTiming(
                 first_s=settings.retry_first_delay_s, rejected_s=settings.auth_retry_delay_s
             ),
         )
-        self.holds = HoldStore(settings.kafka_bootstrap, holds_topic(settings))
+        self.holds = HoldStore(self.kafka, holds_topic(settings))
         self.stages: dict[str, FaustStage] = {}
         self.declared_stages: set[str] = set()  # every stage of the enabled flows, run or not
         self.pure: dict[str, list[StageSpec]] = {}  # physical topic -> pure stages on it
         self.broadcast: dict[str, list[Any]] = {}  # physical topic -> broadcast handlers
+        self.inputs: set[str] = set()  # physical topics the stages that run here read
+        self.emits: set[str] = set()  # catalog topics the flows publish to (declared)
         self.batch: BatchRunner | None = None
         self._tables: dict[str, Any] = {}
         self.poller = Poller(
@@ -128,6 +136,7 @@ class FaustRuntime:
         give some workers the stages of one system); the others are declared, not run.
         """
         selected = self.settings.selected_stages()
+        self.emits.update(declaration.emits, (feed.topic for feed in declaration.feeds))
         for stage in declaration.stages:
             self.declared_stages.add(stage.name)
             if selected is None or stage.name in selected:
@@ -164,7 +173,7 @@ class FaustRuntime:
         )
         if self.pure:
             self.batch = BatchRunner(
-                self.settings.kafka_bootstrap,
+                self.kafka,
                 group_id=f"{self.app.conf.id}-batch",
                 handlers={
                     topic: batch_handler(stages, topic_name=self.topic_name, holds=self.holds)
@@ -175,7 +184,7 @@ class FaustRuntime:
                     instance_id=self.settings.instance_id,
                 ),
             )
-        broadcast = BroadcastRunner(self.settings.kafka_bootstrap, self.broadcast)
+        broadcast = BroadcastRunner(self.kafka, self.broadcast)
         services = RuntimeServices(
             self.holds, self.batch, self.gates, broadcast if self.broadcast else None
         )
@@ -197,15 +206,27 @@ class FaustRuntime:
             stage.reapply_pause()
 
     async def publish(self, emit: Emit) -> None:
-        """Send an emitted event to its topic and wait for the broker's ack."""
+        """Send an emitted event to its topic and wait for the broker's ack.
+
+        Raises:
+            ConfigError: No enabled flow declares the topic (Declaration.emits), so the worker's
+                ACLs, derived from the declarations, would not let it write there either.
+        """
         key, value, headers = encode_record(emit.event)
-        name = self.topic_name(emit.topic or topic_for(emit.event.type))
+        logical = emit.topic or topic_for(emit.event.type)
+        if logical not in self.emits:
+            raise ConfigError(
+                f"{emit.event.type} goes to {logical}, which no enabled flow declares in its "
+                "Declaration.emits: declare it (the worker's ACLs are derived from them)"
+            )
+        name = self.topic_name(logical)
         await self.app.producer.send_and_wait(
             name, key, value, partition=None, timestamp=None, headers=[*headers, *emit.headers]
         )
 
     def _stage(self, stage: StageSpec) -> None:
         name = self.topic_name(stage.topic)
+        self.inputs.add(name)
         if stage.pure and self.settings.batch_pure_stages:
             self.pure.setdefault(name, []).append(stage)
             return

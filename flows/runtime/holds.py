@@ -18,6 +18,8 @@ from typing import Protocol
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bizbus.flows.runtime.kafka_config import KafkaTarget, consumer, producer
+
 log = logging.getLogger("bizbus.holds")
 REPLAY_HEADER = "bizbus_replayed_from"
 """Set by `bizbus dlq replay` on each re-sent record: `<dead-letter topic>@<offset>`."""
@@ -53,8 +55,8 @@ class Holds(Protocol):
 class HoldStore:
     """Which keys are held in which stage: loaded at start, kept current by tailing the topic."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaTarget, topic: str) -> None:
+        self.kafka = kafka
         self.topic = topic
         self._held: dict[bytes, int] = {}
         self._applied: dict[bytes, int] = {}  # offset of the latest record applied, per key
@@ -67,13 +69,9 @@ class HoldStore:
 
     async def start(self) -> None:
         """Read every hold so far, then follow the topic."""
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True
-        )
+        self._producer = producer(self.kafka, acks="all", enable_idempotence=True)
         await self._producer.start()
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False
-        )
+        self._consumer = consumer(self.kafka, enable_auto_commit=False)
         await self._consumer.start()
         partition = TopicPartition(self.topic, 0)
         self._consumer.assign([partition])

@@ -196,13 +196,19 @@ class Feed:
 
 @dataclass(frozen=True)
 class Declaration:
-    """Everything a flow asks the runtime to run (its tables are declared on its class)."""
+    """Everything a flow asks the runtime to run (its tables are declared on its class).
+
+    `emits` names the catalog topics its stages, timers and pages publish to (its feeds'
+    topics count by themselves): the worker's ACLs are derived from it, and the runtime
+    refuses to publish anywhere else.
+    """
 
     stages: tuple[StageSpec, ...] = ()
     timers: tuple[TimerSpec, ...] = ()
     pages: tuple[PageSpec, ...] = ()
     tasks: tuple[TaskSpec, ...] = ()
     feeds: tuple[Feed, ...] = ()
+    emits: tuple[str, ...] = ()
 
 
 class Flow(Protocol):

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from bizbus.flows.runtime import deadletter as dl
+from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer
 
 _KINDS = ("src.", "biz.", "cmd.")
 
@@ -39,8 +39,8 @@ def _headers(raw: list[tuple[str, bytes]]) -> dict[str, str]:
 Row = tuple[str, int, int, int, bytes, bytes, dict[str, str]]
 
 
-async def _records(bootstrap: str, topics: list[str]) -> list[Row]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _records(kafka: KafkaTarget, topics: list[str]) -> list[Row]:
+    admin = admin_client(kafka)
     await admin.start()
     try:
         described = await admin.describe_topics(topics) if topics else []
@@ -49,16 +49,16 @@ async def _records(bootstrap: str, topics: list[str]) -> list[Row]:
     tps = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
     if not tps:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    reader = consumer(kafka, enable_auto_commit=False)
+    await reader.start()
     rows: list[Row] = []
     try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
+        reader.assign(tps)
+        await reader.seek_to_beginning(*tps)
+        end = await reader.end_offsets(tps)
         async with asyncio.timeout(60):
-            while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
-                batch = await consumer.getmany(timeout_ms=300, max_records=5000)
+            while [tp for tp in tps if await reader.position(tp) < end[tp]]:
+                batch = await reader.getmany(timeout_ms=300, max_records=5000)
                 for records in batch.values():
                     rows.extend(
                         (r.topic, r.partition, r.offset, r.timestamp, r.key or b"",
@@ -66,13 +66,13 @@ async def _records(bootstrap: str, topics: list[str]) -> list[Row]:
                         for r in records
                     )  # fmt: skip
     finally:
-        await consumer.stop()
+        await reader.stop()
     return rows
 
 
-async def trace(bootstrap: str, needle: str, *, prefix: str = "") -> list[Hop]:
+async def trace(kafka: KafkaTarget, needle: str, *, prefix: str = "") -> list[Hop]:
     """Return every hop of the deal(s) `needle` belongs to, oldest first."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(kafka)
     await admin.start()
     try:
         names = await admin.list_topics()
@@ -81,7 +81,7 @@ async def trace(bootstrap: str, needle: str, *, prefix: str = "") -> list[Hop]:
     topics = sorted(
         t for t in names if t.startswith(prefix) and t[len(prefix) :].startswith(_KINDS)
     )
-    rows = await _records(bootstrap, topics)
+    rows = await _records(kafka, topics)
     wanted = needle.encode()
     correlations = {
         headers.get("ce_correlationid", "")
@@ -111,10 +111,12 @@ async def trace(bootstrap: str, needle: str, *, prefix: str = "") -> list[Hop]:
     return sorted(hops, key=lambda hop: (hop.time, hop.topic, hop.offset))
 
 
-async def find_xrefs(bootstrap: str, needle: str, *, changelog: str) -> dict[str, dict[str, str]]:
+async def find_xrefs(
+    kafka: KafkaTarget, needle: str, *, changelog: str
+) -> dict[str, dict[str, str]]:
     """Return the cross-reference entries (key → system ids) that mention `needle`."""
     entries: dict[str, dict[str, str]] = {}
-    for *_, key, value, _ in await _records(bootstrap, [changelog]):
+    for *_, key, value, _ in await _records(kafka, [changelog]):
         name = orjson.loads(key) if key else ""
         entries[str(name)] = orjson.loads(value) if value else {}
     return {

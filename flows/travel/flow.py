@@ -140,6 +140,8 @@ class TravelFlow:
             pages=(spec.PageSpec(FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST"),),
             tasks=(spec.TaskSpec("subscribe_oa_approvals", self.subscribe, while_failing=SILENT),),
             feeds=(spec.Feed(CATCH_UP_FEED, "oa", OA_INSTANCE_TOPIC, self.read_catch_up),),
+            # the webhook page publishes the OA's instances like the catch-up feed does
+            emits=(OA_INSTANCE_TOPIC, TRAVEL_TOPIC, COMMAND_TOPIC, "biz.hr.business-trip"),
         )
 
     async def on_callback(

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from bizbus.deploy.demo.worker import WorkerProcess
 from bizbus.deploy.kafka.cluster import free_ports
 from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer
 from bizbus.flows.runtime.readiness import READY_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,10 +38,12 @@ class FlowStack:
         systems: tuple[str, ...] = ("crm", "erp", "oa"),
         sandbox_env: dict[str, str] | None = None,
         worker_env: dict[str, str] | None = None,
+        kafka: KafkaTarget | None = None,
     ) -> None:
         suffix = uuid.uuid4().hex[:8]
         self.run_dir = run_dir
         self.kafka_bootstrap = kafka_bootstrap
+        self.kafka = kafka or kafka_bootstrap  # how the test's own clients log in
         self.flows = flows
         self.systems = systems
         self.sandbox_env = {"BIZBUS_SANDBOX_ERP_STEP_S": "1", **(sandbox_env or {})}
@@ -172,10 +174,10 @@ class FlowStack:
         everything in them has had its effect.
         """
         names = [self.topic(logical) for logical in logical_topics]
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka_bootstrap)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka_bootstrap)
+        admin = admin_client(self.kafka)
+        reader = consumer(self.kafka)
         await admin.start()
-        await consumer.start()
+        await reader.start()
         try:
             described = await admin.describe_topics(names)
             tps = [
@@ -183,12 +185,12 @@ class FlowStack:
                 for topic in described
                 for row in topic["partitions"]
             ]
-            consumer.assign(tps)  # metadata of every topic in one request
+            reader.assign(tps)  # metadata of every topic in one request
 
             async def caught_up() -> bool:
                 # faust's group runs the agents, `<app id>-batch` the pure stages: every group
                 # that reads a topic must have committed its end.
-                ends = await consumer.end_offsets(tps)
+                ends = await reader.end_offsets(tps)
                 groups = [
                     await admin.list_consumer_group_offsets(group)
                     for group in (self.app_id, f"{self.app_id}-batch")
@@ -201,5 +203,5 @@ class FlowStack:
 
             await self.wait_for(caught_up, what=f"the worker to handle all of {logical_topics}")
         finally:
-            await consumer.stop()
+            await reader.stop()
             await admin.close()

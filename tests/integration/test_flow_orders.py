@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from bizbus.connectors.salesforce import format_soql
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.deploy.sandbox.company import product
 from bizbus.flows.runtime import deadletter as dl
+from bizbus.flows.runtime.kafka_config import admin_client, consumer
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.trace import find_xrefs
 from bizbus.flows.xref import changelog_topic
@@ -49,7 +49,7 @@ async def effects(url: str, obj: str) -> list[dict[str, Any]]:
 async def read_topic(stack: FlowStack, logical: str) -> list[Record]:
     """Every record of a stack topic so far: (key, headers, value)."""
     name = stack.topic(logical)
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    admin = admin_client(stack.kafka)
     await admin.start()
     try:
         if name not in await admin.list_topics():
@@ -58,23 +58,23 @@ async def read_topic(stack: FlowStack, logical: str) -> list[Record]:
     finally:
         await admin.close()
     tps = [TopicPartition(name, p["partition"]) for p in described["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    reader = consumer(stack.kafka, enable_auto_commit=False)
+    await reader.start()
     try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
+        reader.assign(tps)
+        await reader.seek_to_beginning(*tps)
+        end = await reader.end_offsets(tps)
         found: list[Record] = []
         async with asyncio.timeout(20):
-            while any([await consumer.position(tp) < end[tp] for tp in tps]):
-                for batch in (await consumer.getmany(timeout_ms=200)).values():
+            while any([await reader.position(tp) < end[tp] for tp in tps]):
+                for batch in (await reader.getmany(timeout_ms=200)).values():
                     found.extend(
                         (r.key or b"", {k: v.decode() for k, v in r.headers}, r.value or b"")
                         for r in batch
                     )
         return found
     finally:
-        await consumer.stop()
+        await reader.stop()
 
 
 async def ensure_crm_product(crm: CrmUser, code: str, price: Decimal) -> None:

@@ -1,16 +1,28 @@
-"""The 3-node KRaft mode: replication factor 3, min.insync.replicas=2, survives losing a node."""
+"""The 3-node KRaft mode: replication factor 3, min.insync.replicas=2, survives losing a node.
+
+A worker with default settings sizes its topics by the cluster: 3 copies, 2 in sync.
+"""
 
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
+from bizbus.deploy.kafka.cluster import free_ports
+from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.flows.runtime.kafka_config import KafkaConnection
+from bizbus.flows.settings import RuntimeSettings
+from bizbus.flows.worker import build_worker, worker_topics
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +37,62 @@ def three_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClust
     assert not any(node.alive() for node in cluster.nodes)
 
 
+async def _replication_of(bootstrap: str, names: list[str]) -> dict[str, tuple[int, str]]:
+    """Return each topic's replica count and min.insync.replicas."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+        replicas = {t["topic"]: {len(p["replicas"]) for p in t["partitions"]} for t in described}
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        configs = {}
+        for response in await admin.describe_configs(resources):
+            for _, _, _, name, entries in response.resources:
+                configs[name] = {entry[0]: entry[1] for entry in entries}
+    finally:
+        await admin.close()
+    return {name: (max(replicas[name]), configs[name]["min.insync.replicas"]) for name in names}
+
+
+async def test_a_worker_with_default_settings_replicates_three_times_with_two_in_sync(
+    three_nodes: KafkaCluster, tmp_path: Path
+) -> None:
+    unreachable = "http://127.0.0.1:9"  # the systems play no part in preparing topics
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BIZBUS_")},
+        **connector_env({"crm": unreachable, "erp": unreachable}),
+        "BIZBUS_KAFKA_BOOTSTRAP": three_nodes.bootstrap,
+        "BIZBUS_APP_ID": "rf-check",
+        "BIZBUS_TOPIC_PREFIX": "rf.",
+        "BIZBUS_FLOWS": "orders",
+        "BIZBUS_DATADIR": str(tmp_path / "faust"),
+        "BIZBUS_WEB_PORT": str(free_ports(1)[0]),
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bizbus.deploy", "worker"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while b"created " not in log.read_bytes():
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            await asyncio.sleep(0.2)
+        assert "3 broker(s); topics keep 3 copies (min.insync.replicas 2)" in log.read_text()
+        settings = RuntimeSettings(app_id="rf-check", topic_prefix="rf.", flows="orders")
+        app, _ = build_worker(settings, KafkaConnection(three_nodes.bootstrap))
+        names = sorted(plan.name for plan in worker_topics(app, settings))
+        assert "rf.src.crm.order" in names and "rf-check-xref-changelog" in names
+        found = await _replication_of(three_nodes.bootstrap, names)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    assert set(found.values()) == {(3, "2")}, found
+
+
+# Runs last: it kills a node of the module's cluster.
 async def test_three_node_cluster_replicates_and_survives_losing_a_node(
     three_nodes: KafkaCluster, fresh_topic: str
 ) -> None:
