@@ -195,19 +195,17 @@ class FeishuEventVerifier:
             RejectedError: Unencrypted, unsigned, badly signed, stale or wrong-token callbacks.
         """
         h = _lower(headers)
-        encrypted = _json_object(self.system, body).get("encrypt")
-        if not isinstance(encrypted, str) or not encrypted:
-            raise _reject(self.system, "body is not encrypted; set an Encrypt Key for the app")
         signature = h.get("x-lark-signature")
         if signature is None:
-            return self._url_verification(encrypted)
+            return self._url_verification(self._encrypted(body))
+        # Window and signature on the raw bytes first: an unsigned body is never parsed.
         stamp = h.get("x-lark-request-timestamp", "")
         nonce = h.get("x-lark-request-nonce", "")
         sent_at = _check_window(self.system, stamp, now=self._clock(), tolerance=self.tolerance)
         key = next((k for k in self._keys if self._signed(k, stamp, nonce, body, signature)), None)
         if key is None:
             raise _reject(self.system, "signature does not match")
-        payload = self._decrypt(encrypted, [key])
+        payload = self._decrypt(self._encrypted(body), [key])
         self._check_token(payload)
         header = payload.get("header")
         if isinstance(header, dict):  # schema 2.0
@@ -226,6 +224,12 @@ class FeishuEventVerifier:
             payload=payload,
             duplicate=not (fresh_nonce and fresh_event),
         )
+
+    def _encrypted(self, body: bytes) -> str:
+        encrypted = _json_object(self.system, body).get("encrypt")
+        if not isinstance(encrypted, str) or not encrypted:
+            raise _reject(self.system, "body is not encrypted; set an Encrypt Key for the app")
+        return encrypted
 
     @staticmethod
     def _signed(key: str, stamp: str, nonce: str, body: bytes, signature: str) -> bool:

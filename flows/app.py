@@ -7,12 +7,17 @@ duplicate or crash); tables keep changelog topics, so state moves with partition
 import faust
 
 from bizbus.flows.runtime.assignor import CheckedPartitionAssignor
+from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
 
 
-def create_app(settings: RuntimeSettings | None = None) -> faust.App:
-    """Return a faust App for `settings` (read from the environment when not given)."""
+def create_app(settings: RuntimeSettings | None = None, web: WebSurface | None = None) -> faust.App:
+    """Return a faust App for `settings` (read from the environment when not given).
+
+    `web` guards the web server (paths, token, body limit); the runtime registers its paths.
+    """
     settings = settings or RuntimeSettings()
+    web = web or WebSurface(settings)
     return faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -23,8 +28,7 @@ def create_app(settings: RuntimeSettings | None = None) -> faust.App:
         topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
-        web_bind="127.0.0.1",
-        web_port=settings.web_port,
+        **web.faust_options(),
         key_serializer="raw",
         value_serializer="raw",
         PartitionAssignor=CheckedPartitionAssignor,

@@ -22,6 +22,7 @@ from bizbus.flows.runtime.faust_glue import app_topic_plans
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
+from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.travel import TravelFlow
 from bizbus.flows.xref import XREF_TABLE, Xref
@@ -62,9 +63,10 @@ def enabled_flows(settings: RuntimeSettings) -> list[str]:
 def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, FaustRuntime]:
     """Return the App with every enabled flow declared on it, and the runtime running them."""
     settings = settings or RuntimeSettings()
-    app = create_app(settings)
+    web = WebSurface(settings)
+    app = create_app(settings, web)
     connections = Connections()
-    runtime = FaustRuntime(app, settings, connections)
+    runtime = FaustRuntime(app, settings, connections, web=web)
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
     deps = FlowDeps(connections=connections, xref=xref, settings=settings)
     names = enabled_flows(settings)

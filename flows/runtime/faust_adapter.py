@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Protocol, cast
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response
 
 from bizbus.connectors.errors import ConfigError
@@ -42,6 +43,7 @@ from bizbus.flows.runtime.spec import (
     WebRequest,
     deliver,
 )
+from bizbus.flows.runtime.web import Access, WebSurface, read_body, too_large
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.schemas import TOPICS, encode_record, topic_for
 
@@ -71,10 +73,16 @@ class FaustRuntime:
     """One worker's faust side: install flows' declarations, then `start()` feeds and readiness."""
 
     def __init__(
-        self, app: faust.App, settings: RuntimeSettings, connections: Probes | None = None
+        self,
+        app: faust.App,
+        settings: RuntimeSettings,
+        connections: Probes | None = None,
+        *,
+        web: WebSurface | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
+        self.web = web or WebSurface(settings)
         self.connections = connections
         self.gates = Gates(
             self._probe,
@@ -176,7 +184,7 @@ class FaustRuntime:
         services = RuntimeServices(self.holds, self.batch, self.gates)
         self.app.task(run_with_app(self.app, services))
         self.app.on_rebalance_complete.connect(self._after_rebalance)
-        Readiness(self.app, feeds, extra=services.waiting_for).register()
+        Readiness(self.app, self.web, feeds, extra=services.waiting_for).register()
 
     async def _after_rebalance(self, *_: Any, **__: Any) -> None:
         for stage in self.stages.values():
@@ -238,9 +246,13 @@ class FaustRuntime:
 
     def _page(self, page: PageSpec) -> None:
         publish = self.publish
+        limit = self.web.max_body
+        self.web.allow(page.path, Access.PUBLIC if page.public else Access.PRIVATE)
 
         async def answer(view: faust.web.View, request: Request, **_: Any) -> Response:
-            body = await view.read_request_content(request)
+            body = await read_body(cast(web.Request, request), limit)
+            if body is None:
+                return cast(Response, too_large())
             asked = WebRequest(page.method, body, dict(request.headers))
             reply = await page.handler(asked, publish)
             return view.bytes(reply.body, status=reply.status, content_type=reply.content_type)

@@ -4,8 +4,9 @@ faust says "Ready" when its services have started, which can be before the group
 partition and long before a change feed was read. bizbus means more: the rebalance completed
 (tables recovered), the consumer holds a fetch position for every partition it was assigned,
 and each feed whose tick partition this worker holds finished one poll (or failed and logged
-why). The worker logs `bizbus worker ready` once, and `GET /bizbus/ready/` answers 200 with the
-details, or 503 naming what it still waits for; it goes back to waiting on every rebalance.
+why). The worker logs `bizbus worker ready` once; `GET /bizbus/ready/` answers 200 or 503
+and goes back to waiting on every rebalance. Probes need no credentials, so the bare answer is
+only `{"ready": ...}`; with the web token it carries the details (what it waits for, feeds).
 """
 
 import asyncio
@@ -18,6 +19,8 @@ from typing import Any
 import faust
 from aiokafka.errors import KafkaError
 from faust.exceptions import NotReady
+
+from bizbus.flows.runtime.web import Access, WebSurface
 
 log = logging.getLogger("bizbus.readiness")
 READY_LOG = "bizbus worker ready"
@@ -64,11 +67,13 @@ class Readiness:
     def __init__(
         self,
         app: faust.App,
+        web: WebSurface,
         feeds: FeedProgress | None = None,
         *,
         extra: Callable[[], list[str]] | None = None,
     ) -> None:
         self.app = app
+        self.web = web
         self.feeds = feeds
         self.extra = extra or list
         self.state = ReadyState(waiting_for=["partition assignment"])
@@ -82,11 +87,14 @@ class Readiness:
         self.app.on_rebalance_complete.connect(self._on_rebalance_complete)
         self.app.task(self._watch)
         readiness = self
+        web = self.web
+        web.allow(READY_PATH, Access.PROBE)
 
         class ReadyView(faust.web.View):
             async def get(self, request: Any, **_: Any) -> Any:
                 state = readiness.state
-                return self.json(state.as_dict(), status=200 if state.ready else 503)
+                shown = state.as_dict() if web.authorized(request) else {"ready": state.ready}
+                return self.json(shown, status=200 if state.ready else 503)
 
         self.app.page(READY_PATH, name="bizbus-ready")(ReadyView)
 

@@ -137,7 +137,11 @@ class TravelFlow:
                 StageSpec("travel-trip-requests", TRAVEL_TOPIC, self.on_travel, pure=True),
                 StageSpec("erp-business-trips", COMMAND_TOPIC, self.on_trip_command, ERP),
             ),
-            pages=(spec.PageSpec(FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST"),),
+            pages=(
+                spec.PageSpec(
+                    FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST", public=True
+                ),
+            ),
             tasks=(spec.TaskSpec("subscribe_oa_approvals", self.subscribe, while_failing=SILENT),),
             feeds=(spec.Feed(CATCH_UP_FEED, "oa", OA_INSTANCE_TOPIC, self.read_catch_up),),
         )

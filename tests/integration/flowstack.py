@@ -24,6 +24,7 @@ from bizbus.flows.runtime.readiness import READY_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
+WEB_TOKEN = "flowstack-web-token"  # noqa: S105 - a test value
 
 
 class FlowStack:
@@ -65,6 +66,11 @@ class FlowStack:
     def topic(self, logical: str) -> str:
         return self.topic_prefix + logical
 
+    def web(self) -> httpx.AsyncClient:
+        """A client of the worker's web server carrying its token (bizbus's own views)."""
+        headers = {"Authorization": f"Bearer {WEB_TOKEN}"}
+        return httpx.AsyncClient(base_url=self.worker_url, headers=headers, timeout=10)
+
     def worker_env(self) -> dict[str, str]:
         return {
             **os.environ,
@@ -74,6 +80,7 @@ class FlowStack:
             "BIZBUS_TOPIC_PREFIX": self.topic_prefix,
             "BIZBUS_DATADIR": str(self.run_dir / "faust"),
             "BIZBUS_WEB_PORT": str(self.web_port),
+            "BIZBUS_WEB_TOKEN": WEB_TOKEN,
             "BIZBUS_POLL_INTERVAL_S": "0.5",
             "BIZBUS_RETRY_FIRST_DELAY_S": "0.1",
             "BIZBUS_FLOWS": self.flows,
@@ -131,7 +138,7 @@ class FlowStack:
 
     async def poll_passes(self) -> dict[str, int]:
         """Return how many poll passes each feed of the worker has finished so far."""
-        async with httpx.AsyncClient(base_url=self.worker_url, timeout=10) as http:
+        async with self.web() as http:
             passes: dict[str, int] = (await http.get(READY_PATH)).json()["poll_passes"]
         return passes
 

@@ -242,3 +242,11 @@ async def test_the_connector_builds_its_receiver_from_settings() -> None:
         assert connector.receiver.verifier.tolerance == 300.0
         reply = await connector.receiver.handle(*seal(instance_event(), key=OLD_KEY))
     assert len(reply.records) == 1
+
+
+async def test_a_badly_signed_body_is_refused_before_it_is_parsed(
+    receiver: FeishuWebhookReceiver,
+) -> None:
+    _, headers = seal(instance_event())
+    reply = await receiver.handle(b"{not json at all", headers)
+    assert reply.status == 401 and "signature does not match" in (reply.reason or "")
