@@ -164,7 +164,12 @@ class FaustRuntime:
         poller = self.poller
         poller.register()
         feeds = (
-            FeedProgress(poller.ticks_topic(), lambda: poller.feeds, lambda: poller.passes)
+            FeedProgress(
+                poller.ticks_topic(),
+                lambda: poller.feeds,
+                lambda: poller.passes,
+                poller.tick_partition,
+            )
             if poller.feeds
             else None
         )

@@ -16,6 +16,8 @@ import uuid
 from collections import Counter
 from typing import Any, Literal
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import IntegrationError
 from bizbus.flows.runtime.deadletter import safe_reason
@@ -101,6 +103,11 @@ class Poller:
     def add(self, feed: Feed) -> None:
         """Register a feed (call before `register`)."""
         self.feeds[feed.name] = feed
+
+    def tick_partition(self, name: str) -> int:
+        """Return the ticks partition the ticks of feed `name` go to (the producer's choice)."""
+        partitions = list(range(self.partitions))
+        return int(DefaultPartitioner()(name.encode(), partitions, partitions))
 
     def interval_of(self, feed: Feed) -> float:
         """Return the seconds between two polls of `feed`."""

@@ -4,9 +4,10 @@ faust says "Ready" when its services have started, which can be before the group
 partition and long before a change feed was read. bizbus means more: the rebalance completed
 (tables recovered), the consumer holds a fetch position for every partition it was assigned,
 and each feed whose tick partition this worker holds finished one poll (or failed and logged
-why). The worker logs `bizbus worker ready` once; `GET /bizbus/ready/` answers 200 or 503
-and goes back to waiting on every rebalance. Probes need no credentials, so the bare answer is
-only `{"ready": ...}`; with the web token it carries the details (what it waits for, feeds).
+why); a feed another worker of the group polls is not waited for. The worker logs
+`bizbus worker ready` once; `GET /bizbus/ready/` answers 200 or 503 and goes back to waiting
+on every rebalance. Probes need no credentials, so the bare answer is only `{"ready": ...}`;
+with the web token it carries the details (what it waits for, feeds polled).
 """
 
 import asyncio
@@ -31,11 +32,13 @@ POSITION_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True, slots=True)
 class FeedProgress:
-    """What readiness needs of the poller: the tick topic, the feeds, passes done per feed."""
+    """What readiness needs of the poller: tick topic, feeds, passes, each feed's partition."""
 
     ticks_topic: str
     feeds: Callable[[], Collection[str]]
     passes: Callable[[], Mapping[str, int]]
+    partition_of: Callable[[str], int]
+    """The ticks partition a feed's ticks go to: the worker holding it polls the feed."""
 
 
 @dataclass
@@ -136,8 +139,10 @@ class Readiness:
         if unfetched := len(assigned - self._fetched):
             waiting.append(f"fetch positions of {unfetched} partition(s)")
         passes: dict[str, int] = {}
-        if self.feeds is not None and any(tp.topic == self.feeds.ticks_topic for tp in assigned):
-            passes = {name: self.feeds.passes().get(name, 0) for name in self.feeds.feeds()}
+        if self.feeds is not None:
+            ticks = {tp.partition for tp in assigned if tp.topic == self.feeds.ticks_topic}
+            mine = [name for name in self.feeds.feeds() if self.feeds.partition_of(name) in ticks]
+            passes = {name: self.feeds.passes().get(name, 0) for name in mine}
             if unpolled := sorted(name for name, count in passes.items() if not count):
                 waiting.append(f"a first poll of {', '.join(unpolled)}")
         return ReadyState(
