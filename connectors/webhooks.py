@@ -94,6 +94,8 @@ class VerifiedWebhook:
         payload: The decoded (and decrypted) JSON body.
         challenge: For a Feishu URL verification: answer ``{"challenge": challenge}``.
         duplicate: Already accepted before: answer 2xx and drop it.
+        keys: The replay keys (nonce, event id) this callback took in the store; release them
+            when it could not be handed on, so that the sender's retry is not a duplicate.
     """
 
     event_id: str | None
@@ -102,6 +104,7 @@ class VerifiedWebhook:
     payload: dict[str, Any]
     challenge: str | None = None
     duplicate: bool = False
+    keys: tuple[str, ...] = ()
 
 
 def _reject(system: str, reason: str, status: int = 401) -> RejectedError:
@@ -215,14 +218,15 @@ class FeishuEventVerifier:
             event_id = payload.get("uuid")
             event_type = event.get("type") if isinstance(event, dict) else None
         event_id = event_id if isinstance(event_id, str) and event_id else None
-        fresh_nonce = self.replay.check_and_add(f"nonce:{stamp}:{nonce}")
-        fresh_event = event_id is None or self.replay.check_and_add(f"id:{event_id}")
+        keys = [f"nonce:{stamp}:{nonce}", *([f"id:{event_id}"] if event_id else [])]
+        fresh = [key for key in keys if self.replay.check_and_add(key)]
         return VerifiedWebhook(
             event_id=event_id,
             event_type=event_type if isinstance(event_type, str) else None,
             sent_at=sent_at,
             payload=payload,
-            duplicate=not (fresh_nonce and fresh_event),
+            duplicate=len(fresh) < len(keys),
+            keys=tuple(fresh),
         )
 
     def _encrypted(self, body: bytes) -> str:

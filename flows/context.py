@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bizbus.connectors.feishu import FeishuConnector
     from bizbus.connectors.odoo import OdooConnector
     from bizbus.connectors.salesforce import SalesforceConnector
+    from bizbus.flows.runtime.seen import SeenKeys
 
 
 class Systems(Protocol):
@@ -44,6 +45,8 @@ class FlowDeps:
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
     clock: Callable[[], float] = time.time
     """Seconds since the epoch; a test freezes or moves it."""
+    seen: "SeenKeys | None" = None
+    """Webhook dedupe keys every worker shares (None: each connector's own in-memory cache)."""
 
     def now(self) -> datetime:
         """Return the clock's time as an aware UTC datetime."""

@@ -19,6 +19,7 @@ from bizbus.flows.order_updates import OrderUpdatesFlow
 from bizbus.flows.orders import OrdersFlow
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
+from bizbus.flows.runtime.seen import RETENTION_S, seen_topic
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
@@ -68,7 +69,7 @@ def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, Fa
     connections = Connections()
     runtime = FaustRuntime(app, settings, connections, web=web)
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
-    deps = FlowDeps(connections=connections, xref=xref, settings=settings)
+    deps = FlowDeps(connections=connections, xref=xref, settings=settings, seen=runtime.seen)
     names = enabled_flows(settings)
     chosen = [flow for flow, users in SHARED if set(users) & set(names)]
     for flow in [*chosen, *(FLOWS[name] for name in names)]:
@@ -80,4 +81,6 @@ def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, Fa
 def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:
     """Return every topic the worker reads, writes or keeps state in (create before starting)."""
     holds = TopicPlan(holds_topic(settings), 1, {"cleanup.policy": "compact"})
-    return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app), [holds])
+    retention = {"cleanup.policy": "compact,delete", "retention.ms": str(RETENTION_S * 1000)}
+    seen = TopicPlan(seen_topic(settings), 1, retention)
+    return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app), [holds, seen])

@@ -30,6 +30,7 @@ from bizbus.flows.runtime.holds import HoldStore
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.readiness import FeedProgress, Readiness
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.seen import SeenKeys, seen_topic
 from bizbus.flows.runtime.services import RuntimeServices, holds_topic, run_with_app
 from bizbus.flows.runtime.spec import (
     Declaration,
@@ -91,6 +92,7 @@ class FaustRuntime:
             ),
         )
         self.holds = HoldStore(settings.kafka_bootstrap, holds_topic(settings))
+        self.seen = SeenKeys(settings.kafka_bootstrap, seen_topic(settings))
         self.stages: dict[str, FaustStage] = {}
         self.declared_stages: set[str] = set()  # every stage of the enabled flows, run or not
         self.pure: dict[str, list[StageSpec]] = {}  # physical topic -> pure stages on it
@@ -186,7 +188,7 @@ class FaustRuntime:
                     instance_id=self.settings.instance_id,
                 ),
             )
-        services = RuntimeServices(self.holds, self.batch, self.gates)
+        services = RuntimeServices(self.holds, self.batch, self.gates, self.seen)
         self.app.task(run_with_app(self.app, services))
         self.app.on_rebalance_complete.connect(self._after_rebalance)
         Readiness(self.app, self.web, feeds, extra=services.waiting_for).register()

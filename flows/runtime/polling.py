@@ -41,9 +41,17 @@ def correlation_id(kind: str, key: str) -> str:
 
 
 def raw_event(
-    system: System, record: SourceRecord, *, correlationid: str | None = None
+    system: System,
+    record: SourceRecord,
+    *,
+    correlationid: str | None = None,
+    event_id: str | None = None,
 ) -> Envelope[SourceRecordCapturedV1]:
-    """Return the raw `src.*` event of a polled record (its payload untouched)."""
+    """Return the raw `src.*` event of a polled record (its payload untouched).
+
+    `event_id`: the event's id when the source's own id must decide it (a webhook delivery
+    published twice is then one event to its consumers); a fresh UUID otherwise.
+    """
     payload = SourceRecordCapturedV1(
         system=system,
         object_name=record.entity,
@@ -58,6 +66,7 @@ def raw_event(
         source=f"bizbus://{system}/{record.entity}",
         correlationid=correlationid or correlation_id(system, key),
         origin=system,
+        id=event_id,
     )
 
 

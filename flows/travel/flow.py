@@ -150,7 +150,7 @@ class TravelFlow:
         self, request: spec.WebRequest, publish: spec.Publish
     ) -> spec.WebResponse:
         """`POST /webhooks/feishu`: see `webhooks`."""
-        return await feishu_callback(self.deps.connections, request, publish)
+        return await feishu_callback(self.deps.connections, request, publish, seen=self.deps.seen)
 
     async def subscribe(self) -> None:
         """Subscribe to the configured approval definitions' events (once, at start-up)."""
