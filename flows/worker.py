@@ -17,6 +17,7 @@ from bizbus.flows.customers import CustomersFlow
 from bizbus.flows.fulfilment import FulfilmentFlow
 from bizbus.flows.order_updates import OrderUpdatesFlow
 from bizbus.flows.orders import OrdersFlow
+from bizbus.flows.personal import load_key_ring
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
 from bizbus.flows.runtime.seen import RETENTION_S, seen_topic
@@ -27,6 +28,7 @@ from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.travel import TravelFlow
 from bizbus.flows.xref import XREF_TABLE, Xref
+from bizbus.schemas import KeyRing
 
 
 class FlowClass(Protocol):
@@ -61,15 +63,26 @@ def enabled_flows(settings: RuntimeSettings) -> list[str]:
     return names
 
 
-def build_worker(settings: RuntimeSettings | None = None) -> tuple[faust.App, FaustRuntime]:
-    """Return the App with every enabled flow declared on it, and the runtime running them."""
+def build_worker(
+    settings: RuntimeSettings | None = None, *, keys: KeyRing | None = None
+) -> tuple[faust.App, FaustRuntime]:
+    """Return the App with every enabled flow declared on it, and the runtime running them.
+
+    `keys` seal and open personal data on Kafka; read from `BIZBUS_PII_*` when not given.
+
+    Raises:
+        ConfigError: A bad setting (no personal-data key among them).
+    """
     settings = settings or RuntimeSettings()
+    keys = keys or load_key_ring()
     web = WebSurface(settings)
     app = create_app(settings, web)
     connections = Connections()
-    runtime = FaustRuntime(app, settings, connections, web=web)
+    runtime = FaustRuntime(app, settings, connections, web=web, keys=keys)
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
-    deps = FlowDeps(connections=connections, xref=xref, settings=settings, seen=runtime.seen)
+    deps = FlowDeps(
+        connections=connections, xref=xref, settings=settings, seen=runtime.seen, keys=keys
+    )
     names = enabled_flows(settings)
     chosen = [flow for flow, users in SHARED if set(users) & set(names)]
     for flow in [*chosen, *(FLOWS[name] for name in names)]:

@@ -13,6 +13,7 @@ from bizbus.deploy.cli import (
     demo_cmd,
     dlq_cmd,
     kafka_cmd,
+    pii_cmd,
     sandbox_cmd,
     schemas_cmd,
     trace_cmd,
@@ -29,6 +30,7 @@ app.add_typer(kafka_cmd.app, name="kafka")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(schemas_cmd.app, name="schemas")
+app.add_typer(pii_cmd.app, name="pii")
 app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
 app.command("worker")(worker_cmd.worker)

@@ -46,7 +46,7 @@ from bizbus.flows.runtime.spec import (
 )
 from bizbus.flows.runtime.web import Access, WebSurface, read_body, too_large
 from bizbus.flows.settings import RuntimeSettings
-from bizbus.schemas import TOPICS, encode_record, topic_for
+from bizbus.schemas import TOPICS, KeyRing, encode_record, topic_for
 
 log = logging.getLogger("bizbus.runtime")
 POLL_STAGE = "poll"  # BIZBUS_STAGES' name for the change-feed poller
@@ -80,9 +80,11 @@ class FaustRuntime:
         connections: Probes | None = None,
         *,
         web: WebSurface | None = None,
+        keys: KeyRing | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
+        self.keys = keys  # seals personal fields of what it publishes (None: tests only)
         self.web = web or WebSurface(settings)
         self.connections = connections
         self.gates = Gates(
@@ -180,7 +182,9 @@ class FaustRuntime:
                 self.settings.kafka_bootstrap,
                 group_id=f"{self.app.conf.id}-batch",
                 handlers={
-                    topic: batch_handler(stages, topic_name=self.topic_name, holds=self.holds)
+                    topic: batch_handler(
+                        stages, topic_name=self.topic_name, holds=self.holds, keys=self.keys
+                    )
                     for topic, stages in self.pure.items()
                 },
                 settings=BatchSettings(
@@ -199,7 +203,7 @@ class FaustRuntime:
 
     async def publish(self, emit: Emit) -> None:
         """Send an emitted event to its topic and wait for the broker's ack."""
-        key, value, headers = encode_record(emit.event)
+        key, value, headers = encode_record(emit.event, keys=self.keys)
         name = self.topic_name(emit.topic or topic_for(emit.event.type))
         await self.app.producer.send_and_wait(
             name, key, value, partition=None, timestamp=None, headers=[*headers, *emit.headers]

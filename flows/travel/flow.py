@@ -170,7 +170,7 @@ class TravelFlow:
 
     async def on_instance(self, record: RawRecord) -> list[Output]:
         """An OA instance → TravelApproved/Revoked once per decision (remembered once acked)."""
-        event, raw = captured(record)
+        event, raw = captured(record, self.deps.keys)
         if raw.system != "oa":
             raise SchemaError(f"{record.topic} carries a {raw.system} record, not an OA record")
         if raw.object_name != INSTANCE_ENTITY:
@@ -204,7 +204,7 @@ class TravelFlow:
 
     async def on_travel(self, record: RawRecord) -> list[Output]:
         """A travel event → the ERP business-trip command (create or cancel)."""
-        event = decode(record)
+        event = decode(record, self.deps.keys)
         travel = event.data
         if not isinstance(travel, TravelApprovedV1 | TravelRevokedV1):
             raise SchemaError(f"{record.topic} carries {event.type}, not a travel event")
@@ -212,7 +212,9 @@ class TravelFlow:
 
     async def on_trip_command(self, record: RawRecord) -> list[Output]:
         """Create the validated leave, or refuse it on revocation; announce what changed."""
-        event, command = decode_as(record, BusinessTripRequestedV1, "a trip command")
+        event, command = decode_as(
+            record, BusinessTripRequestedV1, "a trip command", self.deps.keys
+        )
         erp = await self.deps.connections.erp()
         key = command.oa_instance_code
         if command.action == "create":

@@ -20,6 +20,7 @@ from bizbus.deploy.demo.worker import WorkerProcess
 from bizbus.deploy.kafka.cluster import free_ports
 from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.flows.personal import throwaway_key
 from bizbus.flows.runtime.readiness import READY_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,8 @@ class FlowStack:
         self.topic_prefix = f"t{suffix}."
         self.web_port = free_ports(1)[0]
         self.extra_env = worker_env or {}
+        # One personal-data key for the stack's life: a restarted worker reads what it sealed.
+        self.keys, self.pii_env = throwaway_key("flowstack")
         self.sandboxes: SandboxStack | None = None
         self.worker: WorkerProcess | None = None
         self.log_path = run_dir / "worker.log"
@@ -81,6 +84,7 @@ class FlowStack:
             "BIZBUS_DATADIR": str(self.run_dir / "faust"),
             "BIZBUS_WEB_PORT": str(self.web_port),
             "BIZBUS_WEB_TOKEN": WEB_TOKEN,
+            **self.pii_env,
             "BIZBUS_POLL_INTERVAL_S": "0.5",
             "BIZBUS_RETRY_FIRST_DELAY_S": "0.1",
             "BIZBUS_FLOWS": self.flows,

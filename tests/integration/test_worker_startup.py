@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.worker import build_worker, worker_topics
+from bizbus.schemas import KeyRing
 from tests.integration.flowstack import WEB_TOKEN, FlowStack
 
 ALL_FLOWS = "travel,customers,orders,fulfilment,catalog"
@@ -64,7 +65,7 @@ async def test_every_topic_the_worker_uses_was_created_before_it_started(
     stack: FlowStack,
 ) -> None:
     settings = RuntimeSettings(app_id=stack.app_id, topic_prefix=stack.topic_prefix)
-    app, _ = build_worker(settings)
+    app, _ = build_worker(settings, keys=KeyRing.generate())
     planned = {plan.name: plan.partitions for plan in worker_topics(app, settings)}
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
     await admin.start()
