@@ -27,6 +27,7 @@ from bizbus.deploy.kafka.cluster import free_ports
 from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
 from bizbus.flows.personal import throwaway_key
+from bizbus.schemas import KeyRing
 
 __all__ = ["BenchStack", "Names", "PipeProcess"]
 
@@ -139,7 +140,7 @@ class BenchStack:
     pipes: list[PipeProcess] = field(default_factory=list)
     run_tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     # One personal-data key for every worker of the run (a successor reads what it sealed).
-    pii_env: dict[str, str] = field(default_factory=lambda: throwaway_key("bench")[1])
+    pii: tuple[KeyRing, dict[str, str]] = field(default_factory=lambda: throwaway_key("bench"))
     _count: int = 0
 
     def start(self) -> str:
@@ -188,7 +189,7 @@ class BenchStack:
             "BIZBUS_DATADIR": str(self.run_dir / names.label / "faust"),
             "BIZBUS_WEB_PORT": str(port),
             **(connector_env({"erp": self.erp_url()}) if self.sandbox else {}),
-            **self.pii_env,
+            **self.pii[1],
             **settings,
         }
         process = WorkerProcess(env, self.run_dir / names.label / "worker.log")
