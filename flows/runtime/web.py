@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bizbus.flows.settings import RuntimeSettings
 
-__all__ = ["Access", "WebSurface", "read_body"]
+__all__ = ["Access", "WebSurface", "read_body", "too_large"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # What aiohttp keeps reading (and discards) of a body the handler refused, before it closes.
