@@ -94,6 +94,8 @@ class VerifiedWebhook:
         payload: The decoded (and decrypted) JSON body.
         challenge: For a Feishu URL verification: answer ``{"challenge": challenge}``.
         duplicate: Already accepted before: answer 2xx and drop it.
+        keys: The replay keys (nonce, event id) this callback took in the store; release them
+            when it could not be handed on, so that the sender's retry is not a duplicate.
     """
 
     event_id: str | None
@@ -102,6 +104,7 @@ class VerifiedWebhook:
     payload: dict[str, Any]
     challenge: str | None = None
     duplicate: bool = False
+    keys: tuple[str, ...] = ()
 
 
 def _reject(system: str, reason: str, status: int = 401) -> RejectedError:
@@ -195,19 +198,17 @@ class FeishuEventVerifier:
             RejectedError: Unencrypted, unsigned, badly signed, stale or wrong-token callbacks.
         """
         h = _lower(headers)
-        encrypted = _json_object(self.system, body).get("encrypt")
-        if not isinstance(encrypted, str) or not encrypted:
-            raise _reject(self.system, "body is not encrypted; set an Encrypt Key for the app")
         signature = h.get("x-lark-signature")
         if signature is None:
-            return self._url_verification(encrypted)
+            return self._url_verification(self._encrypted(body))
+        # Window and signature on the raw bytes first: an unsigned body is never parsed.
         stamp = h.get("x-lark-request-timestamp", "")
         nonce = h.get("x-lark-request-nonce", "")
         sent_at = _check_window(self.system, stamp, now=self._clock(), tolerance=self.tolerance)
         key = next((k for k in self._keys if self._signed(k, stamp, nonce, body, signature)), None)
         if key is None:
             raise _reject(self.system, "signature does not match")
-        payload = self._decrypt(encrypted, [key])
+        payload = self._decrypt(self._encrypted(body), [key])
         self._check_token(payload)
         header = payload.get("header")
         if isinstance(header, dict):  # schema 2.0
@@ -217,15 +218,22 @@ class FeishuEventVerifier:
             event_id = payload.get("uuid")
             event_type = event.get("type") if isinstance(event, dict) else None
         event_id = event_id if isinstance(event_id, str) and event_id else None
-        fresh_nonce = self.replay.check_and_add(f"nonce:{stamp}:{nonce}")
-        fresh_event = event_id is None or self.replay.check_and_add(f"id:{event_id}")
+        keys = [f"nonce:{stamp}:{nonce}", *([f"id:{event_id}"] if event_id else [])]
+        fresh = [key for key in keys if self.replay.check_and_add(key)]
         return VerifiedWebhook(
             event_id=event_id,
             event_type=event_type if isinstance(event_type, str) else None,
             sent_at=sent_at,
             payload=payload,
-            duplicate=not (fresh_nonce and fresh_event),
+            duplicate=len(fresh) < len(keys),
+            keys=tuple(fresh),
         )
+
+    def _encrypted(self, body: bytes) -> str:
+        encrypted = _json_object(self.system, body).get("encrypt")
+        if not isinstance(encrypted, str) or not encrypted:
+            raise _reject(self.system, "body is not encrypted; set an Encrypt Key for the app")
+        return encrypted
 
     @staticmethod
     def _signed(key: str, stamp: str, nonce: str, body: bytes, signature: str) -> bool:

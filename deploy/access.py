@@ -42,9 +42,12 @@ def worker_plan(
     """Build the worker `settings` describe (no Kafka needed) and return its ACL plan."""
     from bizbus.flows.runtime.kafka_config import KafkaConnection
     from bizbus.flows.worker import build_worker, worker_topic_use
+    from bizbus.schemas import KeyRing
 
     # Building declares the app's topics and stages; it connects to nothing.
-    app, runtime = build_worker(settings, KafkaConnection(settings.kafka_bootstrap))
+    app, runtime = build_worker(
+        settings, KafkaConnection(settings.kafka_bootstrap), keys=KeyRing.generate()
+    )  # planning publishes nothing: any key will do
     use = worker_topic_use(app, runtime, settings)
     operator = f"User:{principals.operator}" if principals.operator else None
     return plan_access(use, worker=f"User:{principals.worker}", operator=operator, create=create)

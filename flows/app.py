@@ -9,15 +9,22 @@ import faust
 
 from bizbus.flows.runtime.assignor import CheckedPartitionAssignor
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
+from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
 
 
 def create_app(
-    settings: RuntimeSettings | None = None, kafka: KafkaConnection | None = None
+    settings: RuntimeSettings | None = None,
+    kafka: KafkaConnection | None = None,
+    web: WebSurface | None = None,
 ) -> faust.App:
-    """Return a faust App for `settings` (read from the environment when not given)."""
+    """Return a faust App for `settings` (read from the environment when not given).
+
+    `web` guards the web server (paths, token, body limit); the runtime registers its paths.
+    """
     settings = settings or RuntimeSettings()
     kafka = kafka or kafka_connection(settings.kafka_bootstrap)
+    web = web or WebSurface(settings)
     return faust.App(
         settings.app_id,
         **kafka.faust_options(),
@@ -30,8 +37,7 @@ def create_app(
         topic_replication_factor=settings.replication_factor or 1,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
-        web_bind="127.0.0.1",
-        web_port=settings.web_port,
+        **web.faust_options(),
         key_serializer="raw",
         value_serializer="raw",
         PartitionAssignor=CheckedPartitionAssignor,

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.xref import Xref
+from bizbus.schemas import KeyRing
 
 if TYPE_CHECKING:
     from bizbus.connectors.feishu import FeishuConnector
     from bizbus.connectors.odoo import OdooConnector
     from bizbus.connectors.salesforce import SalesforceConnector
+    from bizbus.flows.runtime.seen import SeenKeys
 
 
 class Systems(Protocol):
@@ -44,6 +46,10 @@ class FlowDeps:
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
     clock: Callable[[], float] = time.time
     """Seconds since the epoch; a test freezes or moves it."""
+    seen: "SeenKeys | None" = None
+    """Webhook dedupe keys every worker shares (None: each connector's own in-memory cache)."""
+    keys: KeyRing | None = None
+    """Open the personal fields of the records flows decode (None: records in clear only)."""
 
     def now(self) -> datetime:
         """Return the clock's time as an aware UTC datetime."""

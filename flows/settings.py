@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,22 @@ class RuntimeSettings(BaseSettings):
     )
     datadir: Path = Field(default_factory=_default_datadir, description="faust state folder.")
     web_port: int = Field(default=6066, ge=1, le=65535, description="Worker web server port.")
+    web_bind: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the web server listens on: loopback on a laptop, 0.0.0.0 in a "
+        "container (the OA must reach /webhooks/feishu; nothing else is served without a token).",
+    )
+    web_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of bizbus's own views (/bizbus/parked-orders/, readiness "
+        "details); unset: those views do not exist and readiness says only ready or not.",
+    )
+    webhook_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body the web server reads; a longer one gets 413 unread.",
+    )
     topic_partitions: int = Field(default=4, ge=1, description="Partitions of topics we create.")
     replication_factor: int | None = Field(
         default=None,

@@ -15,7 +15,14 @@ from bizbus.flows.context import Systems
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import ReadChanges
-from bizbus.schemas import Envelope, SalesRep, SourceRecordCapturedV1, decode_record, make_event
+from bizbus.schemas import (
+    Envelope,
+    KeyRing,
+    SalesRep,
+    SourceRecordCapturedV1,
+    decode_record,
+    make_event,
+)
 from bizbus.schemas.envelope import System
 from bizbus.schemas.errors import SchemaError as ContractError
 from bizbus.schemas.values import Payload
@@ -67,30 +74,35 @@ def erp_feed(connections: Systems, model: str) -> ReadChanges:
     return read
 
 
-def decode(record: RawRecord) -> Envelope[Any]:
-    """Decode a consumed record; a bad one fails with its (value-free) reason for dead letters."""
+def decode(record: RawRecord, keys: KeyRing | None) -> Envelope[Any]:
+    """Decode a consumed record; a bad one fails with its (value-free) reason for dead letters.
+
+    `keys` (the flow's `deps.keys`) open its personal fields when they are sealed.
+    """
     try:
-        return decode_record(record.value, record.headers)
+        return decode_record(record.value, record.headers, keys=keys)
     except SchemaError:
         raise
     except ContractError as error:  # schemas' own error: says where, never the values
         raise SchemaError(f"{record.topic}: undecodable record: {error}") from error
 
 
-def decode_as(record: RawRecord, kind: type[P], what: str) -> tuple[Envelope[Any], P]:
+def decode_as(
+    record: RawRecord, kind: type[P], what: str, keys: KeyRing | None
+) -> tuple[Envelope[Any], P]:
     """Decode a record that must carry a `kind` payload (`what` names it in the dead letter)."""
-    event = decode(record)
+    event = decode(record, keys)
     if not isinstance(event.data, kind):
         raise SchemaError(f"{record.topic} carries {event.type}, not {what}")
     return event, event.data
 
 
 def captured(
-    record: RawRecord, *, entity: str | None = None
+    record: RawRecord, keys: KeyRing | None, *, entity: str | None = None
 ) -> tuple[Envelope[Any], SourceRecordCapturedV1]:
     """Decode a raw feed record (of `entity` when given)."""
     what = f"a {entity} record" if entity else "a captured source record"
-    event, raw = decode_as(record, SourceRecordCapturedV1, what)
+    event, raw = decode_as(record, SourceRecordCapturedV1, what, keys)
     if entity is not None and raw.object_name != entity:
         raise SchemaError(f"{record.topic} carries a {raw.object_name} record, not {what}")
     return event, raw

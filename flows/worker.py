@@ -17,17 +17,20 @@ from bizbus.flows.customers import CustomersFlow
 from bizbus.flows.fulfilment import FulfilmentFlow
 from bizbus.flows.order_updates import OrderUpdatesFlow
 from bizbus.flows.orders import OrdersFlow
+from bizbus.flows.personal import load_key_ring
 from bizbus.flows.runtime.access import TopicUse
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
+from bizbus.flows.runtime.seen import RETENTION_S, seen_topic
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
+from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.travel import TravelFlow
 from bizbus.flows.xref import XREF_TABLE, Xref
-from bizbus.schemas import TOPICS, dlq_for
+from bizbus.schemas import TOPICS, KeyRing, dlq_for
 
 
 class FlowClass(Protocol):
@@ -63,16 +66,29 @@ def enabled_flows(settings: RuntimeSettings) -> list[str]:
 
 
 def build_worker(
-    settings: RuntimeSettings | None = None, kafka: KafkaConnection | None = None
+    settings: RuntimeSettings | None = None,
+    kafka: KafkaConnection | None = None,
+    *,
+    keys: KeyRing | None = None,
 ) -> tuple[faust.App, FaustRuntime]:
-    """Return the App with every enabled flow declared on it, and the runtime running them."""
+    """Return the App with every enabled flow declared on it, and the runtime running them.
+
+    `keys` seal and open personal data on Kafka; read from `BIZBUS_PII_*` when not given.
+
+    Raises:
+        ConfigError: A bad setting (no personal-data key among them).
+    """
     settings = settings or RuntimeSettings()
     kafka = kafka or kafka_connection(settings.kafka_bootstrap)
-    app = create_app(settings, kafka)
+    keys = keys or load_key_ring()
+    web = WebSurface(settings)
+    app = create_app(settings, kafka, web)
     connections = Connections()
-    runtime = FaustRuntime(app, settings, connections, kafka)
+    runtime = FaustRuntime(app, settings, connections, kafka, web=web, keys=keys)
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
-    deps = FlowDeps(connections=connections, xref=xref, settings=settings)
+    deps = FlowDeps(
+        connections=connections, xref=xref, settings=settings, seen=runtime.seen, keys=keys
+    )
     names = enabled_flows(settings)
     chosen = [flow for flow, users in SHARED if set(users) & set(names)]
     for flow in [*chosen, *(FLOWS[name] for name in names)]:
@@ -84,7 +100,9 @@ def build_worker(
 def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:
     """Return every topic the worker reads, writes or keeps state in (create before starting)."""
     holds = TopicPlan(holds_topic(settings), 1, {"cleanup.policy": "compact"})
-    return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app), [holds])
+    retention = {"cleanup.policy": "compact,delete", "retention.ms": str(RETENTION_S * 1000)}
+    seen = TopicPlan(seen_topic(settings), 1, retention)
+    return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app), [holds, seen])
 
 
 def worker_topic_use(app: faust.App, runtime: FaustRuntime, settings: RuntimeSettings) -> TopicUse:

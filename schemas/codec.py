@@ -2,6 +2,8 @@
 
 Structured-mode records (`content-type: application/cloudevents+json`) are read too, so any
 CloudEvents producer can talk to us. Unknown `ce_*` extensions (tracing, ...) are ignored.
+Given a `KeyRing`, personal fields are sealed on the way out and opened on the way in
+(`personal`); `masked_record` shows a record to people with those fields masked.
 """
 
 from collections.abc import Iterable, Mapping
@@ -12,6 +14,15 @@ import orjson
 from bizbus.schemas.envelope import Envelope
 from bizbus.schemas.errors import SchemaError
 from bizbus.schemas.events import parse_event
+from bizbus.schemas.personal import (
+    KEY_ID_HEADER,
+    KeyRing,
+    mask_data,
+    open_data,
+    personal_paths,
+    seal_data,
+)
+from bizbus.schemas.registry import EVENT_TYPES
 
 __all__ = [
     "CONTENT_TYPE_HEADER",
@@ -19,6 +30,7 @@ __all__ = [
     "decode_record",
     "encode_record",
     "header_dict",
+    "masked_record",
 ]
 
 CONTENT_TYPE_HEADER = "content-type"
@@ -43,8 +55,16 @@ Headers = list[tuple[str, bytes]]
 """Kafka record headers as aiokafka and faust take them."""
 
 
-def encode_record(event: Envelope[Any]) -> tuple[bytes, bytes, Headers]:
+def encode_record(
+    event: Envelope[Any], *, keys: KeyRing | None = None
+) -> tuple[bytes, bytes, Headers]:
     """Encode an event as a binary-mode Kafka record.
+
+    Args:
+        event: The event.
+        keys: Seals the payload's personal fields, if it has any, with its active key (named
+            in the `ce_piikeyid` header). None writes them in clear: tests and tools only, a
+            worker always passes its ring.
 
     Returns:
         ``(key, value, headers)``: key is the subject (canonical entity key) in UTF-8, value
@@ -60,8 +80,11 @@ def encode_record(event: Envelope[Any]) -> tuple[bytes, bytes, Headers]:
             text = value.isoformat()
             value = text[:-6] + "Z" if text.endswith("+00:00") else text
         headers.append((header, (value if isinstance(value, str) else str(value)).encode()))
-    value_bytes = orjson.dumps(event.data.model_dump(mode="json"))
-    return event.subject.encode(), value_bytes, headers
+    data = event.data.model_dump(mode="json")
+    if keys is not None and personal_paths(event.type):
+        data = seal_data(data, event.type, event_id=event.id, keys=keys)
+        headers.append((KEY_ID_HEADER, keys.active.encode()))
+    return event.subject.encode(), orjson.dumps(data), headers
 
 
 RawHeaders = Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None
@@ -84,18 +107,22 @@ def header_dict(headers: RawHeaders) -> dict[str, str]:
     return result
 
 
-def decode_record(value: bytes | None, headers: RawHeaders) -> Envelope[Any]:
+def decode_record(
+    value: bytes | None, headers: RawHeaders, *, keys: KeyRing | None = None
+) -> Envelope[Any]:
     """Decode a Kafka record (binary or structured CloudEvents mode) into a typed event.
 
     Args:
         value: The record value.
         headers: The record headers (aiokafka's list of pairs or a mapping).
+        keys: Opens sealed personal fields (a record in clear needs none).
 
     Returns:
         The envelope model of the record's `type`; `data` is its payload model.
 
     Raises:
-        SchemaError: Names the event type and the first failing field.
+        SchemaError: Names the event type and the first failing field; or the record's
+            personal fields are sealed and `keys` cannot open them.
     """
     text = header_dict(headers)
     content_type = text.get(CONTENT_TYPE_HEADER, "application/json")
@@ -121,6 +148,35 @@ def decode_record(value: bytes | None, headers: RawHeaders) -> Envelope[Any]:
     attributes: dict[str, Any] = {
         name: text[_CE_PREFIX + name] for name in _ATTRIBUTES if _CE_PREFIX + name in text
     }
+    key_id = text.get(KEY_ID_HEADER)
+    if key_id is not None:
+        if keys is None:
+            raise SchemaError(
+                "personal data is sealed and no key ring was given",
+                event_type=event_type,
+                field=f"headers.{KEY_ID_HEADER}",
+            )
+        try:
+            data = open_data(data, event_type or "", event_id=str(attributes.get("id", "")),
+                             key_id=key_id, keys=keys)  # fmt: skip
+        except SchemaError as error:
+            raise SchemaError(str(error), event_type=event_type, field="data") from None
     attributes["datacontenttype"] = media_type
     attributes["data"] = data
     return parse_event(attributes)
+
+
+def masked_record(value: bytes | None, headers: RawHeaders) -> Any:
+    """Return a record's `data` as JSON with every personal field masked, to show people.
+
+    Binary mode only (what bizbus writes). A record of an unknown type, or one that is not
+    JSON, is not shown at all (None): nothing says which of its fields are personal.
+    """
+    event_type = header_dict(headers).get("ce_type")
+    if event_type is None or event_type not in EVENT_TYPES:
+        return None
+    try:
+        data = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    return mask_data(data, event_type)

@@ -11,15 +11,22 @@ narrows what a producer may send, not what a v1 consumer reads: bizbus producers
 a Decimal as JSON text (``str(Decimal)``, which the pattern matches, exponent included; only a
 negative zero in a non-negative field would not), so no v1 record holds a number or a string
 such as ``"lots"``, and v1 consumers already had to read text. Every other narrowing breaks.
+
+``x-personal-data`` is an annotation like ``description`` (issue #15): JSON Schema ignores
+unknown keywords, so adding or removing it accepts exactly the same payloads. What it changes
+is transport: a tagged field travels sealed in records whose ``ce_piikeyid`` header says so,
+and `decode_record` with the key ring gives readers the value the schema describes. A reader
+without the key ring loses those values on purpose: that is what the tag is for.
 """
 
 from typing import Any
 
-from bizbus.schemas.values import DECIMAL_PATTERN, UNSIGNED_DECIMAL_PATTERN
+from bizbus.schemas.values import DECIMAL_PATTERN, PERSONAL_DATA, UNSIGNED_DECIMAL_PATTERN
 
 __all__ = ["breaking_changes"]
 
-_NOISE = frozenset({"description", "title", "examples", "default", "$comment"})
+# Annotations: they say what a value means or how it travels, never which values are valid.
+_NOISE = frozenset({"description", "title", "examples", "default", "$comment", PERSONAL_DATA})
 
 Schema = dict[str, Any]
 

@@ -12,9 +12,10 @@ from pydantic.json_schema import models_json_schema
 
 from bizbus.schemas.compat import breaking_changes
 from bizbus.schemas.errors import SchemaError
+from bizbus.schemas.personal import KEY_ID_HEADER, SEALED_PREFIX, personal_paths
 from bizbus.schemas.registry import EVENT_TYPES, dataschema_for
 from bizbus.schemas.topics import TOPICS, TopicSpec
-from bizbus.schemas.values import Payload
+from bizbus.schemas.values import PERSONAL_DATA, Payload
 
 __all__ = [
     "ASYNCAPI_FILE",
@@ -61,6 +62,12 @@ def _headers_schema(event_type: str) -> dict[str, Any]:
         "ce_origin": {"enum": ["crm", "erp", "oa", "bizbus"], "description": "Authoring system."},
         "ce_entityversion": {**text, "pattern": "^[0-9]+$", "description": "Entity version."},
     }
+    if personal_paths(event_type):
+        properties[KEY_ID_HEADER] = {
+            **text,
+            "description": "Key id of the AES-256-GCM key that sealed the fields tagged "
+            f"{PERSONAL_DATA} (each then `{SEALED_PREFIX}<base64url>`); absent: in clear.",
+        }
     required = [
         "ce_specversion",
         "ce_id",
@@ -142,7 +149,9 @@ def asyncapi_document() -> dict[str, Any]:
             "version": CONTRACTS_VERSION,
             "description": (
                 "CloudEvents 1.0 over Kafka (binary mode: ce_* headers, JSON value, "
-                "record key = canonical entity key) linking CRM, ERP and OA."
+                "record key = canonical entity key) linking CRM, ERP and OA. Payload fields "
+                f"tagged {PERSONAL_DATA} hold personal data: sealed field by field when the "
+                f"record carries {KEY_ID_HEADER}; the schemas describe the opened values."
             ),
         },
         "defaultContentType": "application/json",

@@ -10,10 +10,13 @@ from decimal import Decimal
 from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.config import JsonDict
 
 __all__ = [
     "DECIMAL_PATTERN",
     "ISO_4217_CODES",
+    "PERSONAL",
+    "PERSONAL_DATA",
     "UNSIGNED_DECIMAL_PATTERN",
     "CurrencyCode",
     "DecimalText",
@@ -76,6 +79,11 @@ Email = Annotated[
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 """A string with at least one character (identifiers, names)."""
+
+PERSONAL_DATA = "x-personal-data"
+"""The JSON Schema annotation of a field holding personal data (see `schemas.personal`)."""
+PERSONAL: JsonDict = {PERSONAL_DATA: True}
+"""`Field(json_schema_extra=PERSONAL)` tags a payload field as personal data."""
 
 
 def _decimal_text(value: Decimal) -> str:

@@ -31,7 +31,8 @@ class FeishuConnector(FeishuClient):
         settings: Validated ``FeishuSettings`` (``load_settings(FeishuSettings)``).
         transport: An httpx transport (tests pass ``httpx.MockTransport``).
         token: Override the credential source (tests).
-        replay: Dedupe store of the receiver (a faust table in a cluster); in-memory by default.
+        replay: Dedupe store of the receiver; in-memory by default (a worker swaps in the store
+            its whole group shares, so a replay to any worker is refused).
         **http: Override ``HttpConnector`` options (``retry``, ``sleep``, ``timeout``, ...).
     """
 

@@ -44,8 +44,9 @@ class WebhookReply:
         status: HTTP status to answer (200 accepted, duplicate or challenge; 400/401 refused).
         body: JSON body to answer (``{"challenge": ...}`` for a URL verification).
         records: New events to publish, each with its cursor (empty for duplicates).
-        keys: Dedupe keys taken for ``records``; pass the reply to ``release`` when they could
-            not be published, and answer 503, so Feishu's redelivery is not dropped.
+        keys: Dedupe keys this callback took (nonce, event id, business key); pass the reply to
+            ``release`` when its records could not be published, and answer 503, so Feishu's
+            redelivery is not dropped. A durable store records them once they are published.
         reason: Why nothing was handed on (``duplicate``, ``ignored``, a rejection), or None.
     """
 
@@ -95,20 +96,19 @@ class FeishuWebhookReceiver:
             body = orjson.dumps({"challenge": challenge})
             return WebhookReply(status=200, body=body, reason="challenge")
         if verified.duplicate:
-            return WebhookReply(status=200, reason="duplicate")
-        event_key = f"id:{verified.event_id}" if verified.event_id else None
+            return WebhookReply(status=200, reason="duplicate", keys=verified.keys)
         try:
             record, business_key = self._record(verified)
         except SchemaError as exc:
             # Signed by Feishu but unreadable: a redelivery would not read better; catch-up
             # polling still finds the instance.
             logger.error("%s", exc)
-            return WebhookReply(status=200, reason=str(exc))
+            return WebhookReply(status=200, reason=str(exc), keys=verified.keys)
         if record is None:
-            return WebhookReply(status=200, reason="ignored")
+            return WebhookReply(status=200, reason="ignored", keys=verified.keys)
         if not self.verifier.replay.check_and_add(business_key):
-            return WebhookReply(status=200, reason="duplicate")
-        keys = tuple(k for k in (event_key, business_key) if k)
+            return WebhookReply(status=200, reason="duplicate", keys=verified.keys)
+        keys = (*verified.keys, business_key)
         return WebhookReply(status=200, records=(record,), keys=keys)
 
     def release(self, reply: WebhookReply) -> None:

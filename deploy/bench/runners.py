@@ -101,7 +101,7 @@ class WorkerRunner(Runner):
             flows=self.spec.flows,
             stages=self.spec.stage,
         )
-        app, _ = build_worker(settings)
+        app, _ = build_worker(settings, keys=self.stack.pii[0])
         await kafka_io.create_topics(self.stack.connection, worker_topics(app, settings))
 
     async def start(self) -> None:

@@ -26,11 +26,13 @@ from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluste
 from bizbus.deploy.kafka.cluster import free_ports
 from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.flows.personal import throwaway_key
 from bizbus.flows.runtime.kafka_config import (
     KafkaConnection,
     KafkaSecuritySettings,
     kafka_connection,
 )
+from bizbus.schemas import KeyRing
 
 __all__ = ["BenchStack", "Names", "PipeProcess"]
 
@@ -142,6 +144,8 @@ class BenchStack:
     workers: list[WorkerProcess] = field(default_factory=list)
     pipes: list[PipeProcess] = field(default_factory=list)
     run_tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    # One personal-data key for every worker of the run (a successor reads what it sealed).
+    pii: tuple[KeyRing, dict[str, str]] = field(default_factory=lambda: throwaway_key("bench"))
     _count: int = 0
 
     def start(self) -> str:
@@ -204,6 +208,7 @@ class BenchStack:
             "BIZBUS_DATADIR": str(self.run_dir / names.label / "faust"),
             "BIZBUS_WEB_PORT": str(port),
             **(connector_env({"erp": self.erp_url()}) if self.sandbox else {}),
+            **self.pii[1],
             **settings,
         }
         process = WorkerProcess(env, self.run_dir / names.label / "worker.log")

@@ -15,6 +15,7 @@ from bizbus.deploy.cli import (
     deploy_cmd,
     dlq_cmd,
     kafka_cmd,
+    pii_cmd,
     sandbox_cmd,
     schemas_cmd,
     trace_cmd,
@@ -33,6 +34,7 @@ app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(acl_cmd.app, name="acl")
 app.add_typer(deploy_cmd.app, name="deploy")
+app.add_typer(pii_cmd.app, name="pii")
 app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
 app.command("worker")(worker_cmd.worker)

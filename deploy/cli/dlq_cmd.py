@@ -1,11 +1,13 @@
 """`bizbus dlq list | show | replay | holds | release`: dead letters and the keys they hold.
 
-Values are not printed unless asked (`--values`): dead letters may hold personal data.
+Values are printed only when asked (`--values`), and then with every personal field masked
+(sealed or not): dead letters are kept for weeks and read by people.
 """
 
 import asyncio
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 
@@ -16,6 +18,7 @@ from bizbus.flows.runtime.holds import HoldStore
 from bizbus.flows.runtime.kafka_config import KafkaConnection
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.settings import RuntimeSettings
+from bizbus.schemas import masked_record
 
 app = typer.Typer(help="Dead-letter topics: list, show, replay; the keys they hold, release.")
 console = Console()
@@ -44,7 +47,9 @@ def list_topics(bootstrap: Bootstrap = None) -> None:
 def show(
     topic: str,
     bootstrap: Bootstrap = None,
-    values: Annotated[bool, typer.Option("--values", help="Also print record values.")] = False,
+    values: Annotated[
+        bool, typer.Option("--values", help="Also print record values, personal data masked.")
+    ] = False,
 ) -> None:
     """Show each dead letter: where it came from and why it failed."""
     letters = asyncio.run(read_dead_letters(_kafka(bootstrap), topic))
@@ -57,7 +62,9 @@ def show(
             f"(attempts {letter.header(dl.ATTEMPTS)})"
         )
         if values:
-            console.print(f"    value: {letter.value!r}")
+            shown = masked_record(letter.value, letter.headers)
+            text = "(not shown: no bizbus event)" if shown is None else orjson.dumps(shown).decode()
+            typer.echo(f"    value: {text}")  # not rich: JSON brackets are not markup
     console.print(f"{len(letters)} dead letter(s) in {topic}.")
 
 

@@ -17,6 +17,7 @@ from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluste
 from bizbus.deploy.kafka.cluster import free_ports
 from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.flows.personal import throwaway_key
 
 WEBHOOK_PATH = "/webhooks/feishu"
 Progress = Callable[[str], None]
@@ -64,6 +65,7 @@ class DemoStack:
             "BIZBUS_DATADIR": str(self.run_dir / "worker"),
             "BIZBUS_WEB_PORT": str(self.web_port),
             "BIZBUS_POLL_INTERVAL_S": "0.5",
+            **throwaway_key("demo")[1],  # the demo's data lives one run, and so does its key
         }
         self.worker = WorkerProcess(env, self.run_dir / "worker.log")
         self.worker.start()

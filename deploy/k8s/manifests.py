@@ -22,7 +22,7 @@ __all__ = ["K8sOptions", "render"]
 
 DATADIR = "/var/lib/bizbus"
 CA_DIR = "/etc/bizbus/kafka-ca"
-# The worker's web server listens on loopback, so probes run inside the container.
+# Probes run inside the container, so they need neither the Service nor the web token.
 _PROBE = [
     "python", "-c",
     "import sys, urllib.request; "
@@ -72,6 +72,7 @@ def _config_map(settings: RuntimeSettings, options: K8sOptions) -> dict[str, Any
         "BIZBUS_FLOWS": settings.flows,
         "BIZBUS_DATADIR": str(settings.datadir),
         "BIZBUS_WEB_PORT": str(settings.web_port),
+        "BIZBUS_WEB_BIND": "0.0.0.0",  # noqa: S104 - the OA's webhook arrives through the Service
         "BIZBUS_REPLICATION_FACTOR": str(settings.replication_factor),
         "BIZBUS_TOPIC_PARTITIONS": str(settings.topic_partitions),
         "BIZBUS_POLL_PARTITIONS": str(settings.poll_partitions),
@@ -83,8 +84,10 @@ def _config_map(settings: RuntimeSettings, options: K8sOptions) -> dict[str, Any
 SECRET_KEYS = (
     "BIZBUS_CRM_CLIENT_SECRET", "BIZBUS_ERP_API_KEY", "BIZBUS_OA_APP_SECRET",
     "BIZBUS_OA_ENCRYPT_KEY", "BIZBUS_OA_VERIFICATION_TOKEN",
+    "BIZBUS_PII_KEYS", "BIZBUS_WEB_TOKEN",
 )  # fmt: skip
-"""The connector credentials the Secret template asks for (each a SecretStr setting)."""
+"""The credentials the Secret template asks for: connectors', the personal-data keys
+(`bizbus pii keygen`; a worker refuses to start without one) and the web views' token."""
 
 
 def _secret(options: K8sOptions) -> dict[str, Any]:
@@ -189,11 +192,14 @@ def render(settings: RuntimeSettings, options: K8sOptions | None = None) -> list
     """Return every manifest, Kafka first, in the order `kubectl apply -f` should meet them."""
     from bizbus.flows.runtime.kafka_config import KafkaConnection
     from bizbus.flows.worker import build_worker, worker_topics
+    from bizbus.schemas import KeyRing
 
     options = options or K8sOptions()
     settings = _worker_settings(settings, options)
     replication = replication_for(options.kafka_replicas)
-    app, _ = build_worker(settings, KafkaConnection(settings.kafka_bootstrap))
+    app, _ = build_worker(
+        settings, KafkaConnection(settings.kafka_bootstrap), keys=KeyRing.generate()
+    )  # planning publishes nothing: any key will do
     topics = [
         kafka_topic(
             plan.name,

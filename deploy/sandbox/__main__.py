@@ -1,4 +1,4 @@
-"""`python -m deploy.sandbox serve NAME --port P --db FILE`: run one sandbox server (foreground)."""
+"""`python -m bizbus.deploy.sandbox serve NAME --port P --db FILE`: one sandbox, foreground."""
 
 import argparse
 import logging
@@ -7,6 +7,8 @@ import uvicorn
 
 from bizbus.deploy.sandbox.app import SandboxConfig
 from bizbus.deploy.sandbox.registry import SYSTEMS
+
+KEEP_ALIVE_S = 75
 
 
 def main() -> None:
@@ -26,6 +28,11 @@ def main() -> None:
     uvicorn.run(
         app, host=args.host, port=args.port or spec.default_port,
         log_level="info", access_log=True,
+        # Longer than httpx's 5 s keep-alive expiry, so the client always drops an idle pooled
+        # connection first: with equal timeouts a request racing the server's close failed
+        # with "Server disconnected without sending a response" (as the real services'
+        # longer keep-alive never does).
+        timeout_keep_alive=KEEP_ALIVE_S,
     )  # fmt: skip
 
 

@@ -180,7 +180,7 @@ class CatalogFlow:
 
     async def on_erp_product(self, record: RawRecord) -> list[Output]:
         """An ERP product.template changed."""
-        event, raw = captured(record)
+        event, raw = captured(record, self.deps.keys)
         row = raw.record
         code = row.get("default_code")
         if not isinstance(code, str) or not code or raw.change_type == "delete":
@@ -203,7 +203,7 @@ class CatalogFlow:
 
     async def on_crm_product(self, record: RawRecord) -> list[Output]:
         """A CRM Product2 changed."""
-        event, raw = captured(record)
+        event, raw = captured(record, self.deps.keys)
         row = raw.record
         code = crm_model_code(row)
         if code is None or raw.change_type == "delete":
@@ -223,7 +223,7 @@ class CatalogFlow:
 
     async def on_crm_price(self, record: RawRecord) -> list[Output]:
         """A CRM price-book entry changed (only the configured price book is synced)."""
-        event, raw = captured(record)
+        event, raw = captured(record, self.deps.keys)
         row = raw.record
         crm = await self.deps.connections.crm()
         if raw.change_type == "delete":
@@ -247,19 +247,21 @@ class CatalogFlow:
 
     async def on_model_changed(self, record: RawRecord) -> list[Output]:
         """ProductModelChangedV1 → the CRM product upsert command."""
-        event, model = decode_as(record, schemas.ProductModelChangedV1, "a product model")
+        event, model = decode_as(
+            record, schemas.ProductModelChangedV1, "a product model", self.deps.keys
+        )
         return [self.emit(map_model_to_crm_command(model), event, "bizbus")]
 
     async def on_price_changed(self, record: RawRecord) -> list[Output]:
         """PriceChangedV1 of the synced list price → the CRM price-book entry command."""
-        event, price = decode_as(record, schemas.PriceChangedV1, "a price change")
+        event, price = decode_as(record, schemas.PriceChangedV1, "a price change", self.deps.keys)
         if price.pricelist_code != self.settings.pricelist_code:
             return []
         return [self.emit(map_price_to_crm_command(price, self.settings), event, "bizbus")]
 
     async def on_product_edited(self, record: RawRecord) -> list[Output]:
         """ProductEditedV1 → the ERP product update command."""
-        event, edit = decode_as(record, schemas.ProductEditedV1, "a product edit")
+        event, edit = decode_as(record, schemas.ProductEditedV1, "a product edit", self.deps.keys)
         command = map_edit_to_erp_command(edit)
         return [] if command is None else [self.emit(command, event, "bizbus")]
 
@@ -267,7 +269,9 @@ class CatalogFlow:
 
     async def apply_crm_product(self, record: RawRecord) -> list[Output]:
         """cmd.crm.product → CRM Product2."""
-        _, command = decode_as(record, schemas.ProductUpsertRequestedV1, "a product upsert")
+        _, command = decode_as(
+            record, schemas.ProductUpsertRequestedV1, "a product upsert", self.deps.keys
+        )
         product_id = await self.writers.upsert_crm_product(command)
         self.deps.xref.record(f"product:{command.model_code}", crm=product_id)
         return []
@@ -275,19 +279,23 @@ class CatalogFlow:
     async def apply_crm_price(self, record: RawRecord) -> list[Output]:
         """cmd.crm.price-book-entry → CRM price-book entry (+ open orders flagged)."""
         _, command = decode_as(
-            record, schemas.PriceBookEntryUpsertRequestedV1, "a price-book upsert"
+            record, schemas.PriceBookEntryUpsertRequestedV1, "a price-book upsert", self.deps.keys
         )
         await self.writers.upsert_crm_price(command)
         return []
 
     async def apply_erp_product(self, record: RawRecord) -> list[Output]:
         """cmd.erp.product-model → ERP product."""
-        _, command = decode_as(record, schemas.ProductModelUpdateRequestedV1, "a product update")
+        _, command = decode_as(
+            record, schemas.ProductModelUpdateRequestedV1, "a product update", self.deps.keys
+        )
         await self.writers.update_erp_product(command)
         return []
 
     async def resolve_conflict(self, record: RawRecord) -> list[Output]:
         """biz.catalog.field-conflict → the policy's write."""
-        _, conflict = decode_as(record, schemas.FieldConflictDetectedV1, "a field conflict")
+        _, conflict = decode_as(
+            record, schemas.FieldConflictDetectedV1, "a field conflict", self.deps.keys
+        )
         await self.writers.resolve(conflict)
         return []

@@ -69,7 +69,7 @@ class CustomersFlow:
 
     async def on_account(self, record: RawRecord) -> list[Output]:
         """A polled CRM Account → its canonical account (deletions and our echoes: nothing)."""
-        event, raw = captured(record, entity="Account")
+        event, raw = captured(record, self.deps.keys, entity="Account")
         if raw.change_type == "delete":
             log.info("CRM account %s was deleted; its ERP customer is kept", raw.record_id)
             return []
@@ -81,7 +81,7 @@ class CustomersFlow:
 
     async def on_account_upserted(self, record: RawRecord) -> list[Output]:
         """A canonical account → the ERP customer upsert it asks for."""
-        event, account = decode_as(record, AccountUpsertedV1, "an account")
+        event, account = decode_as(record, AccountUpsertedV1, "an account", self.deps.keys)
         command = customer_command(account)
         return [Emit(follow_up(command, event, source=SOURCE, origin="crm"))]
 
@@ -91,7 +91,9 @@ class CustomersFlow:
         Raises:
             RejectedError: Another CRM account holds this customer number already.
         """
-        event, command = decode_as(record, CustomerUpsertRequestedV1, "a customer upsert")
+        event, command = decode_as(
+            record, CustomerUpsertRequestedV1, "a customer upsert", self.deps.keys
+        )
         claimed = self.deps.xref.get(xref_key(command.ref)).get("crm")
         if claimed and claimed != command.crm_account_id:
             raise RejectedError(

@@ -122,7 +122,7 @@ class FulfilmentFlow:
 
     async def on_sale_order(self, record: RawRecord) -> list[Output]:
         """A sale order with product lines → SalesOrderUpsertedV1."""
-        event, raw = captured(record)
+        event, raw = captured(record, self.deps.keys)
         order = raw.record
         lines = await self.refs.sale_lines(order.get("order_line"))
         payload = map_sale_order(order, lines, await self.refs.products(lines))
@@ -134,7 +134,7 @@ class FulfilmentFlow:
 
     async def on_production(self, record: RawRecord) -> list[Output]:
         """A manufacturing order → planned or progressed (draft: nothing)."""
-        event, raw = captured(record)
+        event, raw = captured(record, self.deps.keys)
         production = raw.record
         crm_order = await self.refs.crm_order_of(sale_order_name(production))
         products = await self.refs.products([production])
@@ -143,7 +143,7 @@ class FulfilmentFlow:
 
     async def on_picking(self, record: RawRecord) -> list[Output]:
         """A done outgoing delivery that moved goods → ShipmentDispatchedV1."""
-        event, raw = captured(record)
+        event, raw = captured(record, self.deps.keys)
         picking = raw.record
         if picking.get("picking_type_code") != "outgoing" or picking.get("state") != "done":
             return []  # only a finished delivery is a shipment
@@ -158,7 +158,7 @@ class FulfilmentFlow:
 
     async def on_invoice(self, record: RawRecord) -> list[Output]:
         """A posted customer invoice → InvoicePostedV1."""
-        event, raw = captured(record)
+        event, raw = captured(record, self.deps.keys)
         move = raw.record
         # The ERP copies the sale order's client_order_ref onto the invoice's `ref`.
         crm_order = move.get("ref") or await self.refs.crm_order_of(sale_order_name(move))
@@ -167,7 +167,7 @@ class FulfilmentFlow:
 
     async def on_status(self, record: RawRecord) -> list[Output]:
         """A fulfilment event → the CRM order status it stands for (none: nothing)."""
-        event = decode(record)
+        event = decode(record, self.deps.keys)
         status = status_for(event.data)
         crm_order: Any = getattr(event.data, "crm_order_ref", None)
         if isinstance(event.data, SalesOrderUpsertedV1) and crm_order:

@@ -63,7 +63,9 @@ class OrderUpdatesFlow:
 
     async def on_update(self, record: RawRecord) -> list[Output]:
         """Write the update onto the CRM order; announce a status that moved forward."""
-        event, command = decode_as(record, OrderUpdateRequestedV1, "an order update")
+        event, command = decode_as(
+            record, OrderUpdateRequestedV1, "an order update", self.deps.keys
+        )
         stored = self.statuses.get(command.crm_order_id)
         previous = OrderStatus(stored) if stored else None
         fields, advances = order_fields(command, previous)

@@ -129,7 +129,7 @@ class OrdersFlow:
 
     async def on_order(self, record: RawRecord) -> list[Output]:
         """A polled CRM order → OrderPlacedV1, once per content (remembered once acked)."""
-        event, raw = captured(record, entity="Order")
+        event, raw = captured(record, self.deps.keys, entity="Order")
         row = raw.record
         crm = await self.deps.connections.crm()
         if skip_reason(row, deleted=raw.change_type == "delete") or is_echo(crm, row):
@@ -155,7 +155,7 @@ class OrdersFlow:
 
     async def on_placed(self, record: RawRecord) -> list[Output]:
         """A placed order → the ERP sales order it asks for."""
-        event = decode(record)
+        event = decode(record, self.deps.keys)
         if not isinstance(event.data, OrderPlacedV1):
             return []  # status changes share the topic; they are the fulfilment flow's
         command = sales_order_command(event.data)
@@ -163,7 +163,9 @@ class OrdersFlow:
 
     async def on_sales_order(self, record: RawRecord) -> list[Output]:
         """Create and confirm the ERP sales order, or park the command while data is missing."""
-        event, command = decode_as(record, SalesOrderRequestedV1, "a sales-order request")
+        event, command = decode_as(
+            record, SalesOrderRequestedV1, "a sales-order request", self.deps.keys
+        )
         key = command.crm_order_id
         entry = self.parked.get(key)
         if parking.is_retry(record) and (entry is None or entry["event_id"] != event.id):
@@ -193,14 +195,14 @@ class OrdersFlow:
 
     async def on_customer(self, record: RawRecord) -> list[Output]:
         """A customer announced → re-send the orders parked waiting for it."""
-        event = decode(record)
+        event = decode(record, self.deps.keys)
         if not isinstance(event.data, CustomerUpsertedV1):
             return []
         return self._wake(f"customer:{event.data.ref}")
 
     async def on_product(self, record: RawRecord) -> list[Output]:
         """A product model announced → re-send the orders parked waiting for it."""
-        event = decode(record)
+        event = decode(record, self.deps.keys)
         if not isinstance(event.data, ProductModelChangedV1):
             return []
         return self._wake(f"product:{event.data.model_code}")
@@ -239,5 +241,5 @@ class OrdersFlow:
         if sent and sent[0] == attempts and now - sent[1] < IN_FLIGHT_S:
             return []  # already re-sent, its outcome is not back yet
         self.in_flight[key] = (attempts, now)
-        event, marker = parking.retry_event(entry)
+        event, marker = parking.retry_event(entry, self.deps.keys)
         return [Emit(event, COMMANDS, marker)]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.schemas import Envelope, decode_record
+from bizbus.schemas import Envelope, KeyRing, decode_record
 
 __all__ = [
     "FIRST_DELAY_S",
@@ -71,10 +71,15 @@ def waits_for(entry: Mapping[str, Any], label: str) -> bool:
     return label in missing or "unknown" in missing
 
 
-def retry_event(entry: Mapping[str, Any]) -> tuple[Envelope[Any], tuple[tuple[str, bytes], ...]]:
-    """Return the parked command's event (the same event, same id) and its retry marker header."""
+def retry_event(
+    entry: Mapping[str, Any], keys: KeyRing | None
+) -> tuple[Envelope[Any], tuple[tuple[str, bytes], ...]]:
+    """Return the parked command's event (the same event, same id) and its retry marker header.
+
+    The entry keeps the record as it was on Kafka (personal fields sealed); `keys` open them.
+    """
     headers = [(str(k), str(v).encode()) for k, v in entry.get("headers") or []]
-    event = decode_record(str(entry["value"]).encode(), headers)
+    event = decode_record(str(entry["value"]).encode(), headers, keys=keys)
     return event, ((RETRY_HEADER, str(entry.get("attempts", 0)).encode()),)
 
 

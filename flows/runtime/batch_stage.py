@@ -14,7 +14,7 @@ from bizbus.flows.runtime.guard import HeldBehindDeadLetterError
 from bizbus.flows.runtime.holds import REPLAY_HEADER, Holds
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Emit, StageSpec
-from bizbus.schemas import dlq_for, encode_record, topic_for
+from bizbus.schemas import KeyRing, dlq_for, encode_record, topic_for
 
 log = logging.getLogger("bizbus.batch")
 
@@ -23,22 +23,34 @@ class TableWriteInPureStageError(RuntimeError):
     """A stage declared pure returned a table write; declare it with its state instead."""
 
 
-def encode_emit(emit: Emit, topic_name: Callable[[str], str]) -> Outgoing:
-    """Return the record an Emit stands for: its physical topic, key, value and headers."""
-    key, value, headers = encode_record(emit.event)
+def encode_emit(
+    emit: Emit, topic_name: Callable[[str], str], keys: KeyRing | None = None
+) -> Outgoing:
+    """Return the record an Emit stands for: its physical topic, key, value and headers.
+
+    `keys` seals its personal fields (a worker always has them).
+    """
+    key, value, headers = encode_record(emit.event, keys=keys)
     topic = topic_name(emit.topic or topic_for(emit.event.type))
     return topic, key, value, [*headers, *emit.headers]
 
 
 def batch_handler(
-    stages: Sequence[StageSpec], *, topic_name: Callable[[str], str], holds: Holds | None
+    stages: Sequence[StageSpec],
+    *,
+    topic_name: Callable[[str], str],
+    holds: Holds | None,
+    keys: KeyRing | None = None,
 ) -> RecordHandler:
     """Return the batch loop's handler of one topic, running `stages` on each record."""
+
+    def encode(emit: Emit) -> Outgoing:
+        return encode_emit(emit, topic_name, keys)
 
     async def handle(record: RawRecord) -> list[Outgoing]:
         out: list[Outgoing] = []
         for stage in stages:
-            out += await _run(stage, record, topic_name, holds)
+            out += await _run(stage, record, encode, holds)
         return out
 
     return handle
@@ -47,7 +59,7 @@ def batch_handler(
 async def _run(
     stage: StageSpec,
     record: RawRecord,
-    topic_name: Callable[[str], str],
+    encode: Callable[[Emit], Outgoing],
     holds: Holds | None,
 ) -> list[Outgoing]:
     held = holds is not None and holds.is_held(stage.name, record.key)
@@ -63,7 +75,7 @@ async def _run(
         for output in outputs:
             if not isinstance(output, Emit):
                 raise TableWriteInPureStageError(f"stage {stage.name} is pure but wrote a table")
-            encoded.append(encode_emit(output, topic_name))
+            encoded.append(encode(output))
     except Exception as error:  # noqa: BLE001 - every failure of a pure stage is the record's
         return await _dead_letter(stage, record, error, holds, hold=not held)
     if held and holds is not None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Protocol, cast
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response
 
 from bizbus.connectors.errors import ConfigError
@@ -31,6 +32,7 @@ from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.readiness import FeedProgress, Readiness
 from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.seen import SeenKeys, seen_topic
 from bizbus.flows.runtime.services import RuntimeServices, holds_topic, run_with_app
 from bizbus.flows.runtime.spec import (
     Declaration,
@@ -44,8 +46,9 @@ from bizbus.flows.runtime.spec import (
     WebRequest,
     deliver,
 )
+from bizbus.flows.runtime.web import Access, WebSurface, read_body, too_large
 from bizbus.flows.settings import RuntimeSettings
-from bizbus.schemas import TOPICS, encode_record, topic_for
+from bizbus.schemas import TOPICS, KeyRing, encode_record, topic_for
 
 log = logging.getLogger("bizbus.runtime")
 POLL_STAGE = "poll"  # BIZBUS_STAGES' name for the change-feed poller
@@ -78,9 +81,14 @@ class FaustRuntime:
         settings: RuntimeSettings,
         connections: Probes | None = None,
         kafka: KafkaConnection | None = None,
+        *,
+        web: WebSurface | None = None,
+        keys: KeyRing | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
+        self.keys = keys  # seals personal fields of what it publishes (None: tests only)
+        self.web = web or WebSurface(settings)
         self.connections = connections
         self.kafka = kafka or kafka_connection(settings.kafka_bootstrap)
         self.gates = Gates(
@@ -90,6 +98,7 @@ class FaustRuntime:
             ),
         )
         self.holds = HoldStore(self.kafka, holds_topic(settings))
+        self.seen = SeenKeys(self.kafka, seen_topic(settings))
         self.stages: dict[str, FaustStage] = {}
         self.declared_stages: set[str] = set()  # every stage of the enabled flows, run or not
         self.pure: dict[str, list[StageSpec]] = {}  # physical topic -> pure stages on it
@@ -167,7 +176,12 @@ class FaustRuntime:
         poller = self.poller
         poller.register()
         feeds = (
-            FeedProgress(poller.ticks_topic(), lambda: poller.feeds, lambda: poller.passes)
+            FeedProgress(
+                poller.ticks_topic(),
+                lambda: poller.feeds,
+                lambda: poller.passes,
+                poller.tick_partition,
+            )
             if poller.feeds
             else None
         )
@@ -176,7 +190,9 @@ class FaustRuntime:
                 self.kafka,
                 group_id=f"{self.app.conf.id}-batch",
                 handlers={
-                    topic: batch_handler(stages, topic_name=self.topic_name, holds=self.holds)
+                    topic: batch_handler(
+                        stages, topic_name=self.topic_name, holds=self.holds, keys=self.keys
+                    )
                     for topic, stages in self.pure.items()
                 },
                 settings=BatchSettings(
@@ -184,13 +200,13 @@ class FaustRuntime:
                     instance_id=self.settings.instance_id,
                 ),
             )
-        broadcast = BroadcastRunner(self.kafka, self.broadcast)
+        broadcast = BroadcastRunner(self.kafka, self.broadcast) if self.broadcast else None
         services = RuntimeServices(
-            self.holds, self.batch, self.gates, broadcast if self.broadcast else None
+            self.holds, self.batch, self.gates, self.seen, broadcast=broadcast
         )
         self.app.task(run_with_app(self.app, services))
         self.app.on_rebalance_complete.connect(self._after_rebalance)
-        Readiness(self.app, feeds, extra=services.waiting_for).register()
+        Readiness(self.app, self.web, feeds, extra=services.waiting_for).register()
 
     def _broadcast_handle(self, stage: StageSpec) -> Any:
         async def handle(record: RawRecord) -> None:
@@ -212,7 +228,7 @@ class FaustRuntime:
             ConfigError: No enabled flow declares the topic (Declaration.emits), so the worker's
                 ACLs, derived from the declarations, would not let it write there either.
         """
-        key, value, headers = encode_record(emit.event)
+        key, value, headers = encode_record(emit.event, keys=self.keys)
         logical = emit.topic or topic_for(emit.event.type)
         if logical not in self.emits:
             raise ConfigError(
@@ -276,9 +292,13 @@ class FaustRuntime:
 
     def _page(self, page: PageSpec) -> None:
         publish = self.publish
+        limit = self.web.max_body
+        self.web.allow(page.path, Access.PUBLIC if page.public else Access.PRIVATE)
 
         async def answer(view: faust.web.View, request: Request, **_: Any) -> Response:
-            body = await view.read_request_content(request)
+            body = await read_body(cast(web.Request, request), limit)
+            if body is None:
+                return cast(Response, too_large())
             asked = WebRequest(page.method, body, dict(request.headers))
             reply = await page.handler(asked, publish)
             return view.bytes(reply.body, status=reply.status, content_type=reply.content_type)

@@ -16,6 +16,8 @@ import uuid
 from collections import Counter
 from typing import Any, Literal
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import IntegrationError
 from bizbus.flows.runtime.deadletter import safe_reason
@@ -39,9 +41,17 @@ def correlation_id(kind: str, key: str) -> str:
 
 
 def raw_event(
-    system: System, record: SourceRecord, *, correlationid: str | None = None
+    system: System,
+    record: SourceRecord,
+    *,
+    correlationid: str | None = None,
+    event_id: str | None = None,
 ) -> Envelope[SourceRecordCapturedV1]:
-    """Return the raw `src.*` event of a polled record (its payload untouched)."""
+    """Return the raw `src.*` event of a polled record (its payload untouched).
+
+    `event_id`: the event's id when the source's own id must decide it (a webhook delivery
+    published twice is then one event to its consumers); a fresh UUID otherwise.
+    """
     payload = SourceRecordCapturedV1(
         system=system,
         object_name=record.entity,
@@ -56,6 +66,7 @@ def raw_event(
         source=f"bizbus://{system}/{record.entity}",
         correlationid=correlationid or correlation_id(system, key),
         origin=system,
+        id=event_id,
     )
 
 
@@ -101,6 +112,11 @@ class Poller:
     def add(self, feed: Feed) -> None:
         """Register a feed (call before `register`)."""
         self.feeds[feed.name] = feed
+
+    def tick_partition(self, name: str) -> int:
+        """Return the ticks partition the ticks of feed `name` go to (the producer's choice)."""
+        partitions = list(range(self.partitions))
+        return int(DefaultPartitioner()(name.encode(), partitions, partitions))
 
     def interval_of(self, feed: Feed) -> float:
         """Return the seconds between two polls of `feed`."""

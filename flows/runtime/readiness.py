@@ -4,8 +4,10 @@ faust says "Ready" when its services have started, which can be before the group
 partition and long before a change feed was read. bizbus means more: the rebalance completed
 (tables recovered), the consumer holds a fetch position for every partition it was assigned,
 and each feed whose tick partition this worker holds finished one poll (or failed and logged
-why). The worker logs `bizbus worker ready` once, and `GET /bizbus/ready/` answers 200 with the
-details, or 503 naming what it still waits for; it goes back to waiting on every rebalance.
+why); a feed another worker of the group polls is not waited for. The worker logs
+`bizbus worker ready` once; `GET /bizbus/ready/` answers 200 or 503 and goes back to waiting
+on every rebalance. Probes need no credentials, so the bare answer is only `{"ready": ...}`;
+with the web token it carries the details (what it waits for, feeds polled).
 """
 
 import asyncio
@@ -19,6 +21,8 @@ import faust
 from aiokafka.errors import KafkaError
 from faust.exceptions import NotReady
 
+from bizbus.flows.runtime.web import Access, WebSurface
+
 log = logging.getLogger("bizbus.readiness")
 READY_LOG = "bizbus worker ready"
 READY_PATH = "/bizbus/ready/"
@@ -28,11 +32,13 @@ POSITION_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True, slots=True)
 class FeedProgress:
-    """What readiness needs of the poller: the tick topic, the feeds, passes done per feed."""
+    """What readiness needs of the poller: tick topic, feeds, passes, each feed's partition."""
 
     ticks_topic: str
     feeds: Callable[[], Collection[str]]
     passes: Callable[[], Mapping[str, int]]
+    partition_of: Callable[[str], int]
+    """The ticks partition a feed's ticks go to: the worker holding it polls the feed."""
 
 
 @dataclass
@@ -64,11 +70,13 @@ class Readiness:
     def __init__(
         self,
         app: faust.App,
+        web: WebSurface,
         feeds: FeedProgress | None = None,
         *,
         extra: Callable[[], list[str]] | None = None,
     ) -> None:
         self.app = app
+        self.web = web
         self.feeds = feeds
         self.extra = extra or list
         self.state = ReadyState(waiting_for=["partition assignment"])
@@ -82,11 +90,14 @@ class Readiness:
         self.app.on_rebalance_complete.connect(self._on_rebalance_complete)
         self.app.task(self._watch)
         readiness = self
+        web = self.web
+        web.allow(READY_PATH, Access.PROBE)
 
         class ReadyView(faust.web.View):
             async def get(self, request: Any, **_: Any) -> Any:
                 state = readiness.state
-                return self.json(state.as_dict(), status=200 if state.ready else 503)
+                shown = state.as_dict() if web.authorized(request) else {"ready": state.ready}
+                return self.json(shown, status=200 if state.ready else 503)
 
         self.app.page(READY_PATH, name="bizbus-ready")(ReadyView)
 
@@ -128,8 +139,10 @@ class Readiness:
         if unfetched := len(assigned - self._fetched):
             waiting.append(f"fetch positions of {unfetched} partition(s)")
         passes: dict[str, int] = {}
-        if self.feeds is not None and any(tp.topic == self.feeds.ticks_topic for tp in assigned):
-            passes = {name: self.feeds.passes().get(name, 0) for name in self.feeds.feeds()}
+        if self.feeds is not None:
+            ticks = {tp.partition for tp in assigned if tp.topic == self.feeds.ticks_topic}
+            mine = [name for name in self.feeds.feeds() if self.feeds.partition_of(name) in ticks]
+            passes = {name: self.feeds.passes().get(name, 0) for name in mine}
             if unpolled := sorted(name for name, count in passes.items() if not count):
                 waiting.append(f"a first poll of {', '.join(unpolled)}")
         return ReadyState(

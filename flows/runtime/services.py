@@ -1,4 +1,4 @@
-"""The worker's own long-running parts beside faust's: holds store, batch and broadcast loops.
+"""The worker's own long-running parts beside faust's: holds, seen keys, batch and broadcast.
 
 They start once faust's tables are recovered and stop with the app (SIGTERM, Ctrl-C), the batch
 loop first so its batch in hand is committed. Readiness asks them what they still wait for.
@@ -14,6 +14,7 @@ from bizbus.flows.runtime.batch_runner import BatchRunner
 from bizbus.flows.runtime.broadcast import BroadcastRunner
 from bizbus.flows.runtime.gates import Gates
 from bizbus.flows.runtime.holds import HoldStore
+from bizbus.flows.runtime.seen import SeenKeys
 from bizbus.flows.settings import RuntimeSettings
 
 HOLDS_TOPIC = "dead-letter-holds"
@@ -25,13 +26,14 @@ def holds_topic(settings: RuntimeSettings) -> str:
 
 
 class RuntimeServices(Service):
-    """Starts and stops the holds store and the batch loop with the faust app."""
+    """Starts and stops the holds store, the seen keys and the batch loop with the faust app."""
 
     def __init__(
         self,
         holds: HoldStore,
         batch: BatchRunner | None,
         gates: Gates,
+        seen: SeenKeys | None = None,
         broadcast: BroadcastRunner | None = None,
         **kwargs: Any,
     ) -> None:
@@ -39,30 +41,37 @@ class RuntimeServices(Service):
         self.holds = holds
         self.batch = batch
         self.gates = gates
+        self.seen = seen
         self.broadcast = broadcast
         self.holds_loaded = False
 
     async def on_start(self) -> None:
-        """Load the holds, then join the batch group."""
+        """Load the holds and the seen keys, then join the batch group."""
         await self.holds.start()
         self.holds_loaded = True
+        if self.seen is not None:
+            await self.seen.start()
         if self.batch is not None:
             await self.batch.start()
         if self.broadcast is not None:
             await self.broadcast.start()
 
     async def on_stop(self) -> None:
-        """Leave the batch group (its batch in hand committed), stop probing, close holds."""
+        """Leave the batch group (its batch in hand committed), stop probing, close the maps."""
         if self.broadcast is not None:
             await self.broadcast.stop()
         if self.batch is not None:
             await self.batch.stop()
         await self.gates.close()
+        if self.seen is not None:
+            await self.seen.stop()
         await self.holds.stop()
 
     def waiting_for(self) -> list[str]:
         """Return what the services still wait for before the worker may call itself ready."""
         waiting = [] if self.holds_loaded else ["the dead-letter holds"]
+        if self.seen is not None and not self.seen.loaded.is_set():
+            waiting.append("the seen webhook keys")
         if self.batch is not None and not self.batch.assigned:
             waiting.append("the batch stages' partition assignment")
         if self.broadcast is not None and not self.broadcast.started:

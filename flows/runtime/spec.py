@@ -162,6 +162,8 @@ class PageSpec:
     handler: PageHandler
     name: str
     method: Literal["GET", "POST"] = "GET"
+    public: bool = False
+    """Served without the web token: only a webhook, whose handler checks its sender's proof."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,7 +137,11 @@ class TravelFlow:
                 StageSpec("travel-trip-requests", TRAVEL_TOPIC, self.on_travel, pure=True),
                 StageSpec("erp-business-trips", COMMAND_TOPIC, self.on_trip_command, ERP),
             ),
-            pages=(spec.PageSpec(FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST"),),
+            pages=(
+                spec.PageSpec(
+                    FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST", public=True
+                ),
+            ),
             tasks=(spec.TaskSpec("subscribe_oa_approvals", self.subscribe, while_failing=SILENT),),
             feeds=(spec.Feed(CATCH_UP_FEED, "oa", OA_INSTANCE_TOPIC, self.read_catch_up),),
             # the webhook page publishes the OA's instances like the catch-up feed does
@@ -148,7 +152,7 @@ class TravelFlow:
         self, request: spec.WebRequest, publish: spec.Publish
     ) -> spec.WebResponse:
         """`POST /webhooks/feishu`: see `webhooks`."""
-        return await feishu_callback(self.deps.connections, request, publish)
+        return await feishu_callback(self.deps.connections, request, publish, seen=self.deps.seen)
 
     async def subscribe(self) -> None:
         """Subscribe to the configured approval definitions' events (once, at start-up)."""
@@ -168,7 +172,7 @@ class TravelFlow:
 
     async def on_instance(self, record: RawRecord) -> list[Output]:
         """An OA instance → TravelApproved/Revoked once per decision (remembered once acked)."""
-        event, raw = captured(record)
+        event, raw = captured(record, self.deps.keys)
         if raw.system != "oa":
             raise SchemaError(f"{record.topic} carries a {raw.system} record, not an OA record")
         if raw.object_name != INSTANCE_ENTITY:
@@ -202,7 +206,7 @@ class TravelFlow:
 
     async def on_travel(self, record: RawRecord) -> list[Output]:
         """A travel event → the ERP business-trip command (create or cancel)."""
-        event = decode(record)
+        event = decode(record, self.deps.keys)
         travel = event.data
         if not isinstance(travel, TravelApprovedV1 | TravelRevokedV1):
             raise SchemaError(f"{record.topic} carries {event.type}, not a travel event")
@@ -210,7 +214,9 @@ class TravelFlow:
 
     async def on_trip_command(self, record: RawRecord) -> list[Output]:
         """Create the validated leave, or refuse it on revocation; announce what changed."""
-        event, command = decode_as(record, BusinessTripRequestedV1, "a trip command")
+        event, command = decode_as(
+            record, BusinessTripRequestedV1, "a trip command", self.deps.keys
+        )
         erp = await self.deps.connections.erp()
         key = command.oa_instance_code
         if command.action == "create":

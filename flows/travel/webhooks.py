@@ -1,30 +1,35 @@
 """OA (Feishu) event callbacks on the worker's web server: verified, published, then answered.
 
 `POST /webhooks/feishu` hands the raw body and headers to the connector's receiver (challenge
-answered at once; signature, window, decryption and dedupe on the raw bytes). Each new record is
-published as a raw `src.oa.approval-instance` event and acked by the broker BEFORE we answer
-200; when that fails the receiver forgets the dedupe keys and we answer 503, so Feishu redelivers.
-Pages run outside stages: nothing here writes a table.
+answered at once; signature, window, decryption and dedupe on the raw bytes). Its dedupe keys
+(nonce, event id, business key) live in the worker group's shared `SeenKeys`: each new record is
+published as a raw `src.oa.approval-instance` event and acked by the broker, then its keys are
+recorded, and only then do we answer 200; a replay, after a restart or to another worker, finds
+them and publishes nothing. When publishing or recording fails we forget the claims and answer
+503, so Feishu redelivers; a record published twice that way keeps its event id (derived from
+Feishu's), so consumers see one event. Pages run outside stages: nothing here writes a table.
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol
 
 from bizbus.connectors.base import SourceRecord
 from bizbus.connectors.errors import IntegrationError
 from bizbus.connectors.feishu import WebhookReply
+from bizbus.connectors.webhooks import ReplayStore
 from bizbus.flows.context import Systems
 from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.deadletter import safe_reason
-from bizbus.flows.runtime.polling import raw_event
+from bizbus.flows.runtime.polling import correlation_id, raw_event
 from bizbus.flows.runtime.spec import Emit, WebRequest, WebResponse
 
 __all__ = [
     "FEISHU_WEBHOOK_PATH",
     "OA_INSTANCE_TOPIC",
     "answer_callback",
+    "callback_event_id",
     "feishu_callback",
 ]
 
@@ -48,28 +53,67 @@ class Receiver(Protocol):
         ...
 
 
+class Seen(ReplayStore, Protocol):
+    """The shared `SeenKeys` as the endpoint uses it: the receiver's store, refreshed, recorded."""
+
+    async def refresh(self) -> None:
+        """Return once every key recorded so far, by any worker, is known here."""
+        ...
+
+    async def record(self, keys: Iterable[str], *, ttl_s: float) -> None:
+        """Remember `keys` for `ttl_s` in every worker; return once acked."""
+        ...
+
+
 Publish = Callable[[SourceRecord], Awaitable[None]]
+_RETRY_LATER = 503, b'{"msg":"retry later"}'
 
 
 async def answer_callback(
-    receiver: Receiver, publish: Publish, raw: bytes, headers: Mapping[str, str]
+    receiver: Receiver,
+    publish: Publish,
+    raw: bytes,
+    headers: Mapping[str, str],
+    *,
+    seen: Seen | None = None,
+    ttl_s: float = 86_400.0,
 ) -> tuple[int, bytes]:
     """Return the (status, body) to answer one callback, once its records are acked.
 
-    A record that cannot be published within ``PUBLISH_DEADLINE_S`` releases the reply's dedupe
-    keys and answers 503, so Feishu's redelivery is handled instead of dropped as a duplicate.
+    With `seen`, the keys recorded by any worker are read first, and the reply's keys are
+    recorded (for `ttl_s`) after its records are acked. Anything not done within
+    ``PUBLISH_DEADLINE_S`` releases the reply's claims and answers 503, so Feishu's
+    redelivery is handled instead of dropped as a duplicate.
     """
+    try:
+        if seen is not None:
+            await asyncio.wait_for(seen.refresh(), PUBLISH_DEADLINE_S)
+    except Exception as error:  # noqa: BLE001 - any failure: Feishu must redeliver
+        log.error("OA callback not checked for replays (%s), answering 503", safe_reason(error))
+        return _RETRY_LATER
     reply = await receiver.handle(raw, headers)
     try:
-        for record in reply.records:
-            await asyncio.wait_for(publish(record), PUBLISH_DEADLINE_S)
+        async with asyncio.timeout(PUBLISH_DEADLINE_S):
+            for record in reply.records:
+                await publish(record)
+            if seen is not None and reply.keys:
+                await seen.record(reply.keys, ttl_s=ttl_s)
     except Exception as error:  # noqa: BLE001 - any failure: Feishu must redeliver
         receiver.release(reply)
         log.error(
-            "OA event not published (%s), answering 503 so Feishu redelivers", safe_reason(error)
+            "OA event not published and recorded (%s), answering 503 so Feishu redelivers",
+            safe_reason(error),
         )
-        return 503, b'{"msg":"retry later"}'
+        return _RETRY_LATER
     return reply.status, reply.body
+
+
+def callback_event_id(record: SourceRecord) -> str | None:
+    """Return the raw event id of a callback record: one per Feishu event id (None: no id)."""
+    event_id = record.payload.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
+        return None
+    return correlation_id("oa-callback", f"{event_id}:{record.entity}:{record.id}")
 
 
 async def feishu_callback(
@@ -78,16 +122,26 @@ async def feishu_callback(
     publish: spec.Publish,
     *,
     topic: str = OA_INSTANCE_TOPIC,
+    seen: Seen | None = None,
 ) -> WebResponse:
-    """Answer one Feishu callback, once its records are published to `topic` and acked."""
+    """Answer one Feishu callback, once its records are published to `topic` and acked.
+
+    `seen`: the worker group's shared dedupe keys (None: the connector's in-memory cache).
+    """
     try:
         oa = await connections.oa()
     except IntegrationError as error:  # bad settings: loud, and Feishu retries later
         log.error("OA webhook cannot verify events: %s", safe_reason(error))
         return WebResponse(503, b'{"msg":"not configured"}')
+    if seen is not None and oa.receiver.verifier.replay is not seen:
+        oa.receiver.verifier.replay = seen  # every worker's dedupe keys, not this one's alone
 
     async def publish_record(record: SourceRecord) -> None:
-        await publish(Emit(raw_event("oa", record), topic=topic))
+        event = raw_event("oa", record, event_id=callback_event_id(record))
+        await publish(Emit(event, topic=topic))
 
-    status, body = await answer_callback(oa.receiver, publish_record, request.body, request.headers)
+    status, body = await answer_callback(
+        oa.receiver, publish_record, request.body, request.headers,
+        seen=seen, ttl_s=oa.settings.replay_ttl_s,
+    )  # fmt: skip
     return WebResponse(status, body)

@@ -12,7 +12,7 @@ from pydantic import Field
 from bizbus.schemas.payloads.catalog import ModelCode
 from bizbus.schemas.payloads.common import Address, Employee
 from bizbus.schemas.payloads.orders import OrderLine, OrderStatus
-from bizbus.schemas.values import CurrencyCode, Email, Money, NonEmptyStr, Payload
+from bizbus.schemas.values import PERSONAL, CurrencyCode, Email, Money, NonEmptyStr, Payload
 
 __all__ = [
     "BusinessTripRequestedV1",
@@ -55,8 +55,12 @@ class CustomerUpsertRequestedV1(Payload):
     name: NonEmptyStr = Field(description="Legal name of the customer.")
     vat: str | None = Field(default=None, description="Tax id (税号).")
     address: Address | None = Field(default=None, description="Main address.")
-    phone: str | None = Field(default=None, description="Main phone number.")
-    email: Email | None = Field(default=None, description="Main e-mail.")
+    phone: str | None = Field(
+        default=None, description="Main phone number.", json_schema_extra=PERSONAL
+    )
+    email: Email | None = Field(
+        default=None, description="Main e-mail.", json_schema_extra=PERSONAL
+    )
 
     def entity_key(self) -> str:
         """Return the CRM account id."""

@@ -1,8 +1,12 @@
-"""Small value objects shared by several domains: people and postal addresses."""
+"""Small value objects shared by several domains: people and postal addresses.
+
+A person's name and e-mail are personal data (sealed on Kafka); employee numbers and CRM user
+ids stay in clear, as keys the systems match on. Addresses here are companies' (B2B).
+"""
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bizbus.schemas.values import Email, NonEmptyStr
+from bizbus.schemas.values import PERSONAL, Email, NonEmptyStr
 
 __all__ = ["Address", "Employee", "SalesRep"]
 
@@ -17,8 +21,12 @@ class Employee(_Value):
     employee_no: NonEmptyStr = Field(
         description="Employee number (工号), the key HR and OA share.", examples=["E10023"]
     )
-    name: NonEmptyStr = Field(description="Full name as written in HR.", examples=["王磊"])
-    email: Email | None = Field(default=None, description="Work e-mail address, if known.")
+    name: NonEmptyStr = Field(
+        description="Full name as written in HR.", examples=["王磊"], json_schema_extra=PERSONAL
+    )
+    email: Email | None = Field(
+        default=None, description="Work e-mail address, if known.", json_schema_extra=PERSONAL
+    )
     department: str | None = Field(
         default=None, description="Department name, if known.", examples=["华东销售部"]
     )
@@ -28,8 +36,12 @@ class SalesRep(_Value):
     """The CRM user who owns a lead, account or order."""
 
     user_id: NonEmptyStr = Field(description="CRM user id (Salesforce User.Id).")
-    name: NonEmptyStr = Field(description="Display name of the CRM user.", examples=["李娜"])
-    email: Email | None = Field(default=None, description="E-mail of the CRM user.")
+    name: NonEmptyStr = Field(
+        description="Display name of the CRM user.", examples=["李娜"], json_schema_extra=PERSONAL
+    )
+    email: Email | None = Field(
+        default=None, description="E-mail of the CRM user.", json_schema_extra=PERSONAL
+    )
     employee_no: str | None = Field(
         default=None, description="Employee number (工号), when the CRM user maps to HR."
     )

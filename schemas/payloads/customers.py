@@ -9,7 +9,7 @@ from typing import ClassVar
 from pydantic import AwareDatetime, Field
 
 from bizbus.schemas.payloads.common import Address, SalesRep
-from bizbus.schemas.values import Email, NonEmptyStr, Payload
+from bizbus.schemas.values import PERSONAL, Email, NonEmptyStr, Payload
 
 __all__ = ["AccountUpsertedV1", "CustomerUpsertedV1", "LeadCapturedV1"]
 
@@ -24,16 +24,24 @@ class LeadCapturedV1(Payload):
 
     lead_id: NonEmptyStr = Field(description="CRM lead id (Salesforce Lead.Id); canonical key.")
     company: NonEmptyStr = Field(description="Company name.", examples=["苏州瑞达电子有限公司"])
-    contact_name: NonEmptyStr = Field(description="Contact person.", examples=["陈静"])
+    contact_name: NonEmptyStr = Field(
+        description="Contact person.", examples=["陈静"], json_schema_extra=PERSONAL
+    )
     title: str | None = Field(default=None, description="Contact's job title.")
-    phone: str | None = Field(default=None, description="Phone number as written.")
-    email: Email | None = Field(default=None, description="Contact e-mail.")
+    phone: str | None = Field(
+        default=None, description="Phone number as written.", json_schema_extra=PERSONAL
+    )
+    email: Email | None = Field(
+        default=None, description="Contact e-mail.", json_schema_extra=PERSONAL
+    )
     lead_source: str | None = Field(
         default=None, description="Where the lead came from.", examples=["展会"]
     )
     owner: SalesRep = Field(description="Sales rep who owns the lead.")
     captured_at: AwareDatetime = Field(description="When the lead was created in the CRM.")
-    notes: str | None = Field(default=None, description="Free-text notes from the rep.")
+    notes: str | None = Field(
+        default=None, description="Free-text notes from the rep.", json_schema_extra=PERSONAL
+    )
 
     def entity_key(self) -> str:
         """Return the CRM lead id."""
@@ -57,7 +65,9 @@ class AccountUpsertedV1(Payload):
     )
     industry: str | None = Field(default=None, description="Industry as classified in the CRM.")
     billing_address: Address | None = Field(default=None, description="Billing address.")
-    phone: str | None = Field(default=None, description="Main phone number.")
+    phone: str | None = Field(
+        default=None, description="Main phone number.", json_schema_extra=PERSONAL
+    )
     owner: SalesRep = Field(description="Sales rep who owns the account.")
     converted_from_lead_id: str | None = Field(
         default=None, description="Lead this account was converted from, if any."
@@ -82,8 +92,12 @@ class CustomerUpsertedV1(Payload):
     name: NonEmptyStr = Field(description="Legal name of the customer.")
     vat: str | None = Field(default=None, description="Tax id (税号), usually the credit code.")
     address: Address | None = Field(default=None, description="Main address.")
-    phone: str | None = Field(default=None, description="Main phone number.")
-    email: Email | None = Field(default=None, description="Main e-mail.")
+    phone: str | None = Field(
+        default=None, description="Main phone number.", json_schema_extra=PERSONAL
+    )
+    email: Email | None = Field(
+        default=None, description="Main e-mail.", json_schema_extra=PERSONAL
+    )
     crm_account_id: str | None = Field(
         default=None, description="CRM account id, when the customer came from the CRM."
     )

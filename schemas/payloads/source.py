@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, JsonValue
 
-from bizbus.schemas.values import NonEmptyStr, Payload
+from bizbus.schemas.values import PERSONAL, NonEmptyStr, Payload
 
 __all__ = ["SourceRecordCapturedV1"]
 
@@ -30,7 +30,11 @@ class SourceRecordCapturedV1(Payload):
         default=(), description="Fields changed, when the source says (CDC, webhooks)."
     )
     modified_at: AwareDatetime = Field(description="Source modification timestamp (cursor).")
-    record: dict[str, JsonValue] = Field(description="The record as returned by the API.")
+    record: dict[str, JsonValue] = Field(
+        description="The record as returned by the API; personal data as a whole, since a "
+        "source system's fields (custom ones included) may hold any.",
+        json_schema_extra=PERSONAL,
+    )
 
     def entity_key(self) -> str:
         """Return ``<object>:<record id>``."""

@@ -19,11 +19,13 @@ from bizbus.deploy.demo.worker import WorkerProcess
 from bizbus.deploy.kafka.cluster import free_ports
 from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.flows.personal import throwaway_key
 from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer
 from bizbus.flows.runtime.readiness import READY_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
+WEB_TOKEN = "flowstack-web-token"  # noqa: S105 - a test value
 
 
 class FlowStack:
@@ -51,6 +53,8 @@ class FlowStack:
         self.topic_prefix = f"t{suffix}."
         self.web_port = free_ports(1)[0]
         self.extra_env = worker_env or {}
+        # One personal-data key for the stack's life: a restarted worker reads what it sealed.
+        self.keys, self.pii_env = throwaway_key("flowstack")
         self.sandboxes: SandboxStack | None = None
         self.worker: WorkerProcess | None = None
         self.extra_workers: list[tuple[WorkerProcess, int]] = []
@@ -68,6 +72,11 @@ class FlowStack:
     def topic(self, logical: str) -> str:
         return self.topic_prefix + logical
 
+    def web(self) -> httpx.AsyncClient:
+        """A client of the worker's web server carrying its token (bizbus's own views)."""
+        headers = {"Authorization": f"Bearer {WEB_TOKEN}"}
+        return httpx.AsyncClient(base_url=self.worker_url, headers=headers, timeout=10)
+
     def worker_env(self) -> dict[str, str]:
         return {
             **os.environ,
@@ -77,6 +86,8 @@ class FlowStack:
             "BIZBUS_TOPIC_PREFIX": self.topic_prefix,
             "BIZBUS_DATADIR": str(self.run_dir / "faust"),
             "BIZBUS_WEB_PORT": str(self.web_port),
+            "BIZBUS_WEB_TOKEN": WEB_TOKEN,
+            **self.pii_env,
             "BIZBUS_POLL_INTERVAL_S": "0.5",
             "BIZBUS_RETRY_FIRST_DELAY_S": "0.1",
             "BIZBUS_FLOWS": self.flows,
@@ -149,7 +160,7 @@ class FlowStack:
 
     async def poll_passes(self) -> dict[str, int]:
         """Return how many poll passes each feed of the worker has finished so far."""
-        async with httpx.AsyncClient(base_url=self.worker_url, timeout=10) as http:
+        async with self.web() as http:
             passes: dict[str, int] = (await http.get(READY_PATH)).json()["poll_passes"]
         return passes
 

@@ -105,7 +105,9 @@ async def conflicts(stack: FlowStack) -> list[FieldConflictDetectedV1]:
         async with asyncio.timeout(20):
             while any([await consumer.position(tp) < end[tp] for tp in tps]):
                 for batch in (await consumer.getmany(timeout_ms=200)).values():
-                    found.extend(decode_record(r.value, list(r.headers)).data for r in batch)
+                    found.extend(
+                        decode_record(r.value, list(r.headers), keys=stack.keys).data for r in batch
+                    )
         return found
     finally:
         await consumer.stop()

@@ -304,6 +304,7 @@ class Captured:
             enable_auto_commit=False,
         )
         self.records: list[dict[str, Any]] = []
+        self.keys = stack.keys
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> "Captured":
@@ -320,7 +321,7 @@ class Captured:
 
     async def _read(self) -> None:
         async for message in self.consumer:
-            event = decode_record(message.value, list(message.headers))
+            event = decode_record(message.value, list(message.headers), keys=self.keys)
             self.records.append(dict(getattr(event.data, "record", {})))
 
     def versions(self, record_id: int) -> list[dict[str, Any]]:
@@ -407,7 +408,7 @@ async def raw_records(
                 break
             for messages in batches.values():
                 for message in messages:
-                    event = decode_record(message.value, list(message.headers))
+                    event = decode_record(message.value, list(message.headers), keys=stack.keys)
                     record = getattr(event.data, "record", {})
                     if record.get("ref") == ref:
                         found.append((message.key, message.value, list(message.headers)))

@@ -127,7 +127,7 @@ async def wait_completed(stack: FlowStack, crm: CrmUser, erp: ErpUser, order_id:
 
 
 async def parked_orders(stack: FlowStack) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=stack.worker_url, timeout=10) as http:
+    async with stack.web() as http:
         found: dict[str, Any] = (await http.get("/bizbus/parked-orders/")).json()
     return found
 

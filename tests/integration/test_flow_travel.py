@@ -158,7 +158,10 @@ async def test_an_approved_trip_becomes_one_erp_business_trip(
     assert [e["action"] for e in effects].count("create") == 1
     state["effects"] = len(effects)
 
-    raw = [decode_record(r.value, r.headers).data for r in await records_of(stack, RAW_TOPIC, code)]
+    raw = [
+        decode_record(r.value, r.headers, keys=stack.keys).data
+        for r in await records_of(stack, RAW_TOPIC, code)
+    ]
     assert any(isinstance(p, SourceRecordCapturedV1) and p.record.get("event_id") for p in raw), (
         "no record came through the webhook"
     )
@@ -214,7 +217,7 @@ async def test_a_revoked_trip_is_refused_in_the_erp_once(stack: FlowStack, erp: 
     state["effects"] = len(effects)
 
     async def recorded() -> list[Envelope[BusinessTripRecordedV1]] | None:
-        found = [decode_record(r.value, r.headers)
+        found = [decode_record(r.value, r.headers, keys=stack.keys)
                  for r in await records_of(stack, "biz.hr.business-trip", code)]  # fmt: skip
         return found if len(found) >= 2 else None
 

@@ -20,6 +20,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
 from bizbus.deploy.kafka.cluster import free_ports
 from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.flows.personal import throwaway_key
 from bizbus.flows.runtime.kafka_config import KafkaConnection
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.worker import build_worker, worker_topics
@@ -67,6 +68,7 @@ async def test_a_worker_with_default_settings_replicates_three_times_with_two_in
         "BIZBUS_FLOWS": "orders",
         "BIZBUS_DATADIR": str(tmp_path / "faust"),
         "BIZBUS_WEB_PORT": str(free_ports(1)[0]),
+        **throwaway_key("rf-check")[1],
     }
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
@@ -82,7 +84,9 @@ async def test_a_worker_with_default_settings_replicates_three_times_with_two_in
             await asyncio.sleep(0.2)
         assert "3 broker(s); topics keep 3 copies (min.insync.replicas 2)" in log.read_text()
         settings = RuntimeSettings(app_id="rf-check", topic_prefix="rf.", flows="orders")
-        app, _ = build_worker(settings, KafkaConnection(three_nodes.bootstrap))
+        app, _ = build_worker(
+            settings, KafkaConnection(three_nodes.bootstrap), keys=throwaway_key("rf")[0]
+        )
         names = sorted(plan.name for plan in worker_topics(app, settings))
         assert "rf.src.crm.order" in names and "rf-check-xref-changelog" in names
         found = await _replication_of(three_nodes.bootstrap, names)

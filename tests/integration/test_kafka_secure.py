@@ -21,6 +21,7 @@ from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
 from bizbus.deploy.kafka.cluster import apply_acl_commands
 from bizbus.deploy.sandbox.company import product
+from bizbus.flows.personal import throwaway_key
 from bizbus.flows.runtime.kafka_access import KafkaAccessError, check_access
 from bizbus.flows.runtime.kafka_config import KafkaConnection, admin_client, producer
 from bizbus.flows.settings import RuntimeSettings
@@ -185,6 +186,7 @@ def test_a_principal_without_acls_is_denied_with_a_clear_error(
         "BIZBUS_TOPIC_PREFIX": "intruder.",
         "BIZBUS_FLOWS": FLOWS,
         "BIZBUS_DATADIR": str(tmp_path / "faust"),
+        **throwaway_key("intruder")[1],
         **security.env(INTRUDER),
     }
     result = bizbus("worker", env=env)

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.flows.runtime.readiness import READY_PATH
 from bizbus.schemas import ProductModelChangedV1, encode_record, make_event
-from tests.integration.flowstack import FlowStack
+from tests.integration.flowstack import WEB_TOKEN, FlowStack
 from tests.integration.test_flow_orders import (
     effects,
     ensure_crm_product,
@@ -40,7 +40,10 @@ def stack(flow_stack_factory: Any) -> Iterator[FlowStack]:
 
 
 async def poll_passes(port: int) -> dict[str, int]:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+    headers = {"Authorization": f"Bearer {WEB_TOKEN}"}  # readiness details need the token
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10
+    ) as http:
         passes: dict[str, int] = (await http.get(READY_PATH)).json()["poll_passes"]
     return passes
 

@@ -18,7 +18,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.worker import build_worker, worker_topics
-from tests.integration.flowstack import FlowStack
+from bizbus.schemas import KeyRing
+from tests.integration.flowstack import WEB_TOKEN, FlowStack
 
 ALL_FLOWS = "travel,customers,orders,fulfilment,catalog"
 MISSED = ("Ignoring missing topic", "not found in cluster metadata", "assignment misses")
@@ -48,7 +49,11 @@ def stack(cpu_hogs: None, flow_stack_factory: Any) -> Iterator[FlowStack]:
 def test_worker_is_ready_under_cpu_pressure_with_every_feed_polled(stack: FlowStack) -> None:
     log = stack.log_path.read_text()
     assert not [line for line in log.splitlines() if any(text in line for text in MISSED)]
-    ready = httpx.get(f"{stack.worker_url}/bizbus/ready/", timeout=10)
+    ready = httpx.get(
+        f"{stack.worker_url}/bizbus/ready/",
+        headers={"Authorization": f"Bearer {WEB_TOKEN}"},
+        timeout=10,
+    )
     assert ready.status_code == 200, ready.text
     state = ready.json()
     assert state["ready"] is True and state["waiting_for"] == []
@@ -60,7 +65,7 @@ async def test_every_topic_the_worker_uses_was_created_before_it_started(
     stack: FlowStack,
 ) -> None:
     settings = RuntimeSettings(app_id=stack.app_id, topic_prefix=stack.topic_prefix)
-    app, _ = build_worker(settings)
+    app, _ = build_worker(settings, keys=KeyRing.generate())
     planned = {plan.name: plan.partitions for plan in worker_topics(app, settings)}
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
     await admin.start()

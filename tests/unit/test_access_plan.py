@@ -8,7 +8,7 @@ from bizbus.flows.runtime.access import AccessPlan, Grant
 from bizbus.flows.runtime.spec import Emit
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.worker import FLOWS, build_worker, worker_topic_use, worker_topics
-from bizbus.schemas import TOPICS, SalesOrderRequestedV1, make_event
+from bizbus.schemas import TOPICS, KeyRing, SalesOrderRequestedV1, make_event
 
 W, OPS = "User:bizbus-worker", "User:bizbus-ops"
 
@@ -21,14 +21,16 @@ def plan_of(flows: str | None = None) -> tuple[AccessPlan, RuntimeSettings]:
 
 
 def test_every_flow_declares_catalog_topics_it_emits() -> None:
-    app, runtime = build_worker(RuntimeSettings(app_id="acme"))
+    app, runtime = build_worker(RuntimeSettings(app_id="acme"), keys=KeyRing.generate())
     assert runtime.emits <= set(TOPICS)
     assert {"cmd.erp.sales-order", "biz.sales.order", "src.oa.approval-instance"} <= runtime.emits
     assert len(FLOWS) == 5 and app.conf.id == "acme"
 
 
 async def test_publishing_to_an_undeclared_topic_is_refused() -> None:
-    _, runtime = build_worker(RuntimeSettings(app_id="acme", flows="customers"))
+    _, runtime = build_worker(
+        RuntimeSettings(app_id="acme", flows="customers"), keys=KeyRing.generate()
+    )
     event = make_event(
         SalesOrderRequestedV1.model_construct(),  # type: ignore[call-arg]  # never encoded
         source="bizbus://test",
@@ -42,7 +44,7 @@ async def test_publishing_to_an_undeclared_topic_is_refused() -> None:
 
 def test_the_worker_reads_its_stage_inputs_and_state_and_joins_its_two_groups() -> None:
     plan, settings = plan_of(flows="orders")
-    app, runtime = build_worker(settings)
+    app, runtime = build_worker(settings, keys=KeyRing.generate())
     own = {p.name for p in worker_topics(app, settings)} - {"prod." + n for n in TOPICS}
     assert plan.allowed(W, "Read", "topic") == runtime.inputs | own
     assert "prod.src.crm.order" in runtime.inputs
@@ -60,7 +62,7 @@ def test_the_worker_writes_what_its_flows_publish_and_their_dead_letters_only() 
     assert "prod.biz.sales.customer" not in writes and "prod.cmd.crm.product" not in writes
     assert "prod.biz.sales.customer" in plan.allowed(W, "Describe", "topic")
     assert plan.allowed(W, "Create", "topic") == {p.name for p in worker_topics(
-        *build_worker(settings)[:1], settings)}  # fmt: skip
+        *build_worker(settings, keys=KeyRing.generate())[:1], settings)}  # fmt: skip
 
 
 def test_the_operator_reads_everything_writes_only_replay_targets_and_creates_nothing() -> None:
@@ -105,7 +107,7 @@ def test_the_kafka_acls_commands_and_strimzi_acls_are_the_plan_exactly() -> None
 
 def test_topic_use_is_by_physical_name() -> None:
     settings = RuntimeSettings(app_id="acme", topic_prefix="prod.", flows="customers")
-    use = worker_topic_use(*build_worker(settings), settings)
+    use = worker_topic_use(*build_worker(settings, keys=KeyRing.generate()), settings)
     used = use.prepares | use.reads | use.writes
     assert not used & set(TOPICS)  # catalog topics appear under the prefix only
     assert "prod.src.crm.account" in use.reads and "prod.biz.sales.account" in use.writes

@@ -184,14 +184,16 @@ async def test_two_events_for_one_instance_and_status_make_one_record(
 
 async def test_the_record_is_light_and_carries_its_cursor(receiver: FeishuWebhookReceiver) -> None:
     event = instance_event(event_id="evt-9")
-    reply = await receiver.handle(*seal(event))
+    body, headers = seal(event)
+    reply = await receiver.handle(body, headers)
     [record] = reply.records
     assert record.entity == INSTANCE_ENTITY and record.id == INSTANCE
     assert record.cursor.id == INSTANCE
     assert int(record.cursor.modified.timestamp() * 1000) == 1727143200123
     assert record.payload["event_id"] == "evt-9"
     assert record.payload["approval_code"] == CODE and "detail" not in record.payload
-    assert reply.keys == ("id:evt-9", f"biz:approval_instance:{INSTANCE}:APPROVED")
+    nonce = f"nonce:{headers['X-Lark-Request-Timestamp']}:{headers['X-Lark-Request-Nonce']}"
+    assert reply.keys == (nonce, "id:evt-9", f"biz:approval_instance:{INSTANCE}:APPROVED")
 
 
 async def test_the_trip_event_becomes_an_approval_trip_record(
@@ -242,3 +244,11 @@ async def test_the_connector_builds_its_receiver_from_settings() -> None:
         assert connector.receiver.verifier.tolerance == 300.0
         reply = await connector.receiver.handle(*seal(instance_event(), key=OLD_KEY))
     assert len(reply.records) == 1
+
+
+async def test_a_badly_signed_body_is_refused_before_it_is_parsed(
+    receiver: FeishuWebhookReceiver,
+) -> None:
+    _, headers = seal(instance_event())
+    reply = await receiver.handle(b"{not json at all", headers)
+    assert reply.status == 401 and "signature does not match" in (reply.reason or "")

@@ -22,6 +22,7 @@ from bizbus.flows.runtime.kafka_config import KafkaConnection
 from bizbus.flows.runtime.readiness import READY_PATH
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.worker import build_worker, worker_topics
+from bizbus.schemas import KeyRing
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.33.0"
@@ -48,7 +49,7 @@ def test_one_kafka_topic_per_worker_topic_as_the_worker_would_create_it(
     manifests: list[dict[str, Any]], settings: RuntimeSettings
 ) -> None:
     pods = settings.model_copy(update={"kafka_bootstrap": "bizbus-kafka-bootstrap:9093"})
-    app, _ = build_worker(pods, KafkaConnection(pods.kafka_bootstrap))
+    app, _ = build_worker(pods, KafkaConnection(pods.kafka_bootstrap), keys=KeyRing.generate())
     expected = {
         plan.name: (plan.partitions, {"min.insync.replicas": "2", **plan.config})
         for plan in worker_topics(app, pods)

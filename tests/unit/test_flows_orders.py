@@ -148,7 +148,7 @@ def test_a_parked_entry_is_retried_as_the_same_event_marked_as_a_retry() -> None
     command = event_record(sales_order_command(placed()), "cmd.erp.sales-order")
     entry = parking.park(None, command, event_id="e1", missing=["customer:C1"],
                          reason="r", now=0.0)  # fmt: skip
-    event, marker = parking.retry_event(entry)
+    event, marker = parking.retry_event(entry, None)
     retried = RawRecord("cmd.erp.sales-order", 0, 8, b"801A", command.value, [*command.headers,
                                                                              *marker])  # fmt: skip
     assert record_of(event, "cmd.erp.sales-order").value == command.value

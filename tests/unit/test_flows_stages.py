@@ -5,11 +5,14 @@ import pytest
 from bizbus.connectors.errors import ConfigError
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.worker import build_worker, worker_topics
+from bizbus.schemas import KeyRing
 
 
 def _agents(*, flows: str, stages: str = "") -> set[str]:
     """Return the stages that run: faust agents and the pure stages of the batch loop."""
-    app, runtime = build_worker(RuntimeSettings(app_id="acme", flows=flows, stages=stages))
+    app, runtime = build_worker(
+        RuntimeSettings(app_id="acme", flows=flows, stages=stages), keys=KeyRing.generate()
+    )
     return set(app.agents) | {stage.name for found in runtime.pure.values() for stage in found}
 
 
@@ -25,13 +28,14 @@ def test_named_stages_are_the_only_agents() -> None:
 
 def test_poll_left_out_means_no_polling_and_no_feed_wait() -> None:
     settings = RuntimeSettings(app_id="acme", flows="orders", stages="crm-orders")
-    app, runtime = build_worker(settings)
+    app, runtime = build_worker(settings, keys=KeyRing.generate())
     assert set(app.agents) == {"crm-orders"} and not runtime.poller.feeds
     topics = {plan.name for plan in worker_topics(app, settings)}
     assert "acme-poll-ticks" not in topics and "acme-poll-cursors-changelog" not in topics
     everything = RuntimeSettings(app_id="acme", flows="orders")
     assert "acme-poll-ticks" in {
-        plan.name for plan in worker_topics(build_worker(everything)[0], everything)
+        plan.name
+        for plan in worker_topics(build_worker(everything, keys=KeyRing.generate())[0], everything)
     }
 
 
@@ -41,7 +45,10 @@ def test_poll_alone_runs_only_the_poller() -> None:
 
 def test_unknown_stage_is_a_config_error_listing_the_known_ones() -> None:
     with pytest.raises(ConfigError) as caught:
-        build_worker(RuntimeSettings(app_id="acme", flows="orders", stages="sales-order-request"))
+        build_worker(
+            RuntimeSettings(app_id="acme", flows="orders", stages="sales-order-request"),
+            keys=KeyRing.generate(),
+        )
     message = str(caught.value)
     assert "BIZBUS_STAGES" in message
     assert "'sales-order-request'" in message

@@ -7,12 +7,12 @@ from bizbus.flows.runtime.readiness import ReadyState
 from bizbus.flows.runtime.topics_admin import TopicPlan, _not_ready, catalog_plans, merge_plans
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.worker import build_worker, worker_topics
-from bizbus.schemas import TOPICS
+from bizbus.schemas import TOPICS, KeyRing
 
 
 def _plans() -> dict[str, TopicPlan]:
     settings = RuntimeSettings(app_id="acme", topic_prefix="prod.")
-    app, _ = build_worker(settings)
+    app, _ = build_worker(settings, keys=KeyRing.generate())
     return {plan.name: plan for plan in worker_topics(app, settings)}
 
 
@@ -24,6 +24,7 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
         [
             "prod.acme-poll-ticks",
             "prod.acme-dead-letter-holds",
+            "prod.acme-webhook-seen",
             "acme-__assignor-__leader",
             *(
                 f"acme-{table}-changelog"
@@ -38,7 +39,7 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
 
 
 def test_agents_and_pages_keep_their_names_and_paths() -> None:
-    app, runtime = build_worker(RuntimeSettings(app_id="acme"))
+    app, runtime = build_worker(RuntimeSettings(app_id="acme"), keys=KeyRing.generate())
     batched = [stage.name for stages in runtime.pure.values() for stage in stages]
     assert sorted(batched) == ["customer-requests", "sales-order-requests", "travel-trip-requests"]
     broadcast = ["parked-orders-customers", "parked-orders-products"]
@@ -65,7 +66,9 @@ def test_agents_and_pages_keep_their_names_and_paths() -> None:
 
 
 def test_only_the_flows_asked_for_run_and_their_shared_write_back_once() -> None:
-    app, _ = build_worker(RuntimeSettings(app_id="acme", flows="fulfilment"))
+    app, _ = build_worker(
+        RuntimeSettings(app_id="acme", flows="fulfilment"), keys=KeyRing.generate()
+    )
     assert "crm-order-updates" in app.agents and "crm-orders" not in app.agents
 
 

@@ -1,6 +1,8 @@
 """The OA webhook answers 200 only once its records are acked; a failed publish answers 503."""
 
 import asyncio
+from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -84,6 +86,7 @@ async def test_a_forged_callback_is_refused_without_publishing(
 class _Oa:
     def __init__(self, receiver: FeishuWebhookReceiver) -> None:
         self.receiver = receiver
+        self.settings = SimpleNamespace(replay_ttl_s=600.0)
 
 
 class _Connections:
@@ -119,3 +122,84 @@ async def test_a_worker_without_oa_settings_answers_503_so_feishu_retries_later(
     request = WebRequest("POST", b"{}", {})
     reply = await webhooks.feishu_callback(_Connections(None), request, publish)  # type: ignore[arg-type]
     assert reply.status == 503
+
+
+class SharedSeen:
+    """What the worker group's SeenKeys does, in memory: recorded keys and this worker's claims."""
+
+    def __init__(self, recorded: set[str] | None = None, *, fail_record: bool = False) -> None:
+        self.recorded = recorded if recorded is not None else set()
+        self.claims: set[str] = set()
+        self.fail_record = fail_record
+        self.refreshed = 0
+
+    def check_and_add(self, key: str) -> bool:
+        if key in self.recorded or key in self.claims:
+            return False
+        self.claims.add(key)
+        return True
+
+    def discard(self, key: str) -> None:
+        self.claims.discard(key)
+
+    async def refresh(self) -> None:
+        self.refreshed += 1
+
+    async def record(self, keys: Iterable[str], *, ttl_s: float) -> None:
+        if self.fail_record:
+            raise ConnectionError("broker unreachable")
+        self.recorded.update(keys)
+        self.claims.difference_update(keys)
+
+
+def systems(receiver: FeishuWebhookReceiver) -> Any:
+    return _Connections(receiver)
+
+
+def fresh_receiver() -> FeishuWebhookReceiver:
+    verifier = FeishuEventVerifier([SecretStr(KEY)], verification_tokens=[SecretStr(TOKEN)])
+    return FeishuWebhookReceiver(verifier, approval_codes=[CODE])
+
+
+async def test_a_replay_to_a_restarted_or_other_worker_publishes_nothing() -> None:
+    recorded: set[str] = set()  # what the compacted topic holds
+    published: list[Emit] = []
+
+    async def publish(emit: Emit) -> None:
+        published.append(emit)
+
+    body, headers = seal(instance_event("APPROVED", event_id="evt-replayed"))
+    request = WebRequest("POST", body, headers)
+    first = SharedSeen(recorded)
+    reply = await webhooks.feishu_callback(systems(fresh_receiver()), request, publish, seen=first)
+    assert reply.status == 200 and len(published) == 1 and first.refreshed == 1
+    assert any(key.startswith("nonce:") for key in recorded) and "id:evt-replayed" in recorded
+
+    for _ in range(2):  # a restarted worker, another worker: a new connector, the shared keys
+        other = SharedSeen(recorded)
+        receiver = fresh_receiver()
+        reply = await webhooks.feishu_callback(systems(receiver), request, publish, seen=other)
+        assert reply.status == 200 and len(published) == 1
+
+
+async def test_a_record_that_cannot_be_remembered_answers_503_and_keeps_its_event_id() -> None:
+    published: list[Emit] = []
+
+    async def publish(emit: Emit) -> None:
+        published.append(emit)
+
+    event = instance_event("APPROVED", event_id="evt-twice")
+    failing, working = SharedSeen(fail_record=True), SharedSeen()
+    receiver = fresh_receiver()
+    body, headers = seal(event)
+    reply = await webhooks.feishu_callback(
+        systems(receiver), WebRequest("POST", body, headers), publish, seen=failing
+    )
+    assert reply.status == 503 and failing.claims == set()  # released: Feishu redelivers
+    body, headers = seal(event)  # the redelivery, signed afresh
+    reply = await webhooks.feishu_callback(
+        systems(receiver), WebRequest("POST", body, headers), publish, seen=working
+    )
+    assert reply.status == 200
+    first, second = published  # published twice, one event to its consumers
+    assert first.event.id == second.event.id
