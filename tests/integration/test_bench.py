@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 pytestmark = pytest.mark.kafka
 
 ROOT = Path(__file__).resolve().parents[2]
+MARK_VARIABLE = "BIZBUS_TEST_BENCH_MARK"  # read by nothing: it only marks the children
 FIGURES = {
     "C0": ["events_per_s"],
     "P1": ["events_per_s", "ratio"],
@@ -31,29 +33,29 @@ BASELINES = {
 }
 
 
-def _bench_processes() -> set[int]:
-    """Pids of processes a bench starts: its pipes, its sandbox, workers with a bench app id."""
+def _bench_processes(mark: str) -> set[int]:
+    """Pids of processes this test's bench started: every child inherits its marked environment.
+
+    Matching on the environment, not on command lines, keeps another bench on the same machine
+    (a developer's, another suite's) out of the count.
+    """
     found = set()
+    needle = f"\0{MARK_VARIABLE}={mark}\0".encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            args = proc.joinpath("cmdline").read_bytes()
             env = proc.joinpath("environ").read_bytes()
         except OSError:
             continue
-        if (
-            b"bizbus.deploy.bench.pipe" in args
-            or (b"deploy.sandbox" in args and b"/bench/" in args)
-            or b"\0BIZBUS_APP_ID=bench-" in b"\0" + env
-        ):
+        if needle in b"\0" + env + b"\0":
             found.add(int(proc.name))
     return found
 
 
 @pytest.mark.timeout(420)
 def test_quick_bench_reports_every_figure_beside_its_baseline(kafka_bootstrap: str) -> None:
-    before = _bench_processes()
+    mark = uuid.uuid4().hex
     result = subprocess.run(
         [sys.executable, "-m", "bizbus.deploy", "bench", "--quick", "--json",
          "--bootstrap", kafka_bootstrap],
@@ -73,4 +75,4 @@ def test_quick_bench_reports_every_figure_beside_its_baseline(kafka_bootstrap: s
             assert isinstance(value, float) and value > 0, (figure, "baseline", name, value)
     assert report["P2"]["order_kept"] is True
     assert report["bench"]["quick"] is True
-    assert _bench_processes() <= before, "the bench left processes running"
+    assert not _bench_processes(mark), "the bench left processes running"
