@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
@@ -27,8 +27,12 @@ from bizbus.flows.runtime.guard import GuardStats
 __all__ = ["CONTENT_TYPE", "METRICS_PATH", "FlowMetrics", "Metrics", "StageEntry"]
 
 log = logging.getLogger("bizbus.metrics")
+# `*_created` series (a timestamp per counter child) double the exposition for nothing here.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
 METRICS_PATH = "/metrics"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format, which every Prometheus reads (names are underscore-escaped, so the
+# body is that format); aiohttp adds the charset itself and refuses one here.
+CONTENT_TYPE = "text/plain; version=0.0.4"
 LAG_TIMEOUT_S = 2.0
 # Seconds: a sandbox answers in ms, a SaaS API in 100s of ms, a stuck one in the 10 s timeout.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
