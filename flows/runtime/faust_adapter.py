@@ -10,13 +10,12 @@ letters and hold their key (`guard.py`, `holds.py`). Timers and tasks never let 
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Protocol, cast
 
 import faust
 from aiohttp import web
 from faust.web import Request, Response
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from bizbus.connectors.errors import ConfigError
 from bizbus.connectors.registry import Connector, Role
@@ -30,7 +29,7 @@ from bizbus.flows.runtime.gates import Gates, GateTiming, Probe
 from bizbus.flows.runtime.guard import GuardStats, StageGuard
 from bizbus.flows.runtime.holds import HoldStore
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
-from bizbus.flows.runtime.metrics import CONTENT_TYPE, METRICS_PATH, Metrics
+from bizbus.flows.runtime.metrics import CONTENT_TYPE, METRICS_PATH, Metrics, worker_families
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.readiness import FeedProgress, Readiness
 from bizbus.flows.runtime.record import RawRecord
@@ -240,7 +239,15 @@ class FaustRuntime:
         if self.batch is not None:
             batch = self.batch
             metrics.lag_of(f"{self.app.conf.id}-batch", lambda: batch.consumer, inputs.__contains__)
-        metrics.extra.append(self._runtime_families)
+        poller = self.poller
+        metrics.extra.append(
+            worker_families(
+                passes=lambda: {feed: poller.passes.get(feed, 0) for feed in poller.feeds},
+                polled=lambda: poller.polled,
+                holds=lambda: len(self.holds.held()),
+                ready=lambda: self.readiness is not None and self.readiness.state.ready,
+            )
+        )
         self.web.allow(
             METRICS_PATH, Access.PUBLIC if self.settings.metrics_public else Access.PRIVATE
         )
@@ -250,25 +257,6 @@ class FaustRuntime:
                 return self.bytes(await metrics.render(), content_type=CONTENT_TYPE)
 
         self.app.page(METRICS_PATH, name="bizbus-metrics")(MetricsView)
-
-    def _runtime_families(self) -> Iterator[Metric]:
-        poller = self.poller
-        passes = CounterMetricFamily(
-            "bizbus_poll_passes", "Polls of a change feed finished (or failed).", labels=["feed"]
-        )
-        for feed in sorted(poller.feeds):
-            passes.add_metric([feed], poller.passes.get(feed, 0))
-        yield passes
-        yield CounterMetricFamily(
-            "bizbus_polled_records", "Changed records the feeds published.", value=poller.polled
-        )
-        yield GaugeMetricFamily(
-            "bizbus_dead_letter_holds",
-            "Keys held behind a dead letter (every stage; all workers share the holds).",
-            value=len(self.holds.held()),
-        )
-        ready = self.readiness.state.ready if self.readiness is not None else False
-        yield GaugeMetricFamily("bizbus_worker_ready", "1 when /readyz answers 200.", value=ready)
 
     def _broadcast_handle(self, stage: StageSpec) -> Any:
         async def handle(record: RawRecord) -> None:

@@ -11,7 +11,7 @@ No label carries a record's data: flows, stages, systems, operations and error c
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,14 @@ from bizbus.connectors.httpbase import CallObserver
 from bizbus.flows.runtime.gates import Gates, SystemState
 from bizbus.flows.runtime.guard import GuardStats
 
-__all__ = ["CONTENT_TYPE", "METRICS_PATH", "FlowMetrics", "Metrics", "StageEntry"]
+__all__ = [
+    "CONTENT_TYPE",
+    "METRICS_PATH",
+    "FlowMetrics",
+    "Metrics",
+    "StageEntry",
+    "worker_families",
+]
 
 log = logging.getLogger("bizbus.metrics")
 # `*_created` series (a timestamp per counter child) double the exposition for nothing here.
@@ -248,3 +255,32 @@ def _stage_families(stages: list[StageEntry]) -> Iterator[Metric]:
         if entry.backlog is not None:
             backlog.add_metric(at, entry.backlog())
     yield from (taken, emitted, done, retried, dead, held, failed, backlog)
+
+
+def worker_families(
+    *,
+    passes: Callable[[], Mapping[str, int]],
+    polled: Callable[[], int],
+    holds: Callable[[], int],
+    ready: Callable[[], bool],
+) -> Callable[[], Iterator[Metric]]:
+    """Return the families of a worker's poller, holds and readiness, read at each scrape."""
+
+    def families() -> Iterator[Metric]:
+        counted = CounterMetricFamily(
+            "bizbus_poll_passes", "Polls of a change feed finished (or failed).", labels=["feed"]
+        )
+        for feed, count in sorted(passes().items()):
+            counted.add_metric([feed], count)
+        yield counted
+        yield CounterMetricFamily(
+            "bizbus_polled_records", "Changed records the feeds published.", value=polled()
+        )
+        yield GaugeMetricFamily(
+            "bizbus_dead_letter_holds",
+            "Keys held behind a dead letter (every stage; all workers share the holds).",
+            value=holds(),
+        )
+        yield GaugeMetricFamily("bizbus_worker_ready", "1 when /readyz answers 200.", value=ready())
+
+    return families
