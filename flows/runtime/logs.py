@@ -70,8 +70,9 @@ def record_context() -> dict[str, Any]:
     if bound is None:
         return {}
     flow, stage, record = bound
-    context: dict[str, Any] = {"flow": flow, "stage": stage, "topic": record.topic,
-                               "partition": record.partition, "offset": record.offset}  # fmt: skip
+    context: dict[str, Any] = {"flow": flow} if flow else {}  # the poller's stage has no flow
+    context.update(stage=stage, topic=record.topic, partition=record.partition,
+                   offset=record.offset)  # fmt: skip
     for field, header in (("event_id", "ce_id"), ("correlation_id", "ce_correlationid")):
         value = record.header(header)
         if value is not None:
