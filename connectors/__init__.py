@@ -34,7 +34,9 @@ from bizbus.connectors.errors import (
     TransientError,
 )
 from bizbus.connectors.httpbase import (
+    CallObserver,
     HttpConnector,
+    outcome_of,
 )
 from bizbus.connectors.quota import (
     RateBudget,
@@ -79,6 +81,7 @@ __all__ = [
     "ApplyResult",
     "AuthError",
     "BizbusSettings",
+    "CallObserver",
     "ConfigError",
     "Connector",
     "ConnectorError",
@@ -123,5 +126,6 @@ __all__ = [
     "http_url",
     "load_settings",
     "next_poll",
+    "outcome_of",
     "parse_retry_after",
 ]

@@ -3,6 +3,8 @@
 Retries (tenacity, by ``connectors.retry.RetryPolicy``): TransientError only, stop after N
 attempts or a total delay, jittered exponential backoff, 429 ``Retry-After`` honoured; one token
 refresh on 401, then AuthError. ``connectors.retry`` states the total budget per event.
+Each exchange with the system (every try, so every call its API allowance counts) is reported
+to the optional ``observer`` with a bounded operation name, its duration and its outcome.
 """
 
 import asyncio
@@ -22,7 +24,7 @@ from bizbus.connectors.quota import RateBudget
 from bizbus.connectors.retry import RetryPolicy
 from bizbus.connectors.status import error_for_response, error_for_transport
 
-__all__ = ["HttpConnector"]
+__all__ = ["CallObserver", "HttpConnector", "outcome_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +33,20 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+CallObserver = Callable[[str, float, str], None]
+"""Hears each exchange: operation (e.g. ``sale.order.write``), seconds, outcome (``outcome_of``)."""
+
+
+def outcome_of(status: int | None) -> str:
+    """Return an exchange's outcome label: ``2xx``..``5xx``, ``429``, or ``error`` (no answer)."""
+    if status is None:
+        return "error"
+    return "429" if status == 429 else f"{status // 100}xx"
+
+
 @dataclass(slots=True)
 class _Call:
+    operation: str
     refreshed: bool = False
     attempts: int = 0
 
@@ -53,6 +67,7 @@ class HttpConnector:
         headers: Headers sent on every request (e.g. ``User-Agent``).
         transport: An httpx transport (tests pass ``httpx.MockTransport``).
         sleep: Async sleep used between retries (tests pass a recorder).
+        observer: Hears every exchange with the system (the worker's metrics), or None.
     """
 
     system: ClassVar[str] = "http"
@@ -73,8 +88,10 @@ class HttpConnector:
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observer: CallObserver | None = None,
     ) -> None:
         self.token = token
+        self.observer = observer
         self.retry = retry or RetryPolicy()
         self.budget = budget
         self._sleep = sleep
@@ -117,6 +134,10 @@ class HttpConnector:
         """A short, safe vendor error code for messages (never free text); default none."""
         return None
 
+    def operation_of(self, method: str, url: str) -> str:
+        """A bounded name of a call for metrics (never ids or values); the default: the method."""
+        return method
+
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         """Status-code → error table (see ``connectors.status.error_for_response``)."""
         return error_for_response(response, system=self.system, detail=self.error_detail)
@@ -134,6 +155,7 @@ class HttpConnector:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        operation: str | None = None,
     ) -> httpx.Response:
         """Send one request with auth, budget, error table and bounded retries.
 
@@ -147,6 +169,7 @@ class HttpConnector:
             headers: Extra headers for this request.
             idempotent: May a request that reached the server be resent? Defaults to True for
                 GET/HEAD/OPTIONS/PUT/DELETE; pass True for upserts and keyed POSTs.
+            operation: Its name for the observer; ``operation_of(method, url)`` when None.
 
         Returns:
             The successful (< 400) response, body read.
@@ -165,7 +188,7 @@ class HttpConnector:
             "content": content,
             "headers": headers,
         }
-        call = _Call()
+        call = _Call(operation or self.operation_of(method, url))
         started = time.monotonic()
         retrying = AsyncRetrying(
             stop=self._stop,
@@ -190,7 +213,7 @@ class HttpConnector:
         self, method: str, url: str, kwargs: dict[str, Any], call: _Call
     ) -> httpx.Response:
         token = await self.token.get(self.client) if self.token is not None else None
-        response = await self._send(method, url, token, kwargs)
+        response = await self._send(method, url, token, kwargs, call)
         if (
             token is not None
             and self.token is not None
@@ -202,7 +225,7 @@ class HttpConnector:
             call.refreshed = True
             self.token.invalidate(token)
             token = await self.token.get(self.client)
-            response = await self._send(method, url, token, kwargs)
+            response = await self._send(method, url, token, kwargs, call)
         error = self.classify(response)
         if error is None:
             return response
@@ -211,16 +234,28 @@ class HttpConnector:
         raise error
 
     async def _send(
-        self, method: str, url: str, token: AccessToken | None, kwargs: dict[str, Any]
+        self,
+        method: str,
+        url: str,
+        token: AccessToken | None,
+        kwargs: dict[str, Any],
+        call: _Call,
     ) -> httpx.Response:
         if self.budget is not None:
             await self.budget.acquire()
         headers = dict(self.auth_headers(token)) if token is not None else {}
         headers.update(kwargs["headers"] or {})
+        sent = time.monotonic()
+        status: int | None = None
         try:
-            return await self.client.request(method, url, **{**kwargs, "headers": headers})
+            response = await self.client.request(method, url, **{**kwargs, "headers": headers})
+            status = response.status_code
+            return response
         except httpx.TransportError as exc:
             raise error_for_transport(exc, system=self.system) from exc
+        finally:
+            if self.observer is not None:
+                self.observer(call.operation, time.monotonic() - sent, outcome_of(status))
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None

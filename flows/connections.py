@@ -12,6 +12,7 @@ from typing import TypeVar, overload
 
 from bizbus.connectors.errors import ConfigError
 from bizbus.connectors.feishu import FeishuConnector
+from bizbus.connectors.httpbase import CallObserver
 from bizbus.connectors.odoo import OdooConnector
 from bizbus.connectors.registry import Connector, DialectSettings, Role, build_connector
 from bizbus.connectors.salesforce import SalesforceConnector
@@ -20,6 +21,8 @@ from bizbus.connectors.settings import load_settings
 C = TypeVar("C")
 
 Builder = Callable[[Role, DialectSettings], Connector]
+Observers = Callable[[Role], CallObserver]
+"""The observer of each role's connector: hears every API exchange (the worker's metrics)."""
 
 
 def _build(role: Role, choice: DialectSettings) -> Connector:
@@ -33,11 +36,24 @@ class Connections:
         choice: Which dialect serves each role; read (and validated) from the environment when
             None, so a bad `BIZBUS_<ROLE>_DIALECT` stops the worker at start-up.
         build: Makes a role's connector (tests pass fakes); the registry's builder by default.
+        observer: Gives each role's connector its API call observer (registry builder only).
     """
 
-    def __init__(self, choice: DialectSettings | None = None, *, build: Builder = _build) -> None:
+    def __init__(
+        self,
+        choice: DialectSettings | None = None,
+        *,
+        build: Builder | None = None,
+        observer: Observers | None = None,
+    ) -> None:
         self.choice = choice or load_settings(DialectSettings)
-        self._build = build
+        if build is None and observer is not None:
+            observe = observer
+
+            def build(role: Role, choice: DialectSettings) -> Connector:
+                return build_connector(role, choice=choice, observer=observe(role))
+
+        self._build = build or _build
         self._open: dict[Role, Connector] = {}
         self._lock = asyncio.Lock()
 

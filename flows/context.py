@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from bizbus.flows.runtime.metrics import FlowMetrics
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.xref import Xref
 from bizbus.schemas import KeyRing
@@ -50,6 +51,8 @@ class FlowDeps:
     """Webhook dedupe keys every worker shares (None: each connector's own in-memory cache)."""
     keys: KeyRing | None = None
     """Open the personal fields of the records flows decode (None: records in clear only)."""
+    metrics: FlowMetrics = field(default_factory=FlowMetrics)
+    """Where flows count echoes and conflicts and export gauges (the worker's `/metrics`)."""
 
     def now(self) -> datetime:
         """Return the clock's time as an aware UTC datetime."""

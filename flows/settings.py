@@ -1,6 +1,7 @@
 """Runtime settings of the bizbus worker (`BIZBUS_*`), validated at start-up."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,17 @@ class RuntimeSettings(BaseSettings):
         default=1024 * 1024,
         ge=1024,
         description="Largest request body the web server reads; a longer one gets 413 unread.",
+    )
+    metrics_public: bool = Field(
+        default=True,
+        description="Serve /metrics without the web token (Prometheus in the cluster scrapes "
+        "it; it holds counts and names, no record data); false: it needs BIZBUS_WEB_TOKEN.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="text",
+        description="Worker log lines: text (readable; the demo, a laptop) or json (one object "
+        "a line with event id, correlation id, flow, topic/partition/offset; the container "
+        "images set it).",
     )
     topic_partitions: int = Field(default=4, ge=1, description="Partitions of topics we create.")
     replication_factor: int | None = Field(

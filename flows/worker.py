@@ -22,6 +22,7 @@ from bizbus.flows.runtime.access import TopicUse
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
+from bizbus.flows.runtime.metrics import Metrics
 from bizbus.flows.runtime.seen import RETENTION_S, seen_topic
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
@@ -51,7 +52,9 @@ FLOWS: dict[str, FlowClass] = {
     "catalog": CatalogFlow,
 }
 # Flows several flows rely on, run once when any flow that needs them runs.
-SHARED: list[tuple[FlowClass, tuple[str, ...]]] = [(OrderUpdatesFlow, ("orders", "fulfilment"))]
+SHARED: dict[str, tuple[FlowClass, tuple[str, ...]]] = {
+    "order_updates": (OrderUpdatesFlow, ("orders", "fulfilment"))
+}
 
 
 def enabled_flows(settings: RuntimeSettings) -> list[str]:
@@ -83,16 +86,18 @@ def build_worker(
     keys = keys or load_key_ring()
     web = WebSurface(settings)
     app = create_app(settings, kafka, web)
-    connections = Connections()
-    runtime = FaustRuntime(app, settings, connections, kafka, web=web, keys=keys)
+    metrics = Metrics()
+    connections = Connections(observer=metrics.observer)
+    runtime = FaustRuntime(app, settings, connections, kafka, web=web, keys=keys, metrics=metrics)
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
     deps = FlowDeps(
-        connections=connections, xref=xref, settings=settings, seen=runtime.seen, keys=keys
-    )
+        connections=connections, xref=xref, settings=settings, seen=runtime.seen, keys=keys,
+        metrics=runtime.metrics,
+    )  # fmt: skip
     names = enabled_flows(settings)
-    chosen = [flow for flow, users in SHARED if set(users) & set(names)]
-    for flow in [*chosen, *(FLOWS[name] for name in names)]:
-        runtime.install(flow(deps, runtime.open_tables(flow.TABLES)).declare())
+    chosen = [(name, flow) for name, (flow, users) in SHARED.items() if set(users) & set(names)]
+    for name, flow in [*chosen, *((name, FLOWS[name]) for name in names)]:
+        runtime.install(flow(deps, runtime.open_tables(flow.TABLES)).declare(), flow=name)
     runtime.start()
     return app, runtime
 

@@ -141,6 +141,15 @@ class FeishuClient(HttpConnector):
         """The tenant_access_token provider of an app (``app_secret=`` is required)."""
         return FeishuAppToken(base_url, app_id, **kwargs)
 
+    def operation_of(self, method: str, url: str) -> str:
+        """``GET /open-apis/approval/v4/instances/{id}``: the API's path, codes and ids left out."""
+        parts = httpx.URL(url).path.split("/")
+        shown = [
+            "{id}" if index and parts[index - 1] in _ID_AFTER and part else part
+            for index, part in enumerate(parts)
+        ]
+        return f"{method} {'/'.join(shown)}"
+
     # -- the code table ------------------------------------------------------------------
 
     def is_token_rejected(self, response: httpx.Response) -> bool:
@@ -275,6 +284,10 @@ class FeishuClient(HttpConnector):
             if not data.get("has_more") or not isinstance(token, str) or not token:
                 return
             params = {**params, "page_token": token}
+
+
+# Path segments after these are an approval or instance code or a user id: data, not the API.
+_ID_AFTER = frozenset({"approvals", "instances", "users"})
 
 
 def _path(value: str) -> str:

@@ -301,7 +301,7 @@ class OdooRpc(HttpConnector):
         body = {"jsonrpc": "2.0", "method": "call", "id": next(self._ids),
                 "params": {"service": service, "method": method, "args": args}}  # fmt: skip
         response = await self.request("POST", "/jsonrpc", content=_dumps(body), headers=_JSON,
-                                      idempotent=idempotent)  # fmt: skip
+                                      idempotent=idempotent, operation=where)  # fmt: skip
         answer = _loads(response, where=where)
         if not isinstance(answer, dict):
             raise TransientError(f"odoo: {where} answered an unexpected shape", system="odoo")
@@ -317,7 +317,8 @@ class OdooRpc(HttpConnector):
         self, model: str, method: str, named: Mapping[str, Any], *, idempotent: bool
     ) -> Any:
         response = await self.request("POST", f"/json/2/{model}/{method}", content=_dumps(named),
-                                      headers=_JSON, idempotent=idempotent)  # fmt: skip
+                                      headers=_JSON, idempotent=idempotent,
+                                      operation=f"{model}.{method}")  # fmt: skip
         return _loads(response, where=f"{model}.{method}")
 
 

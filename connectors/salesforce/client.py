@@ -137,6 +137,10 @@ class SalesforceClient(HttpConnector):
             return f"{where}: {text}"
         return where or text
 
+    def operation_of(self, method: str, url: str) -> str:
+        """``PATCH Order/ErpOrderRef__c``, ``GET query``: the method and object, never a value."""
+        return f"{method} {_path_context(httpx.URL(url).path) or 'other'}"
+
     # -- reads ---------------------------------------------------------------------------
 
     async def ping(self) -> None:

@@ -1,12 +1,14 @@
 """`bizbus worker`: run the flows as a faust worker (scales out as one consumer group).
 
 Before faust starts, the worker logs in to Kafka (a wrong password, CA or protocol is named in
-one line), sizes replication by the brokers it sees, and creates every topic it uses.
+one line), sizes replication by the brokers it sees, and creates every topic it uses. Its log
+goes to stdout as `BIZBUS_LOG_FORMAT` says (text or JSON lines, redacted: `runtime.logs`).
 """
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Annotated
+import logging.config
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from aiokafka.errors import KafkaError
@@ -20,22 +22,33 @@ if TYPE_CHECKING:
     import faust
 
 console = Console(stderr=True, soft_wrap=True)  # an error stays one line
+log = logging.getLogger("bizbus.worker")
 
 
-def _prepare(loop: asyncio.AbstractEventLoop) -> "faust.App":
-    """Check the settings and Kafka access, create the topics; return the built app.
+def _prepare(
+    loop: asyncio.AbstractEventLoop, loglevel: str
+) -> tuple["faust.App", dict[str, Any], bool]:
+    """Check the settings and Kafka access, create the topics; return the app and log config.
+
+    The log is set up first, so that these steps log like the worker will; the flag says
+    whether it writes JSON lines.
 
     Raises:
         typer.Exit: 2 for a bad setting, 1 when Kafka refuses us or the topics cannot be made.
     """
+    from mode.utils.logging import level_number
+
     from bizbus.flows.runtime.kafka_access import KafkaAccessError, check_access
     from bizbus.flows.runtime.kafka_config import kafka_connection
+    from bizbus.flows.runtime.logs import logging_config
     from bizbus.flows.runtime.topics_admin import ensure_topics, replication_for
     from bizbus.flows.settings import RuntimeSettings
     from bizbus.flows.worker import build_worker, worker_topics
 
     try:
         settings = RuntimeSettings()
+        config = logging_config(settings.log_format, level_number(loglevel))
+        logging.config.dictConfig(config)
         kafka = kafka_connection(settings.kafka_bootstrap)
         # Log in first: a wrong password or CA is named here, not buried in client retries.
         brokers = loop.run_until_complete(check_access(kafka))
@@ -61,11 +74,11 @@ def _prepare(loop: asyncio.AbstractEventLoop) -> "faust.App":
         console.print(f"[red]error:[/red] could not prepare the topics: {error}")
         raise typer.Exit(1) from None
     copies = f"{replication.factor} cop{'y' if replication.factor == 1 else 'ies'}"
-    console.print(
-        f"Kafka: {kafka.describe()}, {brokers} broker(s); topics keep {copies} "
-        f"(min.insync.replicas {replication.min_insync}); created {len(created)} topic(s)"
-    )
-    return app
+    log.info(
+        "Kafka: %s, %d broker(s); topics keep %s (min.insync.replicas %d); created %d topic(s)",
+        kafka.describe(), brokers, copies, replication.min_insync, len(created),
+    )  # fmt: skip
+    return app, config, settings.log_format == "json"
 
 
 def worker(
@@ -76,10 +89,10 @@ def worker(
 
     loop = asyncio.new_event_loop()  # not made current: faust sets up its own loop next
     try:
-        app = _prepare(loop)
+        app, config, json_lines = _prepare(loop, loglevel)
     finally:
         loop.close()
-    # httpx logs every request URL at INFO: noisy, and a query string may carry record data.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    Worker(app, loglevel=loglevel).execute_from_commandline()
+    # JSON lines only on stdout: faust's start-up banner (not a log line) is left out.
+    Worker(
+        app, loglevel=loglevel, logging_config=config, quiet=json_lines
+    ).execute_from_commandline()

@@ -14,7 +14,7 @@ from typing import Any
 
 from bizbus.deploy.access import AclPrincipals, strimzi_acls, worker_plan
 from bizbus.deploy.k8s.strimzi import kafka_cluster, kafka_node_pool, kafka_topic, kafka_user
-from bizbus.flows.runtime.readiness import READY_PATH
+from bizbus.flows.runtime.readiness import HEALTHZ_PATH, READY_PATH
 from bizbus.flows.runtime.topics_admin import replication_for
 from bizbus.flows.settings import RuntimeSettings
 
@@ -76,6 +76,8 @@ def _config_map(settings: RuntimeSettings, options: K8sOptions) -> dict[str, Any
         "BIZBUS_REPLICATION_FACTOR": str(settings.replication_factor),
         "BIZBUS_TOPIC_PARTITIONS": str(settings.topic_partitions),
         "BIZBUS_POLL_PARTITIONS": str(settings.poll_partitions),
+        # One JSON object a line for the cluster's log collector (runtime/logs.py).
+        "BIZBUS_LOG_FORMAT": "json",
     }
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("bizbus-worker", options),
             "data": data}  # fmt: skip
@@ -102,6 +104,7 @@ def _secret(options: K8sOptions) -> dict[str, Any]:
 
 def _stateful_set(settings: RuntimeSettings, options: K8sOptions) -> dict[str, Any]:
     probe = [*_PROBE[:2], _PROBE[2].format(port=settings.web_port, path=READY_PATH)]
+    alive = [*_PROBE[:2], _PROBE[2].format(port=settings.web_port, path=HEALTHZ_PATH)]
     labels = {"app.kubernetes.io/name": "bizbus", "app.kubernetes.io/component": "worker"}
     env = [
         # Static membership: the pod name survives a restart, so its partitions wait for it.
@@ -118,7 +121,10 @@ def _stateful_set(settings: RuntimeSettings, options: K8sOptions) -> dict[str, A
         "env": env,
         "ports": [{"name": "web", "containerPort": settings.web_port}],
         "readinessProbe": {"exec": {"command": probe}, "periodSeconds": 5, "failureThreshold": 3},
-        "startupProbe": {"exec": {"command": probe}, "periodSeconds": 5, "failureThreshold": 60},
+        # Alive = the event loop answers. Not ready (a rebalance, credentials a system refuses)
+        # takes the pod out of the Service only: a restart would not fix either.
+        "startupProbe": {"exec": {"command": alive}, "periodSeconds": 5, "failureThreshold": 60},
+        "livenessProbe": {"exec": {"command": alive}, "periodSeconds": 10, "failureThreshold": 6},
         "resources": {"requests": {"cpu": "500m", "memory": "512Mi"},
                       "limits": {"memory": "1Gi"}},
         "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,

@@ -140,6 +140,7 @@ class CatalogFlow:
         changes = changed_fields(previous, values, over)
         echoes = self.writelog.echoes(system, obj, code, changes, own=own)
         verdict = classify(system, previous, values, echoes, self.settings, overwritten=over)
+        self.deps.metrics.echoes("catalog", system, len(verdict.echoes))
         return previous, verdict, seen_at
 
     def settle(
@@ -167,6 +168,7 @@ class CatalogFlow:
     ) -> list[Output]:  # fmt: skip
         """Return one FieldConflictDetectedV1 per conflicting field."""
         found: list[Output] = []
+        self.deps.metrics.conflicts("catalog", system, len(conflicts))
         for name, edited in sorted(conflicts.items()):
             log.warning("%s: %s edited in the %s, which does not own it", code, name, system)
             conflict = conflict_of(

@@ -96,6 +96,12 @@ class OrdersFlow:
         self.read_orders = crm_feed(deps.connections, "Order")
         # Parked orders re-sent and not back yet: key → (attempts, when); this worker only.
         self.in_flight: dict[str, tuple[int, float]] = {}
+        parked = self.parked
+        deps.metrics.gauge(
+            "bizbus_parked_orders",
+            "CRM orders parked until their customer or product reaches the ERP (this worker's).",
+            lambda: len(parked),
+        )
 
     def declare(self) -> Declaration:
         """Return the order feed, the five stages, the parking sweep and the parked view."""

@@ -158,6 +158,11 @@ class BatchRunner:
         if self._producer is not None:
             await self._producer.stop()
 
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        """The group's consumer (for lag metrics); raises before `start()`."""
+        return self._started()[0]
+
     def _started(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
         if self._consumer is None or self._producer is None:
             raise RuntimeError("BatchRunner.start() was not awaited")

@@ -6,12 +6,13 @@ held as in every stage (`holds.py`). Several pure stages on one topic run in dec
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bizbus.flows.runtime.batch_runner import Outgoing, RecordHandler
 from bizbus.flows.runtime.deadletter import dead_letter_headers, safe_reason
-from bizbus.flows.runtime.guard import HeldBehindDeadLetterError
+from bizbus.flows.runtime.guard import GuardStats, HeldBehindDeadLetterError
 from bizbus.flows.runtime.holds import REPLAY_HEADER, Holds
+from bizbus.flows.runtime.logs import bind_record, unbind
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Emit, StageSpec
 from bizbus.schemas import KeyRing, dlq_for, encode_record, topic_for
@@ -41,16 +42,32 @@ def batch_handler(
     topic_name: Callable[[str], str],
     holds: Holds | None,
     keys: KeyRing | None = None,
+    stats: Mapping[str, GuardStats] | None = None,
+    flows: Mapping[str, str] | None = None,
 ) -> RecordHandler:
-    """Return the batch loop's handler of one topic, running `stages` on each record."""
+    """Return the batch loop's handler of one topic, running `stages` on each record.
+
+    `stats` (by stage name) are the counters the metrics read; `flows` names each stage's flow
+    for the log lines written while it handles a record.
+    """
 
     def encode(emit: Emit) -> Outgoing:
         return encode_emit(emit, topic_name, keys)
 
+    counted = [
+        (stage, (stats or {}).get(stage.name) or GuardStats(), (flows or {}).get(stage.name, ""))
+        for stage in stages
+    ]
+
     async def handle(record: RawRecord) -> list[Outgoing]:
         out: list[Outgoing] = []
-        for stage in stages:
-            out += await _run(stage, record, encode, holds)
+        for stage, counts, flow in counted:
+            counts.taken += 1
+            bound = bind_record(flow, stage.name, record)
+            try:
+                out += await _run(stage, record, encode, holds, counts)
+            finally:
+                unbind(bound)
         return out
 
     return handle
@@ -61,6 +78,7 @@ async def _run(
     record: RawRecord,
     encode: Callable[[Emit], Outgoing],
     holds: Holds | None,
+    counts: GuardStats,
 ) -> list[Outgoing]:
     held = holds is not None and holds.is_held(stage.name, record.key)
     replay = record.header(REPLAY_HEADER) is not None
@@ -68,6 +86,8 @@ async def _run(
         await holds.refresh()  # a release made a moment ago lets it through
         held = holds.is_held(stage.name, record.key)
     if held and not replay:
+        counts.held += 1
+        counts.dead_lettered += 1  # as in the guard: a held record is a dead letter too
         return await _dead_letter(stage, record, HeldBehindDeadLetterError(), holds, hold=True)
     try:
         outputs = await stage.handler(record)
@@ -77,9 +97,13 @@ async def _run(
                 raise TableWriteInPureStageError(f"stage {stage.name} is pure but wrote a table")
             encoded.append(encode(output))
     except Exception as error:  # noqa: BLE001 - every failure of a pure stage is the record's
+        counts.count(error)
+        counts.dead_lettered += 1
         return await _dead_letter(stage, record, error, holds, hold=not held)
     if held and holds is not None:
         await holds.replayed(stage.name, record.key)
+    counts.emitted += len(encoded)
+    counts.done += 1
     return encoded
 
 

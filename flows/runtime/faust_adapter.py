@@ -26,9 +26,10 @@ from bizbus.flows.runtime.deadletter import safe_reason
 from bizbus.flows.runtime.faust_glue import dead_letter_sender
 from bizbus.flows.runtime.faust_stage import FaustStage
 from bizbus.flows.runtime.gates import Gates, GateTiming, Probe
-from bizbus.flows.runtime.guard import StageGuard
+from bizbus.flows.runtime.guard import GuardStats, StageGuard
 from bizbus.flows.runtime.holds import HoldStore
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
+from bizbus.flows.runtime.metrics import CONTENT_TYPE, METRICS_PATH, Metrics, worker_families
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.readiness import FeedProgress, Readiness
 from bizbus.flows.runtime.record import RawRecord
@@ -84,8 +85,10 @@ class FaustRuntime:
         *,
         web: WebSurface | None = None,
         keys: KeyRing | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app = app
+        self.metrics = metrics or Metrics()
         self.settings = settings
         self.keys = keys  # seals personal fields of what it publishes (None: tests only)
         self.web = web or WebSurface(settings)
@@ -102,10 +105,13 @@ class FaustRuntime:
         self.stages: dict[str, FaustStage] = {}
         self.declared_stages: set[str] = set()  # every stage of the enabled flows, run or not
         self.pure: dict[str, list[StageSpec]] = {}  # physical topic -> pure stages on it
+        self.pure_stats: dict[str, GuardStats] = {}  # pure stage -> its counters
+        self.flow_of: dict[str, str] = {}  # stage -> the flow that declared it
         self.broadcast: dict[str, list[Any]] = {}  # physical topic -> broadcast handlers
         self.inputs: set[str] = set()  # physical topics the stages that run here read
         self.emits: set[str] = set()  # catalog topics the flows publish to (declared)
         self.batch: BatchRunner | None = None
+        self.readiness: Readiness | None = None
         self._tables: dict[str, Any] = {}
         self.poller = Poller(
             app,
@@ -138,18 +144,22 @@ class FaustRuntime:
                 self._tables[spec.name] = kind(spec.name, default=None, partitions=spec.partitions)
         return {spec.name: self._tables[spec.name] for spec in specs}
 
-    def install(self, declaration: Declaration) -> None:
+    def install(self, declaration: Declaration, *, flow: str = "") -> None:
         """Declare every stage, timer, page and task of a flow; hand its feeds to the poller.
 
         With BIZBUS_STAGES set, only the stages it names run (e.g. to benchmark one stage or to
-        give some workers the stages of one system); the others are declared, not run.
+        give some workers the stages of one system); the others are declared, not run. `flow`
+        names the flow in metrics and log lines.
         """
         selected = self.settings.selected_stages()
         self.emits.update(declaration.emits, (feed.topic for feed in declaration.feeds))
         for stage in declaration.stages:
             self.declared_stages.add(stage.name)
+            self.flow_of[stage.name] = flow
             if selected is None or stage.name in selected:
                 self._stage(stage)
+                for system in sorted(stage.systems):
+                    self.gates[system]  # every needed system shows in the metrics from the start
         for timer in declaration.timers:
             self._timer(timer)
         for page in declaration.pages:
@@ -191,7 +201,12 @@ class FaustRuntime:
                 group_id=f"{self.app.conf.id}-batch",
                 handlers={
                     topic: batch_handler(
-                        stages, topic_name=self.topic_name, holds=self.holds, keys=self.keys
+                        stages,
+                        topic_name=self.topic_name,
+                        holds=self.holds,
+                        keys=self.keys,
+                        stats=self.pure_stats,
+                        flows=self.flow_of,
                     )
                     for topic, stages in self.pure.items()
                 },
@@ -206,7 +221,42 @@ class FaustRuntime:
         )
         self.app.task(run_with_app(self.app, services))
         self.app.on_rebalance_complete.connect(self._after_rebalance)
-        Readiness(self.app, self.web, feeds, extra=services.waiting_for).register()
+        self.readiness = Readiness(
+            self.app, self.web, feeds, extra=services.waiting_for, refused=services.refused
+        )
+        self.readiness.register()
+        self._export_metrics()
+
+    def _export_metrics(self) -> None:
+        """Serve `/metrics` (public unless BIZBUS_METRICS_PUBLIC=false) with the worker's parts."""
+        metrics = self.metrics
+        metrics.gates = self.gates
+        inputs = self.inputs
+        ticks = self.poller.ticks_topic()
+        metrics.lag_of(
+            self.app.conf.id, lambda: self.app.consumer, lambda t: t in inputs or t == ticks
+        )
+        if self.batch is not None:
+            batch = self.batch
+            metrics.lag_of(f"{self.app.conf.id}-batch", lambda: batch.consumer, inputs.__contains__)
+        poller = self.poller
+        metrics.extra.append(
+            worker_families(
+                passes=lambda: {feed: poller.passes.get(feed, 0) for feed in poller.feeds},
+                polled=lambda: poller.polled,
+                holds=lambda: len(self.holds.held()),
+                ready=lambda: self.readiness is not None and self.readiness.state.ready,
+            )
+        )
+        self.web.allow(
+            METRICS_PATH, Access.PUBLIC if self.settings.metrics_public else Access.PRIVATE
+        )
+
+        class MetricsView(faust.web.View):
+            async def get(self, request: Request, **_: Any) -> Response:
+                return self.bytes(await metrics.render(), content_type=CONTENT_TYPE)
+
+        self.app.page(METRICS_PATH, name="bizbus-metrics")(MetricsView)
 
     def _broadcast_handle(self, stage: StageSpec) -> Any:
         async def handle(record: RawRecord) -> None:
@@ -243,15 +293,16 @@ class FaustRuntime:
     def _stage(self, stage: StageSpec) -> None:
         name = self.topic_name(stage.topic)
         self.inputs.add(name)
+        flow = self.flow_of.get(stage.name, "")
         if stage.pure and self.settings.batch_pure_stages:
             self.pure.setdefault(name, []).append(stage)
+            self.pure_stats[stage.name] = self.metrics.stage(
+                flow, stage.name, "batch", GuardStats()
+            )
             return
         if stage.broadcast:
             self.broadcast.setdefault(name, []).append(self._broadcast_handle(stage))
             return
-
-        async def handle(record: RawRecord) -> None:
-            await deliver(await stage.handler(record), self.publish)
 
         guard = StageGuard(
             stage.name,
@@ -260,7 +311,15 @@ class FaustRuntime:
             holds=self.holds,
             dead_letter=dead_letter_sender(self.app),
             attempts_while_up=self.settings.retry_max_attempts,
+            flow=flow,
         )
+        stats = guard.stats
+
+        async def handle(record: RawRecord) -> None:
+            outputs = await stage.handler(record)
+            await deliver(outputs, self.publish)
+            stats.emitted += sum(1 for output in outputs if isinstance(output, Emit))
+
         runner = FaustStage(
             self.app,
             name,
@@ -270,6 +329,7 @@ class FaustRuntime:
             high_water=self.settings.stage_high_water,
         )
         self.stages[stage.name] = runner
+        self.metrics.stage(flow, stage.name, "faust", stats, lambda: runner.lanes.backlog)
         spec = TOPICS.get(stage.topic)
         topic = self.app.topic(
             name,

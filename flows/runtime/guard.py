@@ -26,6 +26,7 @@ from bizbus.connectors.registry import DIALECTS
 from bizbus.flows.runtime.deadletter import dead_letter_headers, safe_reason
 from bizbus.flows.runtime.gates import Gates
 from bizbus.flows.runtime.holds import REPLAY_HEADER, Holds
+from bizbus.flows.runtime.logs import bind_record, unbind
 from bizbus.flows.runtime.record import Headers, RawRecord
 from bizbus.schemas import dlq_for
 
@@ -52,15 +53,23 @@ class Outcome(Enum):
     HELD = "held"
 
 
-@dataclass
+@dataclass(slots=True)
 class GuardStats:
-    """Counters for metrics and tests."""
+    """Counters of one stage, for metrics (`metrics.py` reads them at scrapes) and tests."""
 
+    taken: int = 0
+    emitted: int = 0
     done: int = 0
     dead_lettered: int = 0
     held: int = 0
     waits: int = 0  # failures that held the record behind its system's gate
+    kafka_retries: int = 0  # publishing failed, tried again
     by_error: dict[str, int] = field(default_factory=dict)
+
+    def count(self, error: BaseException) -> None:
+        """Count one failure of the handler by its error class."""
+        name = type(error).__name__
+        self.by_error[name] = self.by_error.get(name, 0) + 1
 
 
 def role_of(error: BaseException, systems: frozenset[str]) -> str | None:
@@ -89,8 +98,10 @@ class StageGuard:
         attempts_while_up: int = 6,
         kafka_backoff_s: float = 1.0,
         sleep: Sleep = asyncio.sleep,
+        flow: str = "",
     ) -> None:
         self.stage = stage
+        self.flow = flow
         self.systems = systems
         self.gates = gates
         self.holds = holds
@@ -102,6 +113,14 @@ class StageGuard:
 
     async def run(self, handle: Handle, record: RawRecord) -> Outcome:
         """Handle `record`; return once it is done, dead-lettered or held (acked either way)."""
+        self.stats.taken += 1
+        bound = bind_record(self.flow, self.stage, record)
+        try:
+            return await self._run(handle, record)
+        finally:
+            unbind(bound)
+
+    async def _run(self, handle: Handle, record: RawRecord) -> Outcome:
         if self.holds is not None:
             await self.holds.loaded.wait()  # a restarted worker knows its holds before it runs
         replay = record.header(REPLAY_HEADER) is not None
@@ -123,11 +142,12 @@ class StageGuard:
                 raise
             except KafkaError as error:
                 log.warning("publishing for %s failed (%s); retrying", self.stage, error)
+                self.stats.kafka_retries += 1
                 await self._sleep(self.kafka_backoff_s)
                 continue
             except (TransientError, AuthError) as error:
                 role = role_of(error, self.systems)
-                self._count(error)
+                self.stats.count(error)
                 if role is None:  # a call to no declared system: retry with backoff only
                     failures_while_up += 1
                 else:
@@ -144,7 +164,7 @@ class StageGuard:
                 )
                 return Outcome.DEAD_LETTERED
             except Exception as error:  # noqa: BLE001 - the guard's whole job is to catch all
-                self._count(error)
+                self.stats.count(error)
                 # A replayed dead letter that fails again takes its old place: the count stays.
                 await self._send_dead_letter(
                     record, error, attempts=failures_while_up + 1, hold=not held
@@ -156,10 +176,6 @@ class StageGuard:
                 await self.holds.replayed(self.stage, record.key)
             self.stats.done += 1
             return Outcome.DONE
-
-    def _count(self, error: BaseException) -> None:
-        name = type(error).__name__
-        self.stats.by_error[name] = self.stats.by_error.get(name, 0) + 1
 
     async def _send_dead_letter(
         self, record: RawRecord, error: Exception, *, attempts: int, hold: bool = True

@@ -25,6 +25,7 @@ from bizbus.flows.runtime.faust_glue import dead_letter_sender
 from bizbus.flows.runtime.faust_stage import FaustStage
 from bizbus.flows.runtime.gates import Gates
 from bizbus.flows.runtime.guard import StageGuard
+from bizbus.flows.runtime.logs import failed_at
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Emit, Feed, Publish
 from bizbus.schemas import Envelope, SourceRecordCapturedV1, make_event
@@ -172,8 +173,11 @@ class Poller:
             await self.poll(feed)
         except IntegrationError as error:
             log.warning("poll of %s failed, next tick retries: %s", name, safe_reason(error))
-        except Exception as error:
-            log.exception("poll of %s failed unexpectedly: %s", name, safe_reason(error))
+        except Exception as error:  # noqa: BLE001 - logged without its text: it may hold records
+            log.error(
+                "poll of %s failed unexpectedly at %s: %s",
+                name, failed_at(error), safe_reason(error),
+            )  # fmt: skip
         self.passes[name] += 1
 
     async def poll(self, feed: Feed) -> int:

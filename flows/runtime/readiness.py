@@ -5,9 +5,11 @@ partition and long before a change feed was read. bizbus means more: the rebalan
 (tables recovered), the consumer holds a fetch position for every partition it was assigned,
 and each feed whose tick partition this worker holds finished one poll (or failed and logged
 why); a feed another worker of the group polls is not waited for. The worker logs
-`bizbus worker ready` once; `GET /bizbus/ready/` answers 200 or 503 and goes back to waiting
-on every rebalance. Probes need no credentials, so the bare answer is only `{"ready": ...}`;
-with the web token it carries the details (what it waits for, feeds polled).
+`bizbus worker ready` once that start is done. `GET /readyz` (alias `/bizbus/ready/`) answers
+200 once started and while no system it needs refuses its credentials (`refused`), 503 else,
+and goes back to waiting on every rebalance. `GET /healthz` says the process is alive: its
+event loop answers and its tasks ran within `ALIVE_WITHIN_S`. Probes need no credentials, so
+the bare answers are only `{"ready": ...}` / `{"alive": ...}`; with the token, the details.
 """
 
 import asyncio
@@ -26,6 +28,9 @@ from bizbus.flows.runtime.web import Access, WebSurface
 log = logging.getLogger("bizbus.readiness")
 READY_LOG = "bizbus worker ready"
 READY_PATH = "/bizbus/ready/"
+READYZ_PATH = "/readyz"
+HEALTHZ_PATH = "/healthz"
+ALIVE_WITHIN_S = 30.0
 CHECK_INTERVAL_S = 0.25
 POSITION_TIMEOUT_S = 5.0
 
@@ -74,13 +79,17 @@ class Readiness:
         feeds: FeedProgress | None = None,
         *,
         extra: Callable[[], list[str]] | None = None,
+        refused: Callable[[], list[str]] | None = None,
     ) -> None:
         self.app = app
         self.web = web
         self.feeds = feeds
         self.extra = extra or list
+        self.refused = refused or list
+        self.started = False  # assigned, fetched, polled: what the ready log line announces
         self.state = ReadyState(waiting_for=["partition assignment"])
         self._began = time.monotonic()
+        self.heartbeat = self._began  # the watcher's last pass
         self._rebalanced = False
         self._fetched: set[Any] = set()
 
@@ -89,17 +98,31 @@ class Readiness:
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_rebalance_complete.connect(self._on_rebalance_complete)
         self.app.task(self._watch)
+        self.app.task(self._beat)
         readiness = self
         web = self.web
-        web.allow(READY_PATH, Access.PROBE)
+        for path, name in ((READY_PATH, "bizbus-ready"), (READYZ_PATH, "bizbus-readyz")):
+            web.allow(path, Access.PROBE)
 
-        class ReadyView(faust.web.View):
+            class ReadyView(faust.web.View):
+                async def get(self, request: Any, **_: Any) -> Any:
+                    state = readiness.state
+                    shown = state.as_dict() if web.authorized(request) else {"ready": state.ready}
+                    return self.json(shown, status=200 if state.ready else 503)
+
+            self.app.page(path, name=name)(ReadyView)
+        web.allow(HEALTHZ_PATH, Access.PROBE)
+
+        class AliveView(faust.web.View):
             async def get(self, request: Any, **_: Any) -> Any:
-                state = readiness.state
-                shown = state.as_dict() if web.authorized(request) else {"ready": state.ready}
-                return self.json(shown, status=200 if state.ready else 503)
+                alive = readiness.alive()
+                return self.json({"alive": alive}, status=200 if alive else 503)
 
-        self.app.page(READY_PATH, name="bizbus-ready")(ReadyView)
+        self.app.page(HEALTHZ_PATH, name="bizbus-healthz")(AliveView)
+
+    def alive(self) -> bool:
+        """Whether the watcher ran lately (the caller's answer shows the event loop runs)."""
+        return time.monotonic() - self.heartbeat < ALIVE_WITHIN_S
 
     async def _on_revoked(self, *_: Any, **__: Any) -> None:
         self._rebalanced = False
@@ -107,10 +130,15 @@ class Readiness:
     async def _on_rebalance_complete(self, *_: Any, **__: Any) -> None:
         self._rebalanced = True
 
+    async def _beat(self) -> None:
+        while not self.app.should_stop:
+            self.heartbeat = time.monotonic()
+            await asyncio.sleep(1.0)
+
     async def _watch(self) -> None:
         while not self.app.should_stop:
             state = await self._check()
-            if state.ready and not self.state.ready:
+            if state.ready and not self.started:
                 state.ready_after_s = round(time.monotonic() - self._began, 2)
                 log.info(
                     "%s in %.1f s: %d partition(s) assigned and fetched, %d feed(s) polled",
@@ -119,10 +147,14 @@ class Readiness:
                     state.assigned_partitions,
                     state.feeds_polled,
                 )
-            elif self.state.ready and not state.ready:
-                log.info("bizbus worker waiting again: %s", "; ".join(state.waiting_for))
             elif state.ready:
                 state.ready_after_s = self.state.ready_after_s
+            self.started = state.ready
+            if refused := self.refused():  # started, but not to be sent work it would hold
+                state.ready = False
+                state.waiting_for = [*state.waiting_for, *refused]
+            if self.state.ready and not state.ready:
+                log.info("bizbus worker waiting again: %s", "; ".join(state.waiting_for))
             self.state = state
             await asyncio.sleep(CHECK_INTERVAL_S)
 

@@ -1,7 +1,8 @@
 """The worker's own long-running parts beside faust's: holds, seen keys, batch and broadcast.
 
 They start once faust's tables are recovered and stop with the app (SIGTERM, Ctrl-C), the batch
-loop first so its batch in hand is committed. Readiness asks them what they still wait for.
+loop first so its batch in hand is committed. Readiness asks them what they still wait for
+(a system refusing our credentials included: the worker is not ready until it accepts them).
 """
 
 from collections.abc import Awaitable, Callable
@@ -77,6 +78,11 @@ class RuntimeServices(Service):
         if self.broadcast is not None and not self.broadcast.started:
             waiting.append("the broadcast stages' start")
         return waiting
+
+    def refused(self) -> list[str]:
+        """Return what keeps a started worker unready: each system refusing our credentials."""
+        rejected = [name for name, state in self.gates.states().items() if state == "rejected"]
+        return [f"{', '.join(rejected)} to accept our credentials"] if rejected else []
 
 
 def run_with_app(app: faust.App, services: RuntimeServices) -> Callable[[], Awaitable[None]]:

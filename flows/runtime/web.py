@@ -2,9 +2,11 @@
 
 Only paths the runtime registers answer; anything else is 404, faust's own views included (its
 `/router`, `/table`, statistics and graph views are also switched off, and its `/` index is
-never reached). Webhooks are public (their senders prove themselves by signature); readiness is
-public for probes but says only ready or not, its details need the token; bizbus's own views
-need `Authorization: Bearer <BIZBUS_WEB_TOKEN>` and do not exist without a token. A body over
+never reached). Webhooks are public (their senders prove themselves by signature); readiness and
+liveness are public for probes but say only yes or no, details need the token; `/metrics` is
+public for Prometheus unless `BIZBUS_METRICS_PUBLIC=false` (counts and names, no record data);
+bizbus's own views need `Authorization: Bearer <BIZBUS_WEB_TOKEN>` and do not exist without a
+token. A body over
 `BIZBUS_WEBHOOK_MAX_BODY_BYTES` is answered 413 before it is read: by its Content-Length, or
 as soon as a streamed (chunked) body passes the limit.
 """

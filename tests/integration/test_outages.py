@@ -111,6 +111,19 @@ async def test_rejected_erp_credentials_hold_erp_stages_and_the_worker_stops_in_
         await rejected.wait_for(requested, what="the CRM side to keep flowing", timeout_s=60)
         assert "erp is rejected" in rejected.log_path.read_text()
         assert await dead_letters(rejected) == {}
+
+        async def unready() -> dict[str, Any] | None:
+            async with rejected.web() as http:
+                answer = await http.get("/readyz")
+            return answer.json() if answer.status_code == 503 else None
+
+        # Alive, but out of the Service until the ERP accepts the key; the gauge says why.
+        details = await rejected.wait_for(unready, what="/readyz to answer 503")
+        assert "erp to accept our credentials" in details["waiting_for"]
+        async with httpx.AsyncClient(base_url=rejected.worker_url, timeout=10) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            scraped = (await http.get("/metrics")).text
+        assert 'bizbus_system_state{state="rejected",system="erp"} 1.0' in scraped
     finally:
         await user.aclose()
     began = time.monotonic()

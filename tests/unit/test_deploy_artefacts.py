@@ -19,7 +19,7 @@ from bizbus.deploy.envfile import is_secret, variables
 from bizbus.deploy.k8s.manifests import SECRET_KEYS, K8sOptions, render
 from bizbus.flows.runtime.access import Grant
 from bizbus.flows.runtime.kafka_config import KafkaConnection
-from bizbus.flows.runtime.readiness import READY_PATH
+from bizbus.flows.runtime.readiness import HEALTHZ_PATH, READY_PATH
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.worker import build_worker, worker_topics
 from bizbus.schemas import KeyRing
@@ -113,6 +113,9 @@ def test_the_workers_use_static_membership_strimzi_secrets_and_the_ready_probe(
     assert env["BIZBUS_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
         "name": "bizbus-worker", "key": "password"}  # fmt: skip
     assert READY_PATH in container["readinessProbe"]["exec"]["command"][-1]
+    assert HEALTHZ_PATH in container["livenessProbe"]["exec"]["command"][-1]
+    [config] = of_kind(manifests, "ConfigMap")
+    assert config["data"]["BIZBUS_LOG_FORMAT"] == "json"
     assert container["securityContext"]["runAsNonRoot"] is True
     [pdb] = of_kind(manifests, "PodDisruptionBudget")
     assert pdb["spec"]["selector"] == stateful["spec"]["selector"]

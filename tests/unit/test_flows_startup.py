@@ -61,7 +61,10 @@ def test_agents_and_pages_keep_their_names_and_paths() -> None:
         ]
     )  # fmt: skip
     paths = {view.view_path for view in app.web.views.values()}
-    assert paths == {"/bizbus/ready/", "/bizbus/parked-orders/", "/webhooks/feishu"}
+    assert paths == {
+        "/bizbus/ready/", "/readyz", "/healthz", "/metrics", "/bizbus/parked-orders/",
+        "/webhooks/feishu",
+    }  # fmt: skip
     assert len(runtime.poller.feeds) == 10  # CRM 4, ERP 5, the OA catch-up 1
 
 
