@@ -25,7 +25,7 @@ from bizbus.schemas import (
 )
 from bizbus.schemas.envelope import System
 from bizbus.schemas.errors import SchemaError as ContractError
-from bizbus.schemas.values import Payload
+from bizbus.schemas.values import Payload, is_email
 
 __all__ = [
     "CRM",
@@ -153,7 +153,7 @@ def sales_rep(user_id: str, user: Mapping[str, Any] | None) -> SalesRep:
     return SalesRep(
         user_id=user_id,
         name=text(user.get("Name")) or user_id,
-        email=email if email and "@" in email and " " not in email else None,
+        email=email if email and is_email(email) else None,  # a bad address is not a bad order
     )
 
 

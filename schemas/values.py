@@ -6,6 +6,7 @@ accepted on input from systems that send them. All payloads are frozen and rejec
 fields so a typo in a producer fails loudly instead of dropping data.
 """
 
+import re
 from decimal import Decimal
 from typing import Annotated, ClassVar
 
@@ -14,6 +15,7 @@ from pydantic.config import JsonDict
 
 __all__ = [
     "DECIMAL_PATTERN",
+    "EMAIL_PATTERN",
     "ISO_4217_CODES",
     "PERSONAL",
     "PERSONAL_DATA",
@@ -26,6 +28,7 @@ __all__ = [
     "Payload",
     "Quantity",
     "UnsignedDecimalText",
+    "is_email",
 ]
 
 # What `str(Decimal)` writes for a finite value: digits, an optional fraction, an optional
@@ -71,11 +74,19 @@ CurrencyCode = Annotated[
 ]
 """An active ISO 4217 alphabetic currency code (upper case)."""
 
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+EMAIL_MAX_LENGTH = 254
 Email = Annotated[
     str,
-    Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, examples=["wang.lei@example.cn"]),
+    Field(pattern=EMAIL_PATTERN, max_length=EMAIL_MAX_LENGTH, examples=["wang.lei@example.cn"]),
 ]
 """An e-mail address (syntax check only; delivery is the mail system's business)."""
+
+
+def is_email(value: str) -> bool:
+    """Whether `value` passes the `Email` check (mappings drop an address that would not)."""
+    return len(value) <= EMAIL_MAX_LENGTH and re.fullmatch(EMAIL_PATTERN, value) is not None
+
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 """A string with at least one character (identifiers, names)."""

@@ -198,3 +198,9 @@ def test_the_flow_declares_its_feed_and_stages_by_their_agent_names() -> None:
         ("erp-customers", "cmd.erp.customer", ["crm", "erp"]),
     ]
     assert [feed.name for feed in declared.feeds] == ["crm.account"]
+
+
+def test_an_owner_address_the_contract_would_refuse_is_dropped_not_dead_lettered() -> None:
+    for address in ("wang@corp", "wang fang@corp.cn", "@corp.cn", "x" * 250 + "@a.cn"):
+        assert sales_rep("005X", {"Name": "王芳", "Email": address}).email is None, address
+    assert sales_rep("005X", {"Email": "wang@corp.cn"}).email == "wang@corp.cn"
