@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,6 +44,8 @@ class BatchSettings:
         fetch_wait_ms: How long a fetch waits for records before returning fewer.
         linger_ms: How long the producer gathers records into one request.
         max_in_flight: Handled batches whose outputs may await their acks at once.
+        commit_interval_ms: Least time between two commits (a crash replays at most this much
+            more than the batches in flight; a rebalance or a stop commits at once).
         session_timeout_ms: Group session timeout: how soon a crashed worker's partitions move.
         instance_id: Static group membership: a restarted worker takes its partitions back at once.
     """
@@ -51,6 +54,7 @@ class BatchSettings:
     fetch_wait_ms: int = 50
     linger_ms: int = 5
     max_in_flight: int = 2
+    commit_interval_ms: int = 200
     session_timeout_ms: int = 10_000
     instance_id: str | None = None
 
@@ -119,6 +123,9 @@ class BatchRunner:
         self.assigned = False  # the group gave this runner its share (possibly none)
         self._in_hand = asyncio.Lock()
         self._in_flight = InFlight()
+        self._acked: dict[TopicPartition, int] = {}  # acked, not committed yet
+        self._acked_records = 0
+        self._committed_at = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -205,8 +212,11 @@ class BatchRunner:
         acks = await produce(producer, outgoing, cached_partitioner) if outgoing else []
         return Delivery(starts, ends, count, acks)
 
-    async def _commit_acked(self, *, wait: bool) -> None:
+    async def _commit_acked(self, *, wait: bool, now: bool = False) -> None:
         """Commit the batches acked so far; with `wait`, first wait for the oldest one's acks.
+
+        Acked offsets are committed at most every `commit_interval_ms` (a round trip to the
+        group coordinator under the batch lock is a pause of the loop), unless `now`.
 
         Raises:
             KafkaError: The oldest batch's outputs were not delivered.
@@ -220,8 +230,14 @@ class BatchRunner:
                 raise error
             raise KafkaError(f"output not delivered: {error!r}")
         offsets, records = self._in_flight.acked()
-        if not offsets:
+        self._acked.update(offsets)
+        self._acked_records += records
+        due = time.monotonic() - self._committed_at >= self.settings.commit_interval_ms / 1000
+        if not self._acked or not (now or due):
             return
+        offsets, records = self._acked, self._acked_records
+        self._acked, self._acked_records = {}, 0
+        self._committed_at = time.monotonic()
         try:
             await consumer.commit(offsets)
         except CommitFailedError as error:  # partitions moved; their new owner reads them again
@@ -232,7 +248,7 @@ class BatchRunner:
         """Wait for every batch in flight; commit the acked ones, read the others again."""
         await self._in_flight.settle()
         try:
-            await self._commit_acked(wait=False)
+            await self._commit_acked(wait=False, now=True)
         except KafkaError as error:
             log.warning("batch not delivered (%s); it is read again", error)
             await self._rewind(None)
@@ -245,7 +261,7 @@ class BatchRunner:
         consumer, _ = self._started()
         await self._in_flight.settle()
         with contextlib.suppress(KafkaError):
-            await self._commit_acked(wait=False)
+            await self._commit_acked(wait=False, now=True)
         fetched = {tp: records[0].offset for tp, records in (unhandled or {}).items() if records}
         assigned = consumer.assignment()
         for tp, offset in self._in_flight.rewind(fetched).items():
