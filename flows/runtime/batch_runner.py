@@ -186,6 +186,8 @@ class BatchRunner:
             batch = await consumer.getmany(
                 timeout_ms=settings.fetch_wait_ms, max_records=settings.max_records
             )
+            if batch:  # let the fetcher ask for the next batch before this one holds the loop
+                await asyncio.sleep(0)
             async with self._in_hand:
                 if self._stopping:
                     return  # fetched, not handled, not committed: read again after a restart
