@@ -177,21 +177,29 @@ def decode_record(
                              key_id=key_id, keys=keys)  # fmt: skip
         except SchemaError as error:
             raise SchemaError(str(error), event_type=event_type, field="data") from None
+    if event_type is not None and event_type in EVENT_MODELS:
+        event = _decode_typed(event_type, data, attributes)
+        if event is not None:
+            return event
     attributes["data"] = data
     return parse_event(attributes)
 
 
-def _decode_typed(
-    event_type: str, value: bytes, attributes: dict[str, Any]
-) -> Envelope[Any] | None:
-    """Validate a record in clear of a known type straight from its bytes (the hot path).
+def _decode_typed(event_type: str, data: Any, attributes: dict[str, Any]) -> Envelope[Any] | None:
+    """Validate a record of a known type by its own models (the hot path).
 
-    The payload model parses the value itself (no dict in between), then the envelope takes the
-    attributes and the payload as built. Returns None when either fails: the general path then
-    finds the same error in the same order as it always did (bad records are rare).
+    The payload model validates `data` (a record in clear: its bytes, no dict in between), then
+    the envelope takes the attributes and the payload as built. Returns None when either fails:
+    the general path then finds the same error in the same order as it always did (bad records
+    are rare).
     """
+    model = EVENT_TYPES[event_type]
     try:
-        payload = EVENT_TYPES[event_type].model_validate_json(value)
+        payload = (
+            model.model_validate_json(data)
+            if isinstance(data, bytes)
+            else model.model_validate(data)
+        )
         return EVENT_MODELS[event_type].model_validate({**attributes, "data": payload})
     except ValidationError:
         return None

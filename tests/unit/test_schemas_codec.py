@@ -17,6 +17,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from bizbus.schemas import (
     Envelope,
+    KeyRing,
     OrderPlacedV1,
     SchemaError,
     StockChangedV1,
@@ -229,3 +230,16 @@ def test_a_header_that_is_not_utf8_is_named_even_among_good_ones(
     with pytest.raises(SchemaError) as caught:
         decode_record(value, [*headers, ("ce_traceparent", b"\xff")])
     assert caught.value.field == "headers.ce_traceparent"
+
+
+def test_a_sealed_record_with_a_bad_field_names_it_like_one_in_clear(
+    order_event: Envelope[Any],
+) -> None:
+    keys = KeyRing.generate()
+    _, value, headers = encode_record(order_event, keys=keys)
+    body = orjson.loads(value)
+    del body["currency"]
+    with pytest.raises(SchemaError) as caught:
+        decode_record(orjson.dumps(body), headers, keys=keys)
+    assert caught.value.field == "data.currency"
+    assert decode_record(value, headers, keys=keys) == order_event
