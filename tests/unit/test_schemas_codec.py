@@ -17,6 +17,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from bizbus.schemas import (
     Envelope,
+    KeyRing,
     OrderPlacedV1,
     SchemaError,
     StockChangedV1,
@@ -192,3 +193,53 @@ def test_we_read_sdk_binary_and_structured_records() -> None:
         assert isinstance(event.data, StockChangedV1)
         assert event.data.warehouse_name == "深圳成品仓"
         assert event.entityversion == 31
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda path: path.stem)
+def test_every_event_decodes_from_bytes_as_the_general_path_does(path: Path) -> None:
+    event = parse_event(json.loads(path.read_text("utf-8")))
+    _, value, headers = encode_record(event)
+    assert orjson.loads(value) == event.data.model_dump(mode="json")  # the JSON the payload gives
+    assert decode_record(value, headers) == event
+    attributes = {name.removeprefix("ce_"): raw.decode() for name, raw in headers if "_" in name}
+    assert parse_event({**attributes, "data": orjson.loads(value)}) == event
+
+
+def test_a_bad_attribute_is_named_before_a_bad_field(order_event: Envelope[Any]) -> None:
+    _, value, headers = encode_record(order_event)
+    body = orjson.loads(value)
+    del body["currency"]
+    headers = [(k, b"2025-05-12T15:20:31" if k == "ce_time" else v) for k, v in headers]
+    with pytest.raises(SchemaError) as caught:
+        decode_record(orjson.dumps(body), headers)
+    assert caught.value.field == "time"  # the envelope's fields come before its data
+
+
+@pytest.mark.parametrize("tail", [b' , "id": "x"', b"]", b' {"a": 1}'])
+def test_a_value_with_trailing_text_is_not_json(order_event: Envelope[Any], tail: bytes) -> None:
+    _, value, headers = encode_record(order_event)
+    with pytest.raises(SchemaError) as caught:
+        decode_record(value + tail, headers)
+    assert caught.value.field == "data"
+
+
+def test_a_header_that_is_not_utf8_is_named_even_among_good_ones(
+    order_event: Envelope[Any],
+) -> None:
+    _, value, headers = encode_record(order_event)
+    with pytest.raises(SchemaError) as caught:
+        decode_record(value, [*headers, ("ce_traceparent", b"\xff")])
+    assert caught.value.field == "headers.ce_traceparent"
+
+
+def test_a_sealed_record_with_a_bad_field_names_it_like_one_in_clear(
+    order_event: Envelope[Any],
+) -> None:
+    keys = KeyRing.generate()
+    _, value, headers = encode_record(order_event, keys=keys)
+    body = orjson.loads(value)
+    del body["currency"]
+    with pytest.raises(SchemaError) as caught:
+        decode_record(orjson.dumps(body), headers, keys=keys)
+    assert caught.value.field == "data.currency"
+    assert decode_record(value, headers, keys=keys) == order_event
