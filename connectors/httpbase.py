@@ -77,6 +77,7 @@ class HttpConnector:
         self.token = token
         self.retry = retry or RetryPolicy()
         self.budget = budget
+        self.calls = 0  # requests sent (each attempt, tokens aside): what the vendor counts
         self._sleep = sleep
         self.client = httpx.AsyncClient(
             base_url=base_url,
@@ -217,6 +218,7 @@ class HttpConnector:
             await self.budget.acquire()
         headers = dict(self.auth_headers(token)) if token is not None else {}
         headers.update(kwargs["headers"] or {})
+        self.calls += 1
         try:
             return await self.client.request(method, url, **{**kwargs, "headers": headers})
         except httpx.TransportError as exc:
