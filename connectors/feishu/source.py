@@ -55,25 +55,37 @@ class CatchUpMemory:
     Attributes:
         listed_to: Upper end (ms) of the last listing; None before the first full pass.
         open: Instances seen not yet final (code → filed ms): fetched again every pass.
+        settled: Instances seen final that the next listing may show again (code → filed
+            ms): not fetched again until a full pass.
         full_at: Monotonic time of the last full pass.
     """
 
     listed_to: int | None = None
     open: dict[str, int] = field(default_factory=dict)
+    settled: dict[str, int] = field(default_factory=dict)
     full_at: float = 0.0
 
     def full_due(self, rescan: timedelta, now: float) -> bool:
         """True when the next pass must list and fetch the whole lookback again."""
         return self.listed_to is None or now - self.full_at >= rescan.total_seconds()
 
-    def learn(self, details: Sequence[InstanceDetail], asked: Sequence[str], upper: int) -> None:
-        """Remember a pass's outcome (call once its records were handed on)."""
+    def learn(
+        self, details: Sequence[InstanceDetail], asked: Sequence[str], *, upper: int, margin: int
+    ) -> None:
+        """Remember a pass's outcome (call once its records were handed on).
+
+        ``upper`` is where the listing ended; the next one starts ``margin`` ms before it.
+        """
         for code in asked:
-            self.open.pop(code, None)  # vanished, or final: re-read only on a full pass
+            self.open.pop(code, None)  # vanished, or final
         for detail in details:
-            if detail.status not in FINAL_STATUSES:
-                self.open[detail.instance_code] = _ms(detail.start_time)
+            filed = _ms(detail.start_time)
+            if detail.status in FINAL_STATUSES:
+                self.settled[detail.instance_code] = filed
+            else:
+                self.open[detail.instance_code] = filed
         self.listed_to = upper
+        self.settled = {c: f for c, f in self.settled.items() if f >= upper - margin}
 
 
 def _ms(moment: datetime) -> int:
@@ -146,9 +158,9 @@ async def read_catch_up(
     since = state.since(options.overlap)
     start = oldest = _ms((since if since is not None else upper) - options.lookback)
     full = memory is None or memory.full_due(options.rescan, time.monotonic())
+    margin = int((options.overlap + 2 * _SKEW).total_seconds() * 1000)
     if not full and memory is not None and memory.listed_to is not None:
         # Only instances filed since the last listing are new; the open ones may have moved.
-        margin = int((options.overlap + 2 * _SKEW).total_seconds() * 1000)
         start = max(start, memory.listed_to - margin)
     codes: list[str] = []
     for approval_code in options.approval_codes:
@@ -157,6 +169,7 @@ async def read_catch_up(
         ):
             codes.extend(page)
     if memory is not None and not full:
+        codes = [code for code in codes if code not in memory.settled]
         codes.extend(code for code, filed in memory.open.items() if filed >= oldest)
     asked = list(dict.fromkeys(codes))
     details = await _details(client, asked, concurrency=options.concurrency)
@@ -175,7 +188,7 @@ async def read_catch_up(
     ]
     yield records, batch.state
     if memory is not None:  # the records were handed on: what they say is now known
-        memory.learn(details, asked, _ms(upper + _SKEW))
+        memory.learn(details, asked, upper=_ms(upper + _SKEW), margin=margin)
         if full:
             memory.full_at = time.monotonic()
         memory.open = {c: f for c, f in memory.open.items() if f >= oldest}
