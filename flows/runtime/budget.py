@@ -18,12 +18,26 @@ import orjson
 from bizbus.flows.runtime.kafka_config import KafkaTarget
 from bizbus.flows.runtime.trace import read_topics
 
-__all__ = ["BUDGET_KEY_PREFIX", "ApiBudget", "Cadence", "budget_key", "read_budgets"]
+__all__ = [
+    "BUDGET_KEY_PREFIX",
+    "CURSOR_TABLE",
+    "ApiBudget",
+    "Cadence",
+    "budget_key",
+    "cursor_changelog",
+    "read_budgets",
+]
 
 DAY_S = 86_400.0
 SLOT_S = 300.0
 BUDGET_KEY_PREFIX = "~budget."
+CURSOR_TABLE = "poll-cursors"
 PACE_FROM = 0.5  # share of the budget spent from which polls are spread over the window
+
+
+def cursor_changelog(app_id: str) -> str:
+    """Return the changelog topic faust keeps the poller's cursor table (and ledgers) in."""
+    return f"{app_id}-{CURSOR_TABLE}-changelog"
 
 
 def budget_key(system: str) -> str:

@@ -28,7 +28,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import IntegrationError
-from bizbus.flows.runtime.budget import ApiBudget, Cadence, budget_key
+from bizbus.flows.runtime.budget import CURSOR_TABLE, ApiBudget, Cadence, budget_key
 from bizbus.flows.runtime.deadletter import safe_reason
 from bizbus.flows.runtime.faust_glue import dead_letter_sender
 from bizbus.flows.runtime.faust_stage import FaustStage
@@ -189,7 +189,7 @@ class Poller:
             partitions=self.partitions,
             internal=True,
         )
-        self.cursors = app.Table("poll-cursors", default=None, partitions=self.partitions)
+        self.cursors = app.Table(CURSOR_TABLE, default=None, partitions=self.partitions)
         fastest = min(self.interval_of(feed) for feed in self.feeds.values())
         systems = self.systems()
 
