@@ -99,6 +99,8 @@ class Poller:
         idle_s: Longest interval per system once idle; `interval_s` for a system not named.
         budgets: Daily API budget per system (None or absent: unlimited, still counted).
         spent: Calls this process made to a system so far.
+        clock: Monotonic seconds (cadences, pacing); wall: Unix seconds (the ledgers). Tests
+            pass their own.
     """
 
     def __init__(
@@ -113,6 +115,8 @@ class Poller:
         idle_s: Mapping[str, float] | None = None,
         budgets: Mapping[str, int | None] | None = None,
         spent: Spent = _no_calls,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self._ticks_topic = ticks_topic
@@ -123,6 +127,8 @@ class Poller:
         self.idle_s = dict(idle_s or {})
         self.budgets = dict(budgets or {})
         self.spent = spent
+        self.clock = clock
+        self.wall = wall
         self.feeds: dict[str, Feed] = {}
         self.cadences: dict[str, Cadence] = {}  # by poll unit (feed name or batch name)
         self._last_poll_ms: dict[str, int] = {}
@@ -172,7 +178,7 @@ class Poller:
 
     def hurry(self, system: str) -> None:
         """Poll `system`'s feeds fast again (a push hint, or a write made to it)."""
-        now = time.monotonic()
+        now = self.clock()
         for feed in self.feeds.values():
             if feed.system == system:
                 self.cadence(feed).hurry(now)
@@ -194,7 +200,7 @@ class Poller:
         systems = self.systems()
 
         async def send_ticks() -> None:
-            stamp = str(int(time.time() * 1000)).encode()
+            stamp = str(int(self.wall() * 1000)).encode()
             for system in systems:
                 await ticks.send(key=system.encode(), value=stamp)
 
@@ -242,14 +248,14 @@ class Poller:
         if calls <= 0 or self.cursors is None:
             return
         ledger = self.ledger(system)
-        ledger.record(time.time(), calls)
+        ledger.record(self.wall(), calls)
         self.cursors[budget_key(system)] = ledger.to_json()
 
     async def _on_tick(self, system: str, sent_ms: int) -> None:
         if sent_ms < self._last_poll_ms.get(system, 0):
             return  # a tick that queued up behind a poll that already ran
-        self._last_poll_ms[system] = int(time.time() * 1000)
-        now = time.monotonic()
+        self._last_poll_ms[system] = int(self.wall() * 1000)
+        now = self.clock()
         due = [f for f in self.feeds.values() if f.system == system and self.cadence(f).is_due(now)]
         if not due or not self._budget_allows(system, now):
             return
@@ -259,12 +265,12 @@ class Poller:
         await asyncio.gather(*(self._poll_unit(feeds) for feeds in units.values()))
         calls = self._unreported(system)
         self._add_calls(system, calls)
-        pace = self.ledger(system).pace_s(time.time())
-        self._held_until[system] = time.monotonic() + min(pace * max(calls, 1), 86_400.0)
+        pace = self.ledger(system).pace_s(self.wall())
+        self._held_until[system] = self.clock() + min(pace * max(calls, 1), 86_400.0)
 
     def _budget_allows(self, system: str, now: float) -> bool:
         ledger = self.ledger(system)
-        wall = time.time()
+        wall = self.wall()
         spent, limit = ledger.spent(wall), ledger.limit
         if not ledger.allows(wall, 1):
             when = time.strftime("%H:%M UTC", time.gmtime(ledger.frees_at(wall)))
@@ -302,7 +308,7 @@ class Poller:
             except Exception as error:
                 log.exception("batched read of %s failed: %s", batch.name, safe_reason(error))
         found = await asyncio.gather(*(self._on_feed(feed) for feed in feeds))
-        cadence.polled(time.monotonic(), found=any(found))
+        cadence.polled(self.clock(), found=any(found))
 
     async def _on_feed(self, feed: Feed) -> bool:
         published = 0
