@@ -187,7 +187,7 @@ class FaustRuntime:
             FeedProgress(
                 poller.ticks_topic(),
                 lambda: poller.feeds,
-                lambda: poller.passes,
+                poller.settled,
                 poller.tick_partition,
             )
             if poller.feeds

@@ -137,9 +137,14 @@ class Poller:
         self._throttled: dict[str, str] = {}  # what the log last said, by system
         self.polled = 0
         self.passes: Counter[str] = Counter()  # poll passes finished (or failed) per feed
+        self.held: set[str] = set()  # feeds whose system the budget kept from polling
         self.ledgers: dict[str, ApiBudget] = {}  # as last seen by this worker, by system
         self.cursors: Any = None
         self._ticks: Any = None
+
+    def settled(self) -> dict[str, int]:
+        """Passes per feed for readiness: a feed the budget holds back counts as polled once."""
+        return {name: self.passes[name] or int(name in self.held) for name in self.feeds}
 
     def ticks_topic(self) -> str:
         """Return the name of the internal topic the leader sends poll ticks to."""
@@ -257,7 +262,10 @@ class Poller:
         self._last_poll_ms[system] = int(self.wall() * 1000)
         now = self.clock()
         due = [f for f in self.feeds.values() if f.system == system and self.cadence(f).is_due(now)]
-        if not due or not self._budget_allows(system, now):
+        if not due:
+            return
+        if not self._budget_allows(system, now):
+            self.held.update(feed.name for feed in due)
             return
         units: dict[str, list[Feed]] = {}
         for feed in due:
