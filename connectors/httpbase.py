@@ -94,6 +94,7 @@ class HttpConnector:
         self.observer = observer
         self.retry = retry or RetryPolicy()
         self.budget = budget
+        self.calls = 0  # requests sent (each attempt, tokens aside): what the vendor counts
         self._sleep = sleep
         self.client = httpx.AsyncClient(
             base_url=base_url,
@@ -245,6 +246,7 @@ class HttpConnector:
             await self.budget.acquire()
         headers = dict(self.auth_headers(token)) if token is not None else {}
         headers.update(kwargs["headers"] or {})
+        self.calls += 1
         sent = time.monotonic()
         status: int | None = None
         try:

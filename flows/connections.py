@@ -8,7 +8,7 @@ message naming the bad setting. Flows ask by role, with the type they need.
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import TypeVar, overload
+from typing import TypeVar, cast, overload
 
 from bizbus.connectors.errors import ConfigError
 from bizbus.connectors.feishu import FeishuConnector
@@ -83,6 +83,11 @@ class Connections:
                 f"{self.choice.dialect(role).name} builds a {type(connector).__name__}"
             )
         return connector
+
+    def calls(self, role: str) -> int:
+        """Return the API calls the connector of `role` sent so far (0 when never opened)."""
+        connector = self._open.get(cast(Role, role))
+        return int(getattr(connector, "calls", 0)) if connector is not None else 0
 
     async def crm(self) -> SalesforceConnector:
         """Return the CRM connector; the flows that ask for it speak Salesforce."""

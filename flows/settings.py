@@ -97,7 +97,40 @@ class RuntimeSettings(BaseSettings):
         description="Prefix of every topic we use (e.g. `staging.`), to share one cluster.",
     )
     poll_interval_s: float = Field(
-        default=2.0, gt=0, description="Seconds between two polls of each CRM/ERP change feed."
+        default=2.0,
+        gt=0,
+        description="Seconds between two polls of a change feed that just found changes (the "
+        "fast interval); each empty poll doubles it, up to the system's idle interval.",
+    )
+    crm_poll_idle_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest interval between two polls of the CRM once idle (all CRM feeds "
+        "are read in one Composite call: 720 calls a day).",
+    )
+    erp_poll_idle_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Longest interval between two polls of each ERP feed once idle (one call "
+        "per feed: 144 a day each).",
+    )
+    oa_poll_idle_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Longest interval between two OA catch-up polls once idle (callbacks "
+        "carry the changes; the catch-up is the safety net).",
+    )
+    crm_daily_api_budget: int = Field(
+        default=20_000,
+        ge=0,
+        description="API calls bizbus may spend on the CRM per rolling 24 h (0: no limit). "
+        "Polling slows from half of it and stops at it; writes count but are never refused.",
+    )
+    erp_daily_api_budget: int = Field(
+        default=0, ge=0, description="API calls per rolling 24 h on the ERP (0: no limit)."
+    )
+    oa_daily_api_budget: int = Field(
+        default=0, ge=0, description="API calls per rolling 24 h on the OA (0: no limit)."
     )
     poll_partitions: int = Field(
         default=4,
@@ -114,6 +147,14 @@ class RuntimeSettings(BaseSettings):
         description="Comma-separated stages (agent names; `poll` = the change-feed poller) this "
         "worker runs, e.g. to benchmark one stage; empty: every stage of its flows.",
     )
+
+    def poll_idle_s(self, system: str) -> float:
+        """Return the idle poll interval of `system` (crm, erp or oa)."""
+        return float(getattr(self, f"{system}_poll_idle_s"))
+
+    def daily_api_budget(self, system: str) -> int | None:
+        """Return the daily API budget of `system` (crm, erp or oa), None when unlimited."""
+        return int(getattr(self, f"{system}_daily_api_budget")) or None
 
     def selected_stages(self) -> frozenset[str] | None:
         """Return the stage names `stages` selects, or None when it selects them all."""

@@ -14,7 +14,7 @@ from bizbus.connectors.salesforce import SalesforceConnector
 from bizbus.flows.context import Systems
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import ReadChanges
+from bizbus.flows.runtime.spec import Batch, ReadChanges
 from bizbus.schemas import (
     Envelope,
     KeyRing,
@@ -61,6 +61,16 @@ def crm_feed(connections: Systems, entity: str) -> ReadChanges:
             yield record
 
     return read
+
+
+def crm_batch(connections: Systems, entity: str) -> Batch:
+    """Return the batch every CRM feed belongs to: one Composite call reads all of them."""
+
+    async def prefetch(since: Mapping[str, Cursor | None]) -> None:
+        crm = await connections.crm()
+        await crm.prefetch_changes(since)
+
+    return Batch("crm-composite", entity, prefetch)
 
 
 def erp_feed(connections: Systems, model: str) -> ReadChanges:

@@ -18,7 +18,7 @@ from bizbus.connectors.feishu.client import FeishuClient
 from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail
 from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
 from bizbus.connectors.feishu.settings import FeishuSettings
-from bizbus.connectors.feishu.source import CatchUpOptions, read_catch_up
+from bizbus.connectors.feishu.source import CatchUpMemory, CatchUpOptions, read_catch_up
 from bizbus.connectors.webhooks import FeishuEventVerifier, ReplayCache, ReplayStore
 
 __all__ = ["FeishuConnector"]
@@ -59,6 +59,7 @@ class FeishuConnector(FeishuClient):
         )
         self.receiver = FeishuWebhookReceiver(verifier, approval_codes=settings.approval_codes)
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._catch_up = CatchUpMemory()
 
     async def ping(self, approval_code: str | None = None) -> None:
         """One cheap authenticated call (reads the first configured definition)."""
@@ -95,6 +96,7 @@ class FeishuConnector(FeishuClient):
             overlap=timedelta(seconds=s.catchup_overlap_s),
             page_size=s.page_size,
             concurrency=s.detail_concurrency,
+            rescan=timedelta(seconds=s.catchup_rescan_s),
         )
 
     def changes(
@@ -104,9 +106,12 @@ class FeishuConnector(FeishuClient):
 
         One poll to now, then stop (``follow=True``: poll every ``poll_interval_s`` forever).
         Resuming re-reads ``catchup_overlap_s`` before ``since`` (at-least-once); within one
-        iterator an instance repeats only when its detail changed. Commit ``record.cursor``
-        once its event is acked. The cursors share the callback records' axis, so either may
-        resume the other.
+        iterator an instance repeats only when its detail changed. The connector remembers its
+        last listing and the instances still open, so after its first pass a pass lists only
+        newly filed instances and fetches only those and the open ones, with a full pass every
+        ``catchup_rescan_s`` (a revert of a decided instance missed by the callbacks). Commit
+        ``record.cursor`` once its event is acked. The cursors share the callback records'
+        axis, so either may resume the other.
 
         Raises:
             SchemaError: ``entity`` is not ``approval_instance``.
@@ -115,7 +120,7 @@ class FeishuConnector(FeishuClient):
             raise SchemaError(f"feishu: no catch-up feed for {entity!r}, only {INSTANCE_ENTITY!r}")
         options = self.catch_up_options()
         return follow_polls(
-            lambda state: read_catch_up(self, state, options=options),
+            lambda state: read_catch_up(self, state, options=options, memory=self._catch_up),
             PollState.resume(since),
             follow=follow,
             interval=self.settings.poll_interval_s,

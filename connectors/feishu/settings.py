@@ -69,6 +69,12 @@ class FeishuSettings(ConnectorSettings):
         description="seconds before the cursor whose started instances catch-up re-reads "
         "(instances decided later than this after filing are missed by catch-up)",
     )
+    catchup_rescan_s: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="seconds between full catch-up passes (every instance of the lookback "
+        "fetched again); in between, a pass fetches only new and still-open instances",
+    )
     catchup_overlap_s: float = Field(
         300.0, ge=0, description="seconds each catch-up poll re-reads before its cursor (>= 0)"
     )

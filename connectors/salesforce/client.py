@@ -161,6 +161,13 @@ class SalesforceClient(HttpConnector):
         resource = "queryAll" if include_deleted else "query"
         body = await self._json("GET", f"{self.prefix}/{resource}", params={"q": soql},
                                 headers=headers)  # fmt: skip
+        async for page in self.pages_from(body, headers=headers):
+            yield page
+
+    async def pages_from(
+        self, body: dict[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yield the pages of a query answer already read (e.g. in a Composite call) onward."""
         while True:
             records = body.get("records") or []
             yield [_strip(record) for record in records if isinstance(record, dict)]

@@ -4,23 +4,34 @@ Each poll reads ``SystemModstamp >= watermark - overlap ORDER BY SystemModstamp,
 then continues by keyset (``(SystemModstamp, Id) > last row``) until a short batch, so a burst
 sharing one millisecond never stalls the feed; ``next_poll`` drops rows already emitted unless
 their content changed (two writes in one ms). Orders carry their items under ``OrderItems``.
+A poll's first batch may come ready from ``Prefetched`` (one Composite call for every feed).
 """
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bizbus.connectors.base import Cursor, PollState, SourceRecord
+from bizbus.connectors.errors import ConnectorError
 from bizbus.connectors.feeds import poll_pages
 from bizbus.connectors.salesforce.client import SalesforceClient
 from bizbus.connectors.salesforce.objects import ObjectSpec
 from bizbus.connectors.salesforce.soql import format_soql, parse_datetime, select
 
-__all__ = ["FeedOptions", "attach_order_items", "position", "read_poll"]
+__all__ = [
+    "FeedOptions",
+    "Prefetched",
+    "attach_order_items",
+    "first_query",
+    "position",
+    "read_poll",
+]
 
 _IN_CHUNK = 100  # ids per "OrderId IN (...)": keeps the query URL far below Salesforce's 16 KB
 EchoHint = Callable[[dict[str, Any]], str | None]
+Answer = dict[str, Any] | ConnectorError
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +49,42 @@ class FeedOptions:
     page_size: int = 200
     include_deleted: bool = True
     echo_field: str = ""
+
+
+class Prefetched:
+    """First batches read ahead in one Composite call, each taken once by the poll asking it.
+
+    Keyed by the exact SOQL text, so a poll only ever takes the answer to its own query; an
+    answer not taken within ``ttl_s`` (or before the next prefetch) is dropped, never served.
+    """
+
+    def __init__(self, ttl_s: float = 30.0) -> None:
+        self.ttl_s = ttl_s
+        self._answers: dict[str, tuple[float, Answer]] = {}
+
+    def keep(self, answers: Mapping[str, Answer]) -> None:
+        """Replace what is kept by `answers` (SOQL → first page, or that query's error)."""
+        now = time.monotonic()
+        self._answers = {soql: (now, answer) for soql, answer in answers.items()}
+
+    def take(self, soql: str) -> Answer | None:
+        """Return (and forget) the answer kept for `soql`, or None."""
+        kept = self._answers.pop(soql, None)
+        if kept is None or time.monotonic() - kept[0] > self.ttl_s:
+            return None
+        return kept[1]
+
+
+def first_query(spec: ObjectSpec, state: PollState, options: FeedOptions) -> str:
+    """The SOQL of the first batch of a poll from `state` (what ``read_poll`` will ask)."""
+    return _page_soql(spec, options, state.since(options.overlap), None)
+
+
+def _page_soql(
+    spec: ObjectSpec, options: FeedOptions, since: datetime | None, after: Cursor | None
+) -> str:
+    return select(spec.name, spec.feed_fields(options.echo_field), where=_window(since, after),
+                  order_by=("SystemModstamp", "Id"), limit=options.page_size)  # fmt: skip
 
 
 def position(row: dict[str, Any]) -> Cursor:
@@ -64,6 +111,7 @@ async def read_poll(
     *,
     options: FeedOptions,
     echo: EchoHint,
+    prefetched: Prefetched | None = None,
 ) -> AsyncIterator[tuple[list[SourceRecord], PollState]]:
     """One poll of a feed, batch by batch: the new records and the state after them.
 
@@ -73,16 +121,20 @@ async def read_poll(
         state: State after the previous poll (``PollState.resume(cursor)`` on start).
         options: Overlap, batch size, deletions, echo field.
         echo: Turns a row into its echo hint (``SourceRecord.client``).
+        prefetched: First batches read ahead; the poll's own is taken from there if present.
 
     Yields:
         The records to emit (cursor order, cursors never decreasing) and the state after them.
     """
-    fields = spec.feed_fields(options.echo_field)
 
     async def page(since: datetime | None, after: Cursor | None) -> list[dict[str, Any]]:
-        soql = select(spec.name, fields, where=_window(since, after),
-                      order_by=("SystemModstamp", "Id"), limit=options.page_size)  # fmt: skip
-        return await client.query(soql, include_deleted=options.include_deleted)
+        soql = _page_soql(spec, options, since, after)
+        answer = prefetched.take(soql) if prefetched is not None and after is None else None
+        if answer is None:
+            return await client.query(soql, include_deleted=options.include_deleted)
+        if isinstance(answer, ConnectorError):
+            raise answer
+        return [row async for page in client.pages_from(answer) for row in page]
 
     pages = poll_pages(
         page, state, key=position, overlap=options.overlap, page_size=options.page_size

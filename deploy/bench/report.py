@@ -39,6 +39,8 @@ FIGURES = (
     Figure("P3", "per-hop latency of P1's stage at half its rate", "P3.base", "raw pipe"),
     Figure("P4", "backlog catch-up; SIGKILL → first output again", "P4.base", "raw pipe",
            "catch_up_events_per_s"),
+    Figure("I", "idle API calls per day at the default poll settings; CRM change → Kafka",
+           short="idle API calls/day, CRM"),
 )  # fmt: skip
 
 
@@ -92,6 +94,13 @@ class Results:
                 entry["baseline"]["rounds"] = self.samples[figure.baseline]
             entry["rounds"] = self.samples[figure.id]
             report[figure.id] = entry
+        if "I" in self.samples:
+            idle = self.median("I")
+            report["idle_calls_per_day"] = {
+                system: idle[f"idle_calls_per_day_{system}"]
+                for system in ("crm", "erp", "oa")
+                if f"idle_calls_per_day_{system}" in idle
+            }
         return report
 
     def table(self) -> Table:
@@ -179,4 +188,8 @@ _ROWS: dict[str, list[tuple[str, Show]]] = {
     "P2": [("", _erp)],
     "P3": [("", _rate("rate_per_s", "events/s")), ("  p50 / p99 / p99.9", _latency)],
     "P4": [("", _CATCH_UP), ("SIGKILL -> first output again", _resume)],
+    "I": [("", _rate("idle_calls_per_day_crm", "calls/day")),
+          ("idle API calls/day, ERP", _rate("idle_calls_per_day_erp", "calls/day")),
+          ("idle API calls/day, OA", _rate("idle_calls_per_day_oa", "calls/day")),
+          ("CRM change after idling -> Kafka", _rate("crm_change_to_kafka_ms", "ms"))],
 }  # fmt: skip

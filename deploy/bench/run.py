@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.status import Status
 
 from bizbus.connectors.errors import ConfigError
-from bizbus.deploy.bench import scenarios
+from bizbus.deploy.bench import idle, scenarios
 from bizbus.deploy.bench.erp import ErpSandbox
 from bizbus.deploy.bench.kafka_io import BenchStalledError
 from bizbus.deploy.bench.profile import ProfilerMissingError, own_time, py_spy, py_spy_path
@@ -52,6 +52,8 @@ class BenchOptions:
     latency_ms: float = 10.0
     as_json: bool = False
     profile: Path | None = None
+    idle_window_s: float = 300.0  # 0: skip the idle API-cost figure
+    idle_scale: float = 10.0
 
 
 class _Bench:
@@ -113,9 +115,25 @@ class _Bench:
         for number in range(1, self.rounds + 1):
             self.round_no = number
             await self.round(baseline_first=number % 2 == 1)
+        if self.options.idle_window_s > 0:
+            self.round_no = 0
+            await self.measure("I", idle.idle_calls(
+                self.stack, scale=self._idle_scale(), window_s=self._idle_window(),
+                progress=self.progress("idle API calls"),
+            ))  # fmt: skip
         if self.options.profile is not None:
             await self.profile(self.options.profile)
         return self.results
+
+    def _idle_scale(self) -> float:
+        return max(self.options.idle_scale, 40.0) if self.options.quick else self.options.idle_scale
+
+    def _idle_window(self) -> float:
+        return (
+            min(self.options.idle_window_s, 60.0)
+            if self.options.quick
+            else self.options.idle_window_s
+        )
 
     def _pairs(self) -> list[tuple[Step, Step]]:
         """Return each baseline with its figure, as steps to run in this round."""

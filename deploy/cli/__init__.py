@@ -11,6 +11,7 @@ import typer
 from bizbus.deploy.cli import (
     acl_cmd,
     bench_cmd,
+    budget_cmd,
     demo_cmd,
     deploy_cmd,
     dlq_cmd,
@@ -37,6 +38,7 @@ app.add_typer(deploy_cmd.app, name="deploy")
 app.add_typer(pii_cmd.app, name="pii")
 app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
+app.command("budget")(budget_cmd.budget)
 app.command("worker")(worker_cmd.worker)
 app.command("trace")(trace_cmd.trace_command)
 app.command("xref")(trace_cmd.xref)

@@ -35,6 +35,22 @@ def bench(
     latency_ms: Annotated[
         float, typer.Option(min=0, help="Latency the sandbox ERP adds to every API call.")
     ] = 10.0,
+    idle_window: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds the idle API-cost figure (I) counts calls, after the polls backed "
+            "off; 0 skips it (--quick: at most 30).",
+        ),
+    ] = 300.0,
+    idle_scale: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            help="Divide the default poll intervals by this for figure I (calls/day are "
+            "scaled back; --quick: at least 60).",
+        ),
+    ] = 10.0,
     profile: Annotated[
         Path | None,
         typer.Option(
@@ -45,8 +61,9 @@ def bench(
 ) -> None:
     """Measure the runtime beside raw baselines taken in the same run (DESIGN §5).
 
-    C0 raw pipe, P1 pure stage, H0 raw httpx, P2 ERP sink, P3 latency, P4 crash.
-    Starts Kafka (unless --bootstrap) and a sandbox ERP; stops them afterwards.
+    C0 raw pipe, P1 pure stage, H0 raw httpx, P2 ERP sink, P3 latency, P4 crash, I idle API
+    calls per day per system (`idle_calls_per_day` in --json). Starts Kafka (unless
+    --bootstrap) and the sandboxes; stops them afterwards.
     """
     try:
         require_server_extra()
@@ -63,5 +80,7 @@ def bench(
         latency_ms=latency_ms,
         as_json=as_json,
         profile=profile,
+        idle_window_s=idle_window,
+        idle_scale=idle_scale,
     )
     raise typer.Exit(run_bench(options))

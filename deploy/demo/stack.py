@@ -65,6 +65,8 @@ class DemoStack:
             "BIZBUS_DATADIR": str(self.run_dir / "worker"),
             "BIZBUS_WEB_PORT": str(self.web_port),
             "BIZBUS_POLL_INTERVAL_S": "0.5",
+            # The story is played back to back: idle polls stay close (see the README's budget).
+            **{f"BIZBUS_{system}_POLL_IDLE_S": "1.0" for system in ("CRM", "ERP", "OA")},
             **throwaway_key("demo")[1],  # the demo's data lives one run, and so does its key
         }
         self.worker = WorkerProcess(env, self.run_dir / "worker.log")

@@ -1,7 +1,8 @@
 """Assemble a sandbox server: its dialect routes plus the shared `/_sandbox/*` control API.
 
-Control API (never faulted): GET health; GET effects?since=N&object=X; GET/POST/DELETE faults
-(a FaultPlan as JSON); GET/POST clock ({"advance_s": n, "manual": bool}).
+Control API (never faulted): GET health; GET effects?since=N&object=X; GET requests?since=N
+(the request log: every API call, `{"total", "requests": [{"seq", "at", "method", "path"}]}`);
+GET/POST/DELETE faults (a FaultPlan as JSON); GET/POST clock ({"advance_s": n, "manual": bool}).
 """
 
 from collections.abc import Awaitable, Callable
@@ -52,6 +53,10 @@ def _control_routes(ctx: SandboxContext, injector: FaultInjector) -> list[BaseRo
         rows = ctx.store.effects(since=since, object_name=request.query_params.get("object"))
         return JSONResponse({"effects": rows})
 
+    async def requests(request: Request) -> Response:
+        since = int(request.query_params.get("since", "0"))
+        return JSONResponse({"total": injector.requests_seen, "requests": injector.requests(since)})
+
     async def faults(request: Request) -> Response:
         if request.method == "POST":
             injector.set_plan(FaultPlan.model_validate_json(await request.body()))
@@ -72,6 +77,7 @@ def _control_routes(ctx: SandboxContext, injector: FaultInjector) -> list[BaseRo
     return [
         Route("/_sandbox/health", health),
         Route("/_sandbox/effects", effects),
+        Route("/_sandbox/requests", requests),
         Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
     ]

@@ -1,18 +1,22 @@
 """Fault injection for sandbox servers: latency, 5xx rate, 429 + Retry-After, outages, scripts.
 
 Controlled over HTTP (`POST /_sandbox/faults`) or `BIZBUS_SANDBOX_<SYSTEM>_FAULTS` (JSON).
-`/_sandbox/*` control paths are never faulted, so tests can always repair a system.
+`/_sandbox/*` control paths are never faulted, so tests can always repair a system. The
+injector also keeps the request log (`GET /_sandbox/requests`): every API call it saw.
 """
 
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 CONTROL_PREFIX = "/_sandbox"
+REQUEST_LOG_SIZE = 100_000
 FaultBody = Callable[[int], tuple[bytes, str]]
 
 
@@ -46,6 +50,12 @@ class FaultInjector:
         self.body = body
         self.plan = FaultPlan()
         self._random = random.Random()  # noqa: S311 - fault sampling, not security
+        self.requests_seen = 0
+        self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        """Return the logged calls numbered above `since` (the newest `REQUEST_LOG_SIZE`)."""
+        return [entry for entry in self._log if entry["seq"] > since]
 
     def set_plan(self, plan: FaultPlan) -> None:
         """Replace the plan (and reseed when it carries a seed)."""
@@ -71,6 +81,11 @@ class FaultInjector:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
+        self.requests_seen += 1
+        self._log.append(
+            {"seq": self.requests_seen, "at": time.time(), "method": scope["method"],
+             "path": scope["path"]}
+        )  # fmt: skip
         if self.plan.latency_ms:
             await asyncio.sleep(self.plan.latency_ms / 1000)
         status = self._pick_fault()

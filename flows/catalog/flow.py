@@ -36,7 +36,16 @@ from bizbus.flows.context import FlowDeps
 from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
-from bizbus.flows.shared import CRM, ERP, captured, crm_feed, decode_as, erp_feed, follow_up
+from bizbus.flows.shared import (
+    CRM,
+    ERP,
+    captured,
+    crm_batch,
+    crm_feed,
+    decode_as,
+    erp_feed,
+    follow_up,
+)
 from bizbus.schemas import TOPICS, Envelope, Payload
 from bizbus.schemas.envelope import System
 
@@ -114,6 +123,7 @@ class CatalogFlow:
                     system,
                     f"src.{system}.{name}",
                     (erp_feed if system == "erp" else crm_feed)(self.deps.connections, obj),
+                    batch=crm_batch(self.deps.connections, obj) if system == "crm" else None,
                 )
                 for system, name, obj in FEEDS
             ),

@@ -26,6 +26,7 @@ from bizbus.flows.shared import (
     ERP,
     Owners,
     captured,
+    crm_batch,
     crm_feed,
     decode_as,
     follow_up,
@@ -63,7 +64,15 @@ class CustomersFlow:
                 ),
                 StageSpec("erp-customers", "cmd.erp.customer", self.on_customer, ERP | CRM),
             ),
-            feeds=(spec.Feed("crm.account", "crm", "src.crm.account", self.read_accounts),),
+            feeds=(
+                spec.Feed(
+                    "crm.account",
+                    "crm",
+                    "src.crm.account",
+                    self.read_accounts,
+                    batch=crm_batch(self.deps.connections, "Account"),
+                ),
+            ),
             emits=("biz.sales.account", "cmd.erp.customer", "biz.sales.customer"),
         )
 

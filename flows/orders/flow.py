@@ -35,6 +35,7 @@ from bizbus.flows.shared import (
     ERP,
     Owners,
     captured,
+    crm_batch,
     crm_feed,
     crm_order_deal,
     decode,
@@ -106,7 +107,8 @@ class OrdersFlow:
     def declare(self) -> Declaration:
         """Return the order feed, the five stages, the parking sweep and the parked view."""
         feed = spec.Feed("crm.order", "crm", "src.crm.order", self.read_orders,
-                    correlate=lambda record: crm_order_deal(record.id))  # fmt: skip
+                         correlate=lambda record: crm_order_deal(record.id),
+                         batch=crm_batch(self.deps.connections, "Order"))  # fmt: skip
         return Declaration(
             stages=(
                 StageSpec("crm-orders", "src.crm.order", self.on_order, CRM),

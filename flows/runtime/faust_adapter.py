@@ -53,6 +53,7 @@ from bizbus.schemas import TOPICS, KeyRing, encode_record, topic_for
 
 log = logging.getLogger("bizbus.runtime")
 POLL_STAGE = "poll"  # BIZBUS_STAGES' name for the change-feed poller
+SYSTEMS = ("crm", "erp", "oa")
 
 
 class Probes(Protocol):
@@ -120,7 +121,14 @@ class FaustRuntime:
             partitions=settings.poll_partitions,
             publish=self.publish,
             gates=self.gates,
+            idle_s={system: settings.poll_idle_s(system) for system in SYSTEMS},
+            budgets={system: settings.daily_api_budget(system) for system in SYSTEMS},
+            spent=self._calls,
         )
+
+    def _calls(self, system: str) -> int:
+        count = getattr(self.connections, "calls", None)
+        return int(count(system)) if callable(count) else 0
 
     def topic_name(self, logical: str) -> str:
         """Return the physical name of a catalog topic (with the configured prefix)."""
@@ -189,7 +197,7 @@ class FaustRuntime:
             FeedProgress(
                 poller.ticks_topic(),
                 lambda: poller.feeds,
-                lambda: poller.passes,
+                poller.settled,
                 poller.tick_partition,
             )
             if poller.feeds

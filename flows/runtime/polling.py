@@ -1,25 +1,34 @@
-"""Change-feed polling: the leader ticks each feed on its own interval, feeds poll concurrently.
+"""Change-feed polling: adaptive per feed, batched per call, within each system's API budget.
 
-A leader-only timer sends a tick, keyed by feed, to an internal topic whenever a feed is due;
-the ticks topic has several partitions, so the group spreads the feeds over its workers and
-each feed is polled by one worker only. The poll agent runs the feeds concurrently (per-key
-lanes: one poll at a time per feed, a slow feed holds no other): it reads the feed's changes
-since its cursor, publishes every record as a raw `src.*` event and, once the broker acked it,
-stores the record's cursor in a table co-partitioned with the ticks (changelogged: a restarted
-or rebalanced worker resumes where the last acked record left off). Ticks that queued up while
-a poll ran are skipped. A failing poll is logged and retried on the next tick.
+The leader ticks each system on the fast interval to an internal topic keyed by system; the
+ticks topic has several partitions, so the group spreads the systems over its workers and each
+system is polled by one worker only. On a tick the owner polls the system's due units (a feed,
+or the feeds one call reads: the CRM's Composite request) concurrently; a unit that found
+changes polls again after the fast interval, an empty one doubles its interval up to the
+system's idle interval. Every record is published as a raw `src.*` event and, once the broker
+acked it, its cursor is stored in a table co-partitioned with the ticks (changelogged: a
+restarted or rebalanced worker resumes where the last acked record left off).
+
+API budget: every worker reports the calls its connectors made (`spent:<n>` on the same
+topic, keyed by system) and the owner adds them to the system's rolling 24 h ledger, kept in
+the cursor table. Polls stop before the ledger would pass the budget and are spread out once
+half of it is spent; writes are counted, never refused. A failing poll is logged and retried.
 """
 
+import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from aiokafka.partitioner import DefaultPartitioner
 
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import IntegrationError
+from bizbus.flows.runtime.budget import CURSOR_TABLE, ApiBudget, Cadence, budget_key
 from bizbus.flows.runtime.deadletter import safe_reason
 from bizbus.flows.runtime.faust_glue import dead_letter_sender
 from bizbus.flows.runtime.faust_stage import FaustStage
@@ -32,8 +41,11 @@ from bizbus.schemas import Envelope, SourceRecordCapturedV1, make_event
 
 log = logging.getLogger("bizbus.polling")
 CORRELATION_NAMESPACE = uuid.UUID("6f1c1f6e-5b43-4c1e-9a55-1b1f4f0c0b15")
+SPENT = b"spent:"
 
 System = Literal["crm", "erp", "oa"]
+Spent = Callable[[str], int]
+"""Calls this process made to a system so far (its connectors' own count; 0 if never opened)."""
 
 
 def correlation_id(kind: str, key: str) -> str:
@@ -71,16 +83,25 @@ def raw_event(
     )
 
 
+def _no_calls(_: str) -> int:
+    return 0
+
+
 class Poller:
-    """Owns the feeds, the tick timer, the poll agent and the cursor table.
+    """Owns the feeds, the tick timer, the poll agent, the cursor table and the API ledgers.
 
     Args:
         app: The faust App to declare them on.
         ticks_topic: The internal topic of the leader's ticks (with the topic prefix).
-        interval_s: Seconds between two polls of a feed that names no interval of its own.
-        partitions: Partitions of the ticks topic and the cursor table (feeds spread over them).
+        interval_s: The fast interval: seconds between polls of a feed that just found changes.
+        partitions: Partitions of the ticks topic and the cursor table (systems spread over them).
         publish: Sends one event and waits for the broker's ack.
         gates: The worker's system gates (the poll agent's guard needs them; polls never raise).
+        idle_s: Longest interval per system once idle; `interval_s` for a system not named.
+        budgets: Daily API budget per system (None or absent: unlimited, still counted).
+        spent: Calls this process made to a system so far.
+        clock: Monotonic seconds (cadences, pacing); wall: Unix seconds (the ledgers). Tests
+            pass their own.
     """
 
     def __init__(
@@ -92,6 +113,11 @@ class Poller:
         partitions: int,
         publish: Publish,
         gates: Gates,
+        idle_s: Mapping[str, float] | None = None,
+        budgets: Mapping[str, int | None] | None = None,
+        spent: Spent = _no_calls,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self._ticks_topic = ticks_topic
@@ -99,12 +125,27 @@ class Poller:
         self.partitions = partitions
         self.publish = publish
         self.gates = gates
+        self.idle_s = dict(idle_s or {})
+        self.budgets = dict(budgets or {})
+        self.spent = spent
+        self.clock = clock
+        self.wall = wall
         self.feeds: dict[str, Feed] = {}
-        self._due: dict[str, float] = {}
+        self.cadences: dict[str, Cadence] = {}  # by poll unit (feed name or batch name)
         self._last_poll_ms: dict[str, int] = {}
+        self._reported: Counter[str] = Counter()  # calls already added to some ledger
+        self._held_until: dict[str, float] = {}  # budget pacing, by system (monotonic)
+        self._throttled: dict[str, str] = {}  # what the log last said, by system
         self.polled = 0
         self.passes: Counter[str] = Counter()  # poll passes finished (or failed) per feed
+        self.held: set[str] = set()  # feeds whose system the budget kept from polling
+        self.ledgers: dict[str, ApiBudget] = {}  # as last seen by this worker, by system
         self.cursors: Any = None
+        self._ticks: Any = None
+
+    def settled(self) -> dict[str, int]:
+        """Passes per feed for readiness: a feed the budget holds back counts as polled once."""
+        return {name: self.passes[name] or int(name in self.held) for name in self.feeds}
 
     def ticks_topic(self) -> str:
         """Return the name of the internal topic the leader sends poll ticks to."""
@@ -114,46 +155,75 @@ class Poller:
         """Register a feed (call before `register`)."""
         self.feeds[feed.name] = feed
 
+    def systems(self) -> list[str]:
+        """Return the systems with at least one feed."""
+        return sorted({feed.system for feed in self.feeds.values()})
+
     def tick_partition(self, name: str) -> int:
-        """Return the ticks partition the ticks of feed `name` go to (the producer's choice)."""
+        """Return the ticks partition of feed (or system) `name`: its system's partition."""
+        feed = self.feeds.get(name)
+        key = feed.system if feed is not None else name
         partitions = list(range(self.partitions))
-        return int(DefaultPartitioner()(name.encode(), partitions, partitions))
+        return int(DefaultPartitioner()(key.encode(), partitions, partitions))
 
     def interval_of(self, feed: Feed) -> float:
-        """Return the seconds between two polls of `feed`."""
+        """Return the fast interval of `feed` (after a poll that found changes)."""
         return feed.interval_s if feed.interval_s is not None else self.interval_s
 
+    def unit_of(self, feed: Feed) -> str:
+        """Return the poll unit of `feed`: its batch, or itself."""
+        return f"{feed.system}:{feed.batch.name}" if feed.batch is not None else feed.name
+
+    def cadence(self, feed: Feed) -> Cadence:
+        """Return the cadence of `feed`'s poll unit (made on first use: due at once)."""
+        unit = self.unit_of(feed)
+        if unit not in self.cadences:
+            fast = self.interval_of(feed)
+            self.cadences[unit] = Cadence(fast, self.idle_s.get(feed.system, fast))
+        return self.cadences[unit]
+
+    def hurry(self, system: str) -> None:
+        """Poll `system`'s feeds fast again (a push hint, or a write made to it)."""
+        now = self.clock()
+        for feed in self.feeds.values():
+            if feed.system == system:
+                self.cadence(feed).hurry(now)
+
     def register(self) -> None:
-        """Declare the ticks topic, cursor table, timer and agent (once all feeds are added)."""
+        """Declare the ticks topic, cursor table, timers and agent (once all feeds are added)."""
         if not self.feeds:
             return
         app = self.app
-        ticks = app.topic(
+        ticks = self._ticks = app.topic(
             self.ticks_topic(),
             key_serializer="raw",
             value_serializer="raw",
             partitions=self.partitions,
             internal=True,
         )
-        self.cursors = app.Table("poll-cursors", default=None, partitions=self.partitions)
-        every = max(0.05, min(self.interval_of(feed) for feed in self.feeds.values()) / 2)
+        self.cursors = app.Table(CURSOR_TABLE, default=None, partitions=self.partitions)
+        fastest = min(self.interval_of(feed) for feed in self.feeds.values())
+        systems = self.systems()
 
-        async def send_due_ticks() -> None:
-            now = time.monotonic()
-            stamp = str(int(time.time() * 1000)).encode()
-            for name, feed in self.feeds.items():
-                if self._due.get(name, 0.0) <= now:
-                    self._due[name] = now + self.interval_of(feed)
-                    await ticks.send(key=name.encode(), value=stamp)
+        async def send_ticks() -> None:
+            stamp = str(int(self.wall() * 1000)).encode()
+            for system in systems:
+                await ticks.send(key=system.encode(), value=stamp)
 
-        app.timer(every, on_leader=True)(send_due_ticks)
+        async def report_calls() -> None:
+            for system in systems:
+                if calls := self._unreported(system):
+                    await ticks.send(key=system.encode(), value=SPENT + str(calls).encode())
+
+        app.timer(max(0.05, fastest / 2), on_leader=True)(send_ticks)
+        app.timer(max(1.0, fastest))(report_calls)  # every worker: its sinks' calls count too
         guard = StageGuard(
             "poll", systems=frozenset(), gates=self.gates, holds=None,
             dead_letter=dead_letter_sender(app),
         )  # fmt: skip
         stage = FaustStage(
             app, self.ticks_topic(), guard, self._on_tick_record,
-            max_in_flight=len(self.feeds), high_water=4 * len(self.feeds) + 64,
+            max_in_flight=len(systems) + 1, high_water=4 * len(self.feeds) + 64,
         )  # fmt: skip
 
         async def poll(stream: Any) -> None:
@@ -161,31 +231,119 @@ class Poller:
 
         app.agent(ticks, name="poll")(poll)
 
-    async def _on_tick_record(self, record: RawRecord) -> None:
-        await self._on_tick((record.key or b"").decode(), int(record.value or b"0"))
+    def _unreported(self, system: str) -> int:
+        calls = self.spent(system) - self._reported[system]
+        self._reported[system] += max(0, calls)
+        return max(0, calls)
 
-    async def _on_tick(self, name: str, sent_ms: int) -> None:
-        feed = self.feeds.get(name)
-        if feed is None or sent_ms < self._last_poll_ms.get(name, 0):
-            return  # unknown feed, or a tick that queued up behind a poll that already ran
-        self._last_poll_ms[name] = int(time.time() * 1000)
+    async def _on_tick_record(self, record: RawRecord) -> None:
+        system, value = (record.key or b"").decode(), record.value or b"0"
+        if value.startswith(SPENT):
+            self._add_calls(system, int(value.removeprefix(SPENT) or b"0"))
+        else:
+            await self._on_tick(system, int(value))
+
+    def ledger(self, system: str) -> ApiBudget:
+        """Return `system`'s ledger as stored in the cursor table (this worker owns `system`)."""
+        stored = self.cursors.get(budget_key(system)) if self.cursors is not None else None
+        ledger = ApiBudget.from_json(stored, limit=self.budgets.get(system))
+        self.ledgers[system] = ledger
+        return ledger
+
+    def _add_calls(self, system: str, calls: int) -> None:
+        if calls <= 0 or self.cursors is None:
+            return
+        ledger = self.ledger(system)
+        ledger.record(self.wall(), calls)
+        self.cursors[budget_key(system)] = ledger.to_json()
+
+    async def _on_tick(self, system: str, sent_ms: int) -> None:
+        if sent_ms < self._last_poll_ms.get(system, 0):
+            return  # a tick that queued up behind a poll that already ran
+        self._last_poll_ms[system] = int(self.wall() * 1000)
+        now = self.clock()
+        due = [f for f in self.feeds.values() if f.system == system and self.cadence(f).is_due(now)]
+        if not due:
+            return
+        if not self._budget_allows(system, now):
+            self.held.update(feed.name for feed in due)
+            return
+        units: dict[str, list[Feed]] = {}
+        for feed in due:
+            units.setdefault(self.unit_of(feed), []).append(feed)
+        await asyncio.gather(*(self._poll_unit(feeds) for feeds in units.values()))
+        calls = self._unreported(system)
+        self._add_calls(system, calls)
+        pace = self.ledger(system).pace_s(self.wall())
+        self._held_until[system] = self.clock() + min(pace * max(calls, 1), 86_400.0)
+
+    def _budget_allows(self, system: str, now: float) -> bool:
+        ledger = self.ledger(system)
+        wall = self.wall()
+        spent, limit = ledger.spent(wall), ledger.limit
+        if not ledger.allows(wall, 1):
+            when = time.strftime("%H:%M UTC", time.gmtime(ledger.frees_at(wall)))
+            self._say(
+                system, "stopped", "%s: daily API budget spent (%d of %d calls in 24 h); "
+                "polling stops until calls free up (from %s)", system, spent, limit, when,
+            )  # fmt: skip
+            return False
+        if now < self._held_until.get(system, 0.0):
+            pace = ledger.pace_s(wall)
+            every = "stopped" if math.isinf(pace) else f"at most one call every {pace:.0f} s"
+            self._say(
+                system, "slowed", "%s: %d of %d daily API calls spent; polling slowed (%s)",
+                system, spent, limit, every,
+            )  # fmt: skip
+            return False
+        if self._throttled.pop(system, None) is not None:
+            log.info("%s: API budget no longer throttles polling (%d of %s)", system, spent, limit)
+        return True
+
+    def _say(self, system: str, state: str, message: str, *args: Any) -> None:
+        if self._throttled.get(system) != state:
+            self._throttled[system] = state
+            log.warning(message, *args)
+
+    async def _poll_unit(self, feeds: list[Feed]) -> None:
+        cadence = self.cadence(feeds[0])
+        batch = feeds[0].batch
+        if batch is not None:
+            since = {f.batch.key: self._since(f) for f in feeds if f.batch is not None}
+            try:
+                await batch.prefetch(since)
+            except IntegrationError as error:
+                log.warning("batched read of %s failed: %s", batch.name, safe_reason(error))
+            except Exception as error:  # noqa: BLE001 - logged without its text (records)
+                log.error(
+                    "batched read of %s failed unexpectedly at %s: %s",
+                    batch.name, failed_at(error), safe_reason(error),
+                )  # fmt: skip
+        found = await asyncio.gather(*(self._on_feed(feed) for feed in feeds))
+        cadence.polled(self.clock(), found=any(found))
+
+    async def _on_feed(self, feed: Feed) -> bool:
+        published = 0
         try:
-            await self.poll(feed)
+            published = await self.poll(feed)
         except IntegrationError as error:
-            log.warning("poll of %s failed, next tick retries: %s", name, safe_reason(error))
+            log.warning("poll of %s failed, next tick retries: %s", feed.name, safe_reason(error))
         except Exception as error:  # noqa: BLE001 - logged without its text: it may hold records
             log.error(
                 "poll of %s failed unexpectedly at %s: %s",
-                name, failed_at(error), safe_reason(error),
+                feed.name, failed_at(error), safe_reason(error),
             )  # fmt: skip
-        self.passes[name] += 1
+        self.passes[feed.name] += 1
+        return published > 0
+
+    def _since(self, feed: Feed) -> Cursor | None:
+        stored = self.cursors.get(feed.name)  # a table without default raises KeyError
+        return Cursor.from_text(stored) if stored else None
 
     async def poll(self, feed: Feed) -> int:
         """Publish the feed's changes since its cursor; return how many were published."""
-        stored = self.cursors.get(feed.name)  # a table without default raises KeyError
-        since = Cursor.from_text(stored) if stored else None
         published = 0
-        async for record in feed.read(since):
+        async for record in feed.read(self._since(feed)):
             deal = feed.correlate(record) if feed.correlate else None
             event = raw_event(feed.system, record, correlationid=deal)
             await self.publish(Emit(event, topic=feed.topic))

@@ -15,6 +15,7 @@ from bizbus.flows.runtime.record import RawRecord
 from bizbus.schemas import Envelope
 
 __all__ = [
+    "Batch",
     "Declaration",
     "Emit",
     "Feed",
@@ -70,6 +71,7 @@ StageHandler = Callable[[RawRecord], Awaitable[list[Output]]]
 TimerHandler = Callable[[], Awaitable[list[Output]]]
 ReadChanges = Callable[[Cursor | None], AsyncIterator[SourceRecord]]
 Correlate = Callable[[SourceRecord], str | None]
+Prefetch = Callable[[Mapping[str, Cursor | None]], Awaitable[None]]
 
 
 async def deliver(outputs: Iterable[Output], publish: Publish) -> None:
@@ -179,6 +181,20 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """Feeds of one system read in one call: the poller polls them on the same tick.
+
+    `prefetch({key: cursor})` reads the first page of each due feed at once (a Salesforce
+    Composite request) and keeps each answer, or each feed's own error, for its `read`.
+    """
+
+    name: str
+    key: str
+    """This feed's name within the batch (e.g. its CRM object)."""
+    prefetch: Prefetch
+
+
+@dataclass(frozen=True)
 class Feed:
     """One change feed and where its raw records go.
 
@@ -192,8 +208,10 @@ class Feed:
     # The deal a record belongs to, when the record says (e.g. a CRM order id): its raw event
     # then carries the deal's correlation id, so `bizbus trace` finds it with the deal.
     correlate: Correlate | None = None
-    # Seconds between two polls of this feed; None: BIZBUS_POLL_INTERVAL_S.
+    # Seconds between two polls of this feed after a change; None: BIZBUS_POLL_INTERVAL_S.
     interval_s: float | None = None
+    # Feeds read together in one call (they then share one cadence), or None.
+    batch: Batch | None = None
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,10 @@ async def _records(kafka: KafkaTarget, topics: list[str]) -> list[Row]:
     return rows
 
 
+read_topics = _records
+"""Every record of `topics` from the start: topic, partition, offset, time, key, value, headers."""
+
+
 async def trace(kafka: KafkaTarget, needle: str, *, prefix: str = "") -> list[Hop]:
     """Return every hop of the deal(s) `needle` belongs to, oldest first."""
     admin = admin_client(kafka)

@@ -89,6 +89,8 @@ class FlowStack:
             "BIZBUS_WEB_TOKEN": WEB_TOKEN,
             **self.pii_env,
             "BIZBUS_POLL_INTERVAL_S": "0.5",
+            # Tests wait for polls: no back-off unless a test asks for it (extra_env).
+            **{f"BIZBUS_{system}_POLL_IDLE_S": "0.5" for system in ("CRM", "ERP", "OA")},
             "BIZBUS_RETRY_FIRST_DELAY_S": "0.1",
             "BIZBUS_FLOWS": self.flows,
             **self.extra_env,

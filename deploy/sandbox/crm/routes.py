@@ -2,7 +2,8 @@
 
 Bearer tokens from `/services/oauth2/token`; query/queryAll with `nextRecordsUrl` paging
 (`Sforce-Query-Options: batchSize=N`, 1..2000, default 2000); sObject create/get/update/delete,
-get/upsert/delete by External ID; describe; limits. Every write is logged as an effect.
+get/upsert/delete by External ID; describe; limits; Composite (`crm.composite`, one API call).
+Every write is logged as an effect.
 """
 
 from datetime import UTC
@@ -17,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bizbus.deploy.sandbox.app import SandboxContext
 from bizbus.deploy.sandbox.crm.auth import authenticate, oauth_revoke, oauth_token
+from bizbus.deploy.sandbox.crm.composite import run_composite
 from bizbus.deploy.sandbox.crm.describe import describe, describe_global, versions
 from bizbus.deploy.sandbox.crm.errors import SalesforceError, error_response, json_response
 from bizbus.deploy.sandbox.crm.ids import InvalidId, make_id, normalize_id
@@ -106,7 +108,7 @@ class CrmApi:
         """Route a call by its path segments after the version."""
         method = request.method
         if not parts:
-            names = ("sobjects", "query", "queryAll", "limits")
+            names = ("sobjects", "query", "queryAll", "limits", "composite")
             return json_response({n: f"/services/data/v{version}/{n}" for n in names})
         head, rest = parts[0], parts[1:]
         if head in ("query", "queryAll") and method == "GET":
@@ -115,6 +117,8 @@ class CrmApi:
             return self.query(request, version, include_deleted=head == "queryAll")
         if head == "limits" and not rest:
             return self.limits()
+        if head == "composite" and not rest and method == "POST":
+            return await run_composite(request, version, user_id, self.dispatch)
         if head != "sobjects":
             raise not_found()
         if not rest:
