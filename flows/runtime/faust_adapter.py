@@ -254,6 +254,7 @@ class FaustRuntime:
                 polled=lambda: poller.polled,
                 holds=lambda: len(self.holds.held()),
                 ready=lambda: self.readiness is not None and self.readiness.state.ready,
+                budgets=poller.budget_report,
             )
         )
         self.web.allow(

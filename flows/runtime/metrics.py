@@ -263,8 +263,13 @@ def worker_families(
     polled: Callable[[], int],
     holds: Callable[[], int],
     ready: Callable[[], bool],
+    budgets: Callable[[], Mapping[str, tuple[int, int | None]]] = dict,
 ) -> Callable[[], Iterator[Metric]]:
-    """Return the families of a worker's poller, holds and readiness, read at each scrape."""
+    """Return the families of a worker's poller, holds and readiness, read at each scrape.
+
+    `budgets` gives, per system whose polls this worker keeps the ledger of, the API calls
+    spent in the last 24 h and the daily budget (None: unlimited).
+    """
 
     def families() -> Iterator[Metric]:
         counted = CounterMetricFamily(
@@ -282,5 +287,19 @@ def worker_families(
             value=holds(),
         )
         yield GaugeMetricFamily("bizbus_worker_ready", "1 when /readyz answers 200.", value=ready())
+        spent = GaugeMetricFamily(
+            "bizbus_api_calls_24h",
+            "API calls to a system in the last 24 h, all workers (the poll owner's ledger).",
+            labels=["system"],
+        )
+        budget = GaugeMetricFamily(
+            "bizbus_api_daily_budget", "A system's daily API budget (absent: unlimited).",
+            labels=["system"],
+        )  # fmt: skip
+        for system, (calls, limit) in sorted(budgets().items()):
+            spent.add_metric([system], calls)
+            if limit is not None:
+                budget.add_metric([system], limit)
+        yield from (spent, budget)
 
     return families

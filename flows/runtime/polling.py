@@ -250,6 +250,11 @@ class Poller:
         self.ledgers[system] = ledger
         return ledger
 
+    def budget_report(self) -> dict[str, tuple[int, int | None]]:
+        """Calls in the last 24 h and the budget of each system whose ledger this worker read."""
+        wall = self.wall()
+        return {name: (ledger.spent(wall), ledger.limit) for name, ledger in self.ledgers.items()}
+
     def _add_calls(self, system: str, calls: int) -> None:
         if calls <= 0 or self.cursors is None:
             return

@@ -12,6 +12,7 @@ from typing import Any
 
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.flows.runtime.budget import DAY_S, budget_key
+from bizbus.flows.runtime.metrics import worker_families
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Batch, Emit, Feed
@@ -159,3 +160,24 @@ async def test_calls_other_workers_report_count_against_the_budget() -> None:
     assert poller.cursors[budget_key("crm")]["slots"]  # stored with the cursors
     await world.run(poller, "crm", 30.0)
     assert world.calls["crm"] == 0  # a sink elsewhere spent it all: no poll
+
+
+async def test_the_budget_report_is_the_ledger_each_metric_scrape_reads() -> None:
+    world, feeds = crm_world()
+    poller = world.poller({}, idle_s={"crm": 1.0}, budgets={"crm": 40})
+    for feed in feeds:
+        poller.add(feed)
+    await world.run(poller, "crm", 10.0, step=1.0)
+    await world.run(poller, "erp", 3.0, step=1.0)
+    assert poller.budget_report() == {
+        "crm": (world.calls["crm"], 40),
+        "erp": (world.calls["erp"], None),
+    }
+    families = {m.name: m for m in worker_families(
+        passes=dict, polled=lambda: 0, holds=lambda: 0, ready=lambda: True,
+        budgets=poller.budget_report,
+    )()}  # fmt: skip
+    spent = {s.labels["system"]: s.value for s in families["bizbus_api_calls_24h"].samples}
+    limits = {s.labels["system"]: s.value for s in families["bizbus_api_daily_budget"].samples}
+    assert spent == {"crm": world.calls["crm"], "erp": world.calls["erp"]} and spent["crm"] > 0
+    assert limits == {"crm": 40}  # an unlimited system has no budget series
