@@ -20,6 +20,7 @@ import httpx
 
 from bizbus.connectors.salesforce.soql import format_soql
 from bizbus.deploy.demo.actors import CrmUser, ErpUser, OaUser
+from bizbus.deploy.demo.quiet import wait_quiet
 from bizbus.deploy.sandbox.company import CUSTOMERS, employee
 from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
 
@@ -55,8 +56,11 @@ async def until(probe: Callable[[], Awaitable[T | None]], *, what: str, timeout_
 class Story:
     """The scenario of DESIGN §1 against running sandboxes and a worker."""
 
-    def __init__(self, urls: dict[str, str], *, orders: int = 1, status: Status) -> None:
+    def __init__(
+        self, urls: dict[str, str], worker_url: str, *, orders: int = 1, status: Status
+    ) -> None:
         self.urls = urls
+        self.worker_url = worker_url
         self.orders = max(1, orders)
         self.status = status
         self.salesperson = employee("E1001")
@@ -278,7 +282,10 @@ class Story:
 
             await until(followed, what="the CRM description on the ERP product")
             latency = time.monotonic() - began
-            await asyncio.sleep(3)  # several poll intervals: an echo would show up here
+            try:  # an echo would come from the ERP's feeds: give them time to make it
+                await wait_quiet(self.worker_url, system="erp")
+            except TimeoutError as error:
+                raise StepFailedError(str(error)) from error
             effects = (await control.get("/_sandbox/effects")).json()["effects"][mark:]
         echoes = [e for e in effects if e["object"] == "Product2" and e["client"] == "bizbus"]
         if echoes:
