@@ -15,6 +15,13 @@ render_app = typer.Typer(help="Render manifests.")
 app.add_typer(render_app, name="render")
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value used twice out twice: anchors and aliases confuse readers of manifests."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 @render_app.command("k8s")
 def k8s(
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
@@ -39,7 +46,7 @@ def k8s(
         image=image,
         principals=AclPrincipals(worker_user, operator_user or None),
     )
-    text = yaml.safe_dump_all(render(RuntimeSettings(), options), sort_keys=False)
+    text = yaml.dump_all(render(RuntimeSettings(), options), Dumper=_PlainDumper, sort_keys=False)
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -30,6 +30,10 @@ _PROBE = [
     ".status == 200 else 1)",
 ]  # fmt: skip
 
+# Every worker object carries these; the selectors of its StatefulSet, Service, PDB and
+# monitor match them.
+WORKER_LABELS = {"app.kubernetes.io/name": "bizbus", "app.kubernetes.io/component": "worker"}
+
 
 @dataclass(frozen=True)
 class K8sOptions:
@@ -45,8 +49,7 @@ class K8sOptions:
 
 
 def _meta(name: str, options: K8sOptions, **extra: Any) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": "bizbus", "app.kubernetes.io/component": "worker"}
-    return {"name": name, "namespace": options.namespace, "labels": labels, **extra}
+    return {"name": name, "namespace": options.namespace, "labels": dict(WORKER_LABELS), **extra}
 
 
 def _worker_settings(settings: RuntimeSettings, options: K8sOptions) -> RuntimeSettings:
@@ -105,7 +108,6 @@ def _secret(options: K8sOptions) -> dict[str, Any]:
 def _stateful_set(settings: RuntimeSettings, options: K8sOptions) -> dict[str, Any]:
     probe = [*_PROBE[:2], _PROBE[2].format(port=settings.web_port, path=READY_PATH)]
     alive = [*_PROBE[:2], _PROBE[2].format(port=settings.web_port, path=HEALTHZ_PATH)]
-    labels = {"app.kubernetes.io/name": "bizbus", "app.kubernetes.io/component": "worker"}
     env = [
         # Static membership: the pod name survives a restart, so its partitions wait for it.
         {"name": "BIZBUS_INSTANCE_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -141,9 +143,9 @@ def _stateful_set(settings: RuntimeSettings, options: K8sOptions) -> dict[str, A
             "serviceName": "bizbus-worker",
             "replicas": options.workers,
             "podManagementPolicy": "Parallel",
-            "selector": {"matchLabels": labels},
+            "selector": {"matchLabels": dict(WORKER_LABELS)},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {"labels": dict(WORKER_LABELS)},
                 "spec": {
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
                                         "fsGroup": 10001},
@@ -163,33 +165,30 @@ def _stateful_set(settings: RuntimeSettings, options: K8sOptions) -> dict[str, A
 
 
 def _service(settings: RuntimeSettings, options: K8sOptions) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": "bizbus", "app.kubernetes.io/component": "worker"}
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta("bizbus-worker", options),
-        "spec": {"clusterIP": "None", "selector": labels,
+        "spec": {"clusterIP": "None", "selector": dict(WORKER_LABELS),
                  "ports": [{"name": "web", "port": settings.web_port, "targetPort": "web"}]},
     }  # fmt: skip
 
 
 def _pdb(options: K8sOptions) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": "bizbus", "app.kubernetes.io/component": "worker"}
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": _meta("bizbus-worker", options),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(WORKER_LABELS)}},
     }
 
 
 def _service_monitor(options: K8sOptions) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": "bizbus", "app.kubernetes.io/component": "worker"}
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
         "metadata": _meta("bizbus-worker", options),
-        "spec": {"selector": {"matchLabels": labels},
+        "spec": {"selector": {"matchLabels": dict(WORKER_LABELS)},
                  "endpoints": [{"port": "web", "path": "/metrics", "interval": "30s"}]},
     }  # fmt: skip
 

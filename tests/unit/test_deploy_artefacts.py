@@ -151,6 +151,7 @@ def test_the_cli_renders_the_same_manifests(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     kinds = {m["kind"] for m in yaml.safe_load_all(out.read_text())}
     assert CORE | {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "ServiceMonitor"} == kinds
+    assert "&id" not in out.read_text(), "a value used twice is written twice, not aliased"
 
 
 # --- compose ---------------------------------------------------------------------------------
