@@ -20,9 +20,9 @@ import httpx
 
 from bizbus.connectors.salesforce.soql import format_soql
 from bizbus.deploy.demo.actors import CrmUser, ErpUser, OaUser
-from bizbus.deploy.demo.quiet import wait_quiet
 from bizbus.deploy.sandbox.company import CUSTOMERS, employee
 from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+from bizbus.deploy.watch import wait_quiet
 
 T = TypeVar("T")
 Status = Callable[[str], None]

@@ -19,9 +19,9 @@ from bizbus.deploy.demo.worker import WorkerProcess
 from bizbus.deploy.kafka.cluster import free_ports
 from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
+from bizbus.deploy.watch import WorkerCounters, polled_since, read_counters
 from bizbus.flows.personal import throwaway_key
 from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer
-from bizbus.flows.runtime.readiness import READY_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -160,22 +160,20 @@ class FlowStack:
             f"worker log:\n{self.log_tail()}"
         )
 
-    async def poll_passes(self) -> dict[str, int]:
-        """Return how many poll passes each feed of the worker has finished so far."""
+    async def counters(self) -> WorkerCounters:
+        """One scrape of the worker's `/metrics`: poll passes per feed and pending records."""
         async with self.web() as http:
-            passes: dict[str, int] = (await http.get(READY_PATH)).json()["poll_passes"]
-        return passes
+            return await read_counters(http)
 
     async def wait_for_polls(self, *feeds: str, passes: int = 2) -> None:
         """Wait until each of `feeds` has finished `passes` more polls (a change would be read).
 
         Bounds a "nothing more happens" check by work the worker did, not by a fixed sleep.
         """
-        before = await self.poll_passes()
+        before = await self.counters()
 
         async def polled() -> bool:
-            now = await self.poll_passes()
-            return all(now.get(feed, 0) >= before.get(feed, 0) + passes for feed in feeds)
+            return polled_since(before, await self.counters(), feeds, polls=passes)
 
         await self.wait_for(polled, what=f"{passes} more polls of {', '.join(feeds)}")
 

@@ -83,7 +83,7 @@ async def test_a_tiny_budget_is_never_passed_not_even_after_a_restart(
     budget_stack: FlowStack,
 ) -> None:
     stack = budget_stack
-    erp_feeds = [name for name in await stack.poll_passes() if name.startswith("erp.")]
+    erp_feeds = [name for name in (await stack.counters()).passes if name.startswith("erp.")]
     await stack.wait_for_polls(*erp_feeds, passes=20)  # the ERP polls on: time goes by
     polls = await composite_calls(stack)
     assert 0 < len(polls) <= BUDGET
