@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import TopicPartition
@@ -21,10 +21,13 @@ from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandb
 from bizbus.deploy.sandbox.wiring import connector_env
 from bizbus.deploy.watch import WorkerCounters, polled_since, read_counters
 from bizbus.flows.personal import throwaway_key
-from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer
+from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer, producer
+from bizbus.schemas import Envelope
+from bizbus.schemas.codec import Headers, encode_record
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
+RawRecord = tuple[bytes | None, bytes | None, Headers]  # key, value (None: a tombstone), headers
 WEB_TOKEN = "flowstack-web-token"  # noqa: S105 - a test value
 
 
@@ -71,6 +74,21 @@ class FlowStack:
 
     def topic(self, logical: str) -> str:
         return self.topic_prefix + logical
+
+    async def send(self, logical: str, *records: RawRecord) -> None:
+        """Write `(key, value, headers)` records to the stack's `logical` topic, each acked."""
+        writer = producer(self.kafka, acks="all")
+        await writer.start()
+        try:
+            for key, value, headers in records:
+                await writer.send_and_wait(self.topic(logical), value, key=key, headers=headers)
+        finally:
+            await writer.stop()
+
+    async def publish(self, logical: str, *events: Envelope[Any], sealed: bool = False) -> None:
+        """Encode `events` as a connector would (`sealed`: with the stack's personal-data key)."""
+        keys = self.keys if sealed else None
+        await self.send(logical, *(encode_record(event, keys=keys) for event in events))
 
     def web(self) -> httpx.AsyncClient:
         """A client of the worker's web server carrying its token (bizbus's own views)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.flows.fulfilment.flow import FEEDS, STATUS_TOPICS
@@ -32,7 +32,6 @@ from bizbus.schemas import (
     ShipmentDispatchedV1,
     ShipmentLine,
     decode_record,
-    encode_record,
     make_event,
 )
 from bizbus.schemas.values import Payload
@@ -124,20 +123,12 @@ async def status_writes(stack: FlowStack, order_id: str) -> list[str]:
 
 
 async def send(stack: FlowStack, topic: str, *payloads: Payload, order_id: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for payload in payloads:
-            event = make_event(
-                payload,
-                source="bizbus://tests/fulfilment",
-                correlationid=correlation_id("crm-order", order_id),
-                origin="erp",
-            )
-            key, value, headers = encode_record(event)
-            await producer.send_and_wait(stack.topic(topic), value, key=key, headers=headers)
-    finally:
-        await producer.stop()
+    correlationid = correlation_id("crm-order", order_id)
+    events = [
+        make_event(p, source="bizbus://tests/fulfilment", correlationid=correlationid, origin="erp")
+        for p in payloads
+    ]
+    await stack.publish(topic, *events)
 
 
 async def all_commands_applied(stack: FlowStack, crm: CrmUser, order_id: str) -> None:
@@ -246,16 +237,8 @@ async def test_the_same_erp_change_delivered_twice_is_written_once(
 
         await stack.wait_for(caught_up, what="the first invoiced command", timeout_s=30)
         before = commands.statuses(order_id).count("invoiced")
-        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
-        await producer.start()
-        try:
-            for _ in range(2):  # the very same captured ERP change, delivered twice more
-                key, value, headers = raw[-1]
-                await producer.send_and_wait(
-                    stack.topic("src.erp.invoice"), value, key=key, headers=headers
-                )
-        finally:
-            await producer.stop()
+        # The very same captured ERP change, delivered twice more.
+        await stack.send("src.erp.invoice", raw[-1], raw[-1])
 
         async def redelivered() -> bool:
             return commands.statuses(order_id).count("invoiced") >= before + 2

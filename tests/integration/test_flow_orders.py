@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from bizbus.connectors.salesforce import format_soql
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
@@ -181,17 +181,12 @@ async def test_the_same_order_delivered_twice_has_one_effect(
     commands = [r for r in await read_topic(stack, "cmd.erp.sales-order") if r[0] == key]
     assert raw and len(commands) == 1
 
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
-    await producer.start()
-    try:
-        for topic, records in (("src.crm.order", raw), ("cmd.erp.sales-order", commands)):
-            for rkey, headers, value in records:
-                await producer.send_and_wait(
-                    stack.topic(topic), value, key=rkey,
-                    headers=[(k, v.encode()) for k, v in headers.items()],
-                )  # fmt: skip
-    finally:
-        await producer.stop()
+    for topic, records in (("src.crm.order", raw), ("cmd.erp.sales-order", commands)):
+        await stack.send(
+            topic,
+            *((rkey, value, [(k, v.encode()) for k, v in headers.items()])
+              for rkey, headers, value in records),
+        )  # fmt: skip
 
     async def second_write_back_requested() -> bool:
         updates = [r for r in await read_topic(stack, "cmd.crm.order") if r[0] == key]
@@ -289,14 +284,7 @@ async def test_order_with_a_product_the_erp_lacks_is_parked_then_completed(
 async def test_poison_record_is_dead_lettered_with_its_reason_and_next_orders_flow(
     stack: FlowStack, crm: CrmUser, erp: ErpUser
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            stack.topic("src.crm.order"), b'{"Id": "801 not an event', key=b"Order:poison"
-        )
-    finally:
-        await producer.stop()
+    await stack.send("src.crm.order", (b"Order:poison", b'{"Id": "801 not an event', []))
     account_id = await known_customer(stack, crm, erp)
     erp_before = len(await effects(stack.urls["erp"], "sale.order"))
     order_id = await crm.place_order(account_id, [("HL-SM-7.5", 1, Decimal("6600"))])

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
@@ -179,18 +179,10 @@ async def test_the_same_events_delivered_twice_have_one_effect(
     assert len({d["event"]["uuid"] for d in approved}) == 1  # one event, two deliveries
 
     # Replay what the worker already handled: the raw OA records and the ERP commands.
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for logical in (RAW_TOPIC, CMD_TOPIC):
-            replayed = await records_of(stack, logical, code)
-            assert replayed, f"nothing on {logical} for the trip"
-            for r in replayed:
-                await producer.send_and_wait(
-                    stack.topic(logical), r.value, key=r.key, headers=list(r.headers)
-                )
-    finally:
-        await producer.stop()
+    for logical in (RAW_TOPIC, CMD_TOPIC):
+        replayed = await records_of(stack, logical, code)
+        assert replayed, f"nothing on {logical} for the trip"
+        await stack.send(logical, *((r.key, r.value, list(r.headers)) for r in replayed))
     for logical in (RAW_TOPIC, CMD_TOPIC):
         await stack.wait_for(
             partial(caught_up, stack, logical),

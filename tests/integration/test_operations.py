@@ -17,13 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from bizbus.connectors.salesforce import format_soql
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.deploy.sandbox.registry import SYSTEMS
-from bizbus.schemas import SourceRecordCapturedV1, encode_record, make_event
+from bizbus.schemas import SourceRecordCapturedV1, make_event
 from tests.integration.conftest import SALESPERSON
 from tests.integration.flowstack import WEB_TOKEN, FlowStack
 
@@ -74,15 +73,7 @@ async def send_malformed_account(stack: FlowStack, owner_id: str, stamp: str) ->
     event = make_event(
         captured, source="bizbus://crm/Account", correlationid=f"deal-{record_id}", origin="crm"
     )
-    key, value, headers = encode_record(event, keys=stack.keys)
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            stack.topic("src.crm.account"), value, key=key, headers=headers
-        )
-    finally:
-        await producer.stop()
+    await stack.publish("src.crm.account", event, sealed=True)
     return event.id
 
 

@@ -13,11 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.flows.runtime.readiness import READY_PATH
-from bizbus.schemas import ProductModelChangedV1, encode_record, make_event
+from bizbus.schemas import ProductModelChangedV1, make_event
 from tests.integration.flowstack import WEB_TOKEN, FlowStack
 from tests.integration.test_flow_orders import (
     effects,
@@ -116,15 +115,7 @@ async def test_a_parked_order_wakes_on_whichever_worker_holds_it(
         uom="台", changed_at=datetime.now(UTC),
     )  # fmt: skip
     event = make_event(announced, source="bizbus://tests", correlationid=code, origin="erp")
-    key, value, headers = encode_record(event)
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            stack.topic("biz.catalog.product-model"), value, key=key, headers=headers
-        )
-    finally:
-        await producer.stop()
+    await stack.publish("biz.catalog.product-model", event)
 
     async def woken() -> bool:
         line = f"retrying parked CRM order {order}: product:{code} arrived"
