@@ -81,6 +81,12 @@ def stack(
         built.stop()
 
 
+def login_env(cluster: KafkaCluster, principal: str, **extra: str) -> dict[str, str]:
+    """Settings of a bizbus process logging in to `cluster` as `principal`."""
+    assert cluster.security is not None
+    return {"BIZBUS_KAFKA_BOOTSTRAP": cluster.bootstrap, **cluster.security.env(principal), **extra}
+
+
 def bizbus(
     *args: str, env: dict[str, str], timeout_s: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -148,9 +154,7 @@ async def test_a_plaintext_client_is_refused(secure_cluster: KafkaCluster) -> No
 def test_bad_credentials_stop_the_cli_with_one_line_naming_the_setting(
     secure_cluster: KafkaCluster, change: dict[str, str], named: str
 ) -> None:
-    security = secure_cluster.security
-    assert security is not None
-    env = {"BIZBUS_KAFKA_BOOTSTRAP": secure_cluster.bootstrap, **security.env(OPERATOR), **change}
+    env = login_env(secure_cluster, OPERATOR, **change)
     if change.get("BIZBUS_KAFKA_SECURITY_PROTOCOL") == "PLAINTEXT":
         env = {k: v for k, v in env.items() if not k.startswith("BIZBUS_KAFKA_SSL_")}
     result = bizbus("dlq", "list", env=env)
@@ -163,13 +167,7 @@ def test_bad_credentials_stop_the_cli_with_one_line_naming_the_setting(
 def test_the_operator_lists_dead_letters_with_its_own_acls(
     stack: FlowStack, secure_cluster: KafkaCluster
 ) -> None:
-    security = secure_cluster.security
-    assert security is not None
-    env = {
-        "BIZBUS_KAFKA_BOOTSTRAP": secure_cluster.bootstrap,
-        "BIZBUS_TOPIC_PREFIX": stack.topic_prefix,
-        **security.env(OPERATOR),
-    }
+    env = login_env(secure_cluster, OPERATOR, BIZBUS_TOPIC_PREFIX=stack.topic_prefix)
     result = bizbus("dlq", "list", env=env)
     assert result.returncode == 0, result.stderr
     assert f"{stack.topic('src.crm.order.dlq')}\t" in result.stdout
@@ -178,17 +176,11 @@ def test_the_operator_lists_dead_letters_with_its_own_acls(
 def test_a_principal_without_acls_is_denied_with_a_clear_error(
     secure_cluster: KafkaCluster, tmp_path: Path
 ) -> None:
-    security = secure_cluster.security
-    assert security is not None
-    env = {
-        "BIZBUS_KAFKA_BOOTSTRAP": secure_cluster.bootstrap,
-        "BIZBUS_APP_ID": "intruding",
-        "BIZBUS_TOPIC_PREFIX": "intruder.",
-        "BIZBUS_FLOWS": FLOWS,
-        "BIZBUS_DATADIR": str(tmp_path / "faust"),
-        **throwaway_key("intruder")[1],
-        **security.env(INTRUDER),
-    }
+    env = login_env(
+        secure_cluster, INTRUDER,
+        BIZBUS_APP_ID="intruding", BIZBUS_TOPIC_PREFIX="intruder.", BIZBUS_FLOWS=FLOWS,
+        BIZBUS_DATADIR=str(tmp_path / "faust"), **throwaway_key("intruder")[1],
+    )  # fmt: skip
     result = bizbus("worker", env=env)
     assert result.returncode == 1, result.stdout + result.stderr
     message = " ".join(result.stderr.split())
