@@ -2,8 +2,9 @@
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -138,8 +139,29 @@ class RuntimeSettings(BaseSettings):
         description="Partitions of the poll ticks and cursors: how many workers share the "
         "feeds (fixed once the topics exist).",
     )
+    sla_order_to_erp_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="Business SLA: seconds from a CRM order's activation to its ERP sales order "
+        "before an alert (0: not watched).",
+    )
+    sla_invoice_to_crm_s: float = Field(
+        default=1800.0,
+        ge=0,
+        description="Business SLA: seconds from a posted ERP invoice to its CRM order showing "
+        "Invoiced before an alert (0: not watched).",
+    )
+    sla_trip_to_hr: bool = Field(
+        default=True,
+        description="Business SLA: alert when an approved trip has no HR record once its "
+        "departure date begins (in `sla_timezone`).",
+    )
+    sla_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA time zone in which trip dates begin (the OA's local dates).",
+    )
     flows: str = Field(
-        default="travel,customers,orders,fulfilment,catalog",
+        default="travel,customers,orders,fulfilment,catalog,sla",
         description="Comma-separated flows this worker runs.",
     )
     stages: str = Field(
@@ -147,6 +169,15 @@ class RuntimeSettings(BaseSettings):
         description="Comma-separated stages (agent names; `poll` = the change-feed poller) this "
         "worker runs, e.g. to benchmark one stage; empty: every stage of its flows.",
     )
+
+    @field_validator("sla_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}; use an IANA name") from None
+        return name
 
     def poll_idle_s(self, system: str) -> float:
         """Return the idle poll interval of `system` (crm, erp or oa)."""

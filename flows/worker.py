@@ -29,6 +29,7 @@ from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
 from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
+from bizbus.flows.sla import SlaFlow
 from bizbus.flows.travel import TravelFlow
 from bizbus.flows.xref import XREF_TABLE, Xref
 from bizbus.schemas import TOPICS, KeyRing, dlq_for
@@ -50,6 +51,7 @@ FLOWS: dict[str, FlowClass] = {
     "orders": OrdersFlow,
     "fulfilment": FulfilmentFlow,
     "catalog": CatalogFlow,
+    "sla": SlaFlow,
 }
 # Flows several flows rely on, run once when any flow that needs them runs.
 SHARED: dict[str, tuple[FlowClass, tuple[str, ...]]] = {

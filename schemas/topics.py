@@ -161,6 +161,10 @@ _BIZ = [
          p.ShipmentDispatchedV1),
     _biz("biz.finance.invoice", "ERP invoice number", "Customer invoices posted.",
          p.InvoicePostedV1),
+    _biz("biz.ops.sla-watch", "<SLA rule>:<record key>",
+         "Steps of records under a business-SLA rule.", p.SlaStepObservedV1),
+    _biz("biz.ops.sla-alert", "<SLA rule>:<record key>",
+         "Business-SLA breaches and their clearing.", p.SlaBreachedV1, p.SlaClearedV1),
 ]  # fmt: skip
 
 _CMD = [

@@ -24,6 +24,7 @@ from bizbus.schemas.payloads.hr import (
     TravelRevokedV1,
     TravelStatus,
 )
+from bizbus.schemas.payloads.monitoring import SlaBreachedV1, SlaClearedV1, SlaStepObservedV1
 from bizbus.schemas.payloads.operations import (
     InvoicePostedV1,
     ManufacturingOrderPlannedV1,
@@ -73,6 +74,9 @@ __all__ = [
     "SalesOrderUpsertedV1",
     "SalesRep",
     "ShipmentDispatchedV1",
+    "SlaBreachedV1",
+    "SlaClearedV1",
+    "SlaStepObservedV1",
     "SourceRecordCapturedV1",
     "StockChangedV1",
     "TravelApprovedV1",
@@ -113,5 +117,9 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     ProductModelUpdateRequestedV1,
     # raw feeds
     SourceRecordCapturedV1,
+    # business-SLA monitoring
+    SlaStepObservedV1,
+    SlaBreachedV1,
+    SlaClearedV1,
 )
 """Every payload model with an event type, in catalog order."""

@@ -31,17 +31,23 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
                 for table in (
                     "xref", "crm-order-status", "travel-decisions", "crm-orders-placed",
                     "parked-sales-orders", "catalog-state", "catalog-write-log",
-                    "catalog-echoes-seen", "poll-cursors",
+                    "catalog-echoes-seen", "sla-watches", "poll-cursors",
                 )
             ),
         ]
     )  # fmt: skip
 
 
+SLA_SIGNALS = ("order", "sales-order", "invoice", "travel", "business-trip")
+
+
 def test_agents_and_pages_keep_their_names_and_paths() -> None:
     app, runtime = build_worker(RuntimeSettings(app_id="acme"), keys=KeyRing.generate())
     batched = [stage.name for stages in runtime.pure.values() for stage in stages]
-    assert sorted(batched) == ["customer-requests", "sales-order-requests", "travel-trip-requests"]
+    signals = [f"sla-signals-{name}" for name in SLA_SIGNALS]
+    assert sorted(batched) == sorted(
+        ["customer-requests", "sales-order-requests", "travel-trip-requests", *signals]
+    )
     broadcast = ["parked-orders-customers", "parked-orders-products"]
     assert sorted(runtime.broadcast) == ["biz.catalog.product-model", "biz.sales.customer"]
     assert sorted([*app.agents, *batched, *broadcast]) == sorted(
@@ -49,7 +55,7 @@ def test_agents_and_pages_keep_their_names_and_paths() -> None:
             "poll", "crm-accounts", "customer-requests", "erp-customers", "crm-orders",
             "sales-order-requests", "erp-sales-orders", "parked-orders-customers",
             "parked-orders-products", "crm-order-updates", "travel-approvals",
-            "travel-trip-requests", "erp-business-trips",
+            "travel-trip-requests", "erp-business-trips", "sla-watches", *signals,
             *(f"fulfilment-map-{name}" for name in ("sale-order", "mrp-production", "picking",
                                                      "invoice")),
             *(f"fulfilment-status-{name}" for name in ("sales-order", "manufacturing-order",
