@@ -161,7 +161,7 @@ class RuntimeSettings(BaseSettings):
         description="IANA time zone in which trip dates begin (the OA's local dates).",
     )
     flows: str = Field(
-        default="travel,customers,orders,fulfilment,catalog,sla",
+        default="travel,customers,orders,fulfilment,catalog,leads,sla",
         description="Comma-separated flows this worker runs.",
     )
     stages: str = Field(

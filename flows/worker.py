@@ -15,6 +15,7 @@ from bizbus.flows.connections import Connections
 from bizbus.flows.context import FlowDeps
 from bizbus.flows.customers import CustomersFlow
 from bizbus.flows.fulfilment import FulfilmentFlow
+from bizbus.flows.leads import LeadsFlow
 from bizbus.flows.order_updates import OrderUpdatesFlow
 from bizbus.flows.orders import OrdersFlow
 from bizbus.flows.personal import load_key_ring
@@ -51,6 +52,7 @@ FLOWS: dict[str, FlowClass] = {
     "orders": OrdersFlow,
     "fulfilment": FulfilmentFlow,
     "catalog": CatalogFlow,
+    "leads": LeadsFlow,
     "sla": SlaFlow,
 }
 # Flows several flows rely on, run once when any flow that needs them runs.

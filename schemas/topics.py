@@ -95,7 +95,7 @@ def _types(*models: type[Payload]) -> tuple[str, ...]:
 # Only feeds a flow writes: a declared topic nobody writes is noise in the contract and on the
 # cluster. A new feed adds its entity here in the change that adds its writer.
 _SOURCE_FEEDS = {
-    "crm": ("account", "product", "price-book-entry", "order"),
+    "crm": ("lead", "account", "product", "price-book-entry", "order"),
     "erp": ("product", "sale-order", "mrp-production", "picking", "invoice"),
     "oa": ("approval-instance",),
 }

@@ -60,8 +60,8 @@ OBJECTS: Mapping[str, ObjectSpec] = MappingProxyType(
             ),
             ObjectSpec(
                 "Lead", "Id",
-                ("FirstName", "LastName", "Name", "Company", "Title", "Email", "Phone",
-                 "MobilePhone", "City", "LeadSource", "Status", "IsConverted",
+                ("CreatedDate", "FirstName", "LastName", "Name", "Company", "Title", "Email",
+                 "Phone", "MobilePhone", "City", "LeadSource", "Status", "IsConverted",
                  "ConvertedAccountId", "OwnerId", "CurrencyIsoCode"),
             ),
             ObjectSpec(

@@ -42,6 +42,12 @@ class LeadCapturedV1(Payload):
     notes: str | None = Field(
         default=None, description="Free-text notes from the rep.", json_schema_extra=PERSONAL
     )
+    status: str | None = Field(
+        default=None, description="Lead status in the CRM.", examples=["Working - Contacted"]
+    )
+    converted_account_id: str | None = Field(
+        default=None, description="CRM account id the lead was converted into, once converted."
+    )
 
     def entity_key(self) -> str:
         """Return the CRM lead id."""
