@@ -160,3 +160,25 @@ class RuntimeSettings(BaseSettings):
         """Return the stage names `stages` selects, or None when it selects them all."""
         names = frozenset(name.strip() for name in self.stages.split(",") if name.strip())
         return names or None
+
+
+class TracingSettings(BaseSettings):
+    """Where spans go: the standard OpenTelemetry variables (the OTLP exporter reads them too)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OTEL_EXPORTER_OTLP_", extra="ignore", env_ignore_empty=True
+    )
+
+    endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); unset with "
+        "the next one: spans are made for the trace context and never exported.",
+    )
+    traces_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP URL for traces only (overrides the base URL)."
+    )
+
+    @property
+    def exporting(self) -> bool:
+        """True when spans are to be exported."""
+        return bool(self.endpoint or self.traces_endpoint)

@@ -47,6 +47,7 @@ from bizbus.flows.runtime.spec import (
     WebRequest,
     deliver,
 )
+from bizbus.flows.runtime.tracing import setup_tracing, span_for_record, span_for_request
 from bizbus.flows.runtime.web import Access, WebSurface, read_body, too_large
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.schemas import TOPICS, KeyRing, encode_record, topic_for
@@ -93,6 +94,7 @@ class FaustRuntime:
         self.settings = settings
         self.keys = keys  # seals personal fields of what it publishes (None: tests only)
         self.web = web or WebSurface(settings)
+        setup_tracing("bizbus-worker")
         self.connections = connections
         self.kafka = kafka or kafka_connection(settings.kafka_bootstrap)
         self.gates = Gates(
@@ -269,7 +271,8 @@ class FaustRuntime:
 
     def _broadcast_handle(self, stage: StageSpec) -> Any:
         async def handle(record: RawRecord) -> None:
-            outputs = await stage.handler(record)
+            with span_for_record(stage.name, record):
+                outputs = await stage.handler(record)
             if any(not isinstance(output, Emit) for output in outputs):
                 raise TypeError(f"broadcast stage {stage.name} wrote a table")
             await deliver(outputs, self.publish)
@@ -325,7 +328,8 @@ class FaustRuntime:
         stats = guard.stats
 
         async def handle(record: RawRecord) -> None:
-            outputs = await stage.handler(record)
+            with span_for_record(stage.name, record):
+                outputs = await stage.handler(record)
             await deliver(outputs, self.publish)
             stats.emitted += sum(1 for output in outputs if isinstance(output, Emit))
 
@@ -369,7 +373,8 @@ class FaustRuntime:
             if body is None:
                 return cast(Response, too_large())
             asked = WebRequest(page.method, body, dict(request.headers))
-            reply = await page.handler(asked, publish)
+            with span_for_request(f"{page.method} {page.path}", asked.headers):
+                reply = await page.handler(asked, publish)
             return view.bytes(reply.body, status=reply.status, content_type=reply.content_type)
 
         view = type(page.name, (faust.web.View,), {page.method.lower(): answer})

@@ -30,6 +30,7 @@ TRAVELLER = employee("E1002")  # 李娜, matched by employee number
 LATE_TRAVELLER = employee("E1005")  # 陈静, whose ERP number differs: matched by e-mail
 WEBHOOK = "/webhooks/feishu"
 RAW_TOPIC, CMD_TOPIC = "src.oa.approval-instance", "cmd.erp.business-trip"
+TRAVEL_TOPIC, RECORDED_TOPIC = "biz.hr.travel", "biz.hr.business-trip"
 state: dict[str, Any] = {}
 
 
@@ -164,6 +165,49 @@ async def test_an_approved_trip_becomes_one_erp_business_trip(
     ]
     assert any(isinstance(p, SourceRecordCapturedV1) and p.record.get("event_id") for p in raw), (
         "no record came through the webhook"
+    )
+
+
+def trace_id(traceparent: str | None) -> str:
+    assert traceparent, "a hop carries no ce_traceparent"
+    return traceparent.split("-")[1]
+
+
+async def test_one_trace_follows_the_trip_from_the_webhook_to_the_erp_write(
+    stack: FlowStack,
+) -> None:
+    code = state["code"]
+
+    async def events(logical: str) -> list[Envelope[Any]]:
+        return [
+            decode_record(r.value, r.headers, keys=stack.keys)
+            for r in await records_of(stack, logical, code)
+        ]
+
+    pushed = [e for e in await events(RAW_TOPIC) if e.data.record.get("event_id")]
+    assert pushed, "no record came through the webhook"
+    webhook_traces = {trace_id(e.traceparent) for e in pushed}
+    [command] = await events(CMD_TOPIC)
+    trip = trace_id(command.traceparent)
+    assert trip in webhook_traces, "the ERP command is not in the webhook's trace"
+    [announced] = await events(TRAVEL_TOPIC)
+    assert trace_id(announced.traceparent) == trip
+
+    async def recorded() -> list[Envelope[Any]]:
+        return await events(RECORDED_TOPIC)
+
+    [done] = await stack.wait_for(recorded, what="the trip recorded event", timeout_s=30)
+    assert trace_id(done.traceparent) == trip
+    # Stages that call systems open a span of their own: same trace, new parent span.
+    spans = {e.traceparent.split("-")[2] for e in (announced, done) if e.traceparent}
+    assert len(spans) == 2 and not spans & {
+        e.traceparent.split("-")[2] for e in pushed if e.traceparent
+    }
+
+    erp_calls = (await control(stack, "erp", "GET", "/_sandbox/requests"))["requests"]
+    traced = [call for call in erp_calls if trip in call.get("traceparent", "")]
+    assert any(call["method"] == "POST" and call["path"] == "/jsonrpc" for call in traced), (
+        f"no ERP call carried trace {trip}: {erp_calls[-5:]}"
     )
 
 
