@@ -60,6 +60,12 @@ class RuntimeSettings(BaseSettings):
         description="Replication of the topics we create; empty: min(3, brokers), with "
         "min.insync.replicas=2 from 3 copies.",
     )
+    dlq_max_replays: int = Field(
+        default=3,
+        ge=1,
+        description="Replays an event may fail (`bizbus dlq replay`) before its next dead "
+        "letter goes to the quarantine topic, with its replay history, instead of round again.",
+    )
     retry_max_attempts: int = Field(
         default=6,
         ge=1,

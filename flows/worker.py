@@ -19,6 +19,7 @@ from bizbus.flows.order_updates import OrderUpdatesFlow
 from bizbus.flows.orders import OrdersFlow
 from bizbus.flows.personal import load_key_ring
 from bizbus.flows.runtime.access import TopicUse
+from bizbus.flows.runtime.dlq_history import history_plans
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
@@ -107,7 +108,11 @@ def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:
     holds = TopicPlan(holds_topic(settings), 1, {"cleanup.policy": "compact"})
     retention = {"cleanup.policy": "compact,delete", "retention.ms": str(RETENTION_S * 1000)}
     seen = TopicPlan(seen_topic(settings), 1, retention)
-    return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app), [holds, seen])
+    return merge_plans(
+        catalog_plans(settings.topic_prefix),
+        app_topic_plans(app),
+        [holds, seen, *history_plans(settings)],
+    )
 
 
 def worker_topic_use(app: faust.App, runtime: FaustRuntime, settings: RuntimeSettings) -> TopicUse:
@@ -128,5 +133,9 @@ def worker_topic_use(app: faust.App, runtime: FaustRuntime, settings: RuntimeSet
         writes=frozenset(emitted | {dlq_for(name) for name in runtime.inputs} | own),
         prepares=frozenset(prepared),
         groups=frozenset(groups),
-        replayable=frozenset(runtime.inputs | {holds_topic(settings)}),
+        replayable=frozenset(
+            runtime.inputs
+            | {holds_topic(settings)}
+            | {plan.name for plan in history_plans(settings)}
+        ),
     )
