@@ -60,6 +60,12 @@ class RuntimeSettings(BaseSettings):
         description="Replication of the topics we create; empty: min(3, brokers), with "
         "min.insync.replicas=2 from 3 copies.",
     )
+    trace_index: bool = Field(
+        default=True,
+        description="Index every published event's hop by correlation id (the "
+        "`<prefix><app id>-trace-index` topic) for `bizbus trace`; false saves one small record "
+        "per event (`bizbus trace --scan` then reads the topics themselves).",
+    )
     dlq_max_replays: int = Field(
         default=3,
         ge=1,

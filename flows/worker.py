@@ -28,6 +28,7 @@ from bizbus.flows.runtime.seen import RETENTION_S, seen_topic
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
+from bizbus.flows.runtime.trace_index import index_plan
 from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.travel import TravelFlow
@@ -111,7 +112,12 @@ def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:
     return merge_plans(
         catalog_plans(settings.topic_prefix),
         app_topic_plans(app),
-        [holds, seen, *history_plans(settings)],
+        [
+            holds,
+            seen,
+            *history_plans(settings),
+            *([index_plan(settings)] if settings.trace_index else []),
+        ],
     )
 
 
