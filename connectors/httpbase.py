@@ -5,6 +5,7 @@ attempts or a total delay, jittered exponential backoff, 429 ``Retry-After`` hon
 refresh on 401, then AuthError. ``connectors.retry`` states the total budget per event.
 Each exchange with the system (every try, so every call its API allowance counts) is reported
 to the optional ``observer`` with a bounded operation name, its duration and its outcome.
+Each request carries the caller's W3C trace context (``traceparent``) when a span is current.
 """
 
 import asyncio
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 import httpx
+from opentelemetry import propagate
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from bizbus.connectors.auth import AccessToken, TokenProvider
@@ -246,6 +248,7 @@ class HttpConnector:
             await self.budget.acquire()
         headers = dict(self.auth_headers(token)) if token is not None else {}
         headers.update(kwargs["headers"] or {})
+        propagate.inject(headers)  # nothing without a current span
         self.calls += 1
         sent = time.monotonic()
         status: int | None = None

@@ -16,6 +16,7 @@ from bizbus.connectors.registry import DIALECTS
 # from the connector registry (one line there per dialect).
 SETTINGS: list[tuple[str, str]] = [
     ("Worker runtime", "bizbus.flows.settings:RuntimeSettings"),
+    ("Trace export (OpenTelemetry, OTLP/HTTP)", "bizbus.flows.settings:TracingSettings"),
     ("Personal data on Kafka (keys)", "bizbus.flows.personal:PersonalDataSettings"),
     (
         "Kafka client security (worker and CLI)",

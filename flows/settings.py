@@ -61,6 +61,18 @@ class RuntimeSettings(BaseSettings):
         description="Replication of the topics we create; empty: min(3, brokers), with "
         "min.insync.replicas=2 from 3 copies.",
     )
+    trace_index: bool = Field(
+        default=True,
+        description="Index every published event's hop by correlation id (the "
+        "`<prefix><app id>-trace-index` topic) for `bizbus trace`; false saves one small record "
+        "per event (`bizbus trace --scan` then reads the topics themselves).",
+    )
+    dlq_max_replays: int = Field(
+        default=3,
+        ge=1,
+        description="Replays an event may fail (`bizbus dlq replay`) before its next dead "
+        "letter goes to the quarantine topic, with its replay history, instead of round again.",
+    )
     retry_max_attempts: int = Field(
         default=6,
         ge=1,
@@ -191,3 +203,25 @@ class RuntimeSettings(BaseSettings):
         """Return the stage names `stages` selects, or None when it selects them all."""
         names = frozenset(name.strip() for name in self.stages.split(",") if name.strip())
         return names or None
+
+
+class TracingSettings(BaseSettings):
+    """Where spans go: the standard OpenTelemetry variables (the OTLP exporter reads them too)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OTEL_EXPORTER_OTLP_", extra="ignore", env_ignore_empty=True
+    )
+
+    endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); unset with "
+        "the next one: spans are made for the trace context and never exported.",
+    )
+    traces_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP URL for traces only (overrides the base URL)."
+    )
+
+    @property
+    def exporting(self) -> bool:
+        """True when spans are to be exported."""
+        return bool(self.endpoint or self.traces_endpoint)

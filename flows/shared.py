@@ -15,6 +15,7 @@ from bizbus.flows.context import Systems
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Batch, ReadChanges
+from bizbus.flows.runtime.tracing import trace_fields
 from bizbus.schemas import (
     Envelope,
     KeyRing,
@@ -128,6 +129,7 @@ def follow_up(
         correlationid=cause.correlationid,
         causationid=cause.id,
         origin=origin,
+        **trace_fields(cause),
     )
 
 

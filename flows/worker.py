@@ -20,6 +20,7 @@ from bizbus.flows.order_updates import OrderUpdatesFlow
 from bizbus.flows.orders import OrdersFlow
 from bizbus.flows.personal import load_key_ring
 from bizbus.flows.runtime.access import TopicUse
+from bizbus.flows.runtime.dlq_history import history_plans
 from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
@@ -28,6 +29,7 @@ from bizbus.flows.runtime.seen import RETENTION_S, seen_topic
 from bizbus.flows.runtime.services import holds_topic
 from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
+from bizbus.flows.runtime.trace_index import index_plan
 from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.sla import SlaFlow
@@ -111,7 +113,16 @@ def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:
     holds = TopicPlan(holds_topic(settings), 1, {"cleanup.policy": "compact"})
     retention = {"cleanup.policy": "compact,delete", "retention.ms": str(RETENTION_S * 1000)}
     seen = TopicPlan(seen_topic(settings), 1, retention)
-    return merge_plans(catalog_plans(settings.topic_prefix), app_topic_plans(app), [holds, seen])
+    return merge_plans(
+        catalog_plans(settings.topic_prefix),
+        app_topic_plans(app),
+        [
+            holds,
+            seen,
+            *history_plans(settings),
+            *([index_plan(settings)] if settings.trace_index else []),
+        ],
+    )
 
 
 def worker_topic_use(app: faust.App, runtime: FaustRuntime, settings: RuntimeSettings) -> TopicUse:
@@ -132,5 +143,9 @@ def worker_topic_use(app: faust.App, runtime: FaustRuntime, settings: RuntimeSet
         writes=frozenset(emitted | {dlq_for(name) for name in runtime.inputs} | own),
         prepares=frozenset(prepared),
         groups=frozenset(groups),
-        replayable=frozenset(runtime.inputs | {holds_topic(settings)}),
+        replayable=frozenset(
+            runtime.inputs
+            | {holds_topic(settings)}
+            | {plan.name for plan in history_plans(settings)}
+        ),
     )

@@ -1,7 +1,8 @@
 """CloudEvents Kafka protocol binding (binary mode): `ce_*` headers, orjson value, entity key.
 
 Structured-mode records (`content-type: application/cloudevents+json`) are read too, so any
-CloudEvents producer can talk to us. Unknown `ce_*` extensions (tracing, ...) are ignored.
+CloudEvents producer can talk to us. The distributed-tracing extension travels as
+`ce_traceparent`/`ce_tracestate`; other unknown `ce_*` extensions are ignored.
 Given a `KeyRing`, personal fields are sealed on the way out and opened on the way in
 (`personal`); `masked_record` shows a record to people with those fields masked.
 """
@@ -49,6 +50,8 @@ _ATTRIBUTES = (
     "causationid",
     "origin",
     "entityversion",
+    "traceparent",
+    "tracestate",
 )
 _HEADER_NAMES = tuple((name, _CE_PREFIX + name) for name in _ATTRIBUTES)
 

@@ -1,5 +1,8 @@
 """The CloudEvents 1.0 envelope every bizbus event travels in, plus our four extensions.
 
+It also carries the CloudEvents distributed-tracing extension (`traceparent`, `tracestate`):
+the W3C trace context in which the event was created, so one trace follows a deal on every hop.
+
 `Envelope[P]` is generic over the payload; the registry builds one subclass per event type whose
 `type` is a literal, so the union of them decodes any record by its `type` alone.
 """
@@ -7,11 +10,11 @@
 import re
 from typing import Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from bizbus.schemas.values import NonEmptyStr, Payload
 
-__all__ = ["EVENT_TYPE_PATTERN", "SYSTEMS", "Envelope", "P", "System"]
+__all__ = ["EVENT_TYPE_PATTERN", "SYSTEMS", "TRACEPARENT_PATTERN", "Envelope", "P", "System"]
 
 P = TypeVar("P", bound=Payload)
 
@@ -19,6 +22,11 @@ EVENT_TYPE_PATTERN = r"^bizbus(\.[a-z][a-z0-9-]*){3}\.v[1-9][0-9]*$"
 """``bizbus.<domain>.<entity>.<past-verb>.v<major>``: lowercase, hyphens inside a segment."""
 
 EVENT_TYPE_RE = re.compile(EVENT_TYPE_PATTERN)
+
+TRACEPARENT_PATTERN = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+"""W3C Trace Context `traceparent`: version-traceid-parentid-flags, lowercase hex."""
+
+TRACEPARENT_RE = re.compile(TRACEPARENT_PATTERN)
 
 System = Literal["crm", "erp", "oa", "bizbus"]
 SYSTEMS: tuple[str, ...] = ("crm", "erp", "oa", "bizbus")
@@ -75,4 +83,23 @@ class Envelope(BaseModel, Generic[P]):
         ge=0,
         description="Monotonic version of the entity in its system of record, if known.",
     )
+    traceparent: str | None = Field(
+        default=None,
+        description="W3C traceparent of the context the event was created in (distributed "
+        "tracing extension); a malformed one is dropped, as W3C Trace Context says.",
+        examples=["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"],
+    )
+    tracestate: str | None = Field(
+        default=None,
+        max_length=512,
+        description="W3C tracestate that goes with `traceparent` (vendor-specific trace data).",
+    )
     data: P = Field(description="The business payload; its model is chosen by `type`.")
+
+    @field_validator("traceparent", mode="before")
+    @classmethod
+    def _drop_malformed_trace(cls, value: object) -> object:
+        """Restart the trace rather than refuse the event: tracing must never cost a record."""
+        if value is None or (isinstance(value, str) and TRACEPARENT_RE.match(value)):
+            return value
+        return None

@@ -43,6 +43,8 @@ def make_event(
     entityversion: int | None = None,
     time: datetime | None = None,
     id: str | None = None,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
 ) -> Envelope[P]:
     """Wrap a payload in a CloudEvents envelope of its registered type.
 
@@ -56,6 +58,8 @@ def make_event(
         entityversion: Monotonic version of the entity in its system of record.
         time: When the change happened; defaults to now (UTC). Must be timezone-aware.
         id: Event id; defaults to a fresh UUID.
+        traceparent: W3C traceparent of the context the event is created in, if traced.
+        tracestate: W3C tracestate going with `traceparent`.
 
     Returns:
         The frozen envelope, typed by its payload.
@@ -81,6 +85,8 @@ def make_event(
             causationid=causationid,
             origin=origin,
             entityversion=entityversion,
+            traceparent=traceparent,
+            tracestate=tracestate,
             data=payload,
         )
     except ValidationError as error:

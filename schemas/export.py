@@ -11,6 +11,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from bizbus.schemas.compat import breaking_changes
+from bizbus.schemas.envelope import TRACEPARENT_PATTERN
 from bizbus.schemas.errors import SchemaError
 from bizbus.schemas.personal import KEY_ID_HEADER, SEALED_PREFIX, personal_paths
 from bizbus.schemas.registry import EVENT_TYPES, dataschema_for
@@ -61,6 +62,12 @@ def _headers_schema(event_type: str) -> dict[str, Any]:
         "ce_causationid": {**text, "description": "Id of the causing event, if any."},
         "ce_origin": {"enum": ["crm", "erp", "oa", "bizbus"], "description": "Authoring system."},
         "ce_entityversion": {**text, "pattern": "^[0-9]+$", "description": "Entity version."},
+        "ce_traceparent": {
+            **text,
+            "pattern": TRACEPARENT_PATTERN,
+            "description": "W3C traceparent the event was created in (distributed tracing).",
+        },
+        "ce_tracestate": {**text, "description": "W3C tracestate going with ce_traceparent."},
     }
     if personal_paths(event_type):
         properties[KEY_ID_HEADER] = {

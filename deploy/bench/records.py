@@ -96,6 +96,11 @@ def _placed(crm_order_id: str, number: int) -> OrderPlacedV1:
     )
 
 
+def _traceparent(number: int) -> str:
+    """Return a W3C traceparent, as every event a worker makes carries one (its own trace)."""
+    return f"00-{number + 1:032x}-{number + 1:016x}-01"
+
+
 def placed_orders(count: int, *, keys: int, tag: str) -> list[Record]:
     """Return `count` encoded placed-order events over `keys` order ids (each a new event id).
 
@@ -113,6 +118,7 @@ def placed_orders(count: int, *, keys: int, tag: str) -> list[Record]:
             source=SOURCE,
             correlationid=f"bench-{tag}-{key}",
             origin="crm",
+            traceparent=_traceparent(number),
         )
         records.append(encode_record(event))
     return records
@@ -124,7 +130,7 @@ def sales_order_commands(keys: Sequence[str], *, revisions: int) -> list[Record]
     Revision r sets the order's CRM number to `<key>/r<r>`, which the ERP keeps as the sales
     order's `origin`: its effects log then shows in which order each key's commands landed.
     """
-    records = []
+    records: list[Record] = []
     for index, key in enumerate(keys):
         buyer = CUSTOMERS[index % len(CUSTOMERS)]
         for revision in range(1, revisions + 1):
@@ -139,8 +145,9 @@ def sales_order_commands(keys: Sequence[str], *, revisions: int) -> list[Record]
                 }
             )
             event = make_event(
-                command, source=SOURCE, correlationid=f"bench-{key}", origin="bizbus"
-            )
+                command, source=SOURCE, correlationid=f"bench-{key}", origin="bizbus",
+                traceparent=_traceparent(len(records)),
+            )  # fmt: skip
             records.append(encode_record(event))
     return records
 

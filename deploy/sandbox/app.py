@@ -1,7 +1,8 @@
 """Assemble a sandbox server: its dialect routes plus the shared `/_sandbox/*` control API.
 
 Control API (never faulted): GET health; GET effects?since=N&object=X; GET requests?since=N
-(the request log: every API call, `{"total", "requests": [{"seq", "at", "method", "path"}]}`);
+(the request log: every API call, `{"total", "requests": [{"seq", "at", "method", "path"}]}`,
+plus `traceparent` when the caller sent one);
 GET/POST/DELETE faults (a FaultPlan as JSON); GET/POST clock ({"advance_s": n, "manual": bool}).
 """
 

@@ -82,10 +82,13 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         self.requests_seen += 1
-        self._log.append(
-            {"seq": self.requests_seen, "at": time.time(), "method": scope["method"],
-             "path": scope["path"]}
-        )  # fmt: skip
+        entry: dict[str, Any] = {"seq": self.requests_seen, "at": time.time(),
+                                 "method": scope["method"],
+                                 "path": scope["path"]}  # fmt: skip
+        for name, value in scope["headers"]:
+            if name == b"traceparent":  # what a caller's tracing propagated to this system
+                entry["traceparent"] = value.decode("latin-1")
+        self._log.append(entry)
         if self.plan.latency_ms:
             await asyncio.sleep(self.plan.latency_ms / 1000)
         status = self._pick_fault()

@@ -25,6 +25,7 @@ from bizbus.flows.fulfilment.references import ErpReferences
 from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, StageSpec
+from bizbus.flows.runtime.tracing import trace_fields
 from bizbus.flows.shared import ERP, captured, crm_order_deal, decode, erp_feed, follow_up
 from bizbus.schemas import (
     Envelope,
@@ -75,6 +76,7 @@ def _emit(payload: FulfilmentEvent, cause: Envelope[SourceRecordCapturedV1]) -> 
         causationid=cause.id,
         origin="erp",
         time=cause.data.modified_at,
+        **trace_fields(cause),
     )
     return [Emit(event)]
 

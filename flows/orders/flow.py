@@ -30,6 +30,7 @@ from bizbus.flows.orders.mapping import (
 from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
+from bizbus.flows.runtime.tracing import trace_fields
 from bizbus.flows.shared import (
     CRM,
     ERP,
@@ -158,7 +159,7 @@ class OrdersFlow:
         if self.placed.get(order.crm_order_id) == digest:
             return []  # the same order content was placed already (re-poll, redelivery)
         placed = make_event(order, source=SOURCE, correlationid=crm_order_deal(order.crm_order_id),
-                            causationid=event.id, origin="crm")  # fmt: skip
+                            causationid=event.id, origin="crm", **trace_fields(event))  # fmt: skip
         return [Emit(placed), Put(self.placed, order.crm_order_id, digest)]
 
     async def on_placed(self, record: RawRecord) -> list[Output]:

@@ -15,6 +15,7 @@ from bizbus.flows.runtime.holds import REPLAY_HEADER, Holds
 from bizbus.flows.runtime.logs import bind_record, unbind
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Emit, StageSpec
+from bizbus.flows.runtime.trace_index import input_links, output_hops
 from bizbus.schemas import KeyRing, dlq_for, encode_record, topic_for
 
 log = logging.getLogger("bizbus.batch")
@@ -44,15 +45,22 @@ def batch_handler(
     keys: KeyRing | None = None,
     stats: Mapping[str, GuardStats] | None = None,
     flows: Mapping[str, str] | None = None,
+    index: str | None = None,
 ) -> RecordHandler:
     """Return the batch loop's handler of one topic, running `stages` on each record.
 
     `stats` (by stage name) are the counters the metrics read; `flows` names each stage's flow
-    for the log lines written while it handles a record.
+    for the log lines written while it handles a record; `index` is the trace-index topic the
+    outputs' hops go to in the same batch (None: no index).
     """
 
     def encode(emit: Emit) -> Outgoing:
         return encode_emit(emit, topic_name, keys)
+
+    def hops(record: RawRecord, emitted: list[Emit]) -> list[Outgoing]:
+        if index is None or not emitted:
+            return []
+        return output_hops(index, emitted, topic_name) + input_links(index, record, emitted)
 
     counted = [
         (stage, (stats or {}).get(stage.name) or GuardStats(), (flows or {}).get(stage.name, ""))
@@ -65,7 +73,7 @@ def batch_handler(
             counts.taken += 1
             bound = bind_record(flow, stage.name, record)
             try:
-                out += await _run(stage, record, encode, holds, counts)
+                out += await _run(stage, record, encode, holds, counts, hops)
             finally:
                 unbind(bound)
         return out
@@ -79,6 +87,7 @@ async def _run(
     encode: Callable[[Emit], Outgoing],
     holds: Holds | None,
     counts: GuardStats,
+    hops: Callable[[RawRecord, list[Emit]], list[Outgoing]],
 ) -> list[Outgoing]:
     held = holds is not None and holds.is_held(stage.name, record.key)
     replay = record.header(REPLAY_HEADER) is not None
@@ -92,10 +101,12 @@ async def _run(
     try:
         outputs = await stage.handler(record)
         encoded = []
+        emitted: list[Emit] = []
         for output in outputs:
             if not isinstance(output, Emit):
                 raise TableWriteInPureStageError(f"stage {stage.name} is pure but wrote a table")
             encoded.append(encode(output))
+            emitted.append(output)
     except Exception as error:  # noqa: BLE001 - every failure of a pure stage is the record's
         counts.count(error)
         counts.dead_lettered += 1
@@ -104,7 +115,7 @@ async def _run(
         await holds.replayed(stage.name, record.key)
     counts.emitted += len(encoded)
     counts.done += 1
-    return encoded
+    return encoded + hops(record, emitted)
 
 
 async def _dead_letter(

@@ -19,6 +19,7 @@ from faust.web import Request, Response
 
 from bizbus.connectors.errors import ConfigError
 from bizbus.connectors.registry import Connector, Role
+from bizbus.flows.runtime.batch_delivery import Outgoing
 from bizbus.flows.runtime.batch_runner import BatchRunner, BatchSettings
 from bizbus.flows.runtime.batch_stage import batch_handler
 from bizbus.flows.runtime.broadcast import BroadcastRunner
@@ -47,6 +48,8 @@ from bizbus.flows.runtime.spec import (
     WebRequest,
     deliver,
 )
+from bizbus.flows.runtime.trace_index import index_topic, input_links, output_hops
+from bizbus.flows.runtime.tracing import setup_tracing, span_for_record, span_for_request
 from bizbus.flows.runtime.web import Access, WebSurface, read_body, too_large
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.schemas import TOPICS, KeyRing, encode_record, topic_for
@@ -93,6 +96,8 @@ class FaustRuntime:
         self.settings = settings
         self.keys = keys  # seals personal fields of what it publishes (None: tests only)
         self.web = web or WebSurface(settings)
+        setup_tracing("bizbus-worker")
+        self.index = index_topic(settings) if settings.trace_index else None
         self.connections = connections
         self.kafka = kafka or kafka_connection(settings.kafka_bootstrap)
         self.gates = Gates(
@@ -215,6 +220,7 @@ class FaustRuntime:
                         keys=self.keys,
                         stats=self.pure_stats,
                         flows=self.flow_of,
+                        index=self.index,
                     )
                     for topic, stages in self.pure.items()
                 },
@@ -269,7 +275,8 @@ class FaustRuntime:
 
     def _broadcast_handle(self, stage: StageSpec) -> Any:
         async def handle(record: RawRecord) -> None:
-            outputs = await stage.handler(record)
+            with span_for_record(stage.name, record):
+                outputs = await stage.handler(record)
             if any(not isinstance(output, Emit) for output in outputs):
                 raise TypeError(f"broadcast stage {stage.name} wrote a table")
             await deliver(outputs, self.publish)
@@ -298,6 +305,18 @@ class FaustRuntime:
         await self.app.producer.send_and_wait(
             name, key, value, partition=None, timestamp=None, headers=[*headers, *emit.headers]
         )
+        if self.index is not None:
+            await self._index(output_hops(self.index, [emit], self.topic_name))
+
+    async def _index(self, hops: list[Outgoing]) -> None:
+        """Send trace-index records without waiting for their acks.
+
+        faust flushes its producer before it commits; a lost index record costs a line of
+        `bizbus trace`, never an event, so it is logged, not retried.
+        """
+        for topic, key, value, _ in hops:
+            ack = await self.app.producer.send(topic, key, value, None, None, None)
+            asyncio.ensure_future(ack).add_done_callback(_log_index_failure)
 
     def _stage(self, stage: StageSpec) -> None:
         name = self.topic_name(stage.topic)
@@ -325,8 +344,12 @@ class FaustRuntime:
         stats = guard.stats
 
         async def handle(record: RawRecord) -> None:
-            outputs = await stage.handler(record)
+            with span_for_record(stage.name, record):
+                outputs = await stage.handler(record)
             await deliver(outputs, self.publish)
+            if self.index is not None:
+                emitted = [output for output in outputs if isinstance(output, Emit)]
+                await self._index(input_links(self.index, record, emitted))
             stats.emitted += sum(1 for output in outputs if isinstance(output, Emit))
 
         runner = FaustStage(
@@ -369,7 +392,8 @@ class FaustRuntime:
             if body is None:
                 return cast(Response, too_large())
             asked = WebRequest(page.method, body, dict(request.headers))
-            reply = await page.handler(asked, publish)
+            with span_for_request(f"{page.method} {page.path}", asked.headers):
+                reply = await page.handler(asked, publish)
             return view.bytes(reply.body, status=reply.status, content_type=reply.content_type)
 
         view = type(page.name, (faust.web.View,), {page.method.lower(): answer})
@@ -395,3 +419,8 @@ class FaustRuntime:
 
         run.__name__ = run.__qualname__ = task.name
         self.app.task(run)
+
+
+def _log_index_failure(ack: "asyncio.Future[Any]") -> None:
+    if not ack.cancelled() and ack.exception() is not None:
+        log.warning("a trace-index record was not written: %s", type(ack.exception()).__name__)

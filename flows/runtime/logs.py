@@ -37,7 +37,7 @@ __all__ = [
 
 LogFormat = Literal["json", "text"]
 ALLOWED_FIELDS = frozenset(
-    {"flow", "stage", "topic", "partition", "offset", "event_id", "correlation_id",
+    {"flow", "stage", "topic", "partition", "offset", "event_id", "correlation_id", "trace_id",
      "system", "feed", "state", "operation", "attempts", "error_class", "seconds"}
 )  # fmt: skip
 """`extra` fields a log record may carry into the output; any other is dropped."""
@@ -77,6 +77,9 @@ def record_context() -> dict[str, Any]:
         value = record.header(header)
         if value is not None:
             context[field] = value.decode(errors="replace")[:100]
+    traceparent = record.header("ce_traceparent")  # the trace backend finds the line by it
+    if traceparent is not None and traceparent.count(b"-") == 3:
+        context["trace_id"] = traceparent.split(b"-")[1].decode(errors="replace")[:32]
     return context
 
 

@@ -37,6 +37,7 @@ from bizbus.flows.runtime.guard import StageGuard
 from bizbus.flows.runtime.logs import failed_at
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Emit, Feed, Publish
+from bizbus.flows.runtime.tracing import started_trace, trace_fields
 from bizbus.schemas import Envelope, SourceRecordCapturedV1, make_event
 
 log = logging.getLogger("bizbus.polling")
@@ -74,13 +75,16 @@ def raw_event(
         record=dict(record.payload),
     )
     key = payload.entity_key()
-    return make_event(
-        payload,
-        source=f"bizbus://{system}/{record.entity}",
-        correlationid=correlationid or correlation_id(system, key),
-        origin=system,
-        id=event_id,
-    )
+    # A change entering bizbus starts its trace (under the webhook's span when pushed).
+    with started_trace(f"capture {system} {record.entity}"):
+        return make_event(
+            payload,
+            source=f"bizbus://{system}/{record.entity}",
+            correlationid=correlationid or correlation_id(system, key),
+            origin=system,
+            id=event_id,
+            **trace_fields(),
+        )
 
 
 def _no_calls(_: str) -> int:

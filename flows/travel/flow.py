@@ -20,6 +20,7 @@ from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
+from bizbus.flows.runtime.tracing import trace_fields
 from bizbus.flows.shared import ERP, OA, captured, decode, decode_as, follow_up
 from bizbus.flows.travel.mapping import (
     Decision,
@@ -201,7 +202,8 @@ class TravelFlow:
             travel = map_travel_revoked(trip, detail, applicant=applicant, approvers=approvers,
                                         revoked_at=raw.modified_at)  # fmt: skip
         announcement = make_event(travel, source=SOURCE, causationid=event.id, origin="oa",
-                                  correlationid=correlation_id("oa-instance", code))  # fmt: skip
+                                  correlationid=correlation_id("oa-instance", code),
+                                  **trace_fields(event))  # fmt: skip
         return [Emit(announcement), Put(self.decisions, code, decision.value)]
 
     async def on_travel(self, record: RawRecord) -> list[Output]:

@@ -23,6 +23,7 @@ from bizbus.schemas import (
 pytestmark = pytest.mark.kafka
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "events"
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def _fixture(event_type: str) -> dict[str, Any]:
@@ -59,7 +60,7 @@ async def _consume(bootstrap: str, topic: str, count: int) -> list[Any]:
 
 async def test_sdk_reads_the_records_we_produce(kafka_bootstrap: str, new_topic: str) -> None:
     events = [
-        parse_event(_fixture(t))
+        parse_event({**_fixture(t), "traceparent": TRACEPARENT})
         for t in ("bizbus.sales.order.placed.v1", "bizbus.hr.travel.approved.v1")
     ]
     await _produce(kafka_bootstrap, new_topic, [encode_record(e) for e in events])
@@ -78,6 +79,7 @@ async def test_sdk_reads_the_records_we_produce(kafka_bootstrap: str, new_topic:
         assert sdk_event.get_extension("correlationid") == ours.correlationid
         assert sdk_event.get_extension("origin") == ours.origin
         assert sdk_event.get_extension("partitionkey") == ours.subject  # the record key
+        assert sdk_event.get_extension("traceparent") == TRACEPARENT  # distributed tracing
         assert sdk_event.get_data() == ours.data.model_dump(mode="json")
         assert decode_record(record.value, record.headers) == ours
     first_data = from_binary_event(
@@ -96,6 +98,7 @@ async def test_we_decode_the_records_the_sdk_produces(kafka_bootstrap: str, new_
         attributes = {k: v for k, v in fixture.items() if k != "data"}
         attributes["time"] = datetime.fromisoformat(attributes["time"])
         attributes["partitionkey"] = attributes["subject"]
+        attributes["traceparent"] = TRACEPARENT
         message = to_binary_event(CloudEvent(attributes, fixture["data"]))
         key = message.key.encode() if isinstance(message.key, str) else message.key
         records.append((key, message.value, list(message.headers.items())))
@@ -110,4 +113,5 @@ async def test_we_decode_the_records_the_sdk_produces(kafka_bootstrap: str, new_
     assert isinstance(decoded[1].data, OrderPlacedV1)
     assert decoded[1].data.lines[1].product_name == "八温区回流焊 RF-8Z"
     assert received[1].key == b"801J8000003aBcDIAU"
-    assert decoded == [parse_event(fixture) for fixture in sources]
+    assert decoded == [parse_event({**fixture, "traceparent": TRACEPARENT}) for fixture in sources]
+    assert all(event.traceparent == TRACEPARENT for event in decoded)

@@ -1,5 +1,8 @@
 """travel end to end: OA trip approved → ERP business trip; duplicates; revocation; catch-up.
 
+The approved trip also shows one trace id on every hop, and `bizbus trace` and `bizbus xref`
+tell its story from the trace index and the cross-reference table.
+
 One stack (ERP + OA sandboxes, a worker running only `travel`). The worker's webhook is
 registered twice at the OA, so every Feishu event reaches it twice. Catch-up polling is off
 (once an hour) until the last test restarts the worker with it on. Effects are read from the
@@ -7,6 +10,9 @@ ERP's effects log (every create, write and action, keyed by `x_external_ref`).
 """
 
 import asyncio
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -23,13 +29,21 @@ from bizbus.deploy.demo.actors import ErpUser, OaUser
 from bizbus.deploy.sandbox.company import employee
 from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
 from bizbus.flows.runtime.polling import correlation_id
-from bizbus.schemas import BusinessTripRecordedV1, Envelope, SourceRecordCapturedV1, decode_record
+from bizbus.schemas import (
+    BusinessTripRecordedV1,
+    BusinessTripRequestedV1,
+    Envelope,
+    SourceRecordCapturedV1,
+    TravelApprovedV1,
+    decode_record,
+)
 from tests.integration.flowstack import FlowStack
 
 TRAVELLER = employee("E1002")  # 李娜, matched by employee number
 LATE_TRAVELLER = employee("E1005")  # 陈静, whose ERP number differs: matched by e-mail
 WEBHOOK = "/webhooks/feishu"
 RAW_TOPIC, CMD_TOPIC = "src.oa.approval-instance", "cmd.erp.business-trip"
+TRAVEL_TOPIC, RECORDED_TOPIC = "biz.hr.travel", "biz.hr.business-trip"
 state: dict[str, Any] = {}
 
 
@@ -165,6 +179,104 @@ async def test_an_approved_trip_becomes_one_erp_business_trip(
     assert any(isinstance(p, SourceRecordCapturedV1) and p.record.get("event_id") for p in raw), (
         "no record came through the webhook"
     )
+
+
+def trace_id(traceparent: str | None) -> str:
+    assert traceparent, "a hop carries no ce_traceparent"
+    return traceparent.split("-")[1]
+
+
+async def test_one_trace_follows_the_trip_from_the_webhook_to_the_erp_write(
+    stack: FlowStack,
+) -> None:
+    code = state["code"]
+
+    async def events(logical: str) -> list[Envelope[Any]]:
+        return [
+            decode_record(r.value, r.headers, keys=stack.keys)
+            for r in await records_of(stack, logical, code)
+        ]
+
+    pushed = [e for e in await events(RAW_TOPIC) if e.data.record.get("event_id")]
+    assert pushed, "no record came through the webhook"
+    webhook_traces = {trace_id(e.traceparent) for e in pushed}
+    [command] = await events(CMD_TOPIC)
+    trip = trace_id(command.traceparent)
+    assert trip in webhook_traces, "the ERP command is not in the webhook's trace"
+    [announced] = await events(TRAVEL_TOPIC)
+    assert trace_id(announced.traceparent) == trip
+
+    async def recorded() -> list[Envelope[Any]]:
+        return await events(RECORDED_TOPIC)
+
+    [done] = await stack.wait_for(recorded, what="the trip recorded event", timeout_s=30)
+    assert trace_id(done.traceparent) == trip
+    # Stages that call systems open a span of their own: same trace, new parent span.
+    spans = {e.traceparent.split("-")[2] for e in (announced, done) if e.traceparent}
+    assert len(spans) == 2 and not spans & {
+        e.traceparent.split("-")[2] for e in pushed if e.traceparent
+    }
+
+    erp_calls = (await control(stack, "erp", "GET", "/_sandbox/requests"))["requests"]
+    traced = [call for call in erp_calls if trip in call.get("traceparent", "")]
+    assert any(call["method"] == "POST" and call["path"] == "/jsonrpc" for call in traced), (
+        f"no ERP call carried trace {trip}: {erp_calls[-5:]}"
+    )
+
+
+def bizbus(stack: FlowStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `bizbus` CLI against the stack's Kafka and worker group."""
+    return subprocess.run(
+        [sys.executable, "-m", "bizbus.deploy", *args], capture_output=True, text=True,
+        timeout=120, env={**stack.worker_env(), "COLUMNS": "200"},
+    )  # fmt: skip
+
+
+def step(event_type: str) -> str:
+    return event_type.removeprefix("bizbus.").rsplit(".v", 1)[0]
+
+
+async def test_trace_tells_the_trip_as_a_timeline_from_the_index(stack: FlowStack) -> None:
+    code = state["code"]
+    deal = correlation_id("oa-instance", code)
+
+    async def traced() -> dict[str, Any] | None:
+        result = await asyncio.to_thread(bizbus, stack, "trace", code, "--json")
+        answer: dict[str, Any] = json.loads(result.stdout)
+        steps = {hop["step"] for hop in answer["hops"]}
+        return answer if step(BusinessTripRecordedV1.EVENT_TYPE) in steps else None
+
+    answer = await stack.wait_for(traced, what="the trip's hops in the trace index")
+    assert answer["correlation_ids"] == [deal]
+    hops = [(hop["system"], hop["step"]) for hop in answer["hops"]]
+    assert hops == [
+        ("oa", step(SourceRecordCapturedV1.EVENT_TYPE)),  # the webhook record that started it
+        ("oa", step(TravelApprovedV1.EVENT_TYPE)),
+        ("erp", step(BusinessTripRequestedV1.EVENT_TYPE)),
+        ("erp", step(BusinessTripRecordedV1.EVENT_TYPE)),
+    ]
+    latencies = [hop["latency_ms"] for hop in answer["hops"]]
+    assert latencies[0] is None and all(ms >= 0 for ms in latencies[1:])
+    assert answer["hops"][0]["topic"] == RAW_TOPIC
+    leave_id = answer["records"][f"trip:{code}"]["erp"]
+    assert answer["records"][f"trip:{code}"] == {"oa": code, "erp": leave_id}
+
+    table = await asyncio.to_thread(bizbus, stack, "trace", deal)  # by correlation id too
+    assert table.returncode == 0, table.stderr
+    assert "4 hop(s) over" in table.stdout and step(TravelApprovedV1.EVENT_TYPE) in table.stdout
+    unknown = await asyncio.to_thread(bizbus, stack, "trace", "no-such-deal")
+    assert unknown.returncode == 1 and "No indexed deal" in unknown.stdout
+
+
+async def test_xref_names_each_system_record_of_the_trip(stack: FlowStack, erp: ErpUser) -> None:
+    code = state["code"]
+    [row] = await erp.search_read("hr.leave", [["x_external_ref", "=", code]], ["id"])
+    for ident in (code, str(row["id"])):  # by the OA code, and by the ERP id
+        result = await asyncio.to_thread(bizbus, stack, "xref", ident)
+        assert result.returncode == 0, result.stderr
+        assert f"trip:{code}: erp={row['id']}, oa={code}" in result.stdout
+    unknown = await asyncio.to_thread(bizbus, stack, "xref", "no-such-record")
+    assert unknown.returncode == 1 and "No cross-reference mentions" in unknown.stdout
 
 
 async def test_the_same_events_delivered_twice_have_one_effect(

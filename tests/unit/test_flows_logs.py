@@ -23,7 +23,11 @@ RECORD = RawRecord(
     offset=1207,
     key=b"Account:001A",
     value=CANARY.encode(),
-    headers=[("ce_id", b"ev-42"), ("ce_correlationid", b"deal-7")],
+    headers=[
+        ("ce_id", b"ev-42"),
+        ("ce_correlationid", b"deal-7"),
+        ("ce_traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    ],
 )
 
 
@@ -66,6 +70,7 @@ def test_a_line_carries_the_record_in_hand_and_forgets_it_after() -> None:
         "partition": 3, "offset": 1207,
     }  # fmt: skip
     assert (shown["event_id"], shown["correlation_id"]) == ("ev-42", "deal-7")
+    assert shown["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert "topic" not in as_json(line())
     assert CANARY not in json.dumps(shown, ensure_ascii=False)
 

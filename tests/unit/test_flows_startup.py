@@ -24,6 +24,9 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
         [
             "prod.acme-poll-ticks",
             "prod.acme-dead-letter-holds",
+            "prod.acme-dead-letter-replays",
+            "prod.acme-dead-letter-quarantine",
+            "prod.acme-trace-index",
             "prod.acme-webhook-seen",
             "acme-__assignor-__leader",
             *(

@@ -158,8 +158,28 @@ def test_undecodable_records_raise_schema_error(
 
 def test_unknown_ce_extensions_are_ignored(order_event: Envelope[Any]) -> None:
     _, value, headers = encode_record(order_event)
-    headers = [*headers, ("ce_traceparent", b"00-4bf92f3577b34da6-00f067aa0ba902b7-01")]
+    headers = [*headers, ("ce_comexampleextension", b"value")]
     assert decode_record(value, headers) == order_event
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_the_trace_context_travels_as_ce_traceparent(order_event: Envelope[Any]) -> None:
+    traced = order_event.model_copy(update={"traceparent": TRACEPARENT, "tracestate": "k=v"})
+    _, value, headers = encode_record(traced)
+    assert ("ce_traceparent", TRACEPARENT.encode()) in headers
+    assert ("ce_tracestate", b"k=v") in headers
+    decoded = decode_record(value, headers)
+    assert (decoded.traceparent, decoded.tracestate) == (TRACEPARENT, "k=v")
+    assert decoded == traced
+
+
+def test_a_malformed_traceparent_is_dropped_not_fatal(order_event: Envelope[Any]) -> None:
+    _, value, headers = encode_record(order_event)
+    short = [*headers, ("ce_traceparent", b"00-4bf92f3577b34da6-00f067aa0ba902b7-01")]
+    assert decode_record(value, short).traceparent is None
+    assert decode_record(value, short) == order_event
 
 
 def test_headers_may_be_a_mapping_and_content_type_may_carry_a_charset(
