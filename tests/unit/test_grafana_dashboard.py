@@ -9,9 +9,13 @@ from aiokafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from bizbus.connectors.errors import RejectedError
+from bizbus.flows.context import FlowDeps
 from bizbus.flows.runtime.gates import Gates
 from bizbus.flows.runtime.guard import GuardStats
 from bizbus.flows.runtime.metrics import Metrics, worker_families
+from bizbus.flows.sla import SlaFlow
+from bizbus.flows.xref import Xref
+from tests.unit.test_flows_fakes import FakeConnections
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "bizbus.json"
 _METRIC = re.compile(r"\bbizbus_[a-z0-9_]+\b")
@@ -45,6 +49,8 @@ async def exported() -> dict[str, set[str]]:
     metrics.gates["erp"]
     metrics.lag_of("bizbus", _Consumer, lambda _topic: True)
     metrics.observer("erp")("sale.order.create", 0.01, "2xx")
+    flow_deps = FlowDeps(FakeConnections(), Xref({}), metrics=metrics)
+    SlaFlow(flow_deps, {"sla-watches": {}})  # flows export their own gauges
     metrics.echoes("catalog", "crm")
     metrics.conflicts("catalog", "erp")
     metrics.extra.append(
