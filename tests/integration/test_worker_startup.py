@@ -21,7 +21,7 @@ from bizbus.flows.worker import build_worker, worker_topics
 from bizbus.schemas import KeyRing
 from tests.integration.flowstack import WEB_TOKEN, FlowStack
 
-ALL_FLOWS = "travel,customers,orders,fulfilment,catalog"
+ALL_FLOWS = RuntimeSettings().flows  # the default: every flow
 MISSED = ("Ignoring missing topic", "not found in cluster metadata", "assignment misses")
 
 
@@ -57,14 +57,16 @@ def test_worker_is_ready_under_cpu_pressure_with_every_feed_polled(stack: FlowSt
     assert ready.status_code == 200, ready.text
     state = ready.json()
     assert state["ready"] is True and state["waiting_for"] == []
-    assert state["feeds_polled"] == 10  # CRM 4, ERP 5, the OA catch-up 1
+    assert state["feeds_polled"] == 11  # CRM 5, ERP 5, the OA catch-up 1
     assert state["assigned_partitions"] > 0
 
 
 async def test_every_topic_the_worker_uses_was_created_before_it_started(
     stack: FlowStack,
 ) -> None:
-    settings = RuntimeSettings(app_id=stack.app_id, topic_prefix=stack.topic_prefix)
+    settings = RuntimeSettings(
+        app_id=stack.app_id, topic_prefix=stack.topic_prefix, flows=ALL_FLOWS
+    )
     app, _ = build_worker(settings, keys=KeyRing.generate())
     planned = {plan.name: plan.partitions for plan in worker_topics(app, settings)}
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
@@ -101,4 +103,4 @@ async def test_a_crm_change_reaches_the_erp_while_the_machine_is_busy(
 
 def test_worker_log_names_its_ready_time(stack: FlowStack) -> None:
     lines = [line for line in Path(stack.log_path).read_text().splitlines() if "ready in" in line]
-    assert lines and "partition(s) assigned and fetched, 10 feed(s) polled" in lines[0]
+    assert lines and "partition(s) assigned and fetched, 11 feed(s) polled" in lines[0]
