@@ -22,15 +22,17 @@ GENERATED = ("pubsub_api_pb2.py", "pubsub_api_pb2.pyi", "pubsub_api_pb2_grpc.py"
 def generate(out_dir: Path) -> dict[str, bytes]:
     """Run protoc into `out_dir` and return the generated files by name."""
     include = Path(protoc.__file__).parent / "_proto"
-    code = protoc.main([
-        "grpc_tools.protoc",
-        f"-I{PACKAGE_PATH}={FOLDER}",
-        f"-I{include}",
-        f"--python_out={out_dir}",
-        f"--pyi_out={out_dir}",
-        f"--grpc_python_out={out_dir}",
-        f"{PACKAGE_PATH}/{PROTO}",
-    ])
+    code = protoc.main(
+        [
+            "grpc_tools.protoc",
+            f"-I{PACKAGE_PATH}={FOLDER}",
+            f"-I{include}",
+            f"--python_out={out_dir}",
+            f"--pyi_out={out_dir}",
+            f"--grpc_python_out={out_dir}",
+            f"{PACKAGE_PATH}/{PROTO}",
+        ]
+    )
     if code != 0:
         raise RuntimeError(f"protoc failed with exit code {code}")
     made = out_dir / PACKAGE_PATH
