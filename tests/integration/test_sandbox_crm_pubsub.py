@@ -22,24 +22,14 @@ import pytest
 from bizbus.connectors.salesforce.pubsub import pubsub_api_pb2 as pb
 from bizbus.connectors.salesforce.pubsub import pubsub_api_pb2_grpc as pb_grpc
 from bizbus.deploy.sandbox.registry import SYSTEMS
-from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
+from bizbus.deploy.sandbox.runner import SandboxStack
 
 RECEIVE_S = 30.0  # generous: the machine is shared
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxStack]:
-    env = {"BIZBUS_SANDBOX_CRM_PUBSUB_KEEPALIVE_S": "0.5"}
-    stack = start_sandbox(["crm"], run_dir=tmp_path_factory.mktemp("pubsub"), env=env)
-    try:
-        yield stack
-    finally:
-        stop_sandbox(stack)
-
-
-@pytest.fixture(scope="module")
-def crm_url(stack: SandboxStack) -> str:
-    return stack.urls["crm"]
+def crm_url(crm_pubsub: SandboxStack) -> str:
+    return crm_pubsub.urls["crm"]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +50,8 @@ def metadata(login: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 @pytest.fixture(scope="module")
-def stub(stack: SandboxStack) -> Iterator[Any]:
-    address = stack.grpc_addresses["crm"]
+def stub(crm_pubsub: SandboxStack) -> Iterator[Any]:
+    address = crm_pubsub.grpc_addresses["crm"]
     with grpc.insecure_channel(address) as channel:
         yield pb_grpc.PubSubStub(channel)
 
