@@ -29,6 +29,7 @@ from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
 from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
+from bizbus.flows.shared import crm_push
 from bizbus.flows.travel import TravelFlow
 from bizbus.flows.xref import XREF_TABLE, Xref
 from bizbus.schemas import TOPICS, KeyRing, dlq_for
@@ -88,7 +89,10 @@ def build_worker(
     app = create_app(settings, kafka, web)
     metrics = Metrics()
     connections = Connections(observer=metrics.observer)
-    runtime = FaustRuntime(app, settings, connections, kafka, web=web, keys=keys, metrics=metrics)
+    runtime = FaustRuntime(
+        app, settings, connections, kafka, web=web, keys=keys, metrics=metrics,
+        pushes=[crm_push(connections)],
+    )  # fmt: skip
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
     deps = FlowDeps(
         connections=connections, xref=xref, settings=settings, seen=runtime.seen, keys=keys,

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from bizbus.connectors.base import SourceRecord
-from bizbus.connectors.errors import AuthError, ConfigError, ConnectorError, TransientError
+from bizbus.connectors.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    CursorExpired,
+    TransientError,
+)
 from bizbus.connectors.salesforce.cdc_events import ChangeHeader, SchemaCache, client_of
 from bizbus.connectors.salesforce.client import IdentityClientCredentials
 from bizbus.connectors.salesforce.objects import spec_for
@@ -38,7 +44,7 @@ _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL,
               grpc.StatusCode.UNKNOWN, grpc.StatusCode.ABORTED}  # fmt: skip
 
 
-class ReplayExpired(ConnectorError):
+class ReplayExpired(CursorExpired):
     """The stored replay id is outside the retention window: catch up by polling instead."""
 
 

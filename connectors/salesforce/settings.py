@@ -79,6 +79,12 @@ class SalesforceSettings(ConnectorSettings):
         description="push (Change Data Capture, a long-interval poll as safety net) or poll; "
         "empty: push when pubsub_url is set, else poll",
     )
+    push_safety_poll_s: float = Field(
+        600.0,
+        gt=0,
+        description="in push mode, seconds between the safety-net polls of the CRM feeds "
+        "(one Composite call each: 600 s is 144 calls a day)",
+    )
     compare_before_write: bool = Field(
         True,
         description="true to read a record before writing it and skip unchanged writes "
