@@ -55,13 +55,13 @@ def _bench_processes(mark: str) -> set[int]:
     return found
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(780)
 def test_quick_bench_reports_every_figure_beside_its_baseline(kafka_bootstrap: str) -> None:
     mark = uuid.uuid4().hex
     result = subprocess.run(
         [sys.executable, "-m", "bizbus.deploy", "bench", "--quick", "--json",
          "--bootstrap", kafka_bootstrap],
-        cwd=ROOT, capture_output=True, text=True, timeout=400,
+        cwd=ROOT, capture_output=True, text=True, timeout=760,
         env={**os.environ, "COLUMNS": "160"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-4000:]
