@@ -46,6 +46,15 @@ FIGURES = (
 )  # fmt: skip
 
 
+def _per_system(idle: Values) -> dict[str, float]:
+    """The idle API calls per day of each system an idle figure counted."""
+    return {
+        system: idle[f"idle_calls_per_day_{system}"]
+        for system in ("crm", "erp", "oa")
+        if f"idle_calls_per_day_{system}" in idle
+    }
+
+
 def _median(rounds: list[Values]) -> Values:
     keys = dict.fromkeys(key for values in rounds for key in values)
     return {key: statistics.median(v[key] for v in rounds if key in v) for key in keys}
@@ -97,19 +106,10 @@ class Results:
             entry["rounds"] = self.samples[figure.id]
             report[figure.id] = entry
         if "I" in self.samples:
-            idle = self.median("I")
-            report["idle_calls_per_day"] = {
-                system: idle[f"idle_calls_per_day_{system}"]
-                for system in ("crm", "erp", "oa")
-                if f"idle_calls_per_day_{system}" in idle
-            }
+            report["idle_calls_per_day"] = _per_system(self.median("I"))
         if "C" in self.samples:
             pushed = self.median("C")
-            report["idle_calls_per_day_push"] = {
-                system: pushed[f"idle_calls_per_day_{system}"]
-                for system in ("crm", "erp", "oa")
-                if f"idle_calls_per_day_{system}" in pushed
-            }
+            report["idle_calls_per_day_push"] = _per_system(pushed)
             report["cdc_p50_ms"] = pushed["crm_change_to_kafka_ms"]
         return report
 

@@ -99,9 +99,6 @@ class Collector:
         """Wait for the first keepalive: the subscription is placed."""
         await self.until(lambda c: c.batches)
 
-    def last_replay(self) -> bytes:
-        return self.batches[-1].replay_id
-
     async def stop(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
@@ -116,6 +113,21 @@ async def stream(crm: SalesforceConnector) -> AsyncIterator[ChangeStream]:
 
 def ids_of(collector: Collector) -> list[str]:
     return [record.id for record in collector.records]
+
+
+async def one_change(
+    stream: ChangeStream, human: httpx.AsyncClient, name: str
+) -> tuple[str, bytes]:
+    """Create an Account while subscribed; return its id and the replay id of its batch."""
+    collector = Collector(stream, None)
+    try:
+        await collector.live()
+        account = await create(human, "Account", {"Name": name})
+        await collector.until(lambda c: account in ids_of(c))
+    finally:
+        await collector.stop()
+    batch = next(b for b in collector.batches if account in [r.id for r in b.records])
+    return account, batch.replay_id
 
 
 async def test_pushed_changes_are_the_records_the_poll_feed_reads(
@@ -153,15 +165,7 @@ async def test_pushed_changes_are_the_records_the_poll_feed_reads(
 async def test_resume_from_a_stored_replay_id_misses_nothing_and_repeats_nothing(
     stream: ChangeStream, human: httpx.AsyncClient, crm_url: str
 ) -> None:
-    first = Collector(stream, None)
-    try:
-        await first.live()
-        seen = await create(human, "Account", {"Name": "Before Stop Ltd"})
-        await first.until(lambda c: seen in ids_of(c))
-        stored = next(b.replay_id for b in reversed(first.batches) if seen in
-                      [r.id for r in b.records])  # fmt: skip
-    finally:
-        await first.stop()
+    seen, stored = await one_change(stream, human, "Before Stop Ltd")
     # While no one listens: two creates and an update of the record seen before.
     later = [await create(human, "Account", {"Name": f"While Down {n}"}) for n in range(2)]
     await update(human, "Account", seen, {"Phone": "+86 10 0000"})
@@ -208,14 +212,7 @@ async def test_an_expired_replay_id_is_refused_as_replay_expired(
     stream: ChangeStream, human: httpx.AsyncClient, crm_url: str
 ) -> None:
     # Last in this module: it moves the sandbox clock past the 72 h retention window.
-    first = Collector(stream, None)
-    try:
-        await first.live()
-        seen = await create(human, "Account", {"Name": "Ancient Ltd"})
-        await first.until(lambda c: seen in ids_of(c))
-        stored = first.last_replay()
-    finally:
-        await first.stop()
+    _, stored = await one_change(stream, human, "Ancient Ltd")
     async with httpx.AsyncClient(base_url=crm_url, timeout=10) as control:
         step = await control.post("/_sandbox/clock", json={"advance_s": 73 * 3600})
         assert step.status_code == 200

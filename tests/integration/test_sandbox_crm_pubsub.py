@@ -162,6 +162,24 @@ def _live(stub: Any, metadata: Any, topic: str, n: int) -> Subscription:
     return sub
 
 
+def _after(stub: Any, metadata: Any, replay_id: bytes, n: int) -> Subscription:
+    """An Account subscription resumed after `replay_id` (CUSTOM), granting `n` events."""
+    first = pb.FetchRequest(topic_name="/data/AccountChangeEvent", num_requested=n,
+                            replay_preset=pb.CUSTOM, replay_id=replay_id)  # fmt: skip
+    return Subscription(stub, metadata, first)
+
+
+def _one_event(stub: Any, metadata: Any, crm_url: str, token: str, name: str) -> tuple[str, Any]:
+    """Create an Account while subscribed; return its id and its change event."""
+    sub = _live(stub, metadata, "/data/AccountChangeEvent", 1)
+    try:
+        account = _create_account(crm_url, token, name)
+        (event,) = sub.events(1)
+    finally:
+        sub.close()
+    return account, event
+
+
 def test_get_topic_names_a_schema_that_get_schema_serves(stub: Any, metadata: Any) -> None:
     topic = stub.GetTopic(pb.TopicRequest(topic_name="/data/AccountChangeEvent"), metadata=metadata)
     assert topic.can_subscribe and not topic.can_publish and topic.schema_id
@@ -226,17 +244,10 @@ def test_resume_from_a_replay_id_gets_exactly_the_later_changes(
     stub: Any, metadata: Any, crm_url: str, login: dict[str, Any]
 ) -> None:
     token = login["access_token"]
-    sub = _live(stub, metadata, "/data/AccountChangeEvent", 1)
-    try:
-        account = _create_account(crm_url, token, "Resume GmbH")
-        (created,) = sub.events(1)
-    finally:
-        sub.close()
+    account, created = _one_event(stub, metadata, crm_url, token, "Resume GmbH")
     _update_account(crm_url, token, account, {"Phone": "+86 21 5555 0101"})
     _update_account(crm_url, token, account, {"Phone": None, "BillingCity": "上海"})
-    first = pb.FetchRequest(topic_name="/data/AccountChangeEvent", num_requested=10,
-                            replay_preset=pb.CUSTOM, replay_id=created.replay_id)  # fmt: skip
-    resumed = Subscription(stub, metadata, first)
+    resumed = _after(stub, metadata, created.replay_id, 10)
     try:
         events = resumed.events(2)
     finally:
@@ -307,17 +318,10 @@ def test_a_replay_id_past_the_retention_window_is_refused_as_salesforce_does(
     stub: Any, metadata: Any, crm_url: str, login: dict[str, Any]
 ) -> None:
     # Last in this module: it moves the sandbox clock past the 72 h retention window.
-    sub = _live(stub, metadata, "/data/AccountChangeEvent", 1)
-    try:
-        _create_account(crm_url, login["access_token"], "Old News Ltd")
-        (old,) = sub.events(1)
-    finally:
-        sub.close()
+    _, old = _one_event(stub, metadata, crm_url, login["access_token"], "Old News Ltd")
     step = httpx.post(f"{crm_url}/_sandbox/clock", json={"advance_s": 73 * 3600}, timeout=10)
     assert step.status_code == 200
-    first = pb.FetchRequest(topic_name="/data/AccountChangeEvent", num_requested=1,
-                            replay_preset=pb.CUSTOM, replay_id=old.replay_id)  # fmt: skip
-    expired = Subscription(stub, metadata, first)
+    expired = _after(stub, metadata, old.replay_id, 1)
     try:
         with pytest.raises(grpc.RpcError) as refused:
             expired.next()
