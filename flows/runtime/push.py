@@ -10,7 +10,8 @@ a restart resumes after the last acked batch and the safety-net poll re-reads on
 A batch naming objects it could not list makes the owner poll now (catch-up). Without a stored
 position (first start, or one that expired) the subscription starts from the tip and the
 catch-up poll runs once its first answer came, so no change falls between the two. Other
-failures resubscribe from the stored position after a capped, growing pause.
+failures resubscribe from the stored position after a capped, growing pause; so does a batch
+whose publishing failed (the next tick reads it again).
 """
 
 import asyncio
@@ -109,11 +110,23 @@ class PushRunner:
                 self.cursors()[push_key(self.source.system)] = ""
             elif item is _SUBSCRIBED:
                 self._catch_up_pending = True
-            else:
-                await self._deliver(item)
-                if self._catch_up_pending:  # subscribed: what the poll misses, we get
-                    self._catch_up_pending = False
-                    self.catch_up()
+            elif not await self._delivered(item):
+                return
+            elif self._catch_up_pending:  # subscribed: what the poll misses, we get
+                self._catch_up_pending = False
+                self.catch_up()
+
+    async def _delivered(self, batch: PushBatch) -> bool:
+        """Publish a batch; on failure resubscribe from the stored position (nothing skipped)."""
+        try:
+            await self._deliver(batch)
+        except Exception as error:  # noqa: BLE001 - logged without its text (records)
+            log.warning("%s: publishing pushed changes failed at %s, resubscribing from the "
+                        "last stored position: %s", self.source.system, failed_at(error),
+                        safe_reason(error))  # fmt: skip
+            await self.stop()
+            return False
+        return True
 
     async def stop(self) -> None:
         """Close the subscription."""
@@ -121,6 +134,7 @@ class PushRunner:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
 
     async def _read(self, position: bytes | None) -> None:
         pause = 1.0
