@@ -47,6 +47,7 @@ from bizbus.schemas import Envelope, SourceRecordCapturedV1, make_event
 log = logging.getLogger("bizbus.polling")
 CORRELATION_NAMESPACE = uuid.UUID("6f1c1f6e-5b43-4c1e-9a55-1b1f4f0c0b15")
 SPENT = b"spent:"
+PUSH_TICK_S = 0.25  # tick period of a pushing system: its batches wait at most this long
 
 System = Literal["crm", "erp", "oa"]
 Spent = Callable[[str], int]
@@ -230,9 +231,21 @@ class Poller:
         fastest = min(self.interval_of(feed) for feed in self.feeds.values())
         systems = self.systems()
 
+        period = max(0.05, fastest / 2)
+        # A pushing system's batches are published on its ticks: it is ticked every 0.25 s.
+        push_period = min(period, PUSH_TICK_S) if self.pushes else period
+        sent: dict[str, float] = {}
+
         async def send_ticks() -> None:
             stamp = str(int(self.wall() * 1000)).encode()
+            now = self.clock()
             for system in systems:
+                if system in self.pushes and not await self._learn(system):
+                    continue  # retried on the next timer
+                every = push_period if self.safety_s.get(system) is not None else period
+                if now - sent.get(system, -math.inf) < every * 0.9:
+                    continue
+                sent[system] = now
                 await ticks.send(key=system.encode(), value=stamp)
 
         async def report_calls() -> None:
@@ -240,9 +253,7 @@ class Poller:
                 if calls := self._unreported(system):
                     await ticks.send(key=system.encode(), value=SPENT + str(calls).encode())
 
-        # A push system's batches are published on its ticks: tick at least every 0.25 s then.
-        period = max(0.05, fastest / 2 if not self.pushes else min(fastest / 2, 0.25))
-        app.timer(period, on_leader=True)(send_ticks)
+        app.timer(push_period, on_leader=True)(send_ticks)
         app.timer(max(1.0, fastest))(report_calls)  # every worker: its sinks' calls count too
         guard = StageGuard(
             "poll", systems=frozenset(), gates=self.gates, holds=None,
@@ -311,18 +322,23 @@ class Poller:
         pace = self.ledger(system).pace_s(self.wall())
         self._held_until[system] = self.clock() + min(pace * max(calls, 1), 86_400.0)
 
+    async def _learn(self, system: str) -> bool:
+        """Learn once whether `system` pushes (safety-poll interval) or polls; False: unknown."""
+        if system in self.safety_s:
+            return True
+        try:
+            self.safety_s[system] = await self.pushes[system].safety_poll_s()
+        except IntegrationError as error:
+            log.warning("%s: cannot tell push from poll yet: %s", system, safe_reason(error))
+            return False
+        for feed in self.feeds.values():
+            if feed.system == system:
+                self.cadences.pop(self.unit_of(feed), None)
+        return True
+
     async def _push(self, system: str) -> None:
-        """Learn once whether `system` pushes; if it does, renew this owner's subscription."""
-        if system not in self.safety_s:
-            try:
-                self.safety_s[system] = await self.pushes[system].safety_poll_s()
-            except IntegrationError as error:
-                log.warning("%s: cannot tell push from poll yet: %s", system, safe_reason(error))
-                return
-            for feed in self.feeds.values():
-                if feed.system == system:
-                    self.cadences.pop(self.unit_of(feed), None)
-        if self.safety_s[system] is None:
+        """If `system` pushes, renew this owner's subscription and publish what it brought."""
+        if not await self._learn(system) or self.safety_s[system] is None:
             return
         runner = self.push_runners.get(system)
         if runner is None:
