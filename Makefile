@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install kafka-jars contract-tools lint typecheck test demo bench clean
+.PHONY: install kafka-jars contract-tools protos lint typecheck test demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ tests/contracts/node_modules/.package-lock.json: tests/contracts/package.json te
 	@touch $@
 
 contract-tools: tests/contracts/node_modules/.package-lock.json
+
+# The Pub/Sub API's Python modules, regenerated from connectors/salesforce/pubsub/pubsub_api.proto.
+protos: install
+	$(BIN)/python -m tests.protostubs
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,7 +7,8 @@ IntegrationError            retriable=False
 │   ├── TransientError      retriable: timeouts, connect errors, 408, 5xx
 │   │   └── RateLimited     429, carries retry_after
 │   ├── AuthError           401/403: stop the flow loudly
-│   └── RejectedError       other 4xx: dead letter
+│   ├── RejectedError       other 4xx: dead letter
+│   └── CursorExpired       a stored stream position the system no longer keeps: catch up
 ├── SchemaError             undecodable or invalid event: dead letter
 └── MappingError            missing reference data: dead letter (or park and retry later)
 ```
@@ -22,6 +23,7 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConnectorError",
+    "CursorExpired",
     "IntegrationError",
     "MappingError",
     "RateLimited",
@@ -84,6 +86,10 @@ class AuthError(ConnectorError):
 
 class RejectedError(ConnectorError):
     """The system refused this request (other 4xx, or a webhook that fails verification)."""
+
+
+class CursorExpired(ConnectorError):
+    """A push subscription's stored position is past the system's retention: poll to catch up."""
 
 
 class SchemaError(IntegrationError, _ContractError):

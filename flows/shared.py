@@ -4,17 +4,18 @@ One place for the rules more than one flow applies (a CRM account's customer num
 of a CRM order), so no flow imports another.
 """
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import MappingError, SchemaError
 from bizbus.connectors.fields import text
 from bizbus.connectors.salesforce import SalesforceConnector
+from bizbus.connectors.salesforce.cdc import ChangeStream
 from bizbus.flows.context import Systems
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import Batch, ReadChanges
+from bizbus.flows.runtime.spec import Batch, PushBatch, PushSource, ReadChanges
 from bizbus.flows.runtime.tracing import trace_fields
 from bizbus.schemas import (
     Envelope,
@@ -72,6 +73,26 @@ def crm_batch(connections: Systems, entity: str) -> Batch:
         await crm.prefetch_changes(since)
 
     return Batch("crm-composite", entity, prefetch)
+
+
+def crm_push(connections: Systems) -> PushSource:
+    """Return the CRM's Change Data Capture subscription (on with ``BIZBUS_CRM_MODE=push``)."""
+
+    async def safety_poll_s() -> float | None:
+        settings = (await connections.crm()).settings
+        return settings.push_safety_poll_s if settings.resolved_mode() == "push" else None
+
+    async def subscribe(
+        objects: frozenset[str], position: bytes | None
+    ) -> AsyncGenerator[PushBatch, None]:
+        stream = ChangeStream(await connections.crm(), sorted(objects))
+        try:
+            async for batch in stream.batches(position):
+                yield batch
+        finally:
+            await stream.aclose()
+
+    return PushSource("crm", safety_poll_s, subscribe)
 
 
 def erp_feed(connections: Systems, model: str) -> ReadChanges:

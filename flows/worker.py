@@ -32,6 +32,7 @@ from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_pl
 from bizbus.flows.runtime.trace_index import index_plan
 from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
+from bizbus.flows.shared import crm_push
 from bizbus.flows.sla import SlaFlow
 from bizbus.flows.travel import TravelFlow
 from bizbus.flows.xref import XREF_TABLE, Xref
@@ -94,7 +95,10 @@ def build_worker(
     app = create_app(settings, kafka, web)
     metrics = Metrics()
     connections = Connections(observer=metrics.observer)
-    runtime = FaustRuntime(app, settings, connections, kafka, web=web, keys=keys, metrics=metrics)
+    runtime = FaustRuntime(
+        app, settings, connections, kafka, web=web, keys=keys, metrics=metrics,
+        pushes=[crm_push(connections)],
+    )  # fmt: skip
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
     deps = FlowDeps(
         connections=connections, xref=xref, settings=settings, seen=runtime.seen, keys=keys,

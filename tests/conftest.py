@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bizbus.deploy.kafka import KafkaRuntimeSettings, start_cluster, stop_cluster
-from bizbus.deploy.sandbox.runner import start_sandbox, stop_sandbox
+from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.flows.runtime.topics_admin import TopicPlan, ensure_topics
 from tests.integration.flowstack import FlowStack
 
@@ -66,6 +66,21 @@ def _sandbox_url(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def crm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a sandbox CRM (Salesforce dialect) process on loopback, fresh data."""
     yield from _sandbox_url("crm", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def crm_pubsub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxStack]:
+    """A sandbox CRM of the module's own that also serves the Pub/Sub API (keepalive 0.5 s).
+
+    Its gRPC address is `grpc_addresses["crm"]`. A process per module: a module may move its
+    clock (past the retention window) without touching other modules' CRM.
+    """
+    env = {"BIZBUS_SANDBOX_CRM_PUBSUB_KEEPALIVE_S": "0.5"}
+    stack = start_sandbox(["crm"], run_dir=tmp_path_factory.mktemp("crm-pubsub"), env=env)
+    try:
+        yield stack
+    finally:
+        stop_sandbox(stack)
 
 
 @pytest.fixture(scope="session")

@@ -36,12 +36,15 @@ class IdentityClientCredentials(SalesforceClientCredentials):
     """
 
     user_id: str | None = None
+    org_id: str | None = None  # the Pub/Sub API's `tenantid`
 
     async def _post(self, client: httpx.AsyncClient, url: str, **kwargs: Any) -> dict[str, Any]:
         body = await super()._post(client, url, **kwargs)
         identity = body.get("id")
         if isinstance(identity, str) and "/id/" in identity:
-            self.user_id = identity.rstrip("/").rsplit("/", 1)[-1] or None
+            parts = identity.rstrip("/").rsplit("/", 2)
+            self.user_id = parts[-1] or None
+            self.org_id = parts[-2] if len(parts) == 3 and parts[-2] else None
         return body
 
 

@@ -6,6 +6,7 @@ variable and how to fix it, never its value.
 """
 
 import re
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -60,6 +61,30 @@ class SalesforceSettings(ConnectorSettings):
     feed_deleted: bool = Field(
         True, description="true to read feeds with queryAll so deletions arrive (true/false)"
     )
+    pubsub_url: str = Field(
+        "",
+        description="the Pub/Sub API endpoint for Change Data Capture, e.g. "
+        "https://api.pubsub.salesforce.com:7443 (http:// for a local sandbox; empty: none)",
+    )
+    pubsub_topic: str = Field(
+        "/data/ChangeEvents",
+        description="the change-event channel to subscribe to (/data/ChangeEvents, or "
+        "/data/<Object>ChangeEvent, or a custom /data/<Name>__chn channel)",
+    )
+    pubsub_batch: int = Field(
+        100, ge=1, le=100, description="events requested at a time (num_requested, 1-100)"
+    )
+    mode: Literal["push", "poll"] | None = Field(
+        None,
+        description="push (Change Data Capture, a long-interval poll as safety net) or poll; "
+        "empty: push when pubsub_url is set, else poll",
+    )
+    push_safety_poll_s: float = Field(
+        600.0,
+        gt=0,
+        description="in push mode, seconds between the safety-net polls of the CRM feeds "
+        "(one Composite call each: 600 s is 144 calls a day)",
+    )
     compare_before_write: bool = Field(
         True,
         description="true to read a record before writing it and skip unchanged writes "
@@ -70,6 +95,24 @@ class SalesforceSettings(ConnectorSettings):
     @classmethod
     def _token_url(cls, value: str | None) -> str | None:
         return http_url(value) if value else None
+
+    @field_validator("pubsub_url")
+    @classmethod
+    def _pubsub_url(cls, value: str) -> str:
+        return http_url(value) if value else ""
+
+    @field_validator("pubsub_topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if not value.startswith("/data/"):
+            raise ValueError("must be a change-event channel such as /data/ChangeEvents")
+        return value
+
+    def resolved_mode(self) -> Literal["push", "poll"]:
+        """``mode``, or push when a Pub/Sub endpoint is set and poll otherwise."""
+        if self.mode is not None:
+            return self.mode
+        return "push" if self.pubsub_url else "poll"
 
     @field_validator("api_version")
     @classmethod

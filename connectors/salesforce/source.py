@@ -27,6 +27,7 @@ __all__ = [
     "first_query",
     "position",
     "read_poll",
+    "to_record",
 ]
 
 _IN_CHUNK = 100  # ids per "OrderId IN (...)": keeps the query URL far below Salesforce's 16 KB
@@ -149,6 +150,12 @@ async def read_poll(
             for (row, at), commit in zip(batch.emit, batch.commits, strict=True)
         ]
         yield records, batch.state
+
+
+def to_record(spec: ObjectSpec, row: dict[str, Any], client: str | None) -> SourceRecord:
+    """The source record of a row read outside a poll (a pushed change), positioned at itself."""
+    at = position(row)
+    return _record(spec, row, at, at, lambda _: client)
 
 
 def _record(

@@ -38,6 +38,7 @@ from bizbus.deploy.sandbox.runner import SandboxError
 __all__ = ["BenchOptions", "run_bench"]
 
 Values = dict[str, float]
+CDC_CHANGES = 11  # CRM changes timed with push on (their median is cdc_p50_ms)
 Step = tuple[str, Callable[[], Awaitable[Values]]]
 
 
@@ -120,6 +121,10 @@ class _Bench:
             await self.measure("I", idle.idle_calls(
                 self.stack, scale=self._idle_scale(), window_s=self._idle_window(),
                 progress=self.progress("idle API calls"),
+            ))  # fmt: skip
+            await self.measure("C", idle.idle_calls(
+                self.stack, scale=self._idle_scale(), window_s=self._idle_window(),
+                progress=self.progress("CRM push (CDC)"), push=True, changes=CDC_CHANGES,
             ))  # fmt: skip
         if self.options.profile is not None:
             await self.profile(self.options.profile)

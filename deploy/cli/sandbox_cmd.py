@@ -26,6 +26,8 @@ def _print_stack(stack: SandboxStack) -> None:
         spec = SYSTEMS[server.name]
         state = "up" if server.alive() else "DOWN"
         console.print(f"[bold]{server.name}[/bold] ({spec.dialect}) {state}: {server.url}")
+        if server.grpc_address is not None:
+            console.print(f"    pubsub (gRPC, Salesforce Pub/Sub API) = {server.grpc_address}")
         for key, value in spec.credentials.items():
             console.print(f"    {key} = {value}")
 
@@ -38,6 +40,10 @@ def up(
     crm_port: Annotated[int, typer.Option(help="CRM port.")] = SYSTEMS["crm"].default_port,
     erp_port: Annotated[int, typer.Option(help="ERP port.")] = SYSTEMS["erp"].default_port,
     oa_port: Annotated[int, typer.Option(help="OA port.")] = SYSTEMS["oa"].default_port,
+    crm_grpc_port: Annotated[int, typer.Option(help="CRM Pub/Sub API (gRPC) port.")] = SYSTEMS[
+        "crm"
+    ].grpc_default_port
+    or 0,
     manual_clock: Annotated[bool, typer.Option(help="ERP work waits for clock steps.")] = False,
     run_dir: RunDir = None,
 ) -> None:
@@ -48,7 +54,7 @@ def up(
         console.print("[red]error:[/red] sandboxes already run; `bizbus sandbox down` first.")
         raise typer.Exit(1)
     names = systems or list(SYSTEMS)
-    ports = {"crm": crm_port, "erp": erp_port, "oa": oa_port}
+    ports = {"crm": crm_port, "erp": erp_port, "oa": oa_port, "crm-grpc": crm_grpc_port}
     try:
         with console.status(f"starting sandbox {', '.join(names)}"):
             stack = start_sandbox(names, run_dir=folder, ports=ports, manual_clock=manual_clock)

@@ -54,12 +54,15 @@ class DemoStack:
             ["crm", "erp", "oa"],
             run_dir=self.run_dir / "sandbox",
             default_ports=default_ports,
-            env={"BIZBUS_SANDBOX_OA_DELIVERY": '{"retry_base_s": 0.5}'},
-        )
+            # The CRM pushes its changes (Pub/Sub API); a fresh subscription's first answer
+            # starts the worker's catch-up poll, so keepalives come every second, not 270 s.
+            env={"BIZBUS_SANDBOX_OA_DELIVERY": '{"retry_base_s": 0.5}',
+                 "BIZBUS_SANDBOX_CRM_PUBSUB_KEEPALIVE_S": "1"},
+        )  # fmt: skip
         progress("starting the bizbus worker")
         env = {
             **os.environ,
-            **connector_env(self.urls),
+            **connector_env(self.urls, self.sandboxes.grpc_addresses),
             "BIZBUS_KAFKA_BOOTSTRAP": self.cluster.bootstrap,
             "BIZBUS_APP_ID": "bizbus-demo",
             "BIZBUS_DATADIR": str(self.run_dir / "worker"),

@@ -1,4 +1,4 @@
-"""`python -m bizbus.deploy.sandbox serve NAME --port P --db FILE`: one sandbox, foreground."""
+"""`python -m bizbus.deploy.sandbox serve NAME --port P --db FILE [--grpc-port G]`: one sandbox."""
 
 import argparse
 import logging
@@ -21,9 +21,13 @@ def main() -> None:
     serve.add_argument("--port", type=int, default=0)
     serve.add_argument("--db", default=":memory:")
     serve.add_argument("--manual-clock", action="store_true")
+    serve.add_argument("--grpc-port", type=int, default=None, help="the CRM's Pub/Sub API port")
     args = parser.parse_args()
     spec = SYSTEMS[args.name]
-    app = spec.factory()(SandboxConfig(db_path=args.db, manual_clock=args.manual_clock))
+    config = SandboxConfig(
+        db_path=args.db, manual_clock=args.manual_clock, grpc_port=args.grpc_port
+    )
+    app = spec.factory()(config)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.name} %(message)s")
     uvicorn.run(
         app, host=args.host, port=args.port or spec.default_port,

@@ -31,6 +31,7 @@ class SandboxConfig:
     manual_clock: bool = False
     faults: FaultPlan = field(default_factory=FaultPlan)
     seed: bool = True
+    grpc_port: int | None = None  # the CRM's Pub/Sub API (gRPC); None: not served
 
 
 @dataclass

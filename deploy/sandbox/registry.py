@@ -22,6 +22,7 @@ class SystemSpec:
     default_port: int
     factory_path: str  # "module:function"
     credentials: dict[str, str]
+    grpc_default_port: int | None = None  # a second, gRPC port (the CRM's Pub/Sub API)
 
     def factory(self) -> AppFactory:
         """Import and return the app factory (needs the `sandbox` extra)."""
@@ -50,6 +51,7 @@ SYSTEMS: dict[str, SystemSpec] = {
     "crm": SystemSpec(
         "crm", "Salesforce REST API v60.0", 18101, "bizbus.deploy.sandbox.crm:create_app",
         {"client_id": "bizbus-sandbox-client", "client_secret": "sandbox-crm-secret"},
+        grpc_default_port=18104,
     ),
     "erp": SystemSpec(
         "erp", "Odoo external API (XML-RPC, JSON-RPC, JSON-2)", 18102,

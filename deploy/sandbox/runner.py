@@ -36,11 +36,17 @@ class ServerProcess:
     pid: int
     port: int
     log_path: str
+    grpc_port: int | None = None
 
     @property
     def url(self) -> str:
         """Return the server's base URL."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def grpc_address(self) -> str | None:
+        """Return the server's gRPC `host:port` (the CRM's Pub/Sub API), or None."""
+        return f"127.0.0.1:{self.grpc_port}" if self.grpc_port else None
 
     def alive(self) -> bool:
         """Return whether the server process still runs."""
@@ -58,6 +64,11 @@ class SandboxStack:
     def urls(self) -> dict[str, str]:
         """Return name → base URL."""
         return {server.name: server.url for server in self.servers}
+
+    @property
+    def grpc_addresses(self) -> dict[str, str]:
+        """Return name → gRPC `host:port`, for the servers that serve gRPC."""
+        return {s.name: s.grpc_address for s in self.servers if s.grpc_address is not None}
 
     def save(self) -> None:
         """Write the state file so other processes can find these servers."""
@@ -93,6 +104,18 @@ def _wait_healthy(server: ServerProcess, timeout_s: float) -> None:
     raise SandboxError(f"sandbox {server.name} did not answer on {server.url} in {timeout_s} s")
 
 
+def _grpc_port(name: str, ports: dict[str, int] | None, *, default_ports: bool) -> int | None:
+    """The gRPC port of `name` (`ports["<name>-grpc"]`, the default, or a free one)."""
+    default = SYSTEMS[name].grpc_default_port
+    if default is None:
+        return None
+    port = (ports or {}).get(f"{name}-grpc") or (default if default_ports else 0)
+    port = port or free_ports(1)[0]
+    if _port_in_use(port):
+        raise SandboxError(f"gRPC port {port} for sandbox {name} is in use; pick another port")
+    return port
+
+
 def start_sandbox(
     names: list[str],
     *,
@@ -105,7 +128,8 @@ def start_sandbox(
 ) -> SandboxStack:
     """Start the named servers with fresh databases and wait until each answers.
 
-    Ports come from `ports`, else the registry's defaults when `default_ports`, else free ones.
+    Ports come from `ports`, else the registry's defaults when `default_ports`, else free ones
+    (the CRM's Pub/Sub API gets a second port: `ports["crm-grpc"]`, 18104 or a free one).
     `env` adds environment variables (e.g. `BIZBUS_SANDBOX_ERP_STEP_S`) to the servers'.
     """
     unknown = [name for name in names if name not in SYSTEMS]
@@ -131,6 +155,9 @@ def start_sandbox(
         log_path = run_dir / f"{name}.log"
         command = [sys.executable, "-m", "bizbus.deploy.sandbox", "serve", name,
                    "--port", str(port), "--db", str(db_path)]  # fmt: skip
+        grpc_port = _grpc_port(name, ports, default_ports=default_ports)
+        if grpc_port is not None:
+            command += ["--grpc-port", str(grpc_port)]
         if manual_clock:
             command.append("--manual-clock")
         with log_path.open("wb") as log:
@@ -139,7 +166,7 @@ def start_sandbox(
                 start_new_session=True, env={**os.environ, **(env or {})},
             )  # fmt: skip
         _CHILDREN[process.pid] = process
-        servers.append(ServerProcess(name, process.pid, port, str(log_path)))
+        servers.append(ServerProcess(name, process.pid, port, str(log_path), grpc_port))
     stack = SandboxStack(str(run_dir), servers)
     stack.save()
     try:

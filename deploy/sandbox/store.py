@@ -35,11 +35,13 @@ class SandboxStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(_EFFECTS_DDL)
+        self.transaction_number = 0  # counts transactions (the CRM's change events key on it)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run a block atomically: committed on success, rolled back on error."""
         self.db.execute("BEGIN IMMEDIATE")
+        self.transaction_number += 1
         try:
             yield self.db
         except BaseException:

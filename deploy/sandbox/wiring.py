@@ -8,8 +8,14 @@ from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
 from bizbus.deploy.sandbox.registry import SYSTEMS
 
 
-def connector_env(urls: dict[str, str]) -> dict[str, str]:
-    """Return connector settings for the sandboxes at `urls` (system name → base URL)."""
+def connector_env(
+    urls: dict[str, str], grpc_addresses: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Return connector settings for the sandboxes at `urls` (system name → base URL).
+
+    With the CRM's gRPC address in `grpc_addresses`, its Pub/Sub API is set too, so the CRM
+    pushes its changes (Change Data Capture; `BIZBUS_CRM_MODE` defaults to push then).
+    """
     env: dict[str, str] = {}
     if "crm" in urls:
         crm = SYSTEMS["crm"].credentials
@@ -18,6 +24,8 @@ def connector_env(urls: dict[str, str]) -> dict[str, str]:
             "BIZBUS_CRM_CLIENT_ID": crm["client_id"],
             "BIZBUS_CRM_CLIENT_SECRET": crm["client_secret"],
         }
+        if grpc_addresses and "crm" in grpc_addresses:
+            env["BIZBUS_CRM_PUBSUB_URL"] = f"http://{grpc_addresses['crm']}"
     if "erp" in urls:
         erp = SYSTEMS["erp"].credentials
         env |= {

@@ -71,6 +71,7 @@ class CustomersFlow:
                     "src.crm.account",
                     self.read_accounts,
                     batch=crm_batch(self.deps.connections, "Account"),
+                    entity="Account",
                 ),
             ),
             emits=("biz.sales.account", "cmd.erp.customer", "biz.sales.customer"),

@@ -109,7 +109,8 @@ class OrdersFlow:
         """Return the order feed, the five stages, the parking sweep and the parked view."""
         feed = spec.Feed("crm.order", "crm", "src.crm.order", self.read_orders,
                          correlate=lambda record: crm_order_deal(record.id),
-                         batch=crm_batch(self.deps.connections, "Order"))  # fmt: skip
+                         batch=crm_batch(self.deps.connections, "Order"),
+                         entity="Order")  # fmt: skip
         return Declaration(
             stages=(
                 StageSpec("crm-orders", "src.crm.order", self.on_order, CRM),

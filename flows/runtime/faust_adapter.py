@@ -10,7 +10,7 @@ letters and hold their key (`guard.py`, `holds.py`). Timers and tasks never let 
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol, cast
 
 import faust
@@ -40,6 +40,7 @@ from bizbus.flows.runtime.spec import (
     Declaration,
     Emit,
     PageSpec,
+    PushSource,
     StageSpec,
     Table,
     TableSpec,
@@ -90,6 +91,7 @@ class FaustRuntime:
         web: WebSurface | None = None,
         keys: KeyRing | None = None,
         metrics: Metrics | None = None,
+        pushes: Sequence[PushSource] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics or Metrics()
@@ -129,6 +131,7 @@ class FaustRuntime:
             idle_s={system: settings.poll_idle_s(system) for system in SYSTEMS},
             budgets={system: settings.daily_api_budget(system) for system in SYSTEMS},
             spent=self._calls,
+            pushes=pushes,
         )
 
     def _calls(self, system: str) -> int:
@@ -231,8 +234,9 @@ class FaustRuntime:
             )
         broadcast = BroadcastRunner(self.kafka, self.broadcast) if self.broadcast else None
         services = RuntimeServices(
-            self.holds, self.batch, self.gates, self.seen, broadcast=broadcast
-        )
+            self.holds, self.batch, self.gates, self.seen, broadcast=broadcast,
+            pushes=poller.stop_pushes,
+        )  # fmt: skip
         self.app.task(run_with_app(self.app, services))
         self.app.on_rebalance_complete.connect(self._after_rebalance)
         self.readiness = Readiness(

@@ -9,6 +9,10 @@ system's idle interval. Every record is published as a raw `src.*` event and, on
 acked it, its cursor is stored in a table co-partitioned with the ticks (changelogged: a
 restarted or rebalanced worker resumes where the last acked record left off).
 
+Push: a system with a `PushSource` whose push is on (Salesforce Change Data Capture) is
+polled only as a safety net (its `safety_poll_s`) and to catch up; its owner runs the
+subscription while the system's ticks keep reaching it (`push.PushRunner`).
+
 API budget: every worker reports the calls its connectors made (`spent:<n>` on the same
 topic, keyed by system) and the owner adds them to the system's rolling 24 h ledger, kept in
 the cursor table. Polls stop before the ledger would pass the budget and are spread out once
@@ -21,7 +25,7 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from aiokafka.partitioner import DefaultPartitioner
@@ -35,14 +39,16 @@ from bizbus.flows.runtime.faust_stage import FaustStage
 from bizbus.flows.runtime.gates import Gates
 from bizbus.flows.runtime.guard import StageGuard
 from bizbus.flows.runtime.logs import failed_at
+from bizbus.flows.runtime.push import PushRunner
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import Emit, Feed, Publish
+from bizbus.flows.runtime.spec import Emit, Feed, Publish, PushSource
 from bizbus.flows.runtime.tracing import started_trace, trace_fields
 from bizbus.schemas import Envelope, SourceRecordCapturedV1, make_event
 
 log = logging.getLogger("bizbus.polling")
 CORRELATION_NAMESPACE = uuid.UUID("6f1c1f6e-5b43-4c1e-9a55-1b1f4f0c0b15")
 SPENT = b"spent:"
+PUSH_TICK_S = 0.25  # tick period of a pushing system: its batches wait at most this long
 
 System = Literal["crm", "erp", "oa"]
 Spent = Callable[[str], int]
@@ -87,6 +93,12 @@ def raw_event(
         )
 
 
+def feed_event(feed: Feed, record: SourceRecord) -> Envelope[SourceRecordCapturedV1]:
+    """Return the raw event of a feed's record (with its deal's correlation id, if any)."""
+    deal = feed.correlate(record) if feed.correlate else None
+    return raw_event(feed.system, record, correlationid=deal)
+
+
 def _no_calls(_: str) -> int:
     return 0
 
@@ -106,6 +118,7 @@ class Poller:
         spent: Calls this process made to a system so far.
         clock: Monotonic seconds (cadences, pacing); wall: Unix seconds (the ledgers). Tests
             pass their own.
+        pushes: The systems' push subscriptions (each used only where its push is on).
     """
 
     def __init__(
@@ -122,6 +135,7 @@ class Poller:
         spent: Spent = _no_calls,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        pushes: Sequence[PushSource] = (),
     ) -> None:
         self.app = app
         self._ticks_topic = ticks_topic
@@ -146,10 +160,17 @@ class Poller:
         self.ledgers: dict[str, ApiBudget] = {}  # as last seen by this worker, by system
         self.cursors: Any = None
         self._ticks: Any = None
+        self.pushes: dict[str, PushSource] = {source.system: source for source in pushes}
+        self.push_runners: dict[str, PushRunner] = {}
+        self.safety_s: dict[str, float | None] = {}  # by system: push on (its safety poll) or not
 
     def settled(self) -> dict[str, int]:
-        """Passes per feed for readiness: a feed the budget holds back counts as polled once."""
-        return {name: self.passes[name] or int(name in self.held) for name in self.feeds}
+        """Passes per feed for readiness (held back by the budget, or pushed: polled once)."""
+        pushing = {system for system, runner in self.push_runners.items() if runner.subscribed()}
+        return {
+            name: self.passes[name] or int(name in self.held or feed.system in pushing)
+            for name, feed in self.feeds.items()
+        }
 
     def ticks_topic(self) -> str:
         """Return the name of the internal topic the leader sends poll ticks to."""
@@ -183,7 +204,12 @@ class Poller:
         unit = self.unit_of(feed)
         if unit not in self.cadences:
             fast = self.interval_of(feed)
-            self.cadences[unit] = Cadence(fast, self.idle_s.get(feed.system, fast))
+            safety = self.safety_s.get(feed.system)
+            self.cadences[unit] = (
+                Cadence(safety, safety, due=self.clock() + safety)  # the push runner hurries
+                if safety is not None
+                else Cadence(fast, self.idle_s.get(feed.system, fast))
+            )
         return self.cadences[unit]
 
     def hurry(self, system: str) -> None:
@@ -209,9 +235,21 @@ class Poller:
         fastest = min(self.interval_of(feed) for feed in self.feeds.values())
         systems = self.systems()
 
+        period = max(0.05, fastest / 2)
+        # A pushing system's batches are published on its ticks: it is ticked every 0.25 s.
+        push_period = min(period, PUSH_TICK_S) if self.pushes else period
+        sent: dict[str, float] = {}
+
         async def send_ticks() -> None:
             stamp = str(int(self.wall() * 1000)).encode()
+            now = self.clock()
             for system in systems:
+                if system in self.pushes and not await self._learn(system):
+                    continue  # retried on the next timer
+                every = push_period if self.safety_s.get(system) is not None else period
+                if now - sent.get(system, -math.inf) < every * 0.9:
+                    continue
+                sent[system] = now
                 await ticks.send(key=system.encode(), value=stamp)
 
         async def report_calls() -> None:
@@ -219,7 +257,7 @@ class Poller:
                 if calls := self._unreported(system):
                     await ticks.send(key=system.encode(), value=SPENT + str(calls).encode())
 
-        app.timer(max(0.05, fastest / 2), on_leader=True)(send_ticks)
+        app.timer(push_period, on_leader=True)(send_ticks)
         app.timer(max(1.0, fastest))(report_calls)  # every worker: its sinks' calls count too
         guard = StageGuard(
             "poll", systems=frozenset(), gates=self.gates, holds=None,
@@ -270,6 +308,8 @@ class Poller:
         if sent_ms < self._last_poll_ms.get(system, 0):
             return  # a tick that queued up behind a poll that already ran
         self._last_poll_ms[system] = int(self.wall() * 1000)
+        if system in self.pushes:
+            await self._push(system)
         now = self.clock()
         due = [f for f in self.feeds.values() if f.system == system and self.cadence(f).is_due(now)]
         if not due:
@@ -285,6 +325,40 @@ class Poller:
         self._add_calls(system, calls)
         pace = self.ledger(system).pace_s(self.wall())
         self._held_until[system] = self.clock() + min(pace * max(calls, 1), 86_400.0)
+
+    async def _learn(self, system: str) -> bool:
+        """Learn once whether `system` pushes (safety-poll interval) or polls; False: unknown."""
+        if system in self.safety_s:
+            return True
+        try:
+            self.safety_s[system] = await self.pushes[system].safety_poll_s()
+        except IntegrationError as error:
+            log.warning("%s: cannot tell push from poll yet: %s", system, safe_reason(error))
+            return False
+        for feed in self.feeds.values():
+            if feed.system == system:
+                self.cadences.pop(self.unit_of(feed), None)
+        return True
+
+    async def _push(self, system: str) -> None:
+        """If `system` pushes, renew this owner's subscription and publish what it brought."""
+        if not await self._learn(system) or self.safety_s[system] is None:
+            return
+        runner = self.push_runners.get(system)
+        if runner is None:
+            fastest = min(self.interval_of(f) for f in self.feeds.values() if f.system == system)
+            runner = self.push_runners[system] = PushRunner(
+                self.pushes[system], [f for f in self.feeds.values() if f.system == system],
+                publish=self.publish, raw_event=feed_event, cursors=lambda: self.cursors,
+                catch_up=lambda: self.hurry(system), lease_s=max(5.0, 10 * fastest),
+                clock=self.clock,
+            )  # fmt: skip
+        await runner.on_tick()
+
+    async def stop_pushes(self) -> None:
+        """Close every push subscription (the worker stops)."""
+        for runner in self.push_runners.values():
+            await runner.stop()
 
     def _budget_allows(self, system: str, now: float) -> bool:
         ledger = self.ledger(system)
@@ -353,9 +427,7 @@ class Poller:
         """Publish the feed's changes since its cursor; return how many were published."""
         published = 0
         async for record in feed.read(self._since(feed)):
-            deal = feed.correlate(record) if feed.correlate else None
-            event = raw_event(feed.system, record, correlationid=deal)
-            await self.publish(Emit(event, topic=feed.topic))
+            await self.publish(Emit(feed_event(feed, record), topic=feed.topic))
             self.cursors[feed.name] = record.cursor.to_text()
             published += 1
         self.polled += published

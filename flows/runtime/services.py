@@ -1,4 +1,4 @@
-"""The worker's own long-running parts beside faust's: holds, seen keys, batch and broadcast.
+"""The worker's own long-running parts beside faust's: holds, seen keys, batch, broadcast, push.
 
 They start once faust's tables are recovered and stop with the app (SIGTERM, Ctrl-C), the batch
 loop first so its batch in hand is committed. Readiness asks them what they still wait for
@@ -36,6 +36,7 @@ class RuntimeServices(Service):
         gates: Gates,
         seen: SeenKeys | None = None,
         broadcast: BroadcastRunner | None = None,
+        pushes: Callable[[], Awaitable[None]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -44,6 +45,7 @@ class RuntimeServices(Service):
         self.gates = gates
         self.seen = seen
         self.broadcast = broadcast
+        self.stop_pushes = pushes  # closes the push subscriptions
         self.holds_loaded = False
 
     async def on_start(self) -> None:
@@ -59,6 +61,8 @@ class RuntimeServices(Service):
 
     async def on_stop(self) -> None:
         """Leave the batch group (its batch in hand committed), stop probing, close the maps."""
+        if self.stop_pushes is not None:
+            await self.stop_pushes()
         if self.broadcast is not None:
             await self.broadcast.stop()
         if self.batch is not None:

@@ -6,7 +6,16 @@ so a test calls them and reads the answer. `deliver` is the one way Outputs take
 runtime and in tests alike. Nothing here knows faust or any business.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -23,6 +32,8 @@ __all__ = [
     "Output",
     "PageSpec",
     "Publish",
+    "PushBatch",
+    "PushSource",
     "Put",
     "StageSpec",
     "TableSpec",
@@ -212,6 +223,43 @@ class Feed:
     interval_s: float | None = None
     # Feeds read together in one call (they then share one cadence), or None.
     batch: Batch | None = None
+    # The object its records carry (`SourceRecord.entity`): a push subscription of the system
+    # routes the records it receives to the feed of their object. None: poll only.
+    entity: str | None = None
+
+
+class PushBatch(Protocol):
+    """What a push subscription delivers at once (e.g. one Pub/Sub API response)."""
+
+    @property
+    def records(self) -> Sequence[SourceRecord]:
+        """The changed records, in order."""
+        ...
+
+    @property
+    def replay_id(self) -> bytes:
+        """The position to resume after once the records are published (empty: none yet)."""
+        ...
+
+    @property
+    def catch_up(self) -> frozenset[str]:
+        """Objects whose changes the subscription could not list: poll them now."""
+        ...
+
+
+@dataclass(frozen=True)
+class PushSource:
+    """A system's push subscription (Salesforce Change Data Capture), beside its polled feeds.
+
+    `safety_poll_s()` says whether push is on (the interval of the polls kept as a safety
+    net) or off (None: the system is polled as usual); `open(objects, position)` subscribes
+    after a stored position (None: from now) and yields batches until closed, raising
+    `CursorExpired` when the position is no longer kept.
+    """
+
+    system: Literal["crm", "erp", "oa"]
+    safety_poll_s: Callable[[], Awaitable[float | None]]
+    open: Callable[[frozenset[str], bytes | None], AsyncGenerator[PushBatch, None]]
 
 
 @dataclass(frozen=True)

@@ -44,12 +44,14 @@ class FlowStack:
         sandbox_env: dict[str, str] | None = None,
         worker_env: dict[str, str] | None = None,
         kafka: KafkaTarget | None = None,
+        push: bool = False,
     ) -> None:
         suffix = uuid.uuid4().hex[:8]
         self.run_dir = run_dir
         self.kafka_bootstrap = kafka_bootstrap
         self.kafka = kafka or kafka_bootstrap  # how the test's own clients log in
         self.flows = flows
+        self.push = push  # the CRM pushes its changes (Pub/Sub API) instead of being polled
         self.systems = systems
         self.sandbox_env = {"BIZBUS_SANDBOX_ERP_STEP_S": "1", **(sandbox_env or {})}
         self.app_id = f"test-flows-{suffix}"
@@ -67,6 +69,11 @@ class FlowStack:
     def urls(self) -> dict[str, str]:
         assert self.sandboxes is not None
         return self.sandboxes.urls
+
+    @property
+    def grpc_addresses(self) -> dict[str, str]:
+        assert self.sandboxes is not None
+        return self.sandboxes.grpc_addresses
 
     @property
     def worker_url(self) -> str:
@@ -98,7 +105,7 @@ class FlowStack:
     def worker_env(self) -> dict[str, str]:
         return {
             **os.environ,
-            **connector_env(self.urls),
+            **connector_env(self.urls, self.grpc_addresses if self.push else None),
             "BIZBUS_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "BIZBUS_APP_ID": self.app_id,
             "BIZBUS_TOPIC_PREFIX": self.topic_prefix,

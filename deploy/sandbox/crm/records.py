@@ -3,12 +3,14 @@
 Table and column names come from OBJECTS only; values are always bound parameters.
 Every write stamps `LastModifiedDate`/`SystemModstamp` (UTC ms), `LastModifiedById` (the token's
 user) and `bizbus_LastChangeClient__c` (the `Sforce-Call-Options` client) and is logged as an
-effect. Derived fields (Order.TotalAmount, OrderNumber, OrderItem.TotalPrice) follow each write.
+effect and, with a `ChangeLog`, as a change event. Derived fields (Order.TotalAmount,
+OrderNumber, OrderItem.TotalPrice) follow each write.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
+from bizbus.deploy.sandbox.crm.changes import ChangeLog
 from bizbus.deploy.sandbox.crm.errors import SalesforceError
 from bizbus.deploy.sandbox.crm.ids import make_id
 from bizbus.deploy.sandbox.crm.objects import CHANGE_CLIENT_FIELD, OBJECTS, ObjectDef
@@ -57,8 +59,20 @@ def create_schema(store: SandboxStore) -> None:
 class RecordStore:
     """Reads and writes sObject records in a SandboxStore, enforcing Salesforce's field rules."""
 
-    def __init__(self, store: SandboxStore) -> None:
+    def __init__(self, store: SandboxStore, changes: ChangeLog | None = None) -> None:
         self.store = store
+        self.changes = changes
+
+    def log_change(
+        self, obj: ObjectDef, record_id: str, change_type: str, values: dict[str, Any],
+        changed: list[str], actor: Actor, now: str,
+    ) -> None:  # fmt: skip
+        """Log a change event of one record (when Change Data Capture is on)."""
+        if self.changes is not None:
+            self.changes.record(
+                obj, [record_id], change_type, values, changed=changed,
+                user_id=actor.user_id, client=actor.client, now=now,
+            )  # fmt: skip
 
     def next_number(self, name: str) -> int:
         """Return the next value of a named counter (ids, auto-numbers)."""
@@ -179,7 +193,9 @@ class RecordStore:
             f'INSERT INTO "{obj.name}" ({names}) VALUES ({marks})',  # noqa: S608 - names from OBJECTS
             tuple(values.values()),
         )
-        _after_write(self, obj, values, now)
+        set_fields = [name for name, value in values.items() if value is not None]
+        self.log_change(obj, record_id, "CREATE", values, set_fields, actor, now)
+        _after_write(self, obj, values, actor, now)
         return record_id
 
     def update(
@@ -201,7 +217,8 @@ class RecordStore:
             f'UPDATE "{obj.name}" SET {sets} WHERE "Id" = ?',  # noqa: S608 - names from OBJECTS
             (*changes.values(), record_id),
         )
-        _after_write(self, obj, merged, now)
+        self.log_change(obj, record_id, "UPDATE", merged, list(changes), actor, now)
+        _after_write(self, obj, merged, actor, now)
 
     def delete(self, obj: ObjectDef, record_id: str, actor: Actor, now: str) -> None:
         """Soft-delete a record (queryAll still sees it, with IsDeleted = true)."""
@@ -221,7 +238,8 @@ class RecordStore:
                 'UPDATE "OrderItem" SET "IsDeleted" = 1, "SystemModstamp" = ? WHERE "OrderId" = ?',
                 (now, record_id),
             )
-        _after_write(self, obj, current, now)
+        self.log_change(obj, record_id, "DELETE", {}, [], actor, now)
+        _after_write(self, obj, current, actor, now)
 
 
 def attributes(object_name: str, record_id: str, version: str) -> dict[str, str]:
@@ -255,7 +273,9 @@ def _derive(records: RecordStore, obj: ObjectDef, values: dict[str, Any]) -> Non
             values["TotalPrice"] = round(float(values["Quantity"]) * values["UnitPrice"], 2)
 
 
-def _after_write(records: RecordStore, obj: ObjectDef, values: dict[str, Any], now: str) -> None:
+def _after_write(
+    records: RecordStore, obj: ObjectDef, values: dict[str, Any], actor: Actor, now: str
+) -> None:
     """Roll OrderItem totals up into Order.TotalAmount (bumping the order's SystemModstamp)."""
     if obj.name != "OrderItem" or not values.get("OrderId"):
         return
@@ -265,6 +285,10 @@ def _after_write(records: RecordStore, obj: ObjectDef, values: dict[str, Any], n
         'WHERE "Id" = ?',
         (values["OrderId"], now, values["OrderId"]),
     )
+    order = records.row(OBJECTS["Order"], values["OrderId"])
+    if order is not None:  # the roll-up is an update of the order, with its own change event
+        records.log_change(OBJECTS["Order"], order["Id"], "UPDATE", order, ["TotalAmount"],
+                         actor, now)  # fmt: skip
 
 
 def _require_fields(obj: ObjectDef, values: dict[str, Any]) -> None:
