@@ -21,9 +21,13 @@ def main() -> None:
     serve.add_argument("--port", type=int, default=0)
     serve.add_argument("--db", default=":memory:")
     serve.add_argument("--manual-clock", action="store_true")
+    serve.add_argument(
+        "--no-seed", action="store_true", help="serve the database as it is (a restart)"
+    )
     args = parser.parse_args()
     spec = SYSTEMS[args.name]
-    app = spec.factory()(SandboxConfig(db_path=args.db, manual_clock=args.manual_clock))
+    config = SandboxConfig(db_path=args.db, manual_clock=args.manual_clock, seed=not args.no_seed)
+    app = spec.factory()(config)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.name} %(message)s")
     uvicorn.run(
         app, host=args.host, port=args.port or spec.default_port,

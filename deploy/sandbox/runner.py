@@ -93,6 +93,32 @@ def _wait_healthy(server: ServerProcess, timeout_s: float) -> None:
     raise SandboxError(f"sandbox {server.name} did not answer on {server.url} in {timeout_s} s")
 
 
+def _spawn(
+    name: str,
+    port: int,
+    run_dir: Path,
+    *,
+    manual_clock: bool,
+    env: dict[str, str] | None,
+    seed: bool = True,
+) -> ServerProcess:
+    db_path = run_dir / f"{name}.db"
+    log_path = run_dir / f"{name}.log"
+    command = [sys.executable, "-m", "bizbus.deploy.sandbox", "serve", name,
+               "--port", str(port), "--db", str(db_path)]  # fmt: skip
+    if manual_clock:
+        command.append("--manual-clock")
+    if not seed:
+        command.append("--no-seed")
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env={**os.environ, **(env or {})},
+        )  # fmt: skip
+    _CHILDREN[process.pid] = process
+    return ServerProcess(name, process.pid, port, str(log_path))
+
+
 def start_sandbox(
     names: list[str],
     *,
@@ -125,21 +151,9 @@ def start_sandbox(
                 f"port {port} for sandbox {name} is in use; stop what holds it "
                 "(`bizbus sandbox status`) or pick another port"
             )
-        db_path = run_dir / f"{name}.db"
-        for stale in run_dir.glob(f"{name}.db*"):
+        for stale in [*run_dir.glob(f"{name}.db*"), *run_dir.glob(f"{name}.log")]:
             stale.unlink()
-        log_path = run_dir / f"{name}.log"
-        command = [sys.executable, "-m", "bizbus.deploy.sandbox", "serve", name,
-                   "--port", str(port), "--db", str(db_path)]  # fmt: skip
-        if manual_clock:
-            command.append("--manual-clock")
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env={**os.environ, **(env or {})},
-            )  # fmt: skip
-        _CHILDREN[process.pid] = process
-        servers.append(ServerProcess(name, process.pid, port, str(log_path)))
+        servers.append(_spawn(name, port, run_dir, manual_clock=manual_clock, env=env))
     stack = SandboxStack(str(run_dir), servers)
     stack.save()
     try:
@@ -160,3 +174,23 @@ def stop_sandbox(stack: SandboxStack) -> None:
         if child is not None:
             child.wait(timeout=5)
     Path(stack.run_dir, STATE_FILE).unlink(missing_ok=True)
+
+
+def stop_server(server: ServerProcess) -> None:
+    """Stop one server of a stack, keeping its database (an outage: connections refused)."""
+    terminate([server.pid], marker=_MARKER, grace_s=5)
+    child = _CHILDREN.pop(server.pid, None)
+    if child is not None:
+        child.wait(timeout=5)
+
+
+def restart_server(
+    stack: SandboxStack, name: str, *, env: dict[str, str] | None = None, timeout_s: float = 30.0
+) -> SandboxStack:
+    """Start a stopped server again on its port with its database; return the updated stack."""
+    old = next(server for server in stack.servers if server.name == name)
+    server = _spawn(name, old.port, Path(stack.run_dir), manual_clock=False, env=env, seed=False)
+    updated = SandboxStack(stack.run_dir, [server if s.name == name else s for s in stack.servers])
+    updated.save()
+    _wait_healthy(server, timeout_s)
+    return updated
