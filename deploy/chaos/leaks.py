@@ -99,7 +99,7 @@ async def run_leaks(stack: ChaosStack, progress: Progress) -> ScenarioResult:
         text = log.read_bytes()
         hits["logs"] += sum(needle in text for needle in needles)
     async with httpx.AsyncClient(timeout=10) as http:
-        for member in stack.members:
+        for member in stack.running():
             scraped = (await http.get(member.url + "/metrics")).content
             hits["metrics"] += sum(needle in scraped for needle in needles)
     result.zeros |= {f"hits in {place}": count for place, count in hits.items()}

@@ -204,7 +204,7 @@ async def run_poison(stack: ChaosStack, plan: PoisonPlan, progress: Progress) ->
             progress(f"R5: {len(bad)} bad records into {topic}")
             sent |= await _send(stack, topic, bad)
         progress(f"R5: {plan.webhooks} garbage webhook requests")
-        statuses = await _webhook_garbage(stack.members[0].url, plan.webhooks, plan.seed)
+        statuses = await _webhook_garbage(stack.running()[0].url, plan.webhooks, plan.seed)
         good = await placing
         result.n = len(sent) + len(statuses) + len(good)
         result.zeros["webhook answers not 4xx"] = sum(not 400 <= s < 500 for s in statuses)

@@ -1,6 +1,6 @@
 """Run the chaos scenarios on one stack, print the table (or JSON) and say whether all held.
 
-Scenarios share the stack, in a fixed order (R1, R3, R5, S1, S3): each counts only what it
+Scenarios share the stack, in a fixed order (R1, R3, R4, R5, S1, S3): each counts only what it
 did (its own orders, records and requests), and S3 searches everything the run left behind.
 A scenario that breaks off (something never happened in time) fails with its reason; the
 others still run.
@@ -21,6 +21,7 @@ from rich.console import Console
 from bizbus.deploy.chaos.leaks import run_leaks
 from bizbus.deploy.chaos.outages import OutagePlan, run_outages
 from bizbus.deploy.chaos.poison import PoisonPlan, run_poison
+from bizbus.deploy.chaos.rebalance import RebalancePlan, run_rebalance
 from bizbus.deploy.chaos.report import ScenarioResult, print_table, to_json
 from bizbus.deploy.chaos.stack import ChaosStack, Progress
 from bizbus.deploy.chaos.webhooks import WebhookPlan, run_webhooks
@@ -28,7 +29,7 @@ from bizbus.deploy.chaos.worker_kill import KillPlan, run_worker_kill
 
 __all__ = ["SCENARIOS", "ChaosOptions", "collect", "run_chaos"]
 
-SCENARIOS = ("R1", "R3", "R5", "S1", "S3")
+SCENARIOS = ("R1", "R3", "R4", "R5", "S1", "S3")
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,15 @@ def _plans(
     kill = KillPlan(orders=options.orders or (200 if quick else 20_000),
                     kills=2 if quick else 5, seed=options.seed)  # fmt: skip
     outage = OutagePlan(window_s=options.outage_s or (10.0 if quick else 120.0),
-                        per_s=5.0 if quick else 10.0)  # fmt: skip
+                        per_s=5.0 if quick else 6.0)  # fmt: skip
     poison = PoisonPlan(bad=200 if quick else 5_000, good=20 if quick else 200,
-                        webhooks=50 if quick else 1_000, seed=options.seed)  # fmt: skip
-    hooks = WebhookPlan(each=20 if quick else 200, restart=True)
+                        webhooks=50 if quick else 300, seed=options.seed)  # fmt: skip
+    rebalance = RebalancePlan(orders=150 if quick else 1_000, per_s=5.0 if quick else 8.0)
+    hooks = WebhookPlan(each=10 if quick else 100, restart=True)
     return {
         "R1": lambda stack, progress: run_worker_kill(stack, kill, progress),
         "R3": lambda stack, progress: run_outages(stack, outage, progress),
+        "R4": lambda stack, progress: run_rebalance(stack, rebalance, progress),
         "R5": lambda stack, progress: run_poison(stack, poison, progress),
         "S1": lambda stack, progress: run_webhooks(stack, hooks, progress),
         "S3": lambda stack, progress: run_leaks(stack, progress),

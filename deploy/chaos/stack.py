@@ -134,6 +134,10 @@ class ChaosStack:
         member.process.start(timeout_s=READY_TIMEOUT_S)
         return member
 
+    def running(self) -> list[Member]:
+        """Return the members the suite has not stopped or killed (a crash shows as down)."""
+        return [member for member in self.members if not member.down]
+
     def kill(self, member: Member) -> None:
         """SIGKILL a member: nothing flushed, committed or handed over."""
         member.down = True

@@ -5,7 +5,6 @@ The sandboxes keep an effects log of every write (`GET /_sandbox/effects`) and a
 (lost, duplicated, regressed, dead-lettered, published, leaked) are computed here from those.
 """
 
-import asyncio
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,11 +12,12 @@ from datetime import datetime
 from typing import Any, TypeAlias
 
 import httpx
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from bizbus.flows.order_updates.flow import CRM_STATUS
 from bizbus.flows.runtime.dlq_admin import list_dead_letter_topics
-from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client, consumer
+from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client
+from bizbus.flows.runtime.trace import read_consumer_records
 
 __all__ = [
     "OrderCounts",
@@ -115,26 +115,12 @@ async def read_records(kafka: KafkaTarget, topics: list[str]) -> list[Record]:
     await admin.start()
     try:
         present = set(await admin.list_topics())
-        described = await admin.describe_topics([t for t in topics if t in present])
     finally:
         await admin.close()
-    tps = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-    if not tps:
-        return []
-    reader = consumer(kafka, enable_auto_commit=False)
-    await reader.start()
-    found: list[Record] = []
-    try:
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        ends = await reader.end_offsets(tps)
-        async with asyncio.timeout(300):
-            while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
-                batch = await reader.getmany(timeout_ms=300, max_records=5000)
-                found += [r for records in batch.values() for r in records]
-    finally:
-        await reader.stop()
-    return found
+    records: list[Record] = await read_consumer_records(
+        kafka, [t for t in topics if t in present], timeout_s=300
+    )
+    return records
 
 
 async def dead_letters(kafka: KafkaTarget, prefix: str) -> int:

@@ -118,7 +118,7 @@ class _Sender:
 async def run_webhooks(stack: ChaosStack, plan: WebhookPlan, progress: Progress) -> ScenarioResult:
     """Flood the webhook with bad requests and replays; count what reached Kafka."""
     result = ScenarioResult("S1", "webhooks: forged, stale, replayed, oversized, garbage")
-    first, other = stack.members[0], stack.members[-1]
+    first, other = stack.running()[0], stack.running()[-1]
     sender = _Sender()
     dead_before = await verify.dead_letters(stack.kafka, stack.prefix)
     result.figures["genuine p50 ms before"] = round(await sender.genuine_latency(first.url), 1)

@@ -54,7 +54,7 @@ async def run_worker_kill(stack: ChaosStack, plan: KillPlan, progress: Progress)
 
             await stack.wait_for(reached, what=f"{share:.0%} of the orders in the ERP",
                                  timeout_s=60 + plan.orders / 5)  # fmt: skip
-            victim = rng.choice(stack.members)
+            victim = rng.choice(stack.running())
             progress(f"R1: SIGKILL {number + 1}/{plan.kills}: worker {victim.number} "
                      f"at {share:.0%} of {plan.orders} orders")  # fmt: skip
             killed_at = time.monotonic()
@@ -87,7 +87,7 @@ async def run_worker_kill(stack: ChaosStack, plan: KillPlan, progress: Progress)
             and dict(r.headers).get("ce_type") in ONCE_PER_ORDER
         ]
         result.figures["re-emitted after redelivery"] = verify.keyed_surplus(ours)
-        result.figures["kill → member ready s (max)"] = round(max(ready_s, default=0.0), 1)
+        result.figures["kill → member ready s max"] = round(max(ready_s, default=0.0), 1)
         waits = await order_waits(crm, erp, wanted)
         if waits:
             result.figures["order wait s p50"] = round(statistics.median(waits), 1)

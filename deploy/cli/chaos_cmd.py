@@ -18,7 +18,9 @@ def chaos(
     ] = False,
     scenario: Annotated[
         list[str] | None,
-        typer.Option("--scenario", "-s", help="Run only these (R1, R3, R5, S1, S3); repeatable."),
+        typer.Option(
+            "--scenario", "-s", help="Run only these (R1, R3, R4, R5, S1, S3); repeatable."
+        ),
     ] = None,
     orders: Annotated[
         int | None, typer.Option(min=1, help="R1's orders (default 200 quick, 20,000 full).")

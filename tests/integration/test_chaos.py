@@ -35,10 +35,11 @@ def test_the_quick_chaos_suite_loses_doubles_leaks_and_crashes_nothing(
     # The zeros are counts of real work, not of nothing done.
     assert scenarios["R1"]["n"] == 200
     assert scenarios["R3"]["n"] >= 200
+    assert scenarios["R4"]["n"] == 150
     assert (
         scenarios["R5"]["figures"]["their dead letters"]
         >= scenarios["R5"]["figures"]["bad records"]
         > 0
     )
-    assert scenarios["S1"]["n"] > 60
+    assert scenarios["S1"]["n"] > 40
     assert scenarios["S3"]["figures"]["records searched"] > 1000
