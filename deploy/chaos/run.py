@@ -1,9 +1,9 @@
 """Run the chaos scenarios on one stack, print the table (or JSON) and say whether all held.
 
-Scenarios share the stack, in a fixed order (R1, R3, R4, R5, S1, S3): each counts only what it
-did (its own orders, records and requests), and S3 searches everything the run left behind.
-A scenario that breaks off (something never happened in time) fails with its reason; the
-others still run.
+Scenarios share the stack, in a fixed order (R1, R2, R3, R4, R5, S1, S3; R2 brings its own
+3-node cluster and stack): each counts only what it did (its own orders, records and
+requests), and S3 searches everything the run left behind. A scenario that breaks off
+(something never happened in time) fails with its reason; the others still run.
 """
 
 import asyncio
@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 
+from bizbus.deploy.chaos.broker_kill import BrokerKillPlan, run_broker_kill
 from bizbus.deploy.chaos.leaks import run_leaks
 from bizbus.deploy.chaos.outages import OutagePlan, run_outages
 from bizbus.deploy.chaos.poison import PoisonPlan, run_poison
@@ -29,7 +30,8 @@ from bizbus.deploy.chaos.worker_kill import KillPlan, run_worker_kill
 
 __all__ = ["SCENARIOS", "ChaosOptions", "collect", "run_chaos"]
 
-SCENARIOS = ("R1", "R3", "R4", "R5", "S1", "S3")
+SCENARIOS = ("R1", "R2", "R3", "R4", "R5", "S1", "S3")
+OWN_STACK = {"R2"}  # scenarios that start a cluster and stack of their own
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ def _plans(
     quick = options.quick
     kill = KillPlan(orders=options.orders or (200 if quick else 20_000),
                     kills=2 if quick else 5, seed=options.seed)  # fmt: skip
+    broker = BrokerKillPlan(orders=100 if quick else 1_000, kills=2 if quick else 5,
+                            seed=options.seed)  # fmt: skip
     outage = OutagePlan(window_s=options.outage_s or (10.0 if quick else 120.0),
                         per_s=5.0 if quick else 6.0)  # fmt: skip
     poison = PoisonPlan(bad=200 if quick else 5_000, good=20 if quick else 200,
@@ -64,6 +68,7 @@ def _plans(
     hooks = WebhookPlan(each=10 if quick else 100, restart=True)
     return {
         "R1": lambda stack, progress: run_worker_kill(stack, kill, progress),
+        "R2": lambda stack, progress: run_broker_kill(stack, broker, progress),
         "R3": lambda stack, progress: run_outages(stack, outage, progress),
         "R4": lambda stack, progress: run_rebalance(stack, rebalance, progress),
         "R5": lambda stack, progress: run_poison(stack, poison, progress),
@@ -79,7 +84,8 @@ async def collect(options: ChaosOptions, progress: Progress) -> list[ScenarioRes
     plans = _plans(options)
     results: list[ScenarioResult] = []
     try:
-        await asyncio.to_thread(stack.start, options.workers)
+        if set(options.scenarios) - OWN_STACK:
+            await asyncio.to_thread(stack.start, options.workers)
         for scenario in options.scenarios:
             progress(f"{scenario}: starting")
             began = time.monotonic()
