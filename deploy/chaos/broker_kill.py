@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 
 from bizbus.deploy.chaos import verify
-from bizbus.deploy.chaos.orders import OrderDesk
+from bizbus.deploy.chaos.orders import OrderDesk, settle_in_erp
 from bizbus.deploy.chaos.report import ScenarioResult
 from bizbus.deploy.chaos.stack import ChaosStack, Progress
 from bizbus.deploy.chaos.worker_kill import ONCE_PER_ORDER, REDELIVERY_TOPICS
@@ -102,17 +102,9 @@ async def run_broker_kill(
             cluster = await _kill_leaders(cluster, side, desk, plan, progress)
             orders = await placing
 
-            async def all_created() -> bool:
-                counts = await verify.order_counts(side.urls["erp"], orders)
-                progress(f"R2: {counts.created}/{plan.orders} orders in the ERP")
-                return counts.created == plan.orders
-
-            try:
-                await side.wait_for(all_created, what="every order in the ERP",
-                                    timeout_s=120 + plan.orders / 5, interval_s=2)  # fmt: skip
-            finally:
-                counts = await verify.order_counts(side.urls["erp"], orders)
-                result.lost, result.duplicated = counts.lost, counts.duplicated
+            counts = await settle_in_erp(side, orders, label="R2", progress=progress,
+                                         timeout_s=120 + plan.orders / 5)  # fmt: skip
+            result.lost, result.duplicated = counts.lost, counts.duplicated
             records = await verify.read_records(
                 side.kafka, [side.topic(t) for t in REDELIVERY_TOPICS]
             )

@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from bizbus.deploy.chaos import verify
+from bizbus.deploy.chaos.stack import ChaosStack, ChaosTimeout, Progress
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.deploy.sandbox.company import employee
 
-__all__ = ["OrderDesk"]
+__all__ = ["OrderDesk", "settle_in_erp"]
 
 MODEL = ("HL-BS-40", 1, Decimal("2300"))
 SALESPERSON = employee("E1001")
@@ -73,3 +75,25 @@ class OrderDesk:
             await asyncio.gather(placing, return_exceptions=True)
         await self.crm.aclose()
         await self.erp.aclose()
+
+
+async def settle_in_erp(
+    stack: ChaosStack, orders: list[str], *, label: str, progress: Progress, timeout_s: float
+) -> verify.OrderCounts:
+    """Wait until every order is in the stack's ERP, or the timeout; return the ERP's counts.
+
+    A timeout is not raised: the counts then say what is missing (lost), which fails the run.
+    """
+    erp = stack.urls["erp"]
+
+    async def all_created() -> bool:
+        counts = await verify.order_counts(erp, orders)
+        progress(f"{label}: {counts.created}/{len(orders)} orders in the ERP")
+        return counts.created == len(orders)
+
+    try:
+        await stack.wait_for(all_created, what="every order in the ERP", timeout_s=timeout_s,
+                             interval_s=2)  # fmt: skip
+    except ChaosTimeout as timeout:
+        progress(f"{label}: {timeout}")
+    return await verify.order_counts(erp, orders)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import httpx
 
 from bizbus.deploy.chaos import verify
-from bizbus.deploy.chaos.orders import OrderDesk
+from bizbus.deploy.chaos.orders import OrderDesk, settle_in_erp
 from bizbus.deploy.chaos.report import ScenarioResult
 from bizbus.deploy.chaos.stack import SANDBOX_ENV, ChaosStack, Progress
 from bizbus.deploy.sandbox.runner import restart_server, stop_server
@@ -121,18 +121,11 @@ async def run_outages(stack: ChaosStack, plan: OutagePlan, progress: Progress) -
         result.n = len(orders)
         recovered = time.monotonic()
 
-        async def all_created() -> bool:
-            counts = await verify.order_counts(erp, orders)
-            progress(f"R3: {counts.created}/{len(orders)} orders in the ERP after recovery")
-            return counts.created == len(orders)
-
-        try:
-            await stack.wait_for(all_created, what="every order in the ERP after the outages",
-                                 timeout_s=180 + len(orders) / 5, interval_s=2)  # fmt: skip
+        counts = await settle_in_erp(stack, orders, label="R3 after recovery", progress=progress,
+                                     timeout_s=180 + len(orders) / 5)  # fmt: skip
+        result.lost, result.duplicated = counts.lost, counts.duplicated
+        if not counts.lost:
             result.figures["recovered → all in ERP s"] = round(time.monotonic() - recovered, 1)
-        finally:
-            counts = await verify.order_counts(erp, orders)
-            result.lost, result.duplicated = counts.lost, counts.duplicated
     finally:
         await desk.close()
     result.dead_lettered = await verify.dead_letters(stack.kafka, stack.prefix) - dead_before

@@ -20,7 +20,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from bizbus.deploy.chaos import verify
-from bizbus.deploy.chaos.orders import OrderDesk
+from bizbus.deploy.chaos.orders import OrderDesk, settle_in_erp
 from bizbus.deploy.chaos.report import ScenarioResult
 from bizbus.deploy.chaos.stack import ChaosStack, Progress
 from bizbus.flows.runtime import deadletter as dl
@@ -237,14 +237,9 @@ async def run_poison(stack: ChaosStack, plan: PoisonPlan, progress: Progress) ->
             result.note = f"missed kinds: {', '.join(kinds)}" if kinds else ""
             ours = sum(place in sent for place in places)
 
-        async def good_created() -> bool:
-            return (await verify.order_counts(stack.urls["erp"], good)).created == len(good)
-
-        try:
-            await stack.wait_for(good_created, what="every valid order in the ERP", timeout_s=120)
-        finally:
-            counts = await verify.order_counts(stack.urls["erp"], good)
-            result.lost, result.duplicated = counts.lost, counts.duplicated
+        counts = await settle_in_erp(stack, good, label="R5 valid", progress=progress,
+                                     timeout_s=120)  # fmt: skip
+        result.lost, result.duplicated = counts.lost, counts.duplicated
     finally:
         await desk.close(placing)
     dead = await verify.dead_letters(stack.kafka, stack.prefix) - dead_before

@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass
 
 from bizbus.deploy.chaos import verify
-from bizbus.deploy.chaos.orders import OrderDesk
+from bizbus.deploy.chaos.orders import OrderDesk, settle_in_erp
 from bizbus.deploy.chaos.report import ScenarioResult
 from bizbus.deploy.chaos.stack import ChaosStack, Progress
 from bizbus.deploy.chaos.worker_kill import order_waits
@@ -66,17 +66,9 @@ async def run_rebalance(
             await _scale(stack, target)
         orders = await placing
 
-        async def all_created() -> bool:
-            counts = await verify.order_counts(erp, orders)
-            progress(f"R4: {counts.created}/{plan.orders} orders in the ERP")
-            return counts.created == plan.orders
-
-        try:
-            await stack.wait_for(all_created, what="every order in the ERP",
-                                 timeout_s=120 + plan.orders / 5, interval_s=2)  # fmt: skip
-        finally:
-            counts = await verify.order_counts(erp, orders)
-            result.lost, result.duplicated = counts.lost, counts.duplicated
+        counts = await settle_in_erp(stack, orders, label="R4", progress=progress,
+                                     timeout_s=120 + plan.orders / 5)  # fmt: skip
+        result.lost, result.duplicated = counts.lost, counts.duplicated
         result.zeros["status regressions"] = await verify.status_regressions(crm, orders)
         waits = await order_waits(crm, erp, set(orders))
         if waits:

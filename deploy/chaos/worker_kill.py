@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bizbus.deploy.chaos import verify
-from bizbus.deploy.chaos.orders import OrderDesk
+from bizbus.deploy.chaos.orders import OrderDesk, settle_in_erp
 from bizbus.deploy.chaos.report import ScenarioResult
 from bizbus.deploy.chaos.stack import ChaosStack, Progress
 from bizbus.schemas import OrderPlacedV1, SalesOrderRequestedV1
@@ -64,17 +64,9 @@ async def run_worker_kill(stack: ChaosStack, plan: KillPlan, progress: Progress)
         orders = await placing
         progress(f"R1: all {plan.orders} orders placed; waiting for the ERP")
 
-        async def all_created() -> bool:
-            counts = await verify.order_counts(erp, orders)
-            progress(f"R1: {counts.created}/{plan.orders} orders in the ERP")
-            return counts.created == plan.orders
-
-        try:
-            await stack.wait_for(all_created, what="every order in the ERP",
-                                 timeout_s=120 + plan.orders / 5, interval_s=2)  # fmt: skip
-        finally:
-            counts = await verify.order_counts(erp, orders)
-            result.lost, result.duplicated = counts.lost, counts.duplicated
+        counts = await settle_in_erp(stack, orders, label="R1", progress=progress,
+                                     timeout_s=120 + plan.orders / 5)  # fmt: skip
+        result.lost, result.duplicated = counts.lost, counts.duplicated
         result.zeros["status regressions"] = await verify.status_regressions(crm, orders)
         records = await verify.read_records(
             stack.kafka, [stack.topic(t) for t in REDELIVERY_TOPICS]
