@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from bizbus.deploy.chaos.run import OWN_STACK, SCENARIOS
 
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ON_SESSION_BROKER = [s for s in SCENARIOS if s not in OWN_STACK]
 
 
+@pytest.mark.timeout(900)  # a stack, 2 workers and six scenarios on a busy 2-core machine
 def test_the_quick_chaos_suite_loses_doubles_leaks_and_crashes_nothing(
     kafka_bootstrap: str,
 ) -> None:
