@@ -61,15 +61,12 @@ async def _kill_leaders(
     progress: Progress,
 ) -> KafkaCluster:  # fmt: skip
     settings = KafkaRuntimeSettings()
-    erp = side.urls["erp"]
     for number in range(plan.kills):
         share = (number + 1) / (plan.kills + 1)
 
-        async def reached(share: float = share) -> bool:
-            return (await verify.order_counts(erp, desk.placed)).created >= share * plan.orders
-
-        await side.wait_for(reached, what=f"{share:.0%} of the orders in the ERP",
-                            timeout_s=120 + plan.orders / 5)  # fmt: skip
+        await side.wait_for(desk.placed_share(share, plan.orders),
+                            what=f"{share:.0%} of the orders placed",
+                            timeout_s=120 + plan.orders)  # fmt: skip
         leader = await _leader(cluster.bootstrap, side.topic(WATCHED))
         node = next(n for n in cluster.nodes if n.node_id == leader)
         progress(f"R2: SIGKILL {number + 1}/{plan.kills}: broker {leader}, leader of {WATCHED}-0")

@@ -49,6 +49,14 @@ class OrderDesk:
         self.account_id = row["Id"]
         return self
 
+    def placed_share(self, share: float, total: int) -> Callable[[], Awaitable[bool]]:
+        """Return a probe: have `share` of `total` orders been placed yet (work in flight)?"""
+
+        async def reached() -> bool:
+            return len(self.placed) >= share * total
+
+        return reached
+
     async def place(
         self, count: int, *, parallel: int = 4, per_s: float | None = None
     ) -> list[str]:

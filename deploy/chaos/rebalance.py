@@ -56,12 +56,9 @@ async def run_rebalance(
         await _scale(stack, 1)
         placing = asyncio.create_task(desk.place(plan.orders, per_s=plan.per_s))
         for share, target in ((1 / 3, PEAK), (2 / 3, 1)):
-
-            async def reached(share: float = share) -> bool:
-                return (await verify.order_counts(erp, desk.placed)).created >= share * plan.orders
-
-            await stack.wait_for(reached, what=f"{share:.0%} of the orders in the ERP",
-                                 timeout_s=120 + plan.orders / 5)  # fmt: skip
+            await stack.wait_for(desk.placed_share(share, plan.orders),
+                                 what=f"{share:.0%} of the orders placed",
+                                 timeout_s=120 + plan.orders)  # fmt: skip
             progress(f"R4: scaling to {target} worker(s) at {share:.0%} of {plan.orders} orders")
             await _scale(stack, target)
         orders = await placing

@@ -47,16 +47,12 @@ async def run_worker_kill(stack: ChaosStack, plan: KillPlan, progress: Progress)
         placing = asyncio.create_task(desk.place(plan.orders))
         ready_s: list[float] = []
         for number, share in enumerate(sorted(rng.uniform(0.1, 0.8) for _ in range(plan.kills))):
-
-            async def reached(share: float = share) -> bool:
-                counts = await verify.order_counts(erp, desk.placed)
-                return counts.created >= share * plan.orders
-
-            await stack.wait_for(reached, what=f"{share:.0%} of the orders in the ERP",
-                                 timeout_s=60 + plan.orders / 5)  # fmt: skip
+            await stack.wait_for(desk.placed_share(share, plan.orders),
+                                 what=f"{share:.0%} of the orders placed",
+                                 timeout_s=120 + plan.orders)  # fmt: skip
             victim = rng.choice(stack.running())
             progress(f"R1: SIGKILL {number + 1}/{plan.kills}: worker {victim.number} "
-                     f"at {share:.0%} of {plan.orders} orders")  # fmt: skip
+                     f"at {share:.0%} of {plan.orders} orders placed")  # fmt: skip
             killed_at = time.monotonic()
             stack.kill(victim)
             await stack.restart(victim)
