@@ -24,6 +24,7 @@ from bizbus.deploy.sandbox.wiring import connector_env
 
 __all__ = ["run_leaks"]
 
+CANARY_WAIT_S = 600.0
 SECRET_SETTINGS = ("SECRET", "API_KEY", "ENCRYPT_KEY", "VERIFICATION_TOKEN", "WEB_TOKEN")
 
 
@@ -60,7 +61,10 @@ async def _canary_accounts(stack: ChaosStack, phone: str) -> tuple[str, str]:
             rows = await erp.search_read("res.partner", [["ref", "=", f"CRM-{good}"]], ["phone"])
             return str(rows[0]["phone"]) if rows else None
 
-        got = await stack.wait_for(in_erp, what="the canary account as an ERP customer")
+        # A long run leaves a backlog ahead of the canary: wait it out.
+        got = await stack.wait_for(
+            in_erp, what="the canary account as an ERP customer", timeout_s=CANARY_WAIT_S
+        )
         if got != phone:
             raise AssertionError("the ERP did not get the canary phone in clear")
         return good, bad
@@ -82,7 +86,9 @@ async def run_leaks(stack: ChaosStack, progress: Progress) -> ScenarioResult:
         return any(bad.encode() in (r.key or b"") for r in records)
 
     await stack.wait_for(
-        bad_dead_lettered, what="the canary account with an unknown country dead-lettered"
+        bad_dead_lettered,
+        what="the canary account with an unknown country dead-lettered",
+        timeout_s=CANARY_WAIT_S,
     )
     personal = [phone.encode(), re.sub(r"\D", "", phone)[2:].encode(), SALESPERSON.email.encode()]
     needles = [*personal, *secret_needles(stack)]
