@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install kafka-jars contract-tools protos lint typecheck test demo bench clean
+.PHONY: install kafka-jars contract-tools protos lint typecheck test demo bench chaos clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ demo: install kafka-jars
 # Speed figures beside raw baselines from the same run (BENCH_ARGS="--rounds 5 --json").
 bench: install kafka-jars
 	$(BIN)/bizbus bench $(BENCH_ARGS)
+
+# What bizbus survives, counted from the systems' records (CHAOS_ARGS="--json -s R1").
+chaos: install kafka-jars
+	$(BIN)/bizbus chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

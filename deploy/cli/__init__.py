@@ -12,6 +12,7 @@ from bizbus.deploy.cli import (
     acl_cmd,
     bench_cmd,
     budget_cmd,
+    chaos_cmd,
     demo_cmd,
     deploy_cmd,
     dlq_cmd,
@@ -38,6 +39,7 @@ app.add_typer(deploy_cmd.app, name="deploy")
 app.add_typer(pii_cmd.app, name="pii")
 app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
+app.command("chaos")(chaos_cmd.chaos)
 app.command("budget")(budget_cmd.budget)
 app.command("worker")(worker_cmd.worker)
 app.command("trace")(trace_cmd.trace_command)

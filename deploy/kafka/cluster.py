@@ -7,13 +7,15 @@ A secure cluster (`secure.py`) keeps its certificates and users in `<run_dir>/se
 
 import asyncio
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from aiokafka.errors import KafkaError
@@ -309,6 +311,43 @@ def start_cluster(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _spawn_node(base: list[str], run_dir: Path, node_id: int) -> int:
+    """Start one node from its properties file, its output appended to its log; return its pid."""
+    with (run_dir / f"node-{node_id}.log").open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603
+            [*base, _PROCESS_MARKER, str(run_dir / f"node-{node_id}.properties")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives `bizbus kafka up`; Ctrl-C there won't kill it
+        )
+    _CHILDREN[process.pid] = process
+    return process.pid
+
+
+def kill_node(node: NodeProcess) -> None:
+    """SIGKILL one node (a crashed broker: nothing flushed, no controlled shutdown)."""
+    child = _CHILDREN.pop(node.pid, None)
+    if child is not None:
+        child.kill()  # SIGKILL only: a SIGTERM first would start a controlled shutdown
+        child.wait(timeout=10)
+    elif is_alive(node.pid, marker=_PROCESS_MARKER):
+        os.kill(node.pid, signal.SIGKILL)
+
+
+def restart_node(
+    cluster: KafkaCluster, node_id: int, settings: KafkaRuntimeSettings
+) -> KafkaCluster:
+    """Start a stopped node again with its data and settings; return the updated cluster."""
+    run_dir = Path(cluster.run_dir)
+    base = _java_base(settings, ensure_jars(settings), run_dir)
+    pid = _spawn_node(base, run_dir, node_id)
+    nodes = [replace(n, pid=pid) if n.node_id == node_id else n for n in cluster.nodes]
+    updated = replace(cluster, nodes=nodes)
+    updated.save()
+    return updated
+
+
 def _launch(
     settings: KafkaRuntimeSettings,
     jars: Path,
@@ -340,17 +379,10 @@ def _launch(
     started: list[NodeProcess] = []
     for spec in specs:
         log_path = run_dir / f"node-{spec.node_id}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603
-                [*base, _PROCESS_MARKER, str(run_dir / f"node-{spec.node_id}.properties")],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # outlives `bizbus kafka up`; Ctrl-C there won't kill it
-            )
-        _CHILDREN[process.pid] = process
+        log_path.unlink(missing_ok=True)
+        pid = _spawn_node(base, run_dir, spec.node_id)
         started.append(
-            NodeProcess(spec.node_id, process.pid, spec.port, spec.controller_port, str(log_path))
+            NodeProcess(spec.node_id, pid, spec.port, spec.controller_port, str(log_path))
         )
     cluster = KafkaCluster(
         str(run_dir), cluster_id, started, time.time(), str(security.folder) if security else None

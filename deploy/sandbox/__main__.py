@@ -22,11 +22,15 @@ def main() -> None:
     serve.add_argument("--db", default=":memory:")
     serve.add_argument("--manual-clock", action="store_true")
     serve.add_argument("--grpc-port", type=int, default=None, help="the CRM's Pub/Sub API port")
+    serve.add_argument(
+        "--no-seed", action="store_true", help="serve the database as it is (a restart)"
+    )
     args = parser.parse_args()
     spec = SYSTEMS[args.name]
     config = SandboxConfig(
-        db_path=args.db, manual_clock=args.manual_clock, grpc_port=args.grpc_port
-    )
+        db_path=args.db, manual_clock=args.manual_clock, grpc_port=args.grpc_port,
+        seed=not args.no_seed,
+    )  # fmt: skip
     app = spec.factory()(config)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.name} %(message)s")
     uvicorn.run(

@@ -116,6 +116,35 @@ def _grpc_port(name: str, ports: dict[str, int] | None, *, default_ports: bool) 
     return port
 
 
+def _spawn(
+    name: str,
+    port: int,
+    run_dir: Path,
+    *,
+    grpc_port: int | None,
+    manual_clock: bool,
+    env: dict[str, str] | None,
+    seed: bool = True,
+) -> ServerProcess:
+    db_path = run_dir / f"{name}.db"
+    log_path = run_dir / f"{name}.log"
+    command = [sys.executable, "-m", "bizbus.deploy.sandbox", "serve", name,
+               "--port", str(port), "--db", str(db_path)]  # fmt: skip
+    if grpc_port is not None:
+        command += ["--grpc-port", str(grpc_port)]
+    if manual_clock:
+        command.append("--manual-clock")
+    if not seed:
+        command.append("--no-seed")
+    with log_path.open("ab") as log:  # a restarted server's lines follow its first life's
+        process = subprocess.Popen(  # noqa: S603
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env={**os.environ, **(env or {})},
+        )  # fmt: skip
+    _CHILDREN[process.pid] = process
+    return ServerProcess(name, process.pid, port, str(log_path), grpc_port)
+
+
 def start_sandbox(
     names: list[str],
     *,
@@ -149,24 +178,12 @@ def start_sandbox(
                 f"port {port} for sandbox {name} is in use; stop what holds it "
                 "(`bizbus sandbox status`) or pick another port"
             )
-        db_path = run_dir / f"{name}.db"
-        for stale in run_dir.glob(f"{name}.db*"):
+        for stale in [*run_dir.glob(f"{name}.db*"), *run_dir.glob(f"{name}.log")]:
             stale.unlink()
-        log_path = run_dir / f"{name}.log"
-        command = [sys.executable, "-m", "bizbus.deploy.sandbox", "serve", name,
-                   "--port", str(port), "--db", str(db_path)]  # fmt: skip
         grpc_port = _grpc_port(name, ports, default_ports=default_ports)
-        if grpc_port is not None:
-            command += ["--grpc-port", str(grpc_port)]
-        if manual_clock:
-            command.append("--manual-clock")
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env={**os.environ, **(env or {})},
-            )  # fmt: skip
-        _CHILDREN[process.pid] = process
-        servers.append(ServerProcess(name, process.pid, port, str(log_path), grpc_port))
+        servers.append(
+            _spawn(name, port, run_dir, grpc_port=grpc_port, manual_clock=manual_clock, env=env)
+        )
     stack = SandboxStack(str(run_dir), servers)
     stack.save()
     try:
@@ -187,3 +204,24 @@ def stop_sandbox(stack: SandboxStack) -> None:
         if child is not None:
             child.wait(timeout=5)
     Path(stack.run_dir, STATE_FILE).unlink(missing_ok=True)
+
+
+def stop_server(server: ServerProcess) -> None:
+    """Stop one server of a stack, keeping its database (an outage: connections refused)."""
+    terminate([server.pid], marker=_MARKER, grace_s=5)
+    child = _CHILDREN.pop(server.pid, None)
+    if child is not None:
+        child.wait(timeout=5)
+
+
+def restart_server(
+    stack: SandboxStack, name: str, *, env: dict[str, str] | None = None, timeout_s: float = 30.0
+) -> SandboxStack:
+    """Start a stopped server again on its port with its database; return the updated stack."""
+    old = next(server for server in stack.servers if server.name == name)
+    server = _spawn(name, old.port, Path(stack.run_dir), grpc_port=old.grpc_port,
+                    manual_clock=False, env=env, seed=False)  # fmt: skip
+    updated = SandboxStack(stack.run_dir, [server if s.name == name else s for s in stack.servers])
+    updated.save()
+    _wait_healthy(server, timeout_s)
+    return updated

@@ -8,6 +8,7 @@ is a hop. Reads topics from the start with a plain consumer (no group): fine for
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from aiokafka import TopicPartition
@@ -39,7 +40,10 @@ def _headers(raw: list[tuple[str, bytes]]) -> dict[str, str]:
 Row = tuple[str, int, int, int, bytes, bytes, dict[str, str]]
 
 
-async def _records(kafka: KafkaTarget, topics: list[str]) -> list[Row]:
+async def read_consumer_records(
+    kafka: KafkaTarget, topics: list[str], *, timeout_s: float = 60.0
+) -> list[Any]:
+    """Return every record of `topics` from the start to their current ends, as aiokafka has it."""
     admin = admin_client(kafka)
     await admin.start()
     try:
@@ -51,23 +55,26 @@ async def _records(kafka: KafkaTarget, topics: list[str]) -> list[Row]:
         return []
     reader = consumer(kafka, enable_auto_commit=False)
     await reader.start()
-    rows: list[Row] = []
+    found: list[Any] = []
     try:
         reader.assign(tps)
         await reader.seek_to_beginning(*tps)
         end = await reader.end_offsets(tps)
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(timeout_s):
             while [tp for tp in tps if await reader.position(tp) < end[tp]]:
                 batch = await reader.getmany(timeout_ms=300, max_records=5000)
-                for records in batch.values():
-                    rows.extend(
-                        (r.topic, r.partition, r.offset, r.timestamp, r.key or b"",
-                         r.value or b"", _headers(list(r.headers)))
-                        for r in records
-                    )  # fmt: skip
+                found += [r for records in batch.values() for r in records]
     finally:
         await reader.stop()
-    return rows
+    return found
+
+
+async def _records(kafka: KafkaTarget, topics: list[str]) -> list[Row]:
+    return [
+        (r.topic, r.partition, r.offset, r.timestamp, r.key or b"", r.value or b"",
+         _headers(list(r.headers)))
+        for r in await read_consumer_records(kafka, topics)
+    ]  # fmt: skip
 
 
 read_topics = _records

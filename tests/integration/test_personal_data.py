@@ -8,18 +8,16 @@ and the worker's log are searched for the canaries, and `bizbus dlq show --value
 `bizbus trace` are read as people would read them.
 """
 
-import asyncio
 import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
 
 from bizbus.connectors.salesforce import format_soql
+from bizbus.deploy.chaos.verify import read_records, run_topics
 from bizbus.deploy.cli import app as cli
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.schemas import decode_record
@@ -51,29 +49,8 @@ def stack(flow_stack_factory: Any) -> Iterator[FlowStack]:
 
 async def everything(stack: FlowStack) -> list[Any]:
     """Every record of every topic of the stack: its own, dead letters, faust's internal ones."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics()
-                 if t.startswith((stack.topic_prefix, stack.app_id))]  # fmt: skip
-        described = await admin.describe_topics(names)
-    finally:
-        await admin.close()
-    tps = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        async with asyncio.timeout(60):
-            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-                batch = await consumer.getmany(timeout_ms=300, max_records=5000)
-                found += [r for records in batch.values() for r in records]
-    finally:
-        await consumer.stop()
-    return found
+    topics = await run_topics(stack.kafka_bootstrap, stack.topic_prefix, stack.app_id)
+    return await read_records(stack.kafka_bootstrap, topics)
 
 
 async def test_canaries_reach_the_erp_in_clear_and_no_topic_dead_letter_or_log(

@@ -6,22 +6,17 @@ the OA's real Encrypt Key, as a captured genuine Feishu callback would be signed
 """
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from bizbus.deploy.chaos.webhooks import published_id, signed_callback
 from bizbus.deploy.demo.worker import WorkerProcess
 from bizbus.deploy.kafka.cluster import free_ports
-from bizbus.deploy.sandbox.oa.crypto import encrypt, sign
-from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
-from bizbus.deploy.sandbox.registry import SYSTEMS
-from bizbus.flows.runtime.polling import correlation_id
 from tests.integration.flowstack import ROOT, WEB_TOKEN, FlowStack
 
 WEBHOOK = "/webhooks/feishu"
@@ -91,26 +86,6 @@ async def test_a_streamed_body_is_cut_off_at_the_limit(stack: FlowStack) -> None
         writer.close()
 
 
-def captured_callback(instance_code: str, event_id: str) -> tuple[bytes, dict[str, str]]:
-    """A genuine-looking Feishu callback: encrypted and signed with the OA's Encrypt Key."""
-    oa = SYSTEMS["oa"].credentials
-    event = {
-        "uuid": event_id, "token": oa["verification_token"], "ts": f"{time.time():.7f}",
-        "type": "event_callback",
-        "event": {"app_id": oa["app_id"], "tenant_key": "t", "type": "approval_instance",
-                  "approval_code": TRAVEL_APPROVAL_CODE, "instance_code": instance_code,
-                  "status": "PENDING", "operate_time": str(int(time.time() * 1000))},
-    }  # fmt: skip
-    body = orjson.dumps({"encrypt": encrypt(oa["encrypt_key"], orjson.dumps(event).decode())})
-    stamp, nonce = str(int(time.time())), uuid.uuid4().hex[:16]
-    return body, {
-        "Content-Type": "application/json",
-        "X-Lark-Request-Timestamp": stamp,
-        "X-Lark-Request-Nonce": nonce,
-        "X-Lark-Signature": sign(stamp, nonce, oa["encrypt_key"], body),
-    }
-
-
 async def published(stack: FlowStack, event_id: str) -> int:
     """How many records of the raw OA topic carry the raw event id of callback `event_id`."""
     consumer = AIOKafkaConsumer(
@@ -147,8 +122,8 @@ async def test_a_replayed_callback_publishes_nothing_on_another_worker_or_after_
     stack: FlowStack,
 ) -> None:
     code, feishu_id = f"INST-{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
-    raw_id = correlation_id("oa-callback", f"{feishu_id}:approval_instance:{code}")
-    body, headers = captured_callback(code, feishu_id)
+    raw_id = published_id(code, feishu_id)
+    body, headers = signed_callback(code, feishu_id)  # as a captured genuine one
     assert await post(stack.worker_url, body, headers) == 200
     assert await published(stack, raw_id) == 1  # answered only once acked: no wait needed
 
