@@ -79,14 +79,20 @@ class FeishuWebhookReceiver:
         self.verifier = verifier
         self.approval_codes = frozenset(approval_codes)
 
+    def precheck(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookReply | None:
+        """Answer a stale or forged callback at once (before any replay-store read); else None."""
+        try:
+            self.verifier.check_signed(headers, raw_body)
+        except RejectedError as exc:
+            return _rejected(exc)
+        return None
+
     async def handle(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookReply:
         """Verify and decode one callback; never raises for a bad request, answers it."""
         try:
             verified = self.verifier.verify(headers, raw_body)
         except RejectedError as exc:
-            logger.warning("%s", exc)
-            status = exc.status_code if exc.status_code in (400, 401) else 401
-            return WebhookReply(status=status, body=b'{"msg":"rejected"}', reason=str(exc))
+            return _rejected(exc)
         challenge = verified.challenge
         if challenge is None and verified.payload.get("type") == "url_verification":
             # Feishu may sign the challenge request too; then it was verified as an event.
@@ -152,6 +158,12 @@ class FeishuWebhookReceiver:
             deleted=state == "DELETED",
         )
         return record, f"biz:{entity}:{code}:{state}"
+
+
+def _rejected(exc: RejectedError) -> WebhookReply:
+    logger.warning("%s", exc)
+    status = exc.status_code if exc.status_code in (400, 401) else 401
+    return WebhookReply(status=status, body=b'{"msg":"rejected"}', reason=str(exc))
 
 
 def _moment(stamp: Any, ts: Any, sent_at: datetime | None) -> datetime:

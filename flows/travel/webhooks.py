@@ -44,6 +44,10 @@ PUBLISH_DEADLINE_S = 2.5
 class Receiver(Protocol):
     """The part of ``FeishuWebhookReceiver`` the endpoint uses."""
 
+    def precheck(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookReply | None:
+        """Answer a stale or forged callback at once; None for one worth reading."""
+        ...
+
     async def handle(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookReply:
         """Verify and decode one callback."""
         ...
@@ -80,11 +84,15 @@ async def answer_callback(
 ) -> tuple[int, bytes]:
     """Return the (status, body) to answer one callback, once its records are acked.
 
-    With `seen`, the keys recorded by any worker are read first, and the reply's keys are
+    A stale or badly signed callback is refused before anything else. With `seen`, the keys
+    recorded by any worker are read first, and the reply's keys are
     recorded (for `ttl_s`) after its records are acked. Anything not done within
     ``PUBLISH_DEADLINE_S`` releases the reply's claims and answers 503, so Feishu's
     redelivery is handled instead of dropped as a duplicate.
     """
+    refused = receiver.precheck(raw, headers)
+    if refused is not None:  # forged or stale: answered without reading the replay store
+        return refused.status, refused.body
     try:
         if seen is not None:
             await asyncio.wait_for(seen.refresh(), PUBLISH_DEADLINE_S)

@@ -203,3 +203,43 @@ async def test_a_record_that_cannot_be_remembered_answers_503_and_keeps_its_even
     assert reply.status == 200
     first, second = published  # published twice, one event to its consumers
     assert first.event.id == second.event.id
+
+
+class CountingSeen:
+    """A shared replay store that counts its reads (the Kafka round trips of a worker)."""
+
+    def __init__(self) -> None:
+        self.refreshes = 0
+        self.keys: set[str] = set()
+
+    async def refresh(self) -> None:
+        self.refreshes += 1
+
+    async def record(self, keys: Iterable[str], *, ttl_s: float) -> None:
+        self.keys.update(keys)
+
+    def check_and_add(self, key: str) -> bool:
+        return key not in self.keys
+
+    def discard(self, key: str) -> None:
+        self.keys.discard(key)
+
+
+async def test_a_forged_or_stale_callback_is_refused_without_reading_the_replay_store(
+    receiver: FeishuWebhookReceiver,
+) -> None:
+    seen = CountingSeen()
+    published: list[SourceRecord] = []
+
+    async def publish(record: SourceRecord) -> None:
+        published.append(record)
+
+    body, headers = seal(instance_event("APPROVED"))
+    forged = {**headers, "X-Lark-Signature": "0" * 64}
+    stale = {**headers, "X-Lark-Request-Timestamp": "1000000000"}
+    for bad in (forged, stale):
+        status, _ = await answer_callback(receiver, publish, body, bad, seen=seen)
+        assert status == 401
+    assert seen.refreshes == 0 and published == []
+    assert (await answer_callback(receiver, publish, body, headers, seen=seen))[0] == 200
+    assert seen.refreshes == 1 and len(published) == 1
