@@ -24,6 +24,7 @@ from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.shared import crm_order_deal
 
 console = Console()
+notices = Console(stderr=True)  # progress and fallbacks, apart from the answer
 
 
 # The deals an id can name, by the xref key kinds whose deals the flows derive from them.
@@ -117,14 +118,13 @@ def trace_command(
         return
     found, xrefs = asyncio.run(_indexed(kafka, ident, settings))
     rows = timeline((hop for hops in found.values() for hop in hops), prefix=settings.topic_prefix)
+    if not rows:  # e.g. the id of a record that was dead-lettered before it made a deal
+        notices.print(f"No indexed deal for {ident!r}: reading every topic instead.")
+        _scan(kafka, ident, settings, as_json)
+        return
     if as_json:
         answer = {"correlation_ids": sorted(found), "hops": rows, "records": xrefs}
         typer.echo(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
-    if not rows:
-        if not as_json:
-            console.print(f"No indexed deal for {ident!r} (try --scan).")
-        raise typer.Exit(1)
-    if as_json:
         return
     table = Table("time (UTC)", "+ms", "system", "step", "topic", "subject")
     for row in rows:

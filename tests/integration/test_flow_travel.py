@@ -265,7 +265,8 @@ async def test_trace_tells_the_trip_as_a_timeline_from_the_index(stack: FlowStac
     assert table.returncode == 0, table.stderr
     assert "4 hop(s) over" in table.stdout and step(TravelApprovedV1.EVENT_TYPE) in table.stdout
     unknown = await asyncio.to_thread(bizbus, stack, "trace", "no-such-deal")
-    assert unknown.returncode == 1 and "No indexed deal" in unknown.stdout
+    assert unknown.returncode == 1 and "No indexed deal" in unknown.stderr
+    assert "No event mentions 'no-such-deal'" in unknown.stdout  # the full read found none
 
 
 async def test_xref_names_each_system_record_of_the_trip(stack: FlowStack, erp: ErpUser) -> None:
