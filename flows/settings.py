@@ -172,6 +172,23 @@ class RuntimeSettings(BaseSettings):
         default="Asia/Shanghai",
         description="IANA time zone in which trip dates begin (the OA's local dates).",
     )
+    reconcile_interval_s: float = Field(
+        default=21600.0,
+        ge=0,
+        description="Seconds between the worker's reconciliation runs (one worker of the group "
+        "runs them; each reads whole tables of both systems, so keep it hours; 0: off).",
+    )
+    reconcile_heal: bool = Field(
+        default=False,
+        description="Scheduled reconciliation sends the corrective commands it finds (as "
+        "`bizbus reconcile --heal`); false: it only reports and exports the drift.",
+    )
+    reconcile_grace_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="Orders changed in the CRM within this many seconds are not reconciled "
+        "yet: they may still be on their way to the ERP.",
+    )
     flows: str = Field(
         default="travel,customers,orders,fulfilment,catalog,leads,sla",
         description="Comma-separated flows this worker runs.",

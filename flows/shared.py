@@ -20,6 +20,7 @@ from bizbus.flows.runtime.tracing import trace_fields
 from bizbus.schemas import (
     Envelope,
     KeyRing,
+    OrderStatus,
     SalesRep,
     SourceRecordCapturedV1,
     decode_record,
@@ -31,6 +32,7 @@ from bizbus.schemas.values import Payload, is_email
 
 __all__ = [
     "CRM",
+    "CRM_STATUS",
     "ERP",
     "OA",
     "Owners",
@@ -52,6 +54,16 @@ P = TypeVar("P", bound=Payload)
 CRM = frozenset({"crm"})
 ERP = frozenset({"erp"})
 OA = frozenset({"oa"})
+# ErpStatus__c picklist values of the CRM; None: the status has no CRM value of its own.
+CRM_STATUS: dict[OrderStatus, str | None] = {
+    OrderStatus.PLACED: None,
+    OrderStatus.ACCEPTED: "Confirmed",
+    OrderStatus.IN_PRODUCTION: "InProduction",
+    OrderStatus.SHIPPED: "Shipped",
+    OrderStatus.INVOICED: "Invoiced",
+    OrderStatus.COMPLETED: "Invoiced",
+    OrderStatus.CANCELLED: "Cancelled",
+}
 
 
 def crm_feed(connections: Systems, entity: str) -> ReadChanges:

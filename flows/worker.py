@@ -4,7 +4,8 @@
 its own tables, and its declaration goes to the runtime, which alone speaks faust.
 """
 
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
 
 import faust
 
@@ -25,9 +26,10 @@ from bizbus.flows.runtime.faust_adapter import FaustRuntime
 from bizbus.flows.runtime.faust_glue import app_topic_plans
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
 from bizbus.flows.runtime.metrics import Metrics
+from bizbus.flows.runtime.reconcile import KINDS, Reconciler, scheduled
 from bizbus.flows.runtime.seen import RETENTION_S, seen_topic
 from bizbus.flows.runtime.services import holds_topic
-from bizbus.flows.runtime.spec import Flow, Tables, TableSpec
+from bizbus.flows.runtime.spec import Declaration, Flow, Tables, TableSpec, TimerSpec, fresh_tables
 from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_plans
 from bizbus.flows.runtime.trace_index import index_plan
 from bizbus.flows.runtime.web import WebSurface
@@ -46,6 +48,15 @@ class FlowClass(Protocol):
 
     def __call__(self, deps: FlowDeps, tables: Tables, /) -> Flow:
         """Build the flow."""
+        ...
+
+
+@runtime_checkable
+class Reconciles(Protocol):
+    """A flow that can compare what it syncs in both systems (`bizbus reconcile`)."""
+
+    def reconcilers(self) -> tuple[Reconciler, ...]:
+        """Return its reconcilers."""
         ...
 
 
@@ -106,10 +117,39 @@ def build_worker(
     )  # fmt: skip
     names = enabled_flows(settings)
     chosen = [(name, flow) for name, (flow, users) in SHARED.items() if set(users) & set(names)]
-    for name, flow in [*chosen, *((name, FLOWS[name]) for name in names)]:
-        runtime.install(flow(deps, runtime.open_tables(flow.TABLES)).declare(), flow=name)
+    built = [
+        (name, flow(deps, runtime.open_tables(flow.TABLES)))
+        for name, flow in [*chosen, *((name, FLOWS[name]) for name in names)]
+    ]
+    for name, built_flow in built:
+        runtime.install(built_flow.declare(), flow=name)
+    offered = offered_reconcilers(built_flow for _, built_flow in built)
+    if offered and settings.reconcile_interval_s > 0:
+        run = scheduled(offered, heal=settings.reconcile_heal, metrics=runtime.metrics)
+        timer = TimerSpec("reconcile", settings.reconcile_interval_s, run, on_leader=True)
+        runtime.install(Declaration(timers=(timer,)), flow="reconcile")
     runtime.start()
     return app, runtime
+
+
+def offered_reconcilers(flows: Iterable[Flow]) -> list[Reconciler]:
+    """Return the reconcilers the flows offer, in `KINDS` order."""
+    found = [r for flow in flows if isinstance(flow, Reconciles) for r in flow.reconcilers()]
+    return sorted(found, key=lambda reconciler: KINDS.index(reconciler.kind))
+
+
+def reconcilers_of(settings: RuntimeSettings, connections: Connections) -> list[Reconciler]:
+    """Return the reconcilers of the enabled flows, built outside a worker (the CLI's).
+
+    Flows are built on empty tables: a reconciler reads the systems, never bizbus's state.
+    """
+    deps = FlowDeps(connections=connections, xref=Xref({}), settings=settings)
+    classes = [FLOWS[name] for name in enabled_flows(settings)]
+    return offered_reconcilers(
+        flow(deps, fresh_tables(*flow.TABLES))
+        for flow in classes
+        if callable(getattr(flow, "reconcilers", None))
+    )
 
 
 def worker_topics(app: faust.App, settings: RuntimeSettings) -> list[TopicPlan]:

@@ -14,10 +14,10 @@ from typing import Any, TypeAlias
 import httpx
 from aiokafka import ConsumerRecord
 
-from bizbus.flows.order_updates.flow import CRM_STATUS
 from bizbus.flows.runtime.dlq_admin import list_dead_letter_topics
 from bizbus.flows.runtime.kafka_config import KafkaTarget, admin_client
 from bizbus.flows.runtime.trace import read_consumer_records
+from bizbus.flows.shared import CRM_STATUS
 
 __all__ = [
     "OrderCounts",

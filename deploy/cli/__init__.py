@@ -18,6 +18,7 @@ from bizbus.deploy.cli import (
     dlq_cmd,
     kafka_cmd,
     pii_cmd,
+    reconcile_cmd,
     sandbox_cmd,
     schemas_cmd,
     trace_cmd,
@@ -41,6 +42,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
 app.command("chaos")(chaos_cmd.chaos)
 app.command("budget")(budget_cmd.budget)
+app.command("reconcile")(reconcile_cmd.reconcile_command)
 app.command("worker")(worker_cmd.worker)
 app.command("trace")(trace_cmd.trace_command)
 app.command("xref")(trace_cmd.xref)

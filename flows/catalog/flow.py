@@ -30,10 +30,12 @@ from bizbus.flows.catalog.mapping import (
     product_edited,
 )
 from bizbus.flows.catalog.ownership import CatalogSettings, Owner, load_catalog_settings
+from bizbus.flows.catalog.reconcile import prices_reconciler
 from bizbus.flows.catalog.sinks import ERP_PRODUCT, CatalogWriters
 from bizbus.flows.catalog.writelog import WriteLog, writelog_key
 from bizbus.flows.context import FlowDeps
 from bizbus.flows.runtime import spec
+from bizbus.flows.runtime.reconcile import Reconciler
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
 from bizbus.flows.shared import (
@@ -134,6 +136,11 @@ class CatalogFlow:
                 "biz.catalog.field-conflict",
             ),
         )
+
+    def reconcilers(self) -> tuple[Reconciler, ...]:
+        """Return what `bizbus reconcile` compares for the catalog: prices."""
+        deps = self.deps
+        return (prices_reconciler(deps.connections, self.settings, self.writers, now=deps.now),)
 
     def emit(self, payload: Payload, cause: Envelope[Any], origin: System) -> Emit:
         """Return `payload` as an event in the business case of `cause`."""

@@ -18,7 +18,9 @@ from bizbus.flows.customers.mapping import (
     map_account,
     partner_payload,
 )
+from bizbus.flows.customers.reconcile import customers_reconciler
 from bizbus.flows.runtime import spec
+from bizbus.flows.runtime.reconcile import Reconciler
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, StageSpec
 from bizbus.flows.shared import (
@@ -76,6 +78,10 @@ class CustomersFlow:
             ),
             emits=("biz.sales.account", "cmd.erp.customer", "biz.sales.customer"),
         )
+
+    def reconcilers(self) -> tuple[Reconciler, ...]:
+        """Return what `bizbus reconcile` compares for customers: each account's partner."""
+        return (customers_reconciler(self.deps.connections),)
 
     async def on_account(self, record: RawRecord) -> list[Output]:
         """A polled CRM Account → its canonical account (deletions and our echoes: nothing)."""

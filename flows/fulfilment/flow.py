@@ -21,8 +21,10 @@ from bizbus.flows.fulfilment.mapping import (
     sale_order_name,
     status_for,
 )
+from bizbus.flows.fulfilment.reconcile import status_reconciler
 from bizbus.flows.fulfilment.references import ErpReferences
 from bizbus.flows.runtime import spec
+from bizbus.flows.runtime.reconcile import Reconciler
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, StageSpec
 from bizbus.flows.runtime.tracing import trace_fields
@@ -89,6 +91,10 @@ class FulfilmentFlow:
     def __init__(self, deps: FlowDeps, tables: spec.Tables | None = None) -> None:
         self.deps = deps
         self.refs = ErpReferences(deps.connections)
+
+    def reconcilers(self) -> tuple[Reconciler, ...]:
+        """Return the fulfilment flow's part of `bizbus reconcile orders`: statuses."""
+        return (status_reconciler(self.deps.connections),)
 
     def declare(self) -> Declaration:
         """Return the four ERP feeds, their mapping stages and the four status stages."""

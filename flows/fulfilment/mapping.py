@@ -36,6 +36,7 @@ __all__ = [
     "map_shipment",
     "production_status",
     "sale_order_name",
+    "sale_status",
     "status_for",
 ]
 
@@ -80,6 +81,11 @@ class ErpProduct:
 def production_status(state: str) -> OrderStatus | None:
     """Return the order status an `mrp.production` state stands for (None: no change)."""
     return _PRODUCTION_STATUS.get(state)
+
+
+def sale_status(state: str) -> OrderStatus | None:
+    """Return the order status a `sale.order` state stands for (None: not confirmed yet)."""
+    return _SALE_STATUS.get(state)
 
 
 def status_for(event: Payload) -> OrderStatus | None:

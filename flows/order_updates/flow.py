@@ -12,7 +12,7 @@ from bizbus.flows.context import FlowDeps
 from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
-from bizbus.flows.shared import CRM, decode_as, follow_up
+from bizbus.flows.shared import CRM, CRM_STATUS, decode_as, follow_up
 from bizbus.schemas import OrderStatus, OrderStatusChangedV1, OrderUpdateRequestedV1
 
 SOURCE = "bizbus://flows/order-updates"
@@ -20,27 +20,21 @@ TOPIC = "cmd.crm.order"
 STATUSES = spec.TableSpec(
     "crm-order-status", partitions=6
 )  # = cmd.crm.order, whose stage writes it
-# ErpStatus__c picklist values of the CRM; None: the status has no CRM value of its own.
-CRM_STATUS: dict[OrderStatus, str | None] = {
-    OrderStatus.PLACED: None,
-    OrderStatus.ACCEPTED: "Confirmed",
-    OrderStatus.IN_PRODUCTION: "InProduction",
-    OrderStatus.SHIPPED: "Shipped",
-    OrderStatus.INVOICED: "Invoiced",
-    OrderStatus.COMPLETED: "Invoiced",
-    OrderStatus.CANCELLED: "Cancelled",
-}
 
 
 def order_fields(
     command: OrderUpdateRequestedV1, previous: OrderStatus | None
 ) -> tuple[dict[str, Any], bool]:
-    """Return the CRM fields to write and whether the status advances past `previous`."""
+    """Return the CRM fields to write and whether the status advances past `previous`.
+
+    A reasserted status equal to `previous` is written again without being announced again.
+    """
     fields: dict[str, Any] = {}
     if command.erp_order_ref:
         fields["ErpOrderRef__c"] = command.erp_order_ref
     advances = command.status is not None and command.status.advances(previous)
-    if advances and command.status is not None and CRM_STATUS[command.status]:
+    again = command.reassert and command.status is not None and command.status == previous
+    if (advances or again) and command.status is not None and CRM_STATUS[command.status]:
         fields["ErpStatus__c"] = CRM_STATUS[command.status]
     return fields, advances
 

@@ -27,7 +27,9 @@ from bizbus.flows.orders.mapping import (
     sales_order_command,
     skip_reason,
 )
+from bizbus.flows.orders.reconcile import orders_reconciler
 from bizbus.flows.runtime import spec
+from bizbus.flows.runtime.reconcile import Reconciler
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
 from bizbus.flows.runtime.tracing import trace_fields
@@ -137,6 +139,12 @@ class OrdersFlow:
             emits=("biz.sales.order", COMMANDS, "cmd.crm.order"),
         )
 
+    def reconcilers(self) -> tuple[Reconciler, ...]:
+        """Return the orders flow's part of `bizbus reconcile orders`: placements."""
+        grace = self.deps.settings.reconcile_grace_s
+        return (orders_reconciler(self.deps.connections, self.placed_of, grace_s=grace,
+                                  now=self.deps.now),)  # fmt: skip
+
     async def on_order(self, record: RawRecord) -> list[Output]:
         """A polled CRM order → OrderPlacedV1, once per content (remembered once acked)."""
         event, raw = captured(record, self.deps.keys, entity="Order")
@@ -144,24 +152,28 @@ class OrdersFlow:
         crm = await self.deps.connections.crm()
         if skip_reason(row, deleted=raw.change_type == "delete") or is_echo(crm, row):
             return []
-        [details] = await crm.query(
-            select("Order", ["Id", "Account.Name", "Account.AccountNumber",
-                             "Account.ErpCustomerRef__c"],
-                   where=format_soql("Id = {i}", i=raw.record_id))
-        )  # fmt: skip
-        account = {**(details.get("Account") or {}), "Id": row.get("AccountId")}
-        order = placed_order(
-            row,
-            account=account,
-            owner=await self.owners.of(crm, row),
-            products=await fetch_products(crm, product_ids(row)),
-        )
+        order = await self.placed_of(crm, row)
         digest = order_digest(order)
         if self.placed.get(order.crm_order_id) == digest:
             return []  # the same order content was placed already (re-poll, redelivery)
         placed = make_event(order, source=SOURCE, correlationid=crm_order_deal(order.crm_order_id),
                             causationid=event.id, origin="crm", **trace_fields(event))  # fmt: skip
         return [Emit(placed), Put(self.placed, order.crm_order_id, digest)]
+
+    async def placed_of(self, crm: SalesforceConnector, row: Mapping[str, Any]) -> OrderPlacedV1:
+        """Return the placed order of an activated CRM order row (its items attached)."""
+        [details] = await crm.query(
+            select("Order", ["Id", "Account.Name", "Account.AccountNumber",
+                             "Account.ErpCustomerRef__c"],
+                   where=format_soql("Id = {i}", i=str(row["Id"])))
+        )  # fmt: skip
+        account = {**(details.get("Account") or {}), "Id": row.get("AccountId")}
+        return placed_order(
+            row,
+            account=account,
+            owner=await self.owners.of(crm, row),
+            products=await fetch_products(crm, product_ids(row)),
+        )
 
     async def on_placed(self, record: RawRecord) -> list[Output]:
         """A placed order → the ERP sales order it asks for."""

@@ -384,7 +384,7 @@ class FaustRuntime:
             except Exception as error:
                 log.exception("timer %s failed, it runs again: %s", timer.name, safe_reason(error))
 
-        self.app.timer(timer.interval_s, name=timer.name)(tick)
+        self.app.timer(timer.interval_s, on_leader=timer.on_leader, name=timer.name)(tick)
 
     def _page(self, page: PageSpec) -> None:
         publish = self.publish

@@ -15,7 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
@@ -77,6 +83,30 @@ class FlowMetrics:
             registry=self.registry,
         )
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        self._drift = Gauge(
+            "bizbus_reconcile_drift",
+            "Records the last reconciliation found different in the two systems, per kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._checked = Gauge(
+            "bizbus_reconcile_checked",
+            "Records the last reconciliation compared, per kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._reconciled_at = Gauge(
+            "bizbus_reconcile_last_run_timestamp_seconds",
+            "When each kind was last reconciled (a kind that failed keeps its previous time).",
+            ["kind"],
+            registry=self.registry,
+        )
+
+    def reconciled(self, kind: str, *, checked: int, drift: int, at: float) -> None:
+        """Export what the reconciliation of `kind` found at `at` (seconds since the epoch)."""
+        self._drift.labels(kind).set(drift)
+        self._checked.labels(kind).set(checked)
+        self._reconciled_at.labels(kind).set(at)
 
     def echoes(self, flow: str, system: str, count: int = 1) -> None:
         """Count `count` echoes of our own writes dropped by `flow` from `system`."""

@@ -135,11 +135,15 @@ class TableSpec:
 
 @dataclass(frozen=True, slots=True)
 class TimerSpec:
-    """A handler run every `interval_s` on each worker; what it returns is delivered."""
+    """A handler run every `interval_s` on each worker; what it returns is delivered.
+
+    `on_leader`: only on the group's leader (work the group should do once, not per worker).
+    """
 
     name: str
     interval_s: float
     handler: TimerHandler
+    on_leader: bool = False
 
 
 @dataclass(frozen=True, slots=True)

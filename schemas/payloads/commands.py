@@ -99,6 +99,13 @@ class OrderUpdateRequestedV1(Payload):
     crm_order_id: NonEmptyStr = Field(description="CRM order id; key.")
     erp_order_ref: str | None = Field(default=None, description="ERP order number to store.")
     status: OrderStatus | None = Field(default=None, description="Status to set, if any.")
+    reassert: bool = Field(
+        default=False,
+        description=(
+            "Write the status even when it was applied before (reconciliation: the CRM lost "
+            "it); a status older than the last one applied is still ignored."
+        ),
+    )
 
     def entity_key(self) -> str:
         """Return the CRM order id."""
