@@ -74,6 +74,11 @@ def _as_json(report: ReconcileReport, healed: int) -> dict[str, Any]:
     }
 
 
+def _short(event_type: str) -> str:
+    """Return an event type without its namespace and version (`sales.order.placed`)."""
+    return event_type.removeprefix("bizbus.").rsplit(".v", 1)[0]
+
+
 def _print(report: ReconcileReport) -> None:
     for kind, result in report.results.items():
         if not result.drifts:
@@ -81,7 +86,7 @@ def _print(report: ReconcileReport) -> None:
             continue
         table = Table("key", "issue", "detail", "heal", title=f"{kind}: drift")
         for drift in result.drifts:
-            heal = drift.heal.event.type.split(".")[-3] if drift.heal else "-"
+            heal = _short(drift.heal.event.type) if drift.heal else "-"
             table.add_row(drift.key, drift.issue, escape(drift.detail), heal)
         console.print(table)
         console.print(f"[yellow]{kind}[/yellow]: {result.checked} checked, "
