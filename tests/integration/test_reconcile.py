@@ -4,7 +4,8 @@ One stack (CRM + ERP sandboxes, a worker running customers, orders, fulfilment a
 a short reconciliation interval, reporting only). Changes "behind bizbus's back" are made with
 the sandbox CRM's clock set back a year, so their SystemModstamp lies behind every poll cursor
 (the seed's records are a month old) and no feed ever reads them, as after a restore from a
-backup or on a skewed clock; ERP partners are not watched at all. Effects are counted from the sandboxes' effect logs.
+backup or on a skewed clock; ERP partners are not watched at all. Effects are counted from
+the sandboxes' effect logs.
 """
 
 import asyncio
