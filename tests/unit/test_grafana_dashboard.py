@@ -53,6 +53,7 @@ async def exported() -> dict[str, set[str]]:
     SlaFlow(flow_deps, {"sla-watches": {}})  # flows export their own gauges
     metrics.echoes("catalog", "crm")
     metrics.conflicts("catalog", "erp")
+    metrics.reconciled("prices", checked=7, drift=1, at=0.0)
     metrics.extra.append(
         worker_families(
             passes=lambda: {"crm.Order": 1}, polled=lambda: 1, holds=lambda: 0,
