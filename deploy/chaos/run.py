@@ -19,6 +19,7 @@ import orjson
 from rich.console import Console
 
 from bizbus.deploy.chaos.broker_kill import BrokerKillPlan, run_broker_kill
+from bizbus.deploy.chaos.kafka_security import SecurityPlan, run_kafka_security
 from bizbus.deploy.chaos.leaks import run_leaks
 from bizbus.deploy.chaos.outages import OutagePlan, run_outages
 from bizbus.deploy.chaos.poison import PoisonPlan, run_poison
@@ -30,8 +31,8 @@ from bizbus.deploy.chaos.worker_kill import KillPlan, run_worker_kill
 
 __all__ = ["SCENARIOS", "ChaosOptions", "collect", "run_chaos"]
 
-SCENARIOS = ("R1", "R2", "R3", "R4", "R5", "S1", "S3")
-OWN_STACK = {"R2"}  # scenarios that start a cluster and stack of their own
+SCENARIOS = ("R1", "R2", "R3", "R4", "R5", "S1", "S2", "S3")
+OWN_STACK = {"R2", "S2"}  # scenarios that start a cluster and stack of their own
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ def _plans(
                         webhooks=50 if quick else 300, seed=options.seed)  # fmt: skip
     rebalance = RebalancePlan(orders=150 if quick else 1_000, per_s=5.0 if quick else 8.0)
     hooks = WebhookPlan(each=10 if quick else 100, restart=True)
+    security = SecurityPlan(
+        plaintext_tries=5 if quick else 50, records_per_topic=1 if quick else 10
+    )
     return {
         "R1": lambda stack, progress: run_worker_kill(stack, kill, progress),
         "R2": lambda stack, progress: run_broker_kill(stack, broker, progress),
@@ -73,6 +77,7 @@ def _plans(
         "R4": lambda stack, progress: run_rebalance(stack, rebalance, progress),
         "R5": lambda stack, progress: run_poison(stack, poison, progress),
         "S1": lambda stack, progress: run_webhooks(stack, hooks, progress),
+        "S2": lambda stack, progress: run_kafka_security(stack, security, progress),
         "S3": lambda stack, progress: run_leaks(stack, progress),
     }
 

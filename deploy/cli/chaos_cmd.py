@@ -19,7 +19,7 @@ def chaos(
     scenario: Annotated[
         list[str] | None,
         typer.Option(
-            "--scenario", "-s", help="Run only these (R1, R2, R3, R4, R5, S1, S3); repeatable."
+            "--scenario", "-s", help="Run only these (R1, R2, R3, R4, R5, S1, S2, S3); repeatable."
         ),
     ] = None,
     orders: Annotated[

@@ -242,6 +242,7 @@ async def _brokers_seen(connection: KafkaConnection) -> int:
 
 def _wait_ready(cluster: KafkaCluster, timeout_s: float, progress: Progress) -> None:
     deadline = time.monotonic() + timeout_s
+    told = -1  # brokers seen when progress last heard of it: one line per change, not per try
     while True:
         dead = [node for node in cluster.nodes if not node.alive()]
         if dead:
@@ -264,7 +265,9 @@ def _wait_ready(cluster: KafkaCluster, timeout_s: float, progress: Progress) -> 
                 f"{timeout_s:.0f} s ({seen}/{len(cluster.nodes)} brokers seen). "
                 f"Last lines of {log}:\n{_log_tail(log)}"
             )
-        progress(f"waiting for brokers ({seen}/{len(cluster.nodes)} up)")
+        if seen != told:
+            progress(f"waiting for brokers ({seen}/{len(cluster.nodes)} up)")
+            told = seen
         time.sleep(0.25)
 
 

@@ -48,3 +48,18 @@ def test_the_quick_chaos_suite_loses_doubles_leaks_and_crashes_nothing(
     )
     assert scenarios["S1"]["n"] > 40
     assert scenarios["S3"]["figures"]["records searched"] > 1000
+
+
+@pytest.mark.timeout(600)  # a secure node of its own and one kafka-acls JVM per ACL bundle
+def test_the_secure_cluster_lets_no_stranger_in_and_keeps_the_worker_to_its_flows() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bizbus.deploy", "chaos", "--quick", "--json", "-sS2"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert run.stdout.strip(), run.stderr[-5000:]
+    s2 = orjson.loads(run.stdout)["scenarios"]["S2"]
+    assert not s2["failed"] and run.returncode == 0, f"{s2['failed']}\n{run.stderr[-5000:]}"
+    # The control: with its own ACLs the worker's principal does read and write.
+    assert s2["figures"]["worker's own records read"] > 0
+    assert s2["figures"]["plaintext refused"] == "5/5"
+    assert s2["zeros"]["records read without ACLs"] == 0
