@@ -29,8 +29,10 @@ from bizbus.flows.runtime.reconcile import (
     reconcile,
     send_heals,
 )
+from bizbus.flows.runtime.spec import Emit
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.worker import reconcilers_of
+from bizbus.schemas import KeyRing, personal_paths
 
 console = Console()
 notices = Console(stderr=True)
@@ -47,6 +49,22 @@ def _chosen(kinds: list[str], offered: list[Reconciler], settings: RuntimeSettin
             f"no enabled flow reconciles {', '.join(missing)} (BIZBUS_FLOWS={settings.flows})"
         )
     return wanted
+
+
+def _sealing_keys(heals: list[Emit]) -> KeyRing | None:
+    """Return the key ring when a heal carries personal data (sealed as a worker seals it).
+
+    Raises:
+        typer.Exit: 2 when one does and `BIZBUS_PII_*` is not set: nothing is sent in clear.
+    """
+    if not any(personal_paths(emit.event.type) for emit in heals):
+        return None
+    try:
+        return load_key_ring()
+    except ConfigError as error:
+        notices.print(f"[red]error:[/red] these heals carry personal data, which is sealed on "
+                      f"Kafka; nothing was sent: {escape(str(error))}")  # fmt: skip
+        raise typer.Exit(2) from None
 
 
 async def _run(reconcilers: list[Reconciler], connections: Connections) -> ReconcileReport:
@@ -111,7 +129,6 @@ def reconcile_command(
         connections = Connections()
         offered = reconcilers_of(settings, connections)
         wanted = _chosen(kinds or [], offered, settings)
-        keys = load_key_ring() if heal else None
     except ConfigError as error:
         notices.print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
@@ -124,6 +141,7 @@ def reconcile_command(
     healed = 0
     if kafka is not None and drifts:
         heals = heals_of(drifts)
+        keys = _sealing_keys(heals)
         healed = asyncio.run(send_heals(kafka, heals, prefix=settings.topic_prefix, keys=keys))
     if as_json:
         typer.echo(orjson.dumps(_as_json(report, healed)).decode())

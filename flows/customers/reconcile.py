@@ -27,10 +27,15 @@ def customer_drift(
 ) -> Drift | None:
     """Return how the ERP partner of one CRM account strays from it, or None."""
     account_id = str(account.get("Id", ""))
+    # As the flow's Owners: the last editor when the org left OwnerId empty (unused in the
+    # comparison, but the canonical account requires one).
+    owner = str(account.get("OwnerId") or account.get("LastModifiedById") or account_id)
     try:
-        mapped = map_account(account, sales_rep(str(account.get("OwnerId") or ""), None))
+        mapped = map_account(account, sales_rep(owner, None))
     except MappingError as error:
         return Drift(account_id, "not mappable", str(error))
+    except ValueError as error:  # pydantic's too; its message may quote the record: not shown
+        return Drift(account_id, "not mappable", f"{type(error).__name__} (values not shown)")
     command = customer_command(mapped)
     partner = partners.get(command.ref)
     if partner is None:

@@ -49,6 +49,8 @@ def orders_reconciler(
             order = await placed_of(crm, row)
         except MappingError as error:
             return Drift(drift.key, "not mappable", str(error))
+        except ValueError as error:  # pydantic's too; its message may quote the record
+            return Drift(drift.key, "not mappable", f"{type(error).__name__} (values not shown)")
         placed = heal(order, "orders", deal=crm_order_deal(drift.key))
         return Drift(drift.key, drift.issue, drift.detail, placed)
 

@@ -82,6 +82,15 @@ def test_a_matching_partner_is_no_drift_and_a_missing_one_is_healed() -> None:
 def test_an_account_that_cannot_be_mapped_is_reported_without_a_heal() -> None:
     drift = customer_drift(account(Name=""), {})
     assert drift is not None and drift.issue == "not mappable" and drift.heal is None
+    garbled = customer_drift(account(SystemModstamp="Acme-garbled"), {})
+    assert garbled is not None and garbled.issue == "not mappable"
+    assert "Acme" not in garbled.detail  # the error is named, the record's values never shown
+
+
+def test_an_account_without_an_owner_is_compared_as_the_flow_reads_it() -> None:
+    orphan = account(OwnerId=None, LastModifiedById="005E")
+    partners = {"C-1": {"ref": "C-1", "name": "Acme", "phone": "+86 10 1234"}}
+    assert customer_drift(orphan, partners) is None
 
 
 def test_the_erp_status_is_the_furthest_step_the_erp_has_taken() -> None:
