@@ -2,9 +2,14 @@
 
 Both raise `SchemaError` (never a raw pydantic error), naming the event type and the first
 failing field, so callers have one exception to dead-letter on.
+
+`make_event` is on every stage's hot path and its parts are nearly always valid already (a
+payload model, a cause's ids, a literal origin): when plain checks show every attribute meets
+the envelope's constraints it builds the envelope without pydantic's validation, which would
+find nothing; anything else takes the validating path, which raises as before. Decoding (data
+from outside) always validates.
 """
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -12,9 +17,10 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from bizbus.schemas.envelope import Envelope, P, System
+from bizbus.schemas.envelope import SYSTEMS, TRACEPARENT_RE, Envelope, P, System
 from bizbus.schemas.errors import SchemaError
-from bizbus.schemas.registry import EVENT_ADAPTER, dataschema_for, event_model
+from bizbus.schemas.ids import new_event_id
+from bizbus.schemas.registry import EVENT_ADAPTER, EVENT_TYPES, dataschema_for, event_model
 
 __all__ = ["event_to_dict", "make_event", "parse_event", "schema_error_from"]
 
@@ -73,25 +79,75 @@ def make_event(
         model = event_model(event_type)
     except KeyError:
         raise SchemaError("payload type is not registered", event_type=event_type) from None
+    fields: dict[str, Any] = {
+        "id": id or new_event_id(),
+        "source": source,
+        "type": event_type,
+        "subject": subject if subject is not None else payload.entity_key(),
+        "time": time or datetime.now(UTC),
+        "dataschema": dataschema_for(event_type),
+        "correlationid": correlationid,
+        "causationid": causationid,
+        "origin": origin,
+        "entityversion": entityversion,
+        "traceparent": traceparent,
+        "tracestate": tracestate,
+        "data": payload,
+    }
+    if _valid_as_is(fields):
+        return _built(model, fields)
     try:
-        event = model(
-            id=id or str(uuid.uuid4()),
-            source=source,
-            type=event_type,
-            subject=subject if subject is not None else payload.entity_key(),
-            time=time or datetime.now(UTC),
-            dataschema=dataschema_for(event_type),
-            correlationid=correlationid,
-            causationid=causationid,
-            origin=origin,
-            entityversion=entityversion,
-            traceparent=traceparent,
-            tracestate=tracestate,
-            data=payload,
-        )
+        event = model(**fields)
     except ValidationError as error:
         raise schema_error_from(error, event_type) from None
     return event  # the registry pairs each type with its payload model
+
+
+_DEFAULTS = {"specversion": "1.0", "datacontenttype": "application/json"}
+_TRACESTATE_MAX = 512
+
+
+def _text(value: object) -> bool:
+    return type(value) is str and value != ""
+
+
+def _valid_as_is(fields: Mapping[str, Any]) -> bool:
+    """True when `fields` meet every constraint of the envelope exactly as they are.
+
+    Plain types only (no coercion, no subclasses): a value pydantic would convert or refuse
+    fails here and goes through validation instead, so both paths build the same event.
+    """
+    time = fields["time"]
+    version = fields["entityversion"]
+    trace = fields["traceparent"]
+    state = fields["tracestate"]
+    cause = fields["causationid"]
+    return (
+        type(fields["data"]) is EVENT_TYPES[fields["type"]]
+        and _text(fields["id"])
+        and _text(fields["source"])
+        and _text(fields["subject"])
+        and _text(fields["correlationid"])
+        and (cause is None or type(cause) is str)
+        and fields["origin"] in SYSTEMS
+        and type(fields["origin"]) is str
+        and type(time) is datetime
+        and time.utcoffset() is not None
+        and (version is None or (type(version) is int and version >= 0))
+        and (trace is None or (type(trace) is str and TRACEPARENT_RE.match(trace) is not None))
+        and (state is None or (type(state) is str and len(state) <= _TRACESTATE_MAX))
+    )
+
+
+def _built(model: type[Envelope[Any]], fields: dict[str, Any]) -> Envelope[Any]:
+    """Return the envelope of already valid `fields`, as validation would have built it."""
+    event = model.__new__(model)
+    values = {**_DEFAULTS, **fields}
+    object.__setattr__(event, "__dict__", {name: values[name] for name in model.model_fields})
+    object.__setattr__(event, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
 
 
 def parse_event(event: Mapping[str, Any] | bytes | str) -> Envelope[Any]:
