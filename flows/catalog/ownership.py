@@ -93,6 +93,17 @@ class CatalogSettings(BaseSettings):
         default="LIST", min_length=1, description="Code of the ERP list price in price events."
     )
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ERP currency.")
+    price_batch_max: int = Field(
+        default=200,
+        ge=1,
+        le=200,
+        description="Price changes written to the CRM in one sObject Collections call (<= 200).",
+    )
+    price_batch_linger_ms: float = Field(
+        default=50.0,
+        ge=0,
+        description="How long a price change waits for others to share its CRM calls.",
+    )
 
     @field_validator("ownership")
     @classmethod
