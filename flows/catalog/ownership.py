@@ -94,15 +94,21 @@ class CatalogSettings(BaseSettings):
     )
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ERP currency.")
     price_batch_max: int = Field(
-        default=200,
+        default=400,
         ge=1,
-        le=200,
-        description="Price changes written to the CRM in one sObject Collections call (<= 200).",
+        le=1000,
+        description="Price changes written to the CRM together: one Composite lookup call, "
+        "then one sObject Collections call per 200 writes.",
     )
     price_batch_linger_ms: float = Field(
-        default=50.0,
+        default=100.0,
         ge=0,
-        description="How long a price change waits for others to share its CRM calls.",
+        description="A batch of price changes goes once no other came for this long (ms).",
+    )
+    price_batch_max_wait_ms: float = Field(
+        default=1000.0,
+        ge=0,
+        description="Longest a price change waits for others to share its CRM calls (ms).",
     )
 
     @field_validator("ownership")

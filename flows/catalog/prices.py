@@ -1,12 +1,13 @@
-"""List prices into the CRM price book in bulk: ~2 API calls for up to 200 price changes.
+"""List prices into the CRM price book in bulk: ~3 API calls for up to 400 price changes.
 
 The price sink's handlers run concurrently (one per model code); each submits its change to a
-`Coalescer`, which hands a batch to `write_prices`: one Composite call finds the batch's
-products, their price-book entries and (when asked) their open order lines (SOQL `IN` lists);
-one sObject Collections call updates the entries whose price moved, one creates the missing
-ones, one flags open orders. Each change gets its own answer: no CRM product yet → retried
-(TransientError), a record Salesforce refuses → that event's dead letter; a failed call fails
-the whole batch (the guard holds the stage, as for any outage). Unchanged prices write nothing.
+`Coalescer`, which hands a batch to `write_prices`: Composite calls (5 queries each) find the
+batch's products, price-book entries and (when asked) open order lines (SOQL `IN` lists of 200
+codes); sObject Collections calls (200 records each) update the entries whose price moved,
+create the missing ones and flag open orders. Each change gets its own answer: no CRM product
+yet → retried (TransientError), a record Salesforce refuses → that event's dead letter; a failed
+call fails the whole batch (the guard holds the stage, as for any outage). Unchanged prices
+write nothing.
 """
 
 import logging
@@ -21,10 +22,11 @@ from bizbus.connectors.salesforce.soql import format_soql, select
 if TYPE_CHECKING:
     from bizbus.connectors.salesforce import SalesforceConnector
 
-__all__ = ["OPEN_STATUSES", "PriceChange", "write_prices"]
+__all__ = ["CODES_PER_QUERY", "OPEN_STATUSES", "PriceChange", "write_prices"]
 
 log = logging.getLogger("bizbus.catalog")
 OPEN_STATUSES = ("Draft",)
+CODES_PER_QUERY = 200  # keeps each SOQL statement and its URL well inside Salesforce's limits
 _LINE_FIELDS = ("Id", "OrderId", "Product2Id", "UnitPrice", "PriceReviewNeeded__c",
                 "Order.PriceReviewNeeded__c")  # fmt: skip
 
@@ -46,20 +48,27 @@ def _by_code(codes: Sequence[str]) -> str:
                        c=tuple(codes))  # fmt: skip
 
 
-def _queries(changes: Sequence[PriceChange], book: str) -> list[str]:
-    codes = sorted({change.code for change in changes})
+def _chunks(codes: Sequence[str]) -> list[tuple[str, ...]]:
+    ordered = sorted(set(codes))
+    return [
+        tuple(ordered[i : i + CODES_PER_QUERY]) for i in range(0, len(ordered), CODES_PER_QUERY)
+    ]
+
+
+def _queries(changes: Sequence[PriceChange], book: str) -> list[tuple[str, str]]:
+    """(kind, SOQL) lookups of a batch, 200 codes a query, all run in Composite calls of 5."""
     fields = sorted({"Id", "Product2Id", *(change.field for change in changes)})
-    queries = [
-        select("Product2", ["Id", "ErpProductRef__c", "ProductCode"], where=format_soql(
-            "ErpProductRef__c IN {c} OR ProductCode IN {c}", c=tuple(codes))),
-        select("PricebookEntry", fields, where=format_soql("Pricebook2Id = {b} AND ", b=book)
-               + _by_code(codes)),
-    ]  # fmt: skip
-    flagged = sorted({change.code for change in changes if change.flag_open_orders})
-    if flagged:
+    queries: list[tuple[str, str]] = []
+    for codes in _chunks([change.code for change in changes]):
+        queries.append(("product", select("Product2", ["Id", "ErpProductRef__c", "ProductCode"],
+                        where=format_soql("ErpProductRef__c IN {c} OR ProductCode IN {c}",
+                                          c=codes))))  # fmt: skip
+        where = format_soql("Pricebook2Id = {b} AND ", b=book) + _by_code(codes)
+        queries.append(("entry", select("PricebookEntry", fields, where=where)))
+    for codes in _chunks([change.code for change in changes if change.flag_open_orders]):
         where = format_soql("Order.Status IN {s} AND PricebookEntry.Pricebook2Id = {b} AND ",
-                            s=OPEN_STATUSES, b=book) + _by_code(flagged)  # fmt: skip
-        queries.append(select("OrderItem", list(_LINE_FIELDS), where=where))
+                            s=OPEN_STATUSES, b=book) + _by_code(codes)  # fmt: skip
+        queries.append(("line", select("OrderItem", list(_LINE_FIELDS), where=where)))
     return queries
 
 
@@ -87,9 +96,13 @@ async def write_prices(
     Raises:
         ConnectorError: A call failed as a whole (every change of the batch fails with it).
     """
-    answers = await crm.query_several(_queries(changes, book))
-    products = _products(answers[0], [change.code for change in changes])
-    entries = {str(row["Product2Id"]): row for row in answers[1]}
+    queries = _queries(changes, book)
+    found: dict[str, list[dict[str, Any]]] = {"product": [], "entry": [], "line": []}
+    for (kind, _), rows in zip(queries, await crm.query_several([q for _, q in queries]),
+                               strict=True):  # fmt: skip
+        found[kind] += rows
+    products = _products(found["product"], [change.code for change in changes])
+    entries = {str(row["Product2Id"]): row for row in found["entry"]}
     results: list[Exception | None] = [None] * len(changes)
     updates: list[tuple[int, str, dict[str, Any]]] = []
     creates: list[tuple[int, dict[str, Any]]] = []
@@ -115,8 +128,8 @@ async def write_prices(
         made = await crm.create_many([("PricebookEntry", fields) for _, fields in creates])
         for (index, _), result in zip(creates, made, strict=True):
             results[index] = result.error("PricebookEntry")
-    if len(answers) > 2:
-        await _flag_open_orders(crm, changes, products, answers[2], results)
+    if found["line"]:
+        await _flag_open_orders(crm, changes, products, found["line"], results)
     return results
 
 

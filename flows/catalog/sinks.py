@@ -6,7 +6,7 @@ written and replays change nothing. The CRM product is found by ErpProductRef__c
 (and linked by ErpProductRef__c); a price for a product the CRM does not have yet is retried
 (the product upsert travels on another topic). An ERP product that does not exist is a
 MappingError: the CRM never creates ERP products. Price changes handled at the same time share
-their CRM calls (`prices.py`: ~2 calls per 200 changes).
+their CRM calls (`prices.py`: ~3 calls per 400 changes).
 """
 
 import logging
@@ -52,6 +52,7 @@ class CatalogWriters:
             self._write_prices,
             max_items=settings.price_batch_max,
             linger_s=settings.price_batch_linger_ms / 1000,
+            max_wait_s=max(settings.price_batch_max_wait_ms, settings.price_batch_linger_ms) / 1000,
         )
 
     # -- lookups -----------------------------------------------------------------------

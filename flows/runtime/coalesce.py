@@ -2,14 +2,15 @@
 
 A sink whose system takes many records per call (Salesforce sObject Collections: 200) keeps its
 per-record handler: each handler awaits `submit(key, item)`, which resolves with that item's own
-result or raises its own error. Items wait at most `linger_s` for company, a batch holds at most
-`max_items` and each key at most once (a later item of a key waits for the next batch, so per-key
-order holds even without lanes). If the batch call itself fails, every item of it raises that
-error (an outage stays the system's state in the guard, never a record's dead letter).
+result or raises its own error. A batch holds at most `max_items` and each key at most once (a
+later item of a key waits for the next batch, so per-key order holds even without lanes). A
+batch goes once it is full, once no item has come for `linger_s` (a lone item barely waits) or
+`max_wait_s` after it began gathering (a steady trickle still goes). If the batch call itself
+fails, every item of it raises that error (an outage stays the system's state in the guard,
+never a record's dead letter).
 """
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
@@ -25,12 +26,16 @@ RunBatch = Callable[[Sequence[T]], Awaitable[Sequence[R | Exception]]]
 class Coalescer(Generic[T, R]):
     """Gathers concurrent `submit` calls into batches run one at a time by `run`."""
 
-    def __init__(self, run: RunBatch[T, R], *, max_items: int, linger_s: float) -> None:
-        if max_items < 1 or linger_s < 0:
-            raise ValueError("max_items must be at least 1 and linger_s not negative")
+    def __init__(
+        self, run: RunBatch[T, R], *, max_items: int, linger_s: float, max_wait_s: float = 1.0
+    ) -> None:
+        if max_items < 1 or linger_s < 0 or max_wait_s < linger_s:
+            raise ValueError("max_items must be at least 1 and 0 <= linger_s <= max_wait_s")
         self._run = run
         self.max_items = max_items
         self.linger_s = linger_s
+        self.max_wait_s = max_wait_s
+        self._arrived = asyncio.Event()
         self._pending: list[tuple[Hashable, T, asyncio.Future[R]]] = []
         self._full = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -40,6 +45,7 @@ class Coalescer(Generic[T, R]):
         """Queue `item` for the next batch and return its result (or raise its error)."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((key, item, future))
+        self._arrived.set()
         if len(self._pending) >= self.max_items:
             self._full.set()
         if self._flusher is None or self._flusher.done():
@@ -64,10 +70,23 @@ class Coalescer(Generic[T, R]):
             self._full.set()
         return taken
 
+    async def _gather(self) -> None:
+        """Return once the batch is full, items stopped coming for `linger_s`, or at the cap."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_wait_s
+        while not self._full.is_set():
+            self._arrived.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._arrived.wait(), min(self.linger_s, remaining))
+            except TimeoutError:
+                return
+
     async def _flush_all(self) -> None:
         while self._pending:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), self.linger_s)
+            await self._gather()
             batch = self._take()
             if batch:
                 await self._flush(batch)
