@@ -1,13 +1,13 @@
 """List prices into the CRM price book in bulk: ~3 API calls for up to 400 price changes.
 
 The price sink's handlers run concurrently (one per model code); each submits its change to a
-`Coalescer`, which hands a batch to `write_prices`: Composite calls (5 queries each) find the
-batch's products, price-book entries and (when asked) open order lines (SOQL `IN` lists of 200
-codes); sObject Collections calls (200 records each) update the entries whose price moved,
-create the missing ones and flag open orders. Each change gets its own answer: no CRM product
-yet → retried (TransientError), a record Salesforce refuses → that event's dead letter; a failed
-call fails the whole batch (the guard holds the stage, as for any outage). Unchanged prices
-write nothing.
+`Coalescer`, which hands a batch to `write_prices`: one Composite call (5 queries) finds the
+batch's price-book entries with their products and (when asked) open order lines (SOQL `IN`
+lists of 200 codes; products without an entry cost one more call); sObject Collections calls
+(200 records each) update the entries whose price moved, create the missing ones and flag open
+orders. Each change gets its own answer: no CRM product yet → retried (TransientError), a
+record Salesforce refuses → that event's dead letter; a failed call fails the whole batch (the
+guard holds the stage, as for any outage). Unchanged prices write nothing.
 """
 
 import logging
@@ -55,14 +55,12 @@ def _chunks(codes: Sequence[str]) -> list[tuple[str, ...]]:
     ]
 
 
-def _queries(changes: Sequence[PriceChange], book: str) -> list[tuple[str, str]]:
-    """(kind, SOQL) lookups of a batch, 200 codes a query, all run in Composite calls of 5."""
-    fields = sorted({"Id", "Product2Id", *(change.field for change in changes)})
+def _lookups(changes: Sequence[PriceChange], book: str) -> list[tuple[str, str]]:
+    """(kind, SOQL): the batch's entries in the book (with their product's codes) and open lines."""
+    fields = sorted({"Id", "Product2Id", "Product2.ErpProductRef__c", "Product2.ProductCode",
+                     *(change.field for change in changes)})  # fmt: skip
     queries: list[tuple[str, str]] = []
     for codes in _chunks([change.code for change in changes]):
-        queries.append(("product", select("Product2", ["Id", "ErpProductRef__c", "ProductCode"],
-                        where=format_soql("ErpProductRef__c IN {c} OR ProductCode IN {c}",
-                                          c=codes))))  # fmt: skip
         where = format_soql("Pricebook2Id = {b} AND ", b=book) + _by_code(codes)
         queries.append(("entry", select("PricebookEntry", fields, where=where)))
     for codes in _chunks([change.code for change in changes if change.flag_open_orders]):
@@ -70,6 +68,25 @@ def _queries(changes: Sequence[PriceChange], book: str) -> list[tuple[str, str]]
                             s=OPEN_STATUSES, b=book) + _by_code(codes)  # fmt: skip
         queries.append(("line", select("OrderItem", list(_LINE_FIELDS), where=where)))
     return queries
+
+
+def _product_queries(codes: Sequence[str]) -> list[tuple[str, str]]:
+    return [
+        ("product", select("Product2", ["Id", "ErpProductRef__c", "ProductCode"],
+                           where=format_soql("ErpProductRef__c IN {c} OR ProductCode IN {c}",
+                                             c=chunk)))
+        for chunk in _chunks(codes)
+    ]  # fmt: skip
+
+
+async def _run(
+    crm: "SalesforceConnector", queries: list[tuple[str, str]]
+) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {"product": [], "entry": [], "line": []}
+    answers = await crm.query_several([soql for _, soql in queries]) if queries else []
+    for (kind, _), rows in zip(queries, answers, strict=True):
+        found[kind] += rows
+    return found
 
 
 def _products(rows: list[dict[str, Any]], codes: Sequence[str]) -> dict[str, str]:
@@ -84,6 +101,28 @@ def _products(rows: list[dict[str, Any]], codes: Sequence[str]) -> dict[str, str
     return found
 
 
+async def _find(
+    crm: "SalesforceConnector", book: str, changes: Sequence[PriceChange]
+) -> tuple[dict[str, str], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Products by code, entries by product id, open lines: usually one Composite call.
+
+    A code whose entry belongs to the product linked to it (ErpProductRef__c) needs no more;
+    the others (no entry yet, or an unlinked product) are looked up as products, like
+    `CatalogWriters.crm_product` does.
+    """
+    found = await _run(crm, _lookups(changes, book))
+    entries = {str(row["Product2Id"]): row for row in found["entry"]}
+    products = {
+        str(ref): str(row["Product2Id"])
+        for row in found["entry"]
+        if (ref := (row.get("Product2") or {}).get("ErpProductRef__c"))
+    }
+    unlinked = sorted({c.code for c in changes} - set(products))
+    if unlinked:
+        products |= _products((await _run(crm, _product_queries(unlinked)))["product"], unlinked)
+    return products, entries, found["line"]
+
+
 def _same(current: Any, price: Decimal) -> bool:
     return current is not None and Decimal(str(current)) == price
 
@@ -96,13 +135,7 @@ async def write_prices(
     Raises:
         ConnectorError: A call failed as a whole (every change of the batch fails with it).
     """
-    queries = _queries(changes, book)
-    found: dict[str, list[dict[str, Any]]] = {"product": [], "entry": [], "line": []}
-    for (kind, _), rows in zip(queries, await crm.query_several([q for _, q in queries]),
-                               strict=True):  # fmt: skip
-        found[kind] += rows
-    products = _products(found["product"], [change.code for change in changes])
-    entries = {str(row["Product2Id"]): row for row in found["entry"]}
+    products, entries, lines = await _find(crm, book, changes)
     results: list[Exception | None] = [None] * len(changes)
     updates: list[tuple[int, str, dict[str, Any]]] = []
     creates: list[tuple[int, dict[str, Any]]] = []
@@ -128,8 +161,8 @@ async def write_prices(
         made = await crm.create_many([("PricebookEntry", fields) for _, fields in creates])
         for (index, _), result in zip(creates, made, strict=True):
             results[index] = result.error("PricebookEntry")
-    if found["line"]:
-        await _flag_open_orders(crm, changes, products, found["line"], results)
+    if lines:
+        await _flag_open_orders(crm, changes, products, lines, results)
     return results
 
 

@@ -1,9 +1,11 @@
 """ERP price changes reach the CRM price book in bulk: calls counted from the sandbox's own log.
 
 A worker running `catalog` (polls made rare, so the CRM's request log holds the price sink's
-calls) is handed 1,000 price-book commands for 1,000 CRM products, 900 of them with an entry
-to update and 100 without one, plus an earlier price for 50 of them sent first. Every price
-must end right (read from the CRM after counting) for at most N/100 + a few API calls.
+calls) is handed 1,000 price-book commands for 1,000 CRM products (linked to the ERP as the
+catalog links them), 900 of them with an entry
+to update and 100 without one, plus an earlier price for 50 of them sent first; each asks for
+open orders to be flagged, as an ERP price change does. Every price must end right (read from
+the CRM after counting) for at most N/100 + a few API calls.
 """
 
 import uuid
@@ -44,7 +46,7 @@ def command(code: str, price: Decimal) -> Any:
     payload = PriceBookEntryUpsertRequestedV1(
         price_book_name="Standard Price Book", model_code=code,
         unit_price=Money(amount=price, currency="CNY"),
-        valid_from=datetime.now(UTC).date(), flag_open_quotes=False,
+        valid_from=datetime.now(UTC).date(), flag_open_quotes=True,
     )  # fmt: skip
     return make_event(payload, source="bizbus://tests/bulk", correlationid=code, origin="erp")
 
@@ -82,7 +84,13 @@ async def test_1000_price_changes_cost_at_most_n_over_100_crm_calls(stack: FlowS
     codes = [f"HL-BULK{tag}-{i:04d}" for i in range(N)]
     async with SalesforceConnector(crm_settings(url), retry=FAST) as crm:
         made = await crm.create_many(
-            [("Product2", {"Name": code, "ProductCode": code, "IsActive": True}) for code in codes]
+            [
+                (
+                    "Product2",
+                    {"Name": code, "ProductCode": code, "ErpProductRef__c": code, "IsActive": True},
+                )
+                for code in codes
+            ]
         )
         assert all(result.success for result in made)
         book = await crm.standard_pricebook_id()
