@@ -101,12 +101,12 @@ class CatalogSettings(BaseSettings):
         "then one sObject Collections call per 200 writes.",
     )
     price_batch_linger_ms: float = Field(
-        default=100.0,
+        default=300.0,
         ge=0,
         description="A batch of price changes goes once no other came for this long (ms).",
     )
     price_batch_max_wait_ms: float = Field(
-        default=1000.0,
+        default=3000.0,
         ge=0,
         description="Longest a price change waits for others to share its CRM calls (ms).",
     )
