@@ -5,6 +5,7 @@ bound. See ``connector.SalesforceConnector`` for the API flows use.
 """
 
 from bizbus.connectors.salesforce.client import SalesforceClient, UpsertResult
+from bizbus.connectors.salesforce.collections import SaveResult
 from bizbus.connectors.salesforce.connector import FEED_ENTITIES, SalesforceConnector
 from bizbus.connectors.salesforce.objects import OBJECTS, ObjectSpec
 from bizbus.connectors.salesforce.settings import SalesforceSettings
@@ -26,6 +27,7 @@ __all__ = [
     "SalesforceClient",
     "SalesforceConnector",
     "SalesforceSettings",
+    "SaveResult",
     "UpsertResult",
     "format_soql",
     "literal",

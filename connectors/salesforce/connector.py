@@ -2,7 +2,9 @@
 
 System: Salesforce REST API v60.0 (configurable); auth: OAuth 2.0 client credentials. Limits:
 each poll batch, lookup and write is one API call against the org's daily allowance, except
-that ``prefetch_changes`` reads the first batch of up to 5 feeds in one Composite call; with
+that ``prefetch_changes`` reads the first batch of up to 5 feeds in one Composite call,
+``query_several`` runs 5 queries a call and ``create_many``/``update_many`` write 200 records a
+call (sObject Collections); with
 ``compare_before_write`` a write costs one extra GET and an unchanged one costs only that GET.
 """
 
@@ -26,6 +28,7 @@ from bizbus.connectors.base import (
 from bizbus.connectors.errors import ConnectorError
 from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.salesforce.client import IdentityClientCredentials, SalesforceClient
+from bizbus.connectors.salesforce.collections import SaveResult, create_many, update_many
 from bizbus.connectors.salesforce.composite import query_many
 from bizbus.connectors.salesforce.objects import spec_for
 from bizbus.connectors.salesforce.settings import SalesforceSettings
@@ -170,6 +173,31 @@ class SalesforceConnector(SalesforceClient):
         return await update_record(
             self, obj, record_id, fields, compare=self.settings.compare_before_write
         )
+
+    async def create_many(
+        self, records: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[SaveResult]:
+        """Create ``(object, fields)`` records in sObject Collections calls of 200."""
+        return await create_many(self, self.prefix, records)
+
+    async def update_many(
+        self, records: Sequence[tuple[str, str, Mapping[str, Any]]]
+    ) -> list[SaveResult]:
+        """Update ``(object, id, fields)`` records in sObject Collections calls of 200."""
+        return await update_many(self, self.prefix, records)
+
+    async def query_several(self, queries: Sequence[str]) -> list[list[dict[str, Any]]]:
+        """Run SOQL queries in Composite calls of 5 (one API call each); all rows of each.
+
+        Raises:
+            ConnectorError: A query failed (or the call did).
+        """
+        rows: list[list[dict[str, Any]]] = []
+        for answer in await query_many(self, [(soql, False) for soql in queries]):
+            if isinstance(answer, ConnectorError):
+                raise answer
+            rows.append([row async for page in self.pages_from(answer) for row in page])
+        return rows
 
     async def flag_open_orders_on_price(
         self,

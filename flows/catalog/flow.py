@@ -114,9 +114,13 @@ class CatalogFlow:
             ("catalog-erp-product-sink", "cmd.erp.product-model", self.apply_erp_product, ERP),
             ("catalog-conflicts", "biz.catalog.field-conflict", self.resolve_conflict, ERP | CRM),
         )
+        # Price changes in hand share CRM calls: two batches' worth, one written, one filling.
+        in_flight = {"catalog-crm-price-sink": 2 * self.settings.price_batch_max}
         return Declaration(
             stages=tuple(
-                StageSpec(name, topic, handler, systems or frozenset())
+                StageSpec(
+                    name, topic, handler, systems or frozenset(), max_in_flight=in_flight.get(name)
+                )
                 for name, topic, handler, systems in stages
             ),
             feeds=tuple(

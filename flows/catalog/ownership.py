@@ -93,6 +93,23 @@ class CatalogSettings(BaseSettings):
         default="LIST", min_length=1, description="Code of the ERP list price in price events."
     )
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ERP currency.")
+    price_batch_max: int = Field(
+        default=400,
+        ge=1,
+        le=1000,
+        description="Price changes written to the CRM together: one Composite lookup call, "
+        "then one sObject Collections call per 200 writes.",
+    )
+    price_batch_linger_ms: float = Field(
+        default=300.0,
+        ge=0,
+        description="A batch of price changes goes once no other came for this long (ms).",
+    )
+    price_batch_max_wait_ms: float = Field(
+        default=3000.0,
+        ge=0,
+        description="Longest a price change waits for others to share its CRM calls (ms).",
+    )
 
     @field_validator("ownership")
     @classmethod

@@ -5,22 +5,26 @@ back) and is idempotent: both connectors compare before writing, so an unchanged
 written and replays change nothing. The CRM product is found by ErpProductRef__c or ProductCode
 (and linked by ErpProductRef__c); a price for a product the CRM does not have yet is retried
 (the product upsert travels on another topic). An ERP product that does not exist is a
-MappingError: the CRM never creates ERP products.
+MappingError: the CRM never creates ERP products. Price changes handled at the same time share
+their CRM calls (`prices.py`: ~3 calls per 400 changes).
 """
 
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
 from bizbus.connectors.base import SinkCommand
-from bizbus.connectors.errors import MappingError, TransientError
+from bizbus.connectors.errors import MappingError
 from bizbus.connectors.salesforce.soql import format_soql, select
 from bizbus.flows.catalog.mapping import canonical, crm_product_fields, in_system
 from bizbus.flows.catalog.ownership import CatalogSettings, Owner
+from bizbus.flows.catalog.prices import PriceChange, write_prices
 from bizbus.flows.catalog.writelog import WriteLog
 from bizbus.flows.context import Systems
+from bizbus.flows.runtime.coalesce import Coalescer
 from bizbus.schemas import (
     FieldConflictDetectedV1,
     PriceBookEntryUpsertRequestedV1,
@@ -44,6 +48,12 @@ class CatalogWriters:
         self.settings = settings
         self.writelog = writelog
         self._book: str | None = None
+        self.prices: Coalescer[PriceChange, None] = Coalescer(
+            self._write_prices,
+            max_items=settings.price_batch_max,
+            linger_s=settings.price_batch_linger_ms / 1000,
+            max_wait_s=max(settings.price_batch_max_wait_ms, settings.price_batch_linger_ms) / 1000,
+        )
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -110,32 +120,25 @@ class CatalogWriters:
         return result.external_ids.get("salesforce_id")
 
     async def upsert_crm_price(self, command: PriceBookEntryUpsertRequestedV1) -> None:
-        """Set the list price in the CRM price book, then flag open orders on another price."""
-        crm = await self.connections.crm()
+        """Set the list price in the CRM price book, then flag open orders on another price.
+
+        Logged first (in the caller's task: the write-log is a table of its stage), then
+        written together with the other price changes in hand (`prices.write_prices`).
+        """
         code = command.model_code
-        product = await self.crm_product(crm, code)
-        if product is None:
-            raise TransientError(f"catalog: the CRM has no product {code} yet", system="crm")
-        product_id = str(product["Id"])
         rule = self.settings.ownership["list_price"]
         values: dict[str, JsonValue] = {"list_price": canonical(rule, command.unit_price.amount)}
-        price = float(command.unit_price.amount)
-        entry = await self.price_entry(crm, product_id)
         self.writelog.remember("crm", "PricebookEntry", code, values)
-        if entry is not None:
-            await crm.update_by_id("PricebookEntry", str(entry["Id"]), {rule.crm: price})
-        else:
-            book = await self.price_book_id(crm)
-            payload = {"Pricebook2Id": book, "Product2Id": product_id, rule.crm: price,
-                       "IsActive": True}  # fmt: skip
-            await crm.apply(SinkCommand("PricebookEntry", f"{code}-{self.settings.pricelist_code}",
-                                        payload))  # fmt: skip
-        if command.flag_open_quotes:
-            flagged = await crm.flag_open_orders_on_price(
-                product_id, Decimal(str(command.unit_price.amount)),
-                pricebook2_id=await self.price_book_id(crm),
-            )  # fmt: skip
-            log.info("%s: %d open order(s) flagged for price review", code, len(flagged.orders))
+        change = PriceChange(
+            code=code, price=Decimal(str(command.unit_price.amount)), field=rule.crm,
+            external_key=f"{code}-{self.settings.pricelist_code}",
+            flag_open_orders=command.flag_open_quotes,
+        )  # fmt: skip
+        await self.prices.submit(code, change)
+
+    async def _write_prices(self, changes: Sequence[PriceChange]) -> list[Exception | None]:
+        crm = await self.connections.crm()
+        return await write_prices(crm, await self.price_book_id(crm), changes)
 
     # -- CRM → ERP ---------------------------------------------------------------------
 

@@ -356,13 +356,14 @@ class FaustRuntime:
                 await self._index(input_links(self.index, record, emitted))
             stats.emitted += sum(1 for output in outputs if isinstance(output, Emit))
 
+        in_flight = stage.max_in_flight or self.settings.stage_max_in_flight
         runner = FaustStage(
             self.app,
             name,
             guard,
             handle,
-            max_in_flight=self.settings.stage_max_in_flight,
-            high_water=self.settings.stage_high_water,
+            max_in_flight=in_flight,
+            high_water=max(self.settings.stage_high_water, in_flight),
         )
         self.stages[stage.name] = runner
         self.metrics.stage(flow, stage.name, "faust", stats, lambda: runner.lanes.backlog)

@@ -105,6 +105,8 @@ class StageSpec:
     writes no table (only Emits), so the runtime may run it in batches outside faust.
     `broadcast`: every worker runs it on every record, for a stage that acts on each worker's
     own share of a table (it may read tables, never write them; no dead letters).
+    `max_in_flight`: records handled at once (None: the worker's `stage_max_in_flight`), for a
+    stage whose handlers share batched calls and need many records in hand to fill them.
     """
 
     name: str
@@ -113,6 +115,7 @@ class StageSpec:
     systems: frozenset[str] = frozenset()
     pure: bool = False
     broadcast: bool = False
+    max_in_flight: int | None = None
 
     def __post_init__(self) -> None:
         if self.pure and self.systems:

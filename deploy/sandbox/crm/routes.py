@@ -2,7 +2,8 @@
 
 Bearer tokens from `/services/oauth2/token`; query/queryAll with `nextRecordsUrl` paging
 (`Sforce-Query-Options: batchSize=N`, 1..2000, default 2000); sObject create/get/update/delete,
-get/upsert/delete by External ID; describe; limits; Composite (`crm.composite`, one API call).
+get/upsert/delete by External ID; describe; limits; Composite (`crm.composite`) and sObject
+Collections (`crm.collections`, up to 200 records), each one API call.
 Every write is logged as an effect.
 """
 
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from bizbus.deploy.sandbox.app import SandboxContext
 from bizbus.deploy.sandbox.crm.auth import authenticate, oauth_revoke, oauth_token
+from bizbus.deploy.sandbox.crm.collections import run_collection
 from bizbus.deploy.sandbox.crm.composite import run_composite
 from bizbus.deploy.sandbox.crm.describe import describe, describe_global, versions
 from bizbus.deploy.sandbox.crm.errors import SalesforceError, error_response, json_response
@@ -119,6 +121,12 @@ class CrmApi:
             return self.limits()
         if head == "composite" and not rest and method == "POST":
             return await run_composite(request, version, user_id, self.dispatch)
+        if head == "composite" and rest == ["sobjects"] and method in ("POST", "PATCH"):
+            actor = Actor(user_id, _call_options(request).get("client"))
+            return await run_collection(
+                request, version, self.records.store,
+                lambda obj, body, record_id: self.save_one(obj, body, record_id, actor, version),
+            )  # fmt: skip
         if head != "sobjects":
             raise not_found()
         if not rest:
@@ -217,6 +225,21 @@ class CrmApi:
             client=actor.client, detail={"fields": body, "api_version": version,
                                          "user_id": actor.user_id},
         )  # fmt: skip
+
+    def save_one(
+        self, obj: ObjectDef, body: dict[str, Any], record_id: str | None, actor: Actor,
+        version: str,
+    ) -> str:  # fmt: skip
+        """Create (no id) or update one record inside the caller's transaction; its id."""
+        _writable(obj)
+        values = self.records.convert(obj, body, creating=record_id is None)
+        if record_id is None:
+            record_id = self.records.insert(obj, values, actor, self._now())
+            self._effect("create", obj, record_id, actor, body, version)
+        else:
+            self.records.update(obj, record_id, values, actor, self._now())
+            self._effect("update", obj, record_id, actor, body, version)
+        return record_id
 
     def create(self, obj: ObjectDef, body: dict[str, Any], actor: Actor, version: str) -> Response:
         """Create a record: 201 `{"id", "success", "errors"}`."""
