@@ -35,11 +35,16 @@ from bizbus.deploy.bench.stack import BenchStack
 from bizbus.deploy.kafka import KafkaRuntimeError, KafkaRuntimeSettings
 from bizbus.deploy.sandbox.runner import SandboxError
 
-__all__ = ["BenchOptions", "run_bench"]
+__all__ = ["BenchOptions", "figure_wanted", "run_bench"]
 
 Values = dict[str, float]
 CDC_CHANGES = 11  # CRM changes timed with push on (their median is cdc_p50_ms)
 Step = tuple[str, Callable[[], Awaitable[Values]]]
+
+
+def figure_wanted(figure: str, figures: frozenset[str]) -> bool:
+    """Whether `figure` runs: all do when none was named; P3 needs P1 (it runs at half its rate)."""
+    return not figures or figure in figures or (figure == "P1" and "P3" in figures)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class BenchOptions:
     profile: Path | None = None
     idle_window_s: float = 300.0  # 0: skip the idle API-cost figure
     idle_scale: float = 10.0
+    figures: frozenset[str] = frozenset()  # empty: all; P3 brings P1 (it runs at half P1's rate)
 
 
 class _Bench:
@@ -116,7 +122,7 @@ class _Bench:
         for number in range(1, self.rounds + 1):
             self.round_no = number
             await self.round(baseline_first=number % 2 == 1)
-        if self.options.idle_window_s > 0:
+        if self.options.idle_window_s > 0 and self.wanted("I"):
             self.round_no = 0
             await self.measure("I", idle.idle_calls(
                 self.stack, scale=self._idle_scale(), window_s=self._idle_window(),
@@ -129,6 +135,10 @@ class _Bench:
         if self.options.profile is not None:
             await self.profile(self.options.profile)
         return self.results
+
+    def wanted(self, figure: str) -> bool:
+        """Whether `figure` was asked for."""
+        return figure_wanted(figure, self.options.figures)
 
     def _idle_scale(self) -> float:
         return max(self.options.idle_scale, 40.0) if self.options.quick else self.options.idle_scale
@@ -165,11 +175,10 @@ class _Bench:
 
     async def round(self, *, baseline_first: bool) -> None:
         """Measure every figure once, each right before or after its baseline."""
-        steps = [
-            step for pair in self._pairs() for step in (pair if baseline_first else pair[::-1])
-        ]
+        pairs = [pair for pair in self._pairs() if self.wanted(pair[1][0])]
+        steps = [step for pair in pairs for step in (pair if baseline_first else pair[::-1])]
         overlapped = None
-        if self.options.quick:  # the worker's crash → resume wait is idle time: overlap it
+        if self.options.quick and self.wanted("P4"):  # the crash → resume wait: overlap it
             [(sample_id, measure)] = [step for step in steps if step[0] == "P4"]
             steps.remove((sample_id, measure))
             overlapped = asyncio.create_task(self.measure(sample_id, measure()))

@@ -7,6 +7,8 @@ import typer
 
 from bizbus.deploy.sandbox.registry import SandboxExtraMissingError, require_server_extra
 
+FIGURES = frozenset({"P1", "P2", "P3", "P4", "I"})
+
 
 def bench(
     rounds: Annotated[
@@ -51,6 +53,15 @@ def bench(
             "scaled back; --quick: at least 60).",
         ),
     ] = 10.0,
+    figure: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--figure",
+            "-f",
+            help="Measure only this figure with its baseline (repeat it: -f P1 -f P3); "
+            "P1 P2 P3 P4 I (I also measures C). P3 brings P1. Default: all.",
+        ),
+    ] = None,
     profile: Annotated[
         Path | None,
         typer.Option(
@@ -65,6 +76,11 @@ def bench(
     calls per day per system (`idle_calls_per_day` in --json). Starts Kafka (unless
     --bootstrap) and the sandboxes; stops them afterwards.
     """
+    figures = frozenset(name.upper() for name in figure or ())
+    if unknown := figures - FIGURES:
+        typer.echo(f"error: unknown figure(s) {', '.join(sorted(unknown))}; "
+                   f"choose from {', '.join(sorted(FIGURES))}", err=True)  # fmt: skip
+        raise typer.Exit(2)
     try:
         require_server_extra()
     except SandboxExtraMissingError as error:
@@ -82,5 +98,6 @@ def bench(
         profile=profile,
         idle_window_s=idle_window,
         idle_scale=idle_scale,
+        figures=figures,
     )
     raise typer.Exit(run_bench(options))

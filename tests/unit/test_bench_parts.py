@@ -8,6 +8,7 @@ from bizbus.deploy.bench.records import (
     sales_order_commands,
 )
 from bizbus.deploy.bench.report import FIGURES, Results
+from bizbus.deploy.bench.run import figure_wanted
 from bizbus.schemas import OrderPlacedV1, SalesOrderRequestedV1, decode_record
 
 
@@ -71,3 +72,11 @@ def test_json_keys_each_figure_by_id_with_its_baseline_and_rounds() -> None:
     assert report["P4"]["rounds"] == [{"catch_up_events_per_s": 1_000.0, "crash_resume_s": 60.0}]
     assert "C0" not in report
     assert results.table().row_count == 2 + 2  # H0, P2, and P4's two rows
+
+
+def test_named_figures_run_alone_and_p3_brings_the_p1_it_is_paced_by() -> None:
+    assert all(figure_wanted(figure, frozenset()) for figure in ("P1", "P2", "P3", "P4", "I"))
+    assert figure_wanted("P2", frozenset({"P2"}))
+    assert not figure_wanted("P1", frozenset({"P2"}))
+    assert figure_wanted("P1", frozenset({"P3"}))
+    assert not figure_wanted("P4", frozenset({"P3"}))
