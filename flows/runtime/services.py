@@ -14,6 +14,7 @@ from mode import Service
 from bizbus.flows.runtime.batch_runner import BatchRunner
 from bizbus.flows.runtime.broadcast import BroadcastRunner
 from bizbus.flows.runtime.gates import Gates
+from bizbus.flows.runtime.heap import settle_heap
 from bizbus.flows.runtime.holds import HoldStore
 from bizbus.flows.runtime.seen import SeenKeys
 from bizbus.flows.settings import RuntimeSettings
@@ -58,6 +59,7 @@ class RuntimeServices(Service):
             await self.batch.start()
         if self.broadcast is not None:
             await self.broadcast.start()
+        settle_heap()  # what start-up made stays for the worker's life: out of the GC's scans
 
     async def on_stop(self) -> None:
         """Leave the batch group (its batch in hand committed), stop probing, close the maps."""
