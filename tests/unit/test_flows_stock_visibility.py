@@ -6,7 +6,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bizbus.connectors.errors import TransientError
+import pytest
+
+from bizbus.connectors.errors import ConfigError, TransientError
 from bizbus.connectors.salesforce.collections import SaveResult
 from bizbus.flows.stock_visibility import StockVisibilityFlow
 from bizbus.flows.stock_visibility.crm import plan_writes
@@ -21,7 +23,7 @@ from bizbus.flows.stock_visibility.mapping import (
     reason_of,
     stock_level,
 )
-from bizbus.flows.stock_visibility.settings import StockSettings
+from bizbus.flows.stock_visibility.settings import StockSettings, load_stock_settings
 from bizbus.schemas import StockChangedV1, make_event
 from tests.unit.test_flows_fakes import (
     WHEN,
@@ -212,3 +214,9 @@ async def test_a_level_read_before_the_one_applied_is_skipped() -> None:
     assert await flow.apply_crm(level_record("A", "3", WHEN)) == []
     assert crm.rows["A"][AVAILABLE] == 9.0 and crm.lookups == 1
     assert datetime.fromtimestamp(flow.applied["WH:A"], UTC) == WHEN + timedelta(seconds=5)
+
+
+def test_a_bad_stock_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIZBUS_STOCK_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ConfigError, match="BIZBUS_STOCK_TIMEZONE"):
+        load_stock_settings()
