@@ -27,6 +27,10 @@ SETTINGS: list[tuple[str, str]] = [
         "bizbus.flows.catalog.ownership:CatalogSettings",
     ),
     (
+        "Stock visibility flow (ERP stock → CRM availability)",
+        "bizbus.flows.stock_visibility.settings:StockSettings",
+    ),
+    (
         "Local Kafka broker (bizbus kafka up, tests)",
         "bizbus.deploy.kafka.settings:KafkaRuntimeSettings",
     ),

@@ -190,7 +190,7 @@ class RuntimeSettings(BaseSettings):
         "yet: they may still be on their way to the ERP.",
     )
     flows: str = Field(
-        default="travel,customers,orders,fulfilment,catalog,leads,sla",
+        default="travel,customers,orders,fulfilment,catalog,leads,sla,stock",
         description="Comma-separated flows this worker runs.",
     )
     stages: str = Field(

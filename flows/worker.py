@@ -36,6 +36,7 @@ from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
 from bizbus.flows.shared import crm_push
 from bizbus.flows.sla import SlaFlow
+from bizbus.flows.stock_visibility import StockVisibilityFlow
 from bizbus.flows.travel import TravelFlow
 from bizbus.flows.xref import XREF_TABLE, Xref
 from bizbus.schemas import TOPICS, KeyRing, dlq_for
@@ -68,6 +69,7 @@ FLOWS: dict[str, FlowClass] = {
     "catalog": CatalogFlow,
     "leads": LeadsFlow,
     "sla": SlaFlow,
+    "stock": StockVisibilityFlow,
 }
 # Flows several flows rely on, run once when any flow that needs them runs.
 SHARED: dict[str, tuple[FlowClass, tuple[str, ...]]] = {

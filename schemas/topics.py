@@ -96,7 +96,7 @@ def _types(*models: type[Payload]) -> tuple[str, ...]:
 # cluster. A new feed adds its entity here in the change that adds its writer.
 _SOURCE_FEEDS = {
     "crm": ("lead", "account", "product", "price-book-entry", "order"),
-    "erp": ("product", "sale-order", "mrp-production", "picking", "invoice"),
+    "erp": ("product", "sale-order", "mrp-production", "picking", "invoice", "stock-quant"),
     "oa": ("approval-instance",),
 }
 

@@ -29,7 +29,7 @@ __all__ = ["FEED_MODELS", "OdooConnector"]
 
 FEED_MODELS = ("sale.order", "mrp.production", "stock.picking", "account.move",
                "product.template", "product.product", "product.pricelist.item", "res.partner",
-               "hr.leave")  # fmt: skip
+               "hr.leave", "stock.quant")  # fmt: skip
 
 
 class OdooConnector(OdooRpc):

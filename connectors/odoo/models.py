@@ -137,6 +137,7 @@ _SPECS = [
             "date_deadline x_sale_line_id"
         ),
     ),
+    ModelSpec("stock.quant", None, _fields("product_id location_id quantity reserved_quantity")),
     ModelSpec(
         "stock.picking",
         None,

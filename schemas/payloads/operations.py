@@ -83,6 +83,13 @@ class StockChangedV1(_OrderLinked):
     model_code: ModelCode
     quantity_on_hand: Quantity = Field(description="Quantity physically in the warehouse.")
     quantity_reserved: Quantity = Field(description="Quantity reserved for orders.")
+    quantity_incoming: Quantity | None = Field(
+        default=None, description="Quantity open production orders will add (None: not known)."
+    )
+    next_available_at: AwareDatetime | None = Field(
+        default=None,
+        description="Planned finish of the earliest open production order (UTC); None: none open.",
+    )
     uom: NonEmptyStr = Field(description="Unit of measure.")
     reason: Literal["receipt", "production", "reservation", "delivery", "adjustment"] = Field(
         description="What moved the stock."

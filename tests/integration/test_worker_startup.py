@@ -57,7 +57,7 @@ def test_worker_is_ready_under_cpu_pressure_with_every_feed_polled(stack: FlowSt
     assert ready.status_code == 200, ready.text
     state = ready.json()
     assert state["ready"] is True and state["waiting_for"] == []
-    assert state["feeds_polled"] == 11  # CRM 5, ERP 5, the OA catch-up 1
+    assert state["feeds_polled"] == 12  # CRM 5, ERP 6, the OA catch-up 1
     assert state["assigned_partitions"] > 0
 
 
@@ -103,4 +103,4 @@ async def test_a_crm_change_reaches_the_erp_while_the_machine_is_busy(
 
 def test_worker_log_names_its_ready_time(stack: FlowStack) -> None:
     lines = [line for line in Path(stack.log_path).read_text().splitlines() if "ready in" in line]
-    assert lines and "partition(s) assigned and fetched, 11 feed(s) polled" in lines[0]
+    assert lines and "partition(s) assigned and fetched, 12 feed(s) polled" in lines[0]

@@ -24,7 +24,7 @@ def test_every_flow_declares_catalog_topics_it_emits() -> None:
     app, runtime = build_worker(RuntimeSettings(app_id="acme"), keys=KeyRing.generate())
     assert runtime.emits <= set(TOPICS)
     assert {"cmd.erp.sales-order", "biz.sales.order", "src.oa.approval-instance"} <= runtime.emits
-    assert len(FLOWS) == 7 and app.conf.id == "acme"
+    assert len(FLOWS) == 8 and app.conf.id == "acme"
 
 
 async def test_publishing_to_an_undeclared_topic_is_refused() -> None:

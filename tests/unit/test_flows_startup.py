@@ -35,7 +35,8 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
                     "xref", "crm-leads-published", "crm-order-status", "travel-decisions",
                     "crm-orders-placed",
                     "parked-sales-orders", "catalog-state", "catalog-write-log",
-                    "catalog-echoes-seen", "sla-watches", "poll-cursors",
+                    "catalog-echoes-seen", "sla-watches", "poll-cursors", "stock-levels",
+                    "stock-crm-applied",
                 )
             ),
         ]
@@ -60,7 +61,8 @@ def test_agents_and_pages_keep_their_names_and_paths() -> None:
             "sales-order-requests", "erp-sales-orders", "parked-orders-customers",
             "parked-orders-products", "crm-order-updates", "travel-approvals",
             "travel-trip-requests", "erp-business-trips", "sla-watches", *signals,
-            "crm-leads", "lead-links",
+            "crm-leads", "lead-links", "stock-quants", "stock-productions",
+            "stock-crm-availability",
             *(f"fulfilment-map-{name}" for name in ("sale-order", "mrp-production", "picking",
                                                      "invoice")),
             *(f"fulfilment-status-{name}" for name in ("sales-order", "manufacturing-order",
@@ -76,7 +78,7 @@ def test_agents_and_pages_keep_their_names_and_paths() -> None:
         "/bizbus/ready/", "/readyz", "/healthz", "/metrics", "/bizbus/parked-orders/",
         "/webhooks/feishu",
     }  # fmt: skip
-    assert len(runtime.poller.feeds) == 11  # CRM 5, ERP 5, the OA catch-up 1
+    assert len(runtime.poller.feeds) == 12  # CRM 5, ERP 6, the OA catch-up 1
 
 
 def test_only_the_flows_asked_for_run_and_their_shared_write_back_once() -> None:

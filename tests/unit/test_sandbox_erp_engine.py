@@ -242,3 +242,28 @@ def test_call_rejects_private_and_unknown_methods(service: ErpService) -> None:
         call(env, "no.such.model", "search", [[]])
     with pytest.raises(InvalidCall, match="unexpected keyword"):
         call(env, "res.partner", "search", [[]], {"bogus": 1})
+
+
+async def test_stock_adjustments_and_planned_production_read_as_in_odoo(
+    service: ErpService,
+) -> None:
+    product = run(service, "product.product", "search", [("default_code", "=", "HL-CK6150")])[0]
+    internal = [("product_id", "=", product), ("location_id.usage", "=", "internal")]
+    quant = run(service, "stock.quant", "search", internal)[0]
+    run(service, "stock.quant", "write", [quant], {"inventory_quantity": 7})
+    assert run(service, "stock.quant", "action_apply_inventory", [quant]) is True
+    row = read1(service, "stock.quant", quant, ["quantity", "inventory_quantity", "write_date"])
+    assert row["quantity"] == 7 and not row["inventory_quantity"] and row["write_date"]
+    run(service, "stock.quant", "write", [quant], {"reserved_quantity": 2})
+    order = new_order(service, "CRM-O-STOCK", [("HL-CK6150", 3)])
+    run(service, "sale.order", "action_confirm", [order])
+    fields = ["qty_available", "free_qty", "incoming_qty"]
+    assert {k: read1(service, "product.product", product, fields)[k] for k in fields} == {
+        "qty_available": 7, "free_qty": 5, "incoming_qty": 3,
+    }  # fmt: skip
+    [mo] = run(service, "mrp.production", "search_read", [("product_id", "=", product)],
+               ["state", "date_finished"])  # fmt: skip
+    assert mo["state"] == "confirmed" and mo["date_finished"]  # the planned end
+    await step(service, 4)
+    assert read1(service, "product.product", product, ["incoming_qty"])["incoming_qty"] == 0
+    assert read1(service, "product.product", product, ["qty_available"])["qty_available"] == 10

@@ -171,7 +171,9 @@ OBJECTS: dict[str, ObjectDef] = {
             FieldDef("Description", "textarea", length=4000), FieldDef("Family", "picklist"),
             FieldDef("IsActive", "boolean", default=False),
             FieldDef("QuantityUnitOfMeasure", "picklist"), _ext("ErpProductRef__c"),
-            FieldDef("ModelRevision__c", length=40), _CURRENCY,
+            FieldDef("ModelRevision__c", length=40), FieldDef("Available_Quantity__c", "double"),
+            FieldDef("Incoming_Quantity__c", "double"),
+            FieldDef("Next_Availability_Date__c", "date"), _CURRENCY,
         ),
         _object(
             "Pricebook2", "Price Book",

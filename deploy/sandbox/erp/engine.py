@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from bizbus.deploy.sandbox.erp.errors import UserError
-from bizbus.deploy.sandbox.erp.orm import Env
+from bizbus.deploy.sandbox.erp.orm import Env, odoo_datetime
 
 __all__ = ["DEFAULT_STEP_S", "STEPS", "FulfilmentEngine", "stock_location"]
 
@@ -80,7 +80,8 @@ class FulfilmentEngine:
                 picking = self._new_picking(env, order, route)
                 for line, product in goods:
                     made += self._plan_line(env, order, line=line, product=product,
-                                            picking=picking, route=route)  # fmt: skip
+                                            picking=picking, route=route,
+                                            finish=self._planned_finish(env))  # fmt: skip
                 if not made:
                     self._set_picking(env, picking, "assigned")
                 env.write("sale.order", [order["id"]], {"delivery_status": "pending"})
@@ -105,6 +106,10 @@ class FulfilmentEngine:
             },
         )
 
+    def _planned_finish(self, env: Env) -> str:
+        """When an MO planned now is due to finish (the `mo_done` step), as Odoo text."""
+        return odoo_datetime(env.clock.now() + timedelta(seconds=2 * self.step_s))
+
     @staticmethod
     def _plan_line(
         env: Env,
@@ -114,6 +119,7 @@ class FulfilmentEngine:
         product: dict[str, Any],
         picking: int,
         route: tuple[int, int],
+        finish: str,
     ) -> int:
         """Add a goods line's move to the delivery; plan its MO if made. Returns MOs planned."""
         stock, customers = route
@@ -142,6 +148,8 @@ class FulfilmentEngine:
                 "state": "confirmed",
                 "x_sale_line_id": line["id"],
                 "date_deadline": env.now(),
+                "date_start": env.now(),
+                "date_finished": finish,  # planned; the actual end once done, as in Odoo
             },
         )
         return 1

@@ -183,6 +183,15 @@ def _action_draft(env: Env, model: str, ids: list[int]) -> bool:
     return True
 
 
+def _apply_inventory(env: Env, model: str, ids: list[int]) -> bool:
+    """`stock.quant.action_apply_inventory`: the counted quantity becomes the quantity."""
+    for quant in env.read("stock.quant", ids, ["quantity", "inventory_quantity"]):
+        counted = float(quant["inventory_quantity"] or 0.0)
+        env.write("stock.quant", [quant["id"]], {"quantity": counted, "inventory_quantity": 0.0})
+        env.log("action_apply_inventory", model, [quant["id"]], {"quantity": counted})
+    return True
+
+
 def _leave_action(target: str, allowed: tuple[str, ...], verb: str) -> Impl:
     def action(env: Env, model: str, ids: list[int]) -> bool:
         for leave in env.read(model, ids, ["state"]):
@@ -222,6 +231,7 @@ METHODS: dict[str, tuple[bool, tuple[str, ...], Impl, tuple[str, ...]]] = {
     "action_confirm": (True, (), _action_confirm, ("sale.order",)),
     "action_cancel": (True, (), _action_cancel, ("sale.order",)),
     "action_draft": (True, (), _action_draft, ("sale.order",)),
+    "action_apply_inventory": (True, (), _apply_inventory, ("stock.quant",)),
     "action_approve": (True, (), _leave_action("validate", ("confirm",), "approve"), ("hr.leave",)),
     "action_validate": (
         True,

@@ -131,6 +131,8 @@ _DEFS: list[Model] = [
         "product_tmpl_id": _f(_M2O, "Product Template", "product.template", required=True),
         "barcode": _f(_C, "Barcode"), "lst_price": _f(_FL, "Sales Price"),
         "qty_available": _f(_FL, "Quantity On Hand", readonly=True),
+        "free_qty": _f(_FL, "Free To Use Quantity", readonly=True),
+        "incoming_qty": _f(_FL, "Incoming", readonly=True),
         "active": _f(_B, "Active", default=True),
     }, inherits={"product.template": "product_tmpl_id"}),
     Model("product.pricelist", "Pricelist", {

@@ -25,6 +25,16 @@ COMPUTED = {
         "(SELECT COALESCE(SUM(q.quantity), 0) FROM stock_quant q JOIN stock_location l "
         "ON l.id = q.location_id WHERE q.product_id = {a}.id AND l.usage = 'internal')"
     ),
+    ("product.product", "free_qty"): (
+        "(SELECT COALESCE(SUM(q.quantity - COALESCE(q.reserved_quantity, 0)), 0) "
+        "FROM stock_quant q JOIN stock_location l ON l.id = q.location_id "
+        "WHERE q.product_id = {a}.id AND l.usage = 'internal')"
+    ),
+    # What open manufacturing orders will add (Odoo also counts incoming receipts; none here).
+    ("product.product", "incoming_qty"): (
+        "(SELECT COALESCE(SUM(m.product_qty), 0) FROM mrp_production m WHERE m.product_id = "
+        "{a}.id AND m.state IN ('confirmed', 'progress', 'to_close'))"
+    ),
 }
 ALIASED = {("product.product", "lst_price"): "list_price"}
 _SQL_TYPES = {"integer": "INTEGER", "many2one": "INTEGER", "boolean": "INTEGER", "float": "REAL"}

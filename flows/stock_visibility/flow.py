@@ -1,0 +1,158 @@
+"""ERP stock and production → `StockChangedV1` → the CRM product's availability fields.
+
+`src.erp.stock-quant` (this flow's feed) and `src.erp.mrp-production` (the fulfilment flow's
+feed) name a product whose level may have moved; the level is read back from the ERP (the
+warehouse's internal quants, its open manufacturing orders), so a redelivered or late record
+never publishes an old level, and a burst of moves of one product read after the last of them
+publishes one level. A level equal to the last one published is dropped (a global table holds
+it, written once the event is acked). `biz.inventory.stock` (key `<warehouse>:<model>`) → the
+CRM Product2 fields `Available_Quantity__c`, `Incoming_Quantity__c`, `Next_Availability_Date__c`,
+batched (`crm.py`), changed values only. A level older than the last applied to its product is
+skipped. The catalog flow syncs none of these fields, so the writes come back from the CRM feed
+as no edit: no echo reaches the ERP.
+"""
+
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from bizbus.flows.context import FlowDeps
+from bizbus.flows.runtime import spec
+from bizbus.flows.runtime.coalesce import Coalescer
+from bizbus.flows.runtime.record import RawRecord
+from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
+from bizbus.flows.shared import CRM, ERP, captured, decode_as, erp_feed, follow_up
+from bizbus.flows.stock_visibility.crm import write_availability
+from bizbus.flows.stock_visibility.mapping import (
+    Availability,
+    Trigger,
+    availability,
+    level_values,
+    product_id_of,
+    production_domain,
+    quant_domain,
+    reason_of,
+    stock_level,
+)
+from bizbus.flows.stock_visibility.settings import StockSettings, load_stock_settings
+from bizbus.schemas import TOPICS, Envelope, StockChangedV1
+
+log = logging.getLogger("bizbus.stock")
+SOURCE = "bizbus://flows/stock_visibility"
+QUANTS = "src.erp.stock-quant"
+PRODUCTIONS = "src.erp.mrp-production"
+LEVELS_TOPIC = "biz.inventory.stock"
+# Written by both source stages (one partition count), keyed by level: every worker holds it.
+LEVELS = spec.TableSpec("stock-levels", TOPICS[QUANTS].partitions, global_=True)
+APPLIED = spec.TableSpec("stock-crm-applied", TOPICS[LEVELS_TOPIC].partitions)
+
+
+class StockVisibilityFlow:
+    """Stock levels from the ERP, availability into the CRM (one per worker)."""
+
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (LEVELS, APPLIED)
+
+    def __init__(
+        self,
+        deps: FlowDeps,
+        tables: spec.Tables | None = None,
+        *,
+        settings: StockSettings | None = None,
+    ) -> None:
+        self.deps = deps
+        self.settings = settings or load_stock_settings()
+        self.zone = ZoneInfo(self.settings.timezone)
+        tables = tables or spec.fresh_tables(*self.TABLES)
+        self.levels = tables[LEVELS.name]
+        self.applied = tables[APPLIED.name]
+        linger = self.settings.batch_linger_ms
+        self.writes: Coalescer[Availability, None] = Coalescer(
+            self._write, max_items=self.settings.batch_max, linger_s=linger / 1000,
+            max_wait_s=max(self.settings.batch_max_wait_ms, linger) / 1000,
+        )  # fmt: skip
+
+    def declare(self) -> Declaration:
+        """Return the quant feed and the three stages (quants, productions, the CRM sink)."""
+        # Levels in hand share CRM calls: two batches' worth, one written, one filling.
+        in_flight = 2 * self.settings.batch_max
+        sink = StageSpec("stock-crm-availability", LEVELS_TOPIC, self.apply_crm, CRM,
+                         max_in_flight=in_flight)  # fmt: skip
+        feed = spec.Feed("erp.stock-quant", "erp", QUANTS,
+                         erp_feed(self.deps.connections, "stock.quant"))  # fmt: skip
+        return Declaration(
+            stages=(
+                StageSpec("stock-quants", QUANTS, self.on_quant, ERP),
+                StageSpec("stock-productions", PRODUCTIONS, self.on_production, ERP),
+                sink,
+            ),
+            feeds=(feed,),
+            emits=(LEVELS_TOPIC,),
+        )
+
+    # -- ERP → levels --------------------------------------------------------------------
+
+    async def on_quant(self, record: RawRecord) -> list[Output]:
+        """A stock.quant changed: re-read its product's level."""
+        event, raw = captured(record, self.deps.keys, entity="stock.quant")
+        return await self.refresh(event, product_id_of(raw.record.get("product_id")), "quant")
+
+    async def on_production(self, record: RawRecord) -> list[Output]:
+        """A manufacturing order changed: re-read its product's level (incoming, finish)."""
+        event, raw = captured(record, self.deps.keys, entity="mrp.production")
+        product = product_id_of(raw.record.get("product_id"))
+        return await self.refresh(event, product, "production")
+
+    async def refresh(
+        self, cause: Envelope[Any], product_id: int | None, trigger: Trigger
+    ) -> list[Output]:
+        """Read a product's level from the ERP; publish it when it differs from the last."""
+        if product_id is None:
+            return []
+        read_at = self.deps.now()  # before reading: a later read always carries a later time
+        erp = await self.deps.connections.erp()
+        products = await erp.read("product.product", [product_id],
+                                  fields=["default_code", "uom_name"])  # fmt: skip
+        code = products[0].get("default_code") if products else None
+        if not isinstance(code, str) or not code:
+            return []  # not a product model bizbus knows
+        warehouse = self.settings.warehouse_code
+        quants = await erp.search_read("stock.quant", quant_domain(product_id, warehouse),
+                                       fields=["quantity", "reserved_quantity"])  # fmt: skip
+        productions = await erp.search_read("mrp.production", production_domain(product_id),
+                                            fields=["product_qty", "date_finished"])  # fmt: skip
+        values = level_values(quants, productions)
+        key = f"{warehouse}:{code}"
+        stored = self.levels.get(key)
+        previous = stored["values"] if stored else None
+        if previous == values:
+            return []
+        uom = products[0].get("uom_name")
+        level = stock_level(
+            code=code, uom=uom if isinstance(uom, str) and uom else "Units", warehouse=warehouse,
+            values=values, reason=reason_of(previous, values, trigger), at=read_at,
+        )  # fmt: skip
+        return [
+            Emit(follow_up(level, cause, source=SOURCE, origin="erp")),
+            Put(self.levels, key, {"values": values, "at": read_at.timestamp()}),
+        ]
+
+    # -- levels → CRM --------------------------------------------------------------------
+
+    async def apply_crm(self, record: RawRecord) -> list[Output]:
+        """A level → the CRM product's availability (batched with the others in hand)."""
+        _, level = decode_as(record, StockChangedV1, "a stock level", self.deps.keys)
+        if level.warehouse_code != self.settings.warehouse_code:
+            return []
+        key = level.entity_key()
+        stamp = level.changed_at.timestamp()
+        last = self.applied.get(key)
+        if last is not None and float(last) > stamp:
+            log.info("%s: a level read before the one applied is skipped", key)
+            return []
+        await self.writes.submit(level.model_code, availability(level, self.zone))
+        return [Put(self.applied, key, stamp)]
+
+    async def _write(self, changes: Sequence[Availability]) -> list[Exception | None]:
+        crm = await self.deps.connections.crm()
+        return await write_availability(crm, changes)
