@@ -118,17 +118,28 @@ def erp_feed(connections: Systems, model: str) -> ReadChanges:
     return read
 
 
+_DECODED = "decoded"
+
+
 def decode(record: RawRecord, keys: KeyRing | None) -> Envelope[Any]:
     """Decode a consumed record; a bad one fails with its (value-free) reason for dead letters.
 
-    `keys` (the flow's `deps.keys`) open its personal fields when they are sealed.
+    `keys` (the flow's `deps.keys`) open its personal fields when they are sealed. Several
+    stages read each record of some topics (an order's placement, its SLA signal): the event is
+    decoded once and shared (events are frozen).
     """
+    cached = record.memo.get(_DECODED)
+    if isinstance(cached, tuple) and cached[0] is keys:
+        event: Envelope[Any] = cached[1]
+        return event
     try:
-        return decode_record(record.value, record.headers, keys=keys)
+        event = decode_record(record.value, record.headers, keys=keys)
     except SchemaError:
         raise
     except ContractError as error:  # schemas' own error: says where, never the values
         raise SchemaError(f"{record.topic}: undecodable record: {error}") from error
+    record.memo[_DECODED] = (keys, event)
+    return event
 
 
 def decode_as(

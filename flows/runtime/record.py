@@ -16,6 +16,8 @@ class RawRecord:
     value: bytes | None
     headers: Headers = field(default_factory=list)
     timestamp_ms: int | None = None
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    """What the stages on this record's topic derived from it once (its decoded event)."""
 
     def header(self, name: str) -> bytes | None:
         """Return the last value of header `name`, or None."""
