@@ -41,8 +41,8 @@ FIGURES = (
            "catch_up_events_per_s"),
     Figure("I", "idle API calls per day at the default poll settings; CRM change → Kafka",
            short="idle API calls/day, CRM"),
-    Figure("C", "CRM on push (Change Data Capture): idle API calls per day; change → Kafka",
-           short="idle API calls/day, CRM on push"),
+    Figure("C", "CRM and ERP on push (Change Data Capture, Odoo webhooks): idle API calls "
+           "per day; CRM change → Kafka", short="idle API calls/day, on push"),
 )  # fmt: skip
 
 
