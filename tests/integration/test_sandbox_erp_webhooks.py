@@ -155,3 +155,20 @@ def receiver_action(odoo: Any, rule: int) -> str:
         "action_server_ids"
     ]
     return f"Notify bizbus(#{action})"
+
+
+def test_a_recompute_counts_as_a_write(odoo: Any, receiver: Receiver) -> None:
+    """A new line recomputes its order's amounts: Odoo runs the order's on-write rules then."""
+    rule, _ = add_rule(odoo, "sale.order", f"{receiver.url}/orders", ["amount_total"])
+    try:
+        [partner] = odoo("res.partner", "search", [("ref", "=", "C10001")])
+        order = odoo("sale.order", "create", {"partner_id": partner})
+        [product] = odoo("product.product", "search", [("default_code", "=", "HL-BS-40")])
+        odoo("sale.order.line", "create", {"order_id": order, "product_id": product})
+        # The create's own computes post too (as in Odoo); then the line's recompute does.
+        bodies = [receiver.next()[2]]
+        while bodies[-1]["amount_total"] == 0:
+            bodies.append(receiver.next()[2])
+        assert {body["_id"] for body in bodies} == {order} and len(bodies) >= 2
+    finally:
+        odoo("base.automation", "write", [rule], {"active": False})

@@ -4,6 +4,7 @@ An admin script finds the model's id in `ir.model`, then creates a `base.automat
 `on_create_or_write`, `on_create` or `on_write`, optional `filter_domain` and
 `trigger_field_ids`) whose `action_server_ids` hold an `ir.actions.server` with `state
 'webhook'`, a `webhook_url` and optional `webhook_field_ids`. After each matching create/write
+(a recompute of stored values counts as a write, as in Odoo)
 the action's body is built as Odoo's `_run_action_webhook` builds it, inside the write:
 `{"_action": "<name>(#<id>)", "_id": <id>, "_model": "<model>"}` plus the selected fields read
 with `load=None`, `json.dumps(sort_keys=True, default=str)`. It is posted only once the
