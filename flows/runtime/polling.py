@@ -343,6 +343,8 @@ class Poller:
         self._last_poll_ms[system] = int(self.wall() * 1000)
         if system in self.pushes:
             await self._push(system)
+        elif system in self.hinted and not await self._learn(system):
+            return  # push or poll is not known yet on this owner (the leader may differ)
         now = self.clock()
         due = [f for f in self.feeds.values() if f.system == system and self.cadence(f).is_due(now)]
         if not due:

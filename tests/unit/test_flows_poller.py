@@ -251,3 +251,10 @@ async def test_a_hinted_system_in_poll_mode_polls_as_usual() -> None:
     await poller._learn("erp")
     await world.run(poller, "erp", 4.0)
     assert len([name for _, name in world.reads if name == "erp.sale-order"]) == 4
+
+
+async def test_an_owner_that_is_not_the_leader_learns_push_on_its_first_tick() -> None:
+    world, poller, _ = hinted_world()  # no leader timer ran `_learn` in this worker
+    await world.run(poller, "erp", 300.0)
+    assert poller.safety_s == {"erp": 600.0}
+    assert sorted(name for _, name in world.reads) == ["erp.picking", "erp.sale-order"]
