@@ -53,7 +53,7 @@ log = logging.getLogger("bizbus.polling")
 CORRELATION_NAMESPACE = uuid.UUID("6f1c1f6e-5b43-4c1e-9a55-1b1f4f0c0b15")
 SPENT = b"spent:"
 HINT = b"hint:"
-PUSH_TICK_S = 0.25  # tick period of a pushing system: its batches wait at most this long
+PUSH_TICK_S = 0.25  # tick period of a pushing system: its batches (or hints) wait at most this
 
 System = Literal["crm", "erp", "oa"]
 Spent = Callable[[str], int]
@@ -264,8 +264,9 @@ class Poller:
         systems = self.systems()
 
         period = max(0.05, fastest / 2)
-        # A pushing system's batches are published on its ticks: it is ticked every 0.25 s.
-        push_period = min(period, PUSH_TICK_S) if self.pushes else period
+        # A pushing system's batches are published on its ticks, and a hinted system's hints
+        # polled on them: it is ticked every 0.25 s (a tick with nothing due calls nothing).
+        push_period = min(period, PUSH_TICK_S) if self.pushes or self.hinted else period
         sent: dict[str, float] = {}
 
         async def send_ticks() -> None:
@@ -276,8 +277,7 @@ class Poller:
                     system
                 ):
                     continue  # retried on the next timer
-                pushing = system in self.pushes and self.safety_s.get(system) is not None
-                every = push_period if pushing else period
+                every = push_period if self.safety_s.get(system) is not None else period
                 if now - sent.get(system, -math.inf) < every * 0.9:
                     continue
                 sent[system] = now
