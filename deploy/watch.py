@@ -3,12 +3,13 @@
 A check that nothing came back (no echo) must give the worker time to make the mistake: the
 source system's feeds polled again since the write, and every record fetched handled. The
 worker's `/metrics` says both, so the demo and the tests wait until they hold, on a busy laptop
-as on a quiet one.
+as on a quiet one. A feed on push polls only when told (a webhook hint): `poke` tells it, after
+the counters were first read, so the poll it makes is one the wait counts.
 """
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -52,17 +53,33 @@ def polled_since(
 
 
 async def wait_quiet(
-    worker_url: str, *, system: str, polls: int = 2, timeout_s: float = 90
+    worker_url: str,
+    *,
+    system: str,
+    polls: int = 2,
+    timeout_s: float = 90,
+    feeds: Iterable[str] | None = None,
+    poke: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Return once `system`'s feeds were each polled `polls` more times and nothing is pending.
+
+    `feeds`: only these (default: all of `system`'s); `poke`: run once the counters were read
+    (e.g. a webhook hint that makes a pushing system's owner poll).
 
     Raises TimeoutError naming what did not happen.
     """
     async with httpx.AsyncClient(base_url=worker_url, timeout=10) as http:
         start = await read_counters(http)
-        feeds = [feed for feed in start.passes if feed.startswith(f"{system}.")]
+        wanted = None if feeds is None else set(feeds)
+        feeds = [
+            feed
+            for feed in start.passes
+            if feed.startswith(f"{system}.") and (wanted is None or feed in wanted)
+        ]
         if not feeds:
-            raise TimeoutError(f"the worker polls no {system} feed: nothing to wait for")
+            raise TimeoutError(f"the worker polls no such {system} feed: nothing to wait for")
+        if poke is not None:
+            await poke()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             now = await read_counters(http)

@@ -31,7 +31,8 @@ class RuntimeSettings(BaseSettings):
         default="127.0.0.1",
         min_length=1,
         description="Address the web server listens on: loopback on a laptop, 0.0.0.0 in a "
-        "container (the OA must reach /webhooks/feishu; nothing else is served without a token).",
+        "container (the OA must reach /webhooks/feishu, Odoo in push mode /webhooks/odoo/<token>; "
+        "nothing else is served without a token).",
     )
     web_token: SecretStr | None = Field(
         default=None,

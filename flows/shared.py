@@ -8,14 +8,15 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 from bizbus.connectors.base import Cursor, SourceRecord
-from bizbus.connectors.errors import MappingError, SchemaError
+from bizbus.connectors.errors import IntegrationError, MappingError, SchemaError
 from bizbus.connectors.fields import text
+from bizbus.connectors.odoo.webhook import parse_notification, token_matches
 from bizbus.connectors.salesforce import SalesforceConnector
 from bizbus.connectors.salesforce.cdc import ChangeStream
 from bizbus.flows.context import Systems
 from bizbus.flows.runtime.polling import correlation_id
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import Batch, PushBatch, PushSource, ReadChanges
+from bizbus.flows.runtime.spec import Batch, HintSource, PushBatch, PushSource, ReadChanges
 from bizbus.flows.runtime.tracing import trace_fields
 from bizbus.schemas import (
     Envelope,
@@ -35,6 +36,7 @@ __all__ = [
     "CRM_STATUS",
     "ERP",
     "OA",
+    "ODOO_WEBHOOK_PATH",
     "Owners",
     "captured",
     "crm_feed",
@@ -43,6 +45,7 @@ __all__ = [
     "decode",
     "decode_as",
     "erp_feed",
+    "erp_hints",
     "follow_up",
     "is_echo",
     "sales_rep",
@@ -105,6 +108,29 @@ def crm_push(connections: Systems) -> PushSource:
             await stream.aclose()
 
     return PushSource("crm", safety_poll_s, subscribe)
+
+
+ODOO_WEBHOOK_PATH = "/webhooks/odoo"
+
+
+def erp_hints(connections: Systems) -> HintSource:
+    """Return Odoo's webhook hints, at `/webhooks/odoo/<token>` (``BIZBUS_ERP_MODE=push``)."""
+
+    async def safety_poll_s() -> float | None:
+        settings = (await connections.erp()).settings
+        return settings.push_safety_poll_s if settings.mode == "push" else None
+
+    async def accepts(token: str) -> bool:
+        try:
+            settings = (await connections.erp()).settings
+        except IntegrationError:
+            return False  # bad settings: the worker's log says so; the path does not exist
+        return settings.mode == "push" and token_matches(token, settings.webhook_token)
+
+    def parse(body: bytes) -> str:
+        return parse_notification(body).model
+
+    return HintSource("erp", ODOO_WEBHOOK_PATH, safety_poll_s, accepts, parse)
 
 
 def erp_feed(connections: Systems, model: str) -> ReadChanges:

@@ -17,6 +17,7 @@ from bizbus.connectors.settings import ConnectorSettings
 __all__ = ["OdooSettings"]
 
 _DB = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{24,256}$")
 
 
 class OdooSettings(ConnectorSettings):
@@ -63,6 +64,23 @@ class OdooSettings(ConnectorSettings):
     lookup_cache_size: int = Field(
         4096, ge=0, description="reference ids (customers, products, employees) kept in memory"
     )
+    mode: Literal["push", "poll"] = Field(
+        "poll",
+        description="push (Odoo automation rules post webhooks to /webhooks/odoo/<token>, "
+        "a long-interval poll as safety net; needs BIZBUS_ERP_WEBHOOK_TOKEN) or poll",
+    )
+    push_safety_poll_s: float = Field(
+        600.0,
+        gt=0,
+        description="in push mode, seconds between the safety-net polls of each ERP feed "
+        "(600 s is 144 calls a day per feed)",
+    )
+    webhook_token: SecretStr | None = Field(
+        None,
+        description="the secret last segment of the webhook URL Odoo posts to "
+        "(/webhooks/odoo/<token>; Odoo signs nothing), at least 24 characters, e.g. from "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+    )
 
     @field_validator("db")
     @classmethod
@@ -79,6 +97,23 @@ class OdooSettings(ConnectorSettings):
             raise ValidationError.from_exception_data(
                 type(self).__name__,
                 [InitErrorDetails(type="missing", loc=("api_key",), input=None)],
+            )
+        return self
+
+    @field_validator("webhook_token")
+    @classmethod
+    def _webhook_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TOKEN.match(value.get_secret_value()):
+            raise ValueError("must be at least 24 URL-safe characters (letters, digits, '-', '_')")
+        return value
+
+    @model_validator(mode="after")
+    def _push_needs_token(self) -> "OdooSettings":
+        # Reported as a missing webhook_token so the message names BIZBUS_ERP_WEBHOOK_TOKEN.
+        if self.mode == "push" and self.webhook_token is None:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [InitErrorDetails(type="missing", loc=("webhook_token",), input=None)],
             )
         return self
 

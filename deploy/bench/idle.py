@@ -8,8 +8,9 @@ settings = calls * 86,400 / window / scale (steady-state polling is linear in th
 Logins (OAuth tokens) are not counted: the vendors do not count them either. Then one CRM
 account is changed and the time until its raw event is on Kafka is taken (after idling, so it
 includes the wait for the next poll; at the defaults that wait is up to the CRM idle interval).
-With `push` the CRM pushes its changes (Change Data Capture over the Pub/Sub API, its safety
-poll scaled like the rest) and several changes are timed one after another (`cdc_p50_ms`).
+With `push` the CRM pushes its changes (Change Data Capture over the Pub/Sub API) and the ERP
+its hints (Odoo webhook automation rules on the models bizbus polls), both safety polls scaled
+like the rest, and several CRM changes are timed one after another (`cdc_p50_ms`).
 """
 
 import asyncio
@@ -24,6 +25,7 @@ from bizbus.deploy.bench.kafka_io import first_after
 from bizbus.deploy.bench.stack import BenchStack
 from bizbus.deploy.demo.actors import CrmUser
 from bizbus.deploy.sandbox.company import employee
+from bizbus.deploy.sandbox.erp_push import add_webhook_rules, new_token, push_env
 from bizbus.deploy.sandbox.runner import start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
 from bizbus.flows.settings import RuntimeSettings
@@ -34,7 +36,7 @@ IDLE_SYSTEMS = ("crm", "erp", "oa")
 LOGIN_PATHS = ("/services/oauth2/", "/open-apis/auth/", "/web/session/")
 _OA_CATCH_UP_S = 60.0  # BIZBUS_OA_POLL_INTERVAL_S's default: the travel flow's own catch-up pace
 _LATENCY_TIMEOUT_S = 600.0
-_SAFETY_POLL_S = 600.0  # BIZBUS_CRM_PUSH_SAFETY_POLL_S's default
+_SAFETY_POLL_S = 600.0  # BIZBUS_CRM_PUSH_SAFETY_POLL_S's and BIZBUS_ERP_PUSH_SAFETY_POLL_S's
 # A fresh subscription's first answer starts the catch-up poll (and readiness): the sandbox's
 # keepalive is shortened from Salesforce's 270 s so the worker is ready in seconds.
 _PUSH_SANDBOX_ENV = {"BIZBUS_SANDBOX_CRM_PUBSUB_KEEPALIVE_S": "5"}
@@ -95,7 +97,8 @@ async def idle_calls(
     """Return `idle_calls_per_day_<system>` at the default settings, and the CRM latency.
 
     `worker_env` adds to the worker's settings; `settle_s` overrides the computed ramp (e.g.
-    for a worker without back-off). `push`: the CRM pushes (Change Data Capture); `changes`:
+    for a worker without back-off). `push`: the CRM pushes (Change Data Capture) and the ERP
+    posts webhook hints; `changes`:
     CRM changes timed one after another (`crm_change_to_kafka_ms` is their median).
     """
     label = "push" if push else "idle"
@@ -106,10 +109,18 @@ async def idle_calls(
     try:
         names = stack.names(label)
         grpc = sandboxes.grpc_addresses if push else None
-        pushing = {"BIZBUS_CRM_PUSH_SAFETY_POLL_S": str(_SAFETY_POLL_S / scale)} if push else {}
+        token = new_token()
+        pushing = (
+            {"BIZBUS_CRM_PUSH_SAFETY_POLL_S": str(_SAFETY_POLL_S / scale),
+             **push_env(token, _SAFETY_POLL_S / scale)}
+            if push else {}
+        )  # fmt: skip
         settings = {**connector_env(sandboxes.urls, grpc), **scaled_settings(scale), **pushing,
                     **(worker_env or {})}  # fmt: skip
         worker = stack.worker(names, settings)
+        if push:  # before the worker starts: its start-up poll covers what came before
+            worker_url = f"http://127.0.0.1:{worker.env['BIZBUS_WEB_PORT']}"
+            await asyncio.to_thread(add_webhook_rules, sandboxes.urls["erp"], worker_url, token)
         progress("starting a worker with every flow against idle sandboxes")
         await stack.start_worker(worker)
         settle = _ramp_s(scale) if settle_s is None else settle_s

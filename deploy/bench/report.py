@@ -41,8 +41,8 @@ FIGURES = (
            "catch_up_events_per_s"),
     Figure("I", "idle API calls per day at the default poll settings; CRM change → Kafka",
            short="idle API calls/day, CRM"),
-    Figure("C", "CRM on push (Change Data Capture): idle API calls per day; change → Kafka",
-           short="idle API calls/day, CRM on push"),
+    Figure("C", "CRM and ERP on push (Change Data Capture, Odoo webhooks): idle API calls "
+           "per day; CRM change → Kafka", short="idle API calls/day, CRM on push"),
 )  # fmt: skip
 
 
@@ -203,6 +203,7 @@ _ROWS: dict[str, list[tuple[str, Show]]] = {
           ("idle API calls/day, OA", _rate("idle_calls_per_day_oa", "calls/day")),
           ("CRM change after idling -> Kafka", _rate("crm_change_to_kafka_ms", "ms"))],
     "C": [("", _rate("idle_calls_per_day_crm", "calls/day")),
+          ("idle API calls/day, ERP on push", _rate("idle_calls_per_day_erp", "calls/day")),
           ("CRM change -> raw event on Kafka, p50", _rate("crm_change_to_kafka_ms", "ms")),
           ("  max of the timed changes", _rate("crm_change_to_kafka_max_ms", "ms"))],
 }  # fmt: skip

@@ -76,7 +76,10 @@ def run_demo(*, orders: int = 1, keep_running: bool = False, console: Console | 
             f"Stack up in {time.monotonic() - started:.0f} s: Kafka {bootstrap}, "
             f"CRM {stack.urls['crm']}, ERP {stack.urls['erp']}, OA {stack.urls['oa']}"
         )
-        story = Story(stack.urls, stack.worker_url, orders=orders, status=lambda _: None)
+        story = Story(
+            stack.urls, stack.worker_url, orders=orders, status=lambda _: None,
+            erp_hook=stack.erp_hook,
+        )  # fmt: skip
         results = asyncio.run(_play(story, console))
         _summary(results, console, started)
         if keep_running:

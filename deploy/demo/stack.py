@@ -2,7 +2,9 @@
 
 A fresh single-node Kafka (from the Maven jars), the three sandbox systems with fresh seeded
 databases, and one bizbus worker wired to them; the OA pushes its events to the worker's
-webhook. `stop()` ends every process it started, whatever happened.
+webhook, the CRM its changes (Change Data Capture) and the ERP its hints (Odoo automation
+rules posting to `/webhooks/odoo/<token>`). `stop()` ends every process it started, whatever
+happened.
 """
 
 import os
@@ -15,9 +17,11 @@ import httpx
 from bizbus.deploy.demo.worker import WorkerProcess
 from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
 from bizbus.deploy.kafka.cluster import free_ports
+from bizbus.deploy.sandbox.erp_push import add_webhook_rules, new_token, push_env
 from bizbus.deploy.sandbox.runner import SandboxStack, start_sandbox, stop_sandbox
 from bizbus.deploy.sandbox.wiring import connector_env
 from bizbus.flows.personal import throwaway_key
+from bizbus.flows.shared import ODOO_WEBHOOK_PATH
 
 WEBHOOK_PATH = "/webhooks/feishu"
 Progress = Callable[[str], None]
@@ -32,6 +36,7 @@ class DemoStack:
     sandboxes: SandboxStack | None = None
     worker: WorkerProcess | None = None
     web_port: int = field(default_factory=lambda: free_ports(1)[0])
+    erp_hook: str = ""  # the worker's Odoo webhook URL, token included (once started)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -59,6 +64,12 @@ class DemoStack:
             env={"BIZBUS_SANDBOX_OA_DELIVERY": '{"retry_base_s": 0.5}',
                  "BIZBUS_SANDBOX_CRM_PUBSUB_KEEPALIVE_S": "1"},
         )  # fmt: skip
+        # The ERP posts a hint on every save of a model bizbus polls; set up before the worker
+        # starts, whose first poll of each feed covers what came before.
+        progress("connecting the ERP's webhook automation rules to the worker")
+        token = new_token()
+        add_webhook_rules(self.urls["erp"], self.worker_url, token)
+        self.erp_hook = f"{self.worker_url}{ODOO_WEBHOOK_PATH}/{token}"
         progress("starting the bizbus worker")
         env = {
             **os.environ,
@@ -71,6 +82,7 @@ class DemoStack:
             # The story is played back to back: idle polls stay close (see the README's budget).
             **{f"BIZBUS_{system}_POLL_IDLE_S": "1.0" for system in ("CRM", "ERP", "OA")},
             **throwaway_key("demo")[1],  # the demo's data lives one run, and so does its key
+            **push_env(token),
         }
         self.worker = WorkerProcess(env, self.run_dir / "worker.log")
         self.worker.start()

@@ -57,10 +57,17 @@ class Story:
     """The scenario of DESIGN §1 against running sandboxes and a worker."""
 
     def __init__(
-        self, urls: dict[str, str], worker_url: str, *, orders: int = 1, status: Status
+        self,
+        urls: dict[str, str],
+        worker_url: str,
+        *,
+        orders: int = 1,
+        status: Status,
+        erp_hook: str = "",
     ) -> None:
         self.urls = urls
         self.worker_url = worker_url
+        self.erp_hook = erp_hook  # the worker's Odoo webhook URL (token included) when on push
         self.orders = max(1, orders)
         self.status = status
         self.salesperson = employee("E1001")
@@ -69,6 +76,19 @@ class Story:
         self.oa = OaUser(urls["oa"])
         self.account_id = ""
         self.order_id = ""
+
+    async def _erp_quiet(self, model: str, feed: str) -> None:
+        """Wait until the ERP feed of `model` polled after now (on push: hinted), all handled."""
+        if not self.erp_hook:
+            await wait_quiet(self.worker_url, system="erp")
+            return
+
+        async def hint() -> None:  # what the ERP's automation rule sends on a save
+            async with httpx.AsyncClient(timeout=10) as http:
+                body = {"_action": "demo check(#0)", "_id": 1, "_model": model}
+                (await http.post(self.erp_hook, json=body)).raise_for_status()
+
+        await wait_quiet(self.worker_url, system="erp", polls=1, feeds=[feed], poke=hint)
 
     async def close(self) -> None:
         """Close every client."""
@@ -283,7 +303,7 @@ class Story:
             await until(followed, what="the CRM description on the ERP product")
             latency = time.monotonic() - began
             try:  # an echo would come from the ERP's feeds: give them time to make it
-                await wait_quiet(self.worker_url, system="erp")
+                await self._erp_quiet("product.template", "erp.product")
             except TimeoutError as error:
                 raise StepFailedError(str(error)) from error
             effects = (await control.get("/_sandbox/effects")).json()["effects"][mark:]

@@ -130,7 +130,7 @@ class CatalogFlow:
                     f"src.{system}.{name}",
                     (erp_feed if system == "erp" else crm_feed)(self.deps.connections, obj),
                     batch=crm_batch(self.deps.connections, obj) if system == "crm" else None,
-                    entity=obj if system == "crm" else None,
+                    entity=obj,
                 )
                 for system, name, obj in FEEDS
             ),

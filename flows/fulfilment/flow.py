@@ -119,6 +119,7 @@ class FulfilmentFlow:
                 topic,
                 erp_feed(self.deps.connections, model),
                 correlate=deal_of,
+                entity=model,
             )
             for model, topic in FEEDS.items()
         ]

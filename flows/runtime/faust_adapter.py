@@ -39,6 +39,7 @@ from bizbus.flows.runtime.services import RuntimeServices, holds_topic, run_with
 from bizbus.flows.runtime.spec import (
     Declaration,
     Emit,
+    HintSource,
     PageSpec,
     PushSource,
     StageSpec,
@@ -92,6 +93,7 @@ class FaustRuntime:
         keys: KeyRing | None = None,
         metrics: Metrics | None = None,
         pushes: Sequence[PushSource] = (),
+        hints: Sequence[HintSource] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics or Metrics()
@@ -132,7 +134,10 @@ class FaustRuntime:
             budgets={system: settings.daily_api_budget(system) for system in SYSTEMS},
             spent=self._calls,
             pushes=pushes,
+            hints=hints,
         )
+        for hint in hints:
+            self._hint_page(hint)
 
     def _calls(self, system: str) -> int:
         count = getattr(self.connections, "calls", None)
@@ -403,6 +408,35 @@ class FaustRuntime:
 
         view = type(page.name, (faust.web.View,), {page.method.lower(): answer})
         self.app.page(page.path, name=page.name)(view)
+
+    def _hint_page(self, hint: HintSource) -> None:
+        """Serve `POST <path>/<token>`: a valid notification makes the system's owner poll."""
+        poller, limit = self.poller, self.web.max_body
+        self.web.allow_secret(hint.path, hint.accepts)
+
+        async def answer(view: faust.web.View, request: Request, **_: Any) -> Response:
+            body = await read_body(cast(web.Request, request), limit)
+            if body is None:
+                return cast(Response, too_large())
+            try:
+                entity = hint.parse(body)
+            except ValueError as error:
+                log.warning("%s webhook refused: %s", hint.system, error)
+                return view.bytes(b'{"msg":"malformed notification"}', status=400,
+                                  content_type="application/json")  # fmt: skip
+            try:
+                sent = await poller.send_hint(hint.system, entity)
+            except Exception as error:  # noqa: BLE001 - the safety poll still covers it
+                log.warning("%s webhook hint not sent (%s): the safety poll will catch up",
+                            hint.system, safe_reason(error))  # fmt: skip
+                return view.bytes(b'{"msg":"retry later"}', status=503,
+                                  content_type="application/json")  # fmt: skip
+            status, reply = (202, b'{"msg":"accepted"}') if sent else (404, b'{"msg":"not found"}')
+            return view.bytes(reply, status=status, content_type="application/json")
+
+        name = f"{hint.system}-webhook"
+        view = type(name, (faust.web.View,), {"post": answer})
+        self.app.page(f"{hint.path}/{{token}}", name=name)(view)
 
     def _task(self, task: TaskSpec) -> None:
         async def run() -> None:

@@ -11,7 +11,11 @@ restarted or rebalanced worker resumes where the last acked record left off).
 
 Push: a system with a `PushSource` whose push is on (Salesforce Change Data Capture) is
 polled only as a safety net (its `safety_poll_s`) and to catch up; its owner runs the
-subscription while the system's ticks keep reaching it (`push.PushRunner`).
+subscription while the system's ticks keep reaching it (`push.PushRunner`). A system that
+pushes hints (Odoo webhooks, a `HintSource`) is polled once at start, then only as a safety net
+and on hints: the worker that got a hint sends `hint:<object>` on the ticks topic, keyed by the
+system, and its poll owner hurries the feeds of that object (all the system's feeds when none
+carries it); a hint that arrives while a feed is being polled makes it poll again.
 
 API budget: every worker reports the calls its connectors made (`spent:<n>` on the same
 topic, keyed by system) and the owner adds them to the system's rolling 24 h ledger, kept in
@@ -41,14 +45,15 @@ from bizbus.flows.runtime.guard import StageGuard
 from bizbus.flows.runtime.logs import failed_at
 from bizbus.flows.runtime.push import PushRunner
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import Emit, Feed, Publish, PushSource
+from bizbus.flows.runtime.spec import Emit, Feed, HintSource, Publish, PushSource
 from bizbus.flows.runtime.tracing import started_trace, trace_fields
 from bizbus.schemas import Envelope, SourceRecordCapturedV1, make_event
 
 log = logging.getLogger("bizbus.polling")
 CORRELATION_NAMESPACE = uuid.UUID("6f1c1f6e-5b43-4c1e-9a55-1b1f4f0c0b15")
 SPENT = b"spent:"
-PUSH_TICK_S = 0.25  # tick period of a pushing system: its batches wait at most this long
+HINT = b"hint:"
+PUSH_TICK_S = 0.25  # tick period of a pushing system: its batches (or hints) wait at most this
 
 System = Literal["crm", "erp", "oa"]
 Spent = Callable[[str], int]
@@ -119,6 +124,7 @@ class Poller:
         clock: Monotonic seconds (cadences, pacing); wall: Unix seconds (the ledgers). Tests
             pass their own.
         pushes: The systems' push subscriptions (each used only where its push is on).
+        hints: The systems that push hints by webhook (each used only where its push is on).
     """
 
     def __init__(
@@ -136,6 +142,7 @@ class Poller:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         pushes: Sequence[PushSource] = (),
+        hints: Sequence[HintSource] = (),
     ) -> None:
         self.app = app
         self._ticks_topic = ticks_topic
@@ -162,6 +169,9 @@ class Poller:
         self._ticks: Any = None
         self.pushes: dict[str, PushSource] = {source.system: source for source in pushes}
         self.push_runners: dict[str, PushRunner] = {}
+        self.hinted: dict[str, HintSource] = {source.system: source for source in hints}
+        self.hints = 0  # hints this worker's poll agent took
+        self._hinted_at: dict[str, int] = {}  # by poll unit: the number of its last hint
         self.safety_s: dict[str, float | None] = {}  # by system: push on (its safety poll) or not
 
     def settled(self) -> dict[str, int]:
@@ -205,11 +215,12 @@ class Poller:
         if unit not in self.cadences:
             fast = self.interval_of(feed)
             safety = self.safety_s.get(feed.system)
-            self.cadences[unit] = (
-                Cadence(safety, safety, due=self.clock() + safety)  # the push runner hurries
-                if safety is not None
-                else Cadence(fast, self.idle_s.get(feed.system, fast))
-            )
+            if safety is None:
+                self.cadences[unit] = Cadence(fast, self.idle_s.get(feed.system, fast))
+            elif feed.system in self.pushes:  # the push runner's catch-up hurries it
+                self.cadences[unit] = Cadence(safety, safety, due=self.clock() + safety)
+            else:  # hinted: one catch-up poll at start, then safety polls and hints
+                self.cadences[unit] = Cadence(safety, safety, due=self.clock())
         return self.cadences[unit]
 
     def hurry(self, system: str) -> None:
@@ -218,6 +229,23 @@ class Poller:
         for feed in self.feeds.values():
             if feed.system == system:
                 self.cadence(feed).hurry(now)
+
+    def hint(self, system: str, entity: str) -> None:
+        """Poll the feeds of `system` that carry `entity` now (all its feeds when none does)."""
+        feeds = [feed for feed in self.feeds.values() if feed.system == system]
+        named = [feed for feed in feeds if feed.entity == entity]
+        now = self.clock()
+        self.hints += 1
+        for feed in named or feeds:
+            self._hinted_at[self.unit_of(feed)] = self.hints
+            self.cadence(feed).hurry(now)
+
+    async def send_hint(self, system: str, entity: str) -> bool:
+        """Tell `system`'s poll owner that `entity` changed; False when nothing polls it here."""
+        if self._ticks is None or not any(f.system == system for f in self.feeds.values()):
+            return False
+        await self._ticks.send(key=system.encode(), value=HINT + entity.encode())
+        return True
 
     def register(self) -> None:
         """Declare the ticks topic, cursor table, timers and agent (once all feeds are added)."""
@@ -236,15 +264,18 @@ class Poller:
         systems = self.systems()
 
         period = max(0.05, fastest / 2)
-        # A pushing system's batches are published on its ticks: it is ticked every 0.25 s.
-        push_period = min(period, PUSH_TICK_S) if self.pushes else period
+        # A pushing system's batches are published on its ticks, and a hinted system's hints
+        # polled on them: it is ticked every 0.25 s (a tick with nothing due calls nothing).
+        push_period = min(period, PUSH_TICK_S) if self.pushes or self.hinted else period
         sent: dict[str, float] = {}
 
         async def send_ticks() -> None:
             stamp = str(int(self.wall() * 1000)).encode()
             now = self.clock()
             for system in systems:
-                if system in self.pushes and not await self._learn(system):
+                if system in self.pushes.keys() | self.hinted.keys() and not await self._learn(
+                    system
+                ):
                     continue  # retried on the next timer
                 every = push_period if self.safety_s.get(system) is not None else period
                 if now - sent.get(system, -math.inf) < every * 0.9:
@@ -282,6 +313,8 @@ class Poller:
         system, value = (record.key or b"").decode(), record.value or b"0"
         if value.startswith(SPENT):
             self._add_calls(system, int(value.removeprefix(SPENT) or b"0"))
+        elif value.startswith(HINT):
+            self.hint(system, value.removeprefix(HINT).decode())
         else:
             await self._on_tick(system, int(value))
 
@@ -310,6 +343,8 @@ class Poller:
         self._last_poll_ms[system] = int(self.wall() * 1000)
         if system in self.pushes:
             await self._push(system)
+        elif system in self.hinted and not await self._learn(system):
+            return  # push or poll is not known yet on this owner (the leader may differ)
         now = self.clock()
         due = [f for f in self.feeds.values() if f.system == system and self.cadence(f).is_due(now)]
         if not due:
@@ -330,8 +365,9 @@ class Poller:
         """Learn once whether `system` pushes (safety-poll interval) or polls; False: unknown."""
         if system in self.safety_s:
             return True
+        source = self.pushes.get(system) or self.hinted[system]
         try:
-            self.safety_s[system] = await self.pushes[system].safety_poll_s()
+            self.safety_s[system] = await source.safety_poll_s()
         except IntegrationError as error:
             log.warning("%s: cannot tell push from poll yet: %s", system, safe_reason(error))
             return False
@@ -390,6 +426,7 @@ class Poller:
 
     async def _poll_unit(self, feeds: list[Feed]) -> None:
         cadence = self.cadence(feeds[0])
+        hints_before = self.hints
         batch = feeds[0].batch
         if batch is not None:
             since = {f.batch.key: self._since(f) for f in feeds if f.batch is not None}
@@ -404,6 +441,8 @@ class Poller:
                 )  # fmt: skip
         found = await asyncio.gather(*(self._on_feed(feed) for feed in feeds))
         cadence.polled(self.clock(), found=any(found))
+        if self._hinted_at.get(self.unit_of(feeds[0]), 0) > hints_before:
+            cadence.hurry(self.clock())  # a hint came while polling: its change may be after
 
     async def _on_feed(self, feed: Feed) -> bool:
         published = 0

@@ -270,6 +270,25 @@ class PushSource:
 
 
 @dataclass(frozen=True)
+class HintSource:
+    """A system that says by webhook what changed (Odoo automation rules): hints, never data.
+
+    The runtime serves `POST <path>/<token>`: a token `accepts` refuses is 404 before the body
+    is read; a body `parse` refuses (ValueError) is 400; otherwise the feeds of the object it
+    names (all of the system's feeds when none carries it) are polled at once by the system's
+    poll owner, so records are read through the API and published once per version.
+    `safety_poll_s()` says whether push is on (the interval of the polls kept as a safety net)
+    or off (None: the system is polled as usual and the path answers 404).
+    """
+
+    system: Literal["crm", "erp", "oa"]
+    path: str
+    safety_poll_s: Callable[[], Awaitable[float | None]]
+    accepts: Callable[[str], Awaitable[bool]]
+    parse: Callable[[bytes], str]
+
+
+@dataclass(frozen=True)
 class Declaration:
     """Everything a flow asks the runtime to run (its tables are declared on its class).
 

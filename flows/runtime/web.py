@@ -6,7 +6,8 @@ never reached). Webhooks are public (their senders prove themselves by signature
 liveness are public for probes but say only yes or no, details need the token; `/metrics` is
 public for Prometheus unless `BIZBUS_METRICS_PUBLIC=false` (counts and names, no record data);
 bizbus's own views need `Authorization: Bearer <BIZBUS_WEB_TOKEN>` and do not exist without a
-token. A body over
+token. A secret path (`<prefix>/<token>`, for a sender that cannot sign, e.g. Odoo's webhooks)
+exists only for the token its check accepts: any other is 404 before the body is read. A body over
 `BIZBUS_WEBHOOK_MAX_BODY_BYTES` is answered 413 before it is read: by its Content-Length, or
 as soon as a streamed (chunked) body passes the limit.
 """
@@ -23,6 +24,7 @@ from bizbus.flows.settings import RuntimeSettings
 __all__ = ["Access", "WebSurface", "read_body", "too_large"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+TokenCheck = Callable[[str], Awaitable[bool]]
 # What aiohttp keeps reading (and discards) of a body the handler refused, before it closes.
 LINGER_S = 1.0
 
@@ -78,10 +80,22 @@ class WebSurface:
         token = settings.web_token.get_secret_value() if settings.web_token else ""
         self._token = f"Bearer {token}".encode() if token else None
         self._paths: dict[str, Access] = {}
+        self._secret: dict[str, TokenCheck] = {}  # prefix -> its token check
 
     def allow(self, path: str, access: Access) -> None:
         """Serve `path` to the callers `access` lets in."""
         self._paths[path] = access
+
+    def allow_secret(self, prefix: str, check: TokenCheck) -> None:
+        """Serve `<prefix>/<token>` to anyone, for the tokens `check` accepts (others: 404)."""
+        self._secret[prefix.rstrip("/")] = check
+
+    async def _secret_access(self, path: str) -> Access | None:
+        prefix, _, token = path.rpartition("/")
+        check = self._secret.get(prefix)
+        if check is None or not token:
+            return None
+        return Access.PUBLIC if await check(token) else None
 
     @property
     def paths(self) -> dict[str, Access]:
@@ -114,7 +128,7 @@ class WebSurface:
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Answer 404 off the registered paths, 401 without the token, 413 to a long body."""
-        access = self._paths.get(request.path)
+        access = self._paths.get(request.path) or await self._secret_access(request.path)
         if access is None or (access is Access.PRIVATE and self._token is None):
             return _json(404, "not found")
         if access is Access.PRIVATE and not self.authorized(request):

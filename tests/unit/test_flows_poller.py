@@ -7,6 +7,7 @@ way the connectors' call counters would.
 import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from bizbus.flows.runtime.budget import DAY_S, budget_key
 from bizbus.flows.runtime.metrics import worker_families
 from bizbus.flows.runtime.polling import Poller
 from bizbus.flows.runtime.record import RawRecord
-from bizbus.flows.runtime.spec import Batch, Emit, Feed
+from bizbus.flows.runtime.spec import Batch, Emit, Feed, HintSource
 
 T0 = 1_800_000_000.0
 
@@ -181,3 +182,79 @@ async def test_the_budget_report_is_the_ledger_each_metric_scrape_reads() -> Non
     limits = {s.labels["system"]: s.value for s in families["bizbus_api_daily_budget"].samples}
     assert spent == {"crm": world.calls["crm"], "erp": world.calls["erp"]} and spent["crm"] > 0
     assert limits == {"crm": 40}  # an unlimited system has no budget series
+
+
+def hinted_world(safety_s: float | None = 600.0) -> tuple[World, Poller, HintSource]:
+    world = World()
+
+    async def safety() -> float | None:
+        return safety_s
+
+    async def accepts(token: str) -> bool:
+        return False
+
+    source = HintSource("erp", "/webhooks/odoo", safety, accepts, bytes.decode)
+    poller = world.poller({}, hints=[source])
+    for name, model in (("erp.sale-order", "sale.order"), ("erp.picking", "stock.picking")):
+        feed = world.feed(name, "erp")
+        poller.add(replace(feed, entity=model))
+    return world, poller, source
+
+
+async def hint(poller: Poller, model: str) -> None:
+    await poller._on_tick_record(RawRecord("ticks", 0, 0, b"erp", b"hint:" + model.encode()))
+
+
+async def test_a_hinted_system_polls_once_at_start_then_only_on_hints_and_safety_polls() -> None:
+    world, poller, _ = hinted_world()
+    assert await poller._learn("erp") and poller.safety_s == {"erp": 600.0}
+    await world.run(poller, "erp", 300.0)
+    assert sorted(name for _, name in world.reads) == ["erp.picking", "erp.sale-order"]
+
+    world.reads.clear()
+    await hint(poller, "sale.order")
+    await world.run(poller, "erp", 1.0)
+    assert [name for _, name in world.reads] == ["erp.sale-order"]  # that model's feed only
+
+    world.reads.clear()
+    await hint(poller, "res.partner")  # no feed carries it: every feed of the system polls
+    await world.run(poller, "erp", 1.0)
+    assert sorted(name for _, name in world.reads) == ["erp.picking", "erp.sale-order"]
+
+    world.reads.clear()
+    await world.run(poller, "erp", 600.0)  # then the safety net: once per feed per 600 s
+    assert sorted(name for _, name in world.reads) == ["erp.picking", "erp.sale-order"]
+
+
+async def test_a_hint_that_arrives_while_polling_polls_again() -> None:
+    world, poller, _ = hinted_world()
+    await poller._learn("erp")
+    await world.run(poller, "erp", 1.0)
+    feed = poller.feeds["erp.sale-order"]
+    read = feed.read
+
+    async def racing(since: Cursor | None) -> AsyncIterator[SourceRecord]:
+        async for record in read(since):
+            yield record
+        if len(world.reads) == 1:
+            await hint(poller, "sale.order")  # the change committed after this read
+
+    poller.feeds["erp.sale-order"] = replace(feed, read=racing)
+    world.reads.clear()
+    await hint(poller, "sale.order")
+    await world.run(poller, "erp", 2.0)
+    assert [name for _, name in world.reads] == ["erp.sale-order", "erp.sale-order"]
+
+
+async def test_a_hinted_system_in_poll_mode_polls_as_usual() -> None:
+    world, poller, _ = hinted_world(safety_s=None)
+    await poller._learn("erp")
+    await world.run(poller, "erp", 4.0)
+    assert len([name for _, name in world.reads if name == "erp.sale-order"]) == 4
+
+
+async def test_an_owner_that_is_not_the_leader_learns_push_on_its_first_tick() -> None:
+    world, poller, _ = hinted_world()  # no leader timer ran `_learn` in this worker
+    await world.run(poller, "erp", 300.0)
+    assert poller.safety_s == {"erp": 600.0}
+    assert sorted(name for _, name in world.reads) == ["erp.picking", "erp.sale-order"]

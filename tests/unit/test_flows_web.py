@@ -108,3 +108,27 @@ def test_faust_serves_none_of_its_own_views_and_binds_where_told() -> None:
     assert not any(options[f"web_{name}_enabled"] for name in ("router", "tables", "stats",
                                                                "graph", "metrics"))  # fmt: skip
     assert options["web_application_options"]["client_max_size"] == 1024 * 1024
+
+
+async def test_a_secret_path_exists_only_for_its_token() -> None:
+    web_surface = surface()
+    checked: list[str] = []
+
+    async def check(token: str) -> bool:
+        checked.append(token)
+        return token == "right-token"  # noqa: S105 - a test value
+
+    web_surface.allow_secret("/webhooks/odoo", check)
+    assert await status_of(web_surface, "POST", "/webhooks/odoo/right-token") == 200
+    for path in (
+        "/webhooks/odoo/wrong",
+        "/webhooks/odoo",
+        "/webhooks/odoo/",
+        "/webhooks/x/right-token",
+    ):
+        assert await status_of(web_surface, "POST", path) == 404, path
+    assert checked == ["right-token", "wrong"]
+    # A long body for the right token is refused by its Content-Length, never read.
+    long = {"Content-Length": str(LIMIT + 1)}
+    assert await status_of(web_surface, "POST", "/webhooks/odoo/right-token", long) == 413
+    assert await status_of(web_surface, "POST", "/webhooks/odoo/wrong", long) == 404

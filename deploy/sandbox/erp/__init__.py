@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from bizbus.deploy.sandbox.app import SandboxConfig, SandboxContext, build_app
 from bizbus.deploy.sandbox.clock import SandboxClock
-from bizbus.deploy.sandbox.erp import json2, rpc_json, rpc_xml
+from bizbus.deploy.sandbox.erp import automation, json2, rpc_json, rpc_xml
 from bizbus.deploy.sandbox.erp.engine import DEFAULT_STEP_S, FulfilmentEngine
 from bizbus.deploy.sandbox.erp.orm import Env
 from bizbus.deploy.sandbox.erp.seed import seed
@@ -76,6 +76,7 @@ def build_service(config: SandboxConfig, settings: ErpSandboxSettings | None = N
     with store.transaction():
         Env.create_tables(store)
         FulfilmentEngine.create_tables(service.env())
+        automation.seed_metadata(service.env())
         if config.seed:
             seed(service.env())
     ctx.on_clock_advance.append(service.tick)

@@ -65,6 +65,16 @@ def _sel(string: str, options: str, default: str | None = None, **kw: object) ->
 
 _C, _T, _B, _I = "char", "text", "boolean", "integer"
 _M2O, _O2M, _MON, _DT, _D, _FL = "many2one", "one2many", "monetary", "datetime", "date", "float"
+_M2M = "many2many"
+_TRIGGERS = (
+    "on_create_or_write:On save,on_create:On creation,on_write:On update,on_unlink:On deletion,"
+    "on_state_set:State is set to,on_time:Based on date field,on_change:On UI change,"
+    "on_webhook:On webhook"
+)
+_ACTION_STATES = (
+    "object_write:Update Record,object_create:Create Record,code:Execute Code,"
+    "webhook:Send Webhook Notification,multi:Execute Existing Actions"
+)
 _SO_STATES = "draft:Quotation,sent:Quotation Sent,sale:Sales Order,done:Locked,cancel:Cancelled"
 _MO_STATES = (
     "draft:Draft,confirmed:Confirmed,progress:In Progress,to_close:To Close,done:Done,"
@@ -305,6 +315,42 @@ _DEFS: list[Model] = [
         "x_destination": _f(_C, "Destination"),
         "active": _f(_B, "Active", default=True),
     }, order="date_from desc, id desc"),
+    # Metadata and automation rules (Odoo 17 base + base_automation): enough for an admin
+    # script to set up "Send Webhook Notification" rules (see automation.py).
+    Model("ir.model", "Models", {
+        "name": _f(_C, "Model Description", required=True),
+        "model": _f(_C, "Model", required=True),
+    }, rec_name="name", order="model"),
+    Model("ir.model.fields", "Fields", {
+        "name": _f(_C, "Field Name", required=True),
+        "field_description": _f(_C, "Field Label"),
+        "model": _f(_C, "Model Name"),
+        "model_id": _f(_M2O, "Model", "ir.model", required=True),
+        "ttype": _f(_C, "Field Type"),
+    }, rec_name="field_description"),
+    Model("base.automation", "Automation Rule", {
+        "name": _f(_C, "Automation Rule Name", required=True),
+        "model_id": _f(_M2O, "Model", "ir.model", required=True),
+        "model_name": _f(_C, "Model Name", readonly=True),
+        "trigger": _sel("Trigger", _TRIGGERS, required=True),
+        "trigger_field_ids": _f(_M2M, "Trigger Fields", "ir.model.fields"),
+        "filter_domain": _f(_C, "Apply on", help="Domain the record must match (Python literal)"),
+        "action_server_ids": _f(_O2M, "Actions", "ir.actions.server",
+                                inverse="base_automation_id"),
+        "active": _f(_B, "Active", default=True),
+    }),
+    Model("ir.actions.server", "Server Actions", {
+        "name": _f(_C, "Action Name", required=True),
+        "model_id": _f(_M2O, "Model", "ir.model", required=True),
+        "model_name": _f(_C, "Model Name", readonly=True),
+        "state": _sel("Type", _ACTION_STATES, "object_write", required=True),
+        "usage": _sel("Usage", "ir_actions_server:Server Action,"
+                      "base_automation:Automation Rule", "ir_actions_server"),
+        "base_automation_id": _f(_M2O, "Automation Rule", "base.automation"),
+        "webhook_url": _f(_C, "Webhook URL"),
+        "webhook_field_ids": _f(_M2M, "Webhook Fields", "ir.model.fields"),
+        "sequence": _f(_I, "Sequence", default=5),
+    }),
 ]  # fmt: skip
 
 MAGIC: dict[str, Field] = {

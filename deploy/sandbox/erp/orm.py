@@ -2,11 +2,13 @@
 
 Every write stamps `write_date` (UTC, `YYYY-MM-DD HH:MM:SS`, the sandbox clock) and `write_uid`,
 and is logged as an effect with the record's external ref as key. Business rules plug in through
-`Env.hooks` (after create/write) and `Env.guards` (before unlink).
+`Env.hooks` (after create/write of a model), `Env.watchers` (after any create/write) and
+`Env.guards` (before unlink); `Env.postcommit` runs once the caller's transaction committed.
 """
 
 # ruff: noqa: S608 - table and column names come from the model registry; values are bound
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -42,16 +44,21 @@ class Env(Records):
         super().__init__(store, clock, uid=uid, login=login)
         self.hooks: dict[str, list[Hook]] = {}
         self.guards: dict[str, list[Callable[[Env, list[int]], None]]] = {}
+        self.watchers: list[Hook] = []  # run after every model's hooks (automation rules)
+        self.postcommit: list[Callable[[], None]] = []  # run once the transaction committed
 
     def sudo(self, uid: int = 1, login: str = "__system__") -> "Env":
         """Return an Env acting as another user, sharing hooks (the engine acts as OdooBot)."""
         env = Env(self.store, self.clock, uid=uid, login=login)
         env.hooks, env.guards = self.hooks, self.guards
+        env.watchers, env.postcommit = self.watchers, self.postcommit
         return env
 
     # -- write ----------------------------------------------------------------------------------
     def _column_value(self, model: str, name: str, fld: Field, value: Any) -> Any:
         unset = value is False or value is None
+        if fld.type == "many2many":
+            return json.dumps(self._many2many(model, name, fld, [] if unset else value))
         if fld.type == "selection" and not unset and value not in {k for k, _ in fld.selection}:
             raise ValidationError(f"Wrong value for {model}.{name}: {value!r}")
         if (
@@ -69,6 +76,25 @@ class Env(Records):
         if fld.type in ("char", "text", "selection") and value is not False and value is not None:
             return str(value)
         return normalize_value(fld.type, value)
+
+    def _many2many(self, model: str, name: str, fld: Field, value: Any) -> list[int]:
+        """The ids a many2many value sets: `[(6, 0, ids)]`, `[(5,)]` or a plain list of ids."""
+        ids: list[int] = []
+        for command in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(command, int) and not isinstance(command, bool):
+                ids.append(command)
+            elif isinstance(command, list | tuple) and command and command[0] == 6:
+                ids = [int(i) for i in command[2]]
+            elif isinstance(command, list | tuple) and command and command[0] == 5:
+                ids = []
+            else:
+                raise InvalidCall(
+                    f"Unsupported many2many command {command!r} for {model}.{name} "
+                    "(the sandbox takes (6, 0, ids), (5,) or a list of ids)"
+                )
+        if fld.relation and ids and len(self.exists(fld.relation, ids)) != len(set(ids)):
+            raise ValidationError(f"{fld.relation}: some of {ids} do not exist ({model}.{name})")
+        return ids
 
     def _split(
         self, model: str, vals: dict[str, Any]
@@ -195,7 +221,7 @@ class Env(Records):
                     raise InvalidCall(f"Unknown x2many command {command!r} for {model}.{name}")
 
     def _after(self, model: str, ids: list[int], vals: dict[str, Any], *, created: bool) -> None:
-        for hook in self.hooks.get(model, []):
+        for hook in [*self.hooks.get(model, []), *self.watchers]:
             hook(self, model, ids, vals, created)
         for rid in ids:
             self._effect("create" if created else "write", model, rid, vals)

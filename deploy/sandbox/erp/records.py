@@ -7,6 +7,7 @@ Domains compile to SQL; search is ordered and paged; reads are Odoo-shaped
 # ruff: noqa: S608 - table and column names come from the model registry; values are bound
 
 import itertools
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -274,6 +275,8 @@ class Records:
             return int(value or 0)
         if fld.type == "boolean":
             return bool(value)
+        if fld.type == "many2many":
+            return json.loads(value) if value else []
         if value is None:
             return False
         if fld.type == "many2one" and load == "_classic_read" and fld.relation:

@@ -10,11 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from bizbus.deploy.sandbox.erp.errors import UserError, ValidationError
+from bizbus.deploy.sandbox.erp.models import MODELS, table_of
 from bizbus.deploy.sandbox.erp.orm import Env
 
 __all__ = ["PUBLIC_PRICELIST", "install"]
 
 PUBLIC_PRICELIST = "公开价目表 (CNY)"
+_MODEL_OF_TABLE = {table_of(model): model for model in MODELS}
 _CENT = Decimal("0.01")
 
 
@@ -23,10 +25,16 @@ def _money(value: float | Decimal) -> str:
 
 
 def _sql_touch(env: Env, table: str, rid: int, **values: Any) -> None:
-    """Store computed values the way Odoo's recompute does: it also stamps write_date/uid."""
+    """Store computed values the way Odoo's recompute does: it also stamps write_date/uid.
+
+    As in Odoo (base_automation hooks `_compute_field_value`), a recompute is a write for the
+    automation rules: the watchers run.
+    """
     values.update(write_date=env.now(), write_uid=env.uid)
     sets = ", ".join(f'"{k}" = ?' for k in values)
     env.store.db.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*values.values(), rid])
+    for watcher in env.watchers:
+        watcher(env, _MODEL_OF_TABLE[table], [rid], values, False)
 
 
 def _currency_cny(env: Env) -> int | None:

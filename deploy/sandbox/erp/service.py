@@ -3,13 +3,15 @@
 `common` (version, login, authenticate),
 `object` (execute, execute_kw) and `db` (list, server_version).
 
-Passwords and API keys are interchangeable, as in Odoo 14+. Each call is one SQLite transaction.
+Passwords and API keys are interchangeable, as in Odoo 14+. Each call is one SQLite transaction;
+what it queued for after the commit (automation rules' webhooks) runs once it committed.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from bizbus.deploy.sandbox.app import SandboxContext
-from bizbus.deploy.sandbox.erp import methods, rules
+from bizbus.deploy.sandbox.erp import automation, methods, rules
 from bizbus.deploy.sandbox.erp.engine import FulfilmentEngine
 from bizbus.deploy.sandbox.erp.errors import AccessDenied, InvalidCall
 from bizbus.deploy.sandbox.erp.orm import Env
@@ -31,12 +33,23 @@ class ErpService:
     def __init__(self, ctx: SandboxContext, engine: FulfilmentEngine) -> None:
         self.ctx = ctx
         self.engine = engine
+        self.webhooks = automation.WebhookSender()
 
     def env(self, uid: int = 1, login: str = "__system__") -> Env:
-        """Return an Env with the business rules installed."""
+        """Return an Env with the business rules and automation rules installed."""
         env = rules.install(Env(self.ctx.store, self.ctx.clock, uid=uid, login=login))
+        automation.install(env, self.webhooks)
         env.context["engine"] = self.engine
         return env
+
+    def run(self, env: Env, work: Callable[[Env], Any]) -> Any:
+        """Run `work` in one transaction, then what it left for after the commit (webhooks)."""
+        with self.ctx.store.transaction():
+            result = work(env)
+        for action in env.postcommit:
+            action()
+        env.postcommit.clear()
+        return result
 
     def _check_db(self, db: Any) -> None:
         if db != DB_NAME:
@@ -79,8 +92,10 @@ class ErpService:
             raise InvalidCall(
                 "execute_kw expects a list of args and a dict of kwargs", name="builtins.TypeError"
             )
-        with self.ctx.store.transaction():
-            return methods.call(self.env(uid, login), model, method, list(args), kwargs or {})
+        return self.run(
+            self.env(uid, login),
+            lambda env: methods.call(env, model, method, list(args), kwargs or {}),
+        )
 
     def dispatch(self, service: Any, method: Any, args: list[Any]) -> Any:
         """Run `service.method(*args)` as `/xmlrpc/2/<service>` and `/jsonrpc` do."""
@@ -114,5 +129,4 @@ class ErpService:
 
     async def tick(self) -> None:
         """Run due fulfilment steps (clock hook and real-time loop)."""
-        with self.ctx.store.transaction():
-            self.engine.run_due(self.env())
+        self.run(self.env(), self.engine.run_due)
