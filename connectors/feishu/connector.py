@@ -57,17 +57,17 @@ class FeishuConnector(FeishuClient):
             tolerance=settings.webhook_tolerance_s,
             replay=replay if replay is not None else ReplayCache(settings.replay_ttl_s),
         )
-        self.receiver = FeishuWebhookReceiver(verifier, approval_codes=settings.approval_codes)
+        self.receiver = FeishuWebhookReceiver(verifier, handlers=settings.claims())
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._catch_up = CatchUpMemory()
 
     async def ping(self, approval_code: str | None = None) -> None:
         """One cheap authenticated call (reads the first configured definition)."""
-        await super().ping(approval_code or self.settings.approval_codes[0])
+        await super().ping(approval_code or self.settings.followed_codes()[0])
 
     async def subscribe_all(self) -> list[str]:
-        """Subscribe to every configured definition; returns the codes newly subscribed."""
-        return [code for code in self.settings.approval_codes if await self.subscribe(code)]
+        """Subscribe to every claimed definition; returns the codes newly subscribed."""
+        return [code for code in self.settings.followed_codes() if await self.subscribe(code)]
 
     # -- source --------------------------------------------------------------------------
 
@@ -91,7 +91,8 @@ class FeishuConnector(FeishuClient):
         """How catch-up polls read, from the settings."""
         s = self.settings
         return CatchUpOptions(
-            approval_codes=tuple(s.approval_codes),
+            approval_codes=tuple(s.followed_codes()),
+            handlers=s.claims(),
             lookback=timedelta(seconds=s.catchup_lookback_s),
             overlap=timedelta(seconds=s.catchup_overlap_s),
             page_size=s.page_size,

@@ -18,6 +18,7 @@ import orjson
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import RejectedError, SchemaError
 from bizbus.connectors.feishu.forms import parse_ms
+from bizbus.connectors.feishu.handlers import DEFAULT_HANDLER, HANDLER_KEY, claims_of
 from bizbus.connectors.webhooks import FeishuEventVerifier, VerifiedWebhook
 
 __all__ = [
@@ -66,18 +67,27 @@ class FeishuWebhookReceiver:
     payload = the event plus ``event_id``/``event_type``) and ``approval_trip`` (schema 2.0
     ``approval.instance.trip_group_update_v4``, parse with ``forms.parse_trip_event``). Other
     events that name an instance (``leave_approval``, ...) keep their event type as entity.
-    Cursors are (operate time, instance code), the axis catch-up polling uses.
+    Cursors are (operate time, instance code), the axis catch-up polling uses. Each payload
+    names the handler that claims its definition (``handler``); an event of a definition no
+    handler claims is answered 200 and ignored with one INFO line naming the code.
 
     Args:
         verifier: Signature, window, token and replay checks (its store also holds business keys).
-        approval_codes: Only events of these definitions are handed on (empty: all).
+        approval_codes: Definitions read by the default handler (``travel``).
+        handlers: Definitions read by the handler named (code → handler); with neither, every
+            definition is handed on to the default handler.
     """
 
     def __init__(
-        self, verifier: FeishuEventVerifier, *, approval_codes: Collection[str] = ()
+        self,
+        verifier: FeishuEventVerifier,
+        *,
+        approval_codes: Collection[str] = (),
+        handlers: Mapping[str, str] | None = None,
     ) -> None:
         self.verifier = verifier
-        self.approval_codes = frozenset(approval_codes)
+        self.claims = claims_of(approval_codes, handlers or {})
+        self.approval_codes = frozenset(self.claims)
 
     def precheck(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookReply | None:
         """Answer a stale or forged callback at once (before any replay-store read); else None."""
@@ -132,7 +142,13 @@ class FeishuWebhookReceiver:
         if not isinstance(code, str) or not code:
             return None, ""
         approval = event.get("approval_code")
-        if self.approval_codes and approval not in self.approval_codes:
+        handler = self.claims.get(approval) if isinstance(approval, str) else None
+        if handler is None and self.claims:
+            logger.info(
+                "OA event of approval definition %s ignored: no handler claims it "
+                "(BIZBUS_OA_HANDLERS / BIZBUS_OA_APPROVAL_CODES)",
+                approval[:64] if isinstance(approval, str) else "(none)",
+            )
             return None, ""
         header = payload.get("header")
         if event_type == TRIP_EVENT_TYPE:
@@ -148,6 +164,7 @@ class FeishuWebhookReceiver:
             **event,
             "event_id": verified.event_id,
             "event_type": event_type,
+            HANDLER_KEY: handler or DEFAULT_HANDLER,
         }
         record = SourceRecord(
             entity=entity,

@@ -12,6 +12,7 @@ import orjson
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from bizbus.connectors.feishu.handlers import HANDLERS, claims_of
 from bizbus.connectors.settings import ConnectorSettings
 
 __all__ = ["FeishuSettings"]
@@ -48,7 +49,15 @@ class FeishuSettings(ConnectorSettings):
     approval_codes: Annotated[list[str], NoDecode] = Field(
         min_length=1,
         description="the approval definition codes to follow, comma-separated or a JSON list "
-        "(the code is in the approval admin's URL, e.g. 7C468A54-8745-2245-9675-08B7C63E7A85)",
+        "(the code is in the approval admin's URL, e.g. 7C468A54-8745-2245-9675-08B7C63E7A85); "
+        "their instances are read as trips unless BIZBUS_OA_HANDLERS names another handler",
+    )
+    handlers: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="a JSON object mapping approval definition codes to the handler that reads "
+        f"their instances (handlers: {', '.join(sorted(HANDLERS))}), e.g. "
+        '{"7C468A54-8745-2245-9675-08B7C63E7A85": "travel"}; its codes are followed too, and '
+        "instances of any other definition are ignored (empty: the approval codes are trips)",
     )
     rate_per_s: float | None = Field(
         50.0, gt=0, description="calls per second allowed (instance detail: 50/s per app)"
@@ -108,6 +117,41 @@ class FeishuSettings(ConnectorSettings):
             if not _APPROVAL_CODE.match(code):
                 raise ValueError("each code must be letters, digits and '-' (up to 64)")
         return list(dict.fromkeys(value))
+
+    @field_validator("handlers", mode="before")
+    @classmethod
+    def _read_handlers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                raise ValueError("is not a JSON object of code to handler") from None
+        if not isinstance(value, dict):
+            raise ValueError("is not a JSON object of code to handler")
+        return value
+
+    @field_validator("handlers")
+    @classmethod
+    def _handlers(cls, value: dict[str, str]) -> dict[str, str]:
+        for code, handler in value.items():
+            if not _APPROVAL_CODE.match(code):
+                raise ValueError("each code must be letters, digits and '-' (up to 64)")
+            if handler not in HANDLERS:
+                raise ValueError(
+                    f"approval code {code} names no known handler {handler!r}: choose from "
+                    f"{', '.join(sorted(HANDLERS))}"
+                )
+        return value
+
+    def claims(self) -> dict[str, str]:
+        """Code → handler of every followed definition (approval codes: the default handler)."""
+        return claims_of(self.approval_codes, self.handlers)
+
+    def followed_codes(self) -> list[str]:
+        """The definitions to subscribe to and catch up on: every claimed one, in order."""
+        return list(self.claims())
 
     def encrypt_keys(self) -> list[SecretStr]:
         """The active Encrypt Keys: current first, then the previous one while rotating."""

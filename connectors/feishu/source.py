@@ -11,7 +11,7 @@ that vanished between list and fetch (1390003) are skipped.
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from bizbus.connectors.base import Cursor, PollState, SourceRecord, next_poll
 from bizbus.connectors.feishu.client import INSTANCE_NOT_FOUND, FeishuClient, FeishuRejected
 from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail
+from bizbus.connectors.feishu.handlers import DEFAULT_HANDLER, HANDLER_KEY
 from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY
 
 __all__ = ["FINAL_STATUSES", "CatchUpMemory", "CatchUpOptions", "catch_up_record", "read_catch_up"]
@@ -38,6 +39,7 @@ class CatchUpOptions:
         overlap: How far back each poll re-reads before its cursor.
         page_size: Codes per list page (1-100).
         concurrency: Details fetched at once.
+        handlers: Code → handler named in each record (default handler when absent).
     """
 
     approval_codes: Sequence[str]
@@ -46,6 +48,7 @@ class CatchUpOptions:
     page_size: int = 100
     concurrency: int = 8
     rescan: timedelta = timedelta(hours=6)
+    handlers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,11 +95,14 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def catch_up_record(detail: InstanceDetail, cursor: Cursor) -> SourceRecord:
+def catch_up_record(
+    detail: InstanceDetail, cursor: Cursor, *, handler: str = DEFAULT_HANDLER
+) -> SourceRecord:
     """The record of one instance found by catch-up; the payload has the event's keys + detail.
 
     ``payload["detail"]`` is the raw detail, so flows need not fetch it again. ``cursor`` is
     the one to commit after it (``PollBatch.commits``), at or above the instance's position.
+    ``handler`` is the handler claiming the instance's definition.
     """
     payload: dict[str, Any] = {
         "approval_code": detail.approval_code,
@@ -107,6 +113,7 @@ def catch_up_record(detail: InstanceDetail, cursor: Cursor) -> SourceRecord:
         "event_id": None,
         "event_type": INSTANCE_ENTITY,
         "detail": dict(detail.raw),
+        HANDLER_KEY: handler,
     }
     return SourceRecord(
         entity=INSTANCE_ENTITY,
@@ -183,7 +190,9 @@ async def read_catch_up(
         version=lambda d: d.raw,
     )
     records = [
-        catch_up_record(detail, commit)
+        catch_up_record(
+            detail, commit, handler=options.handlers.get(detail.approval_code, DEFAULT_HANDLER)
+        )
         for (detail, _), commit in zip(batch.emit, batch.commits, strict=True)
     ]
     yield records, batch.state

@@ -4,6 +4,7 @@ Feishu callbacks (`webhooks`) and a catch-up feed → `src.oa.approval-instance`
 Revoked on `biz.hr.travel` → `cmd.erp.business-trip` → `hr.leave` by `x_external_ref`, xref
 `trip:<code>` → BusinessTripRecordedV1. Key: the instance code. Idempotent: announced decisions
 table, a sink that writes only what differs. Dead letters: bad forms, unknown people, refusals.
+Only instances the `travel` handler claims are read (`BIZBUS_OA_HANDLERS`); others are skipped.
 """
 
 import logging
@@ -14,6 +15,7 @@ from urllib.parse import quote
 from bizbus.connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
 from bizbus.connectors.errors import MappingError, SchemaError
 from bizbus.connectors.feishu import INSTANCE_ENTITY, FeishuConnector, parse_trip
+from bizbus.connectors.feishu.handlers import HANDLER_KEY, TRAVEL, handler_of
 from bizbus.connectors.odoo import OdooConnector
 from bizbus.flows.context import FlowDeps
 from bizbus.flows.runtime import spec
@@ -178,6 +180,8 @@ class TravelFlow:
             raise SchemaError(f"{record.topic} carries a {raw.system} record, not an OA record")
         if raw.object_name != INSTANCE_ENTITY:
             return []  # trip-group events repeat the approval_instance APPROVED event
+        if not await self._claimed(raw.record):
+            return []
         code = raw.record_id
         announced = self.decisions.get(code)
         status = raw.record.get("status")
@@ -205,6 +209,20 @@ class TravelFlow:
                                   correlationid=correlation_id("oa-instance", code),
                                   **trace_fields(event))  # fmt: skip
         return [Emit(announcement), Put(self.decisions, code, decision.value)]
+
+    async def _claimed(self, payload: Mapping[str, Any]) -> bool:
+        """True for a trip; another handler's form is left to it, an unclaimed one logged."""
+        claims: Mapping[str, str] = {}
+        if not isinstance(payload.get(HANDLER_KEY), str):  # published before handlers existed
+            claims = (await self.deps.connections.oa()).settings.claims()
+        handler = handler_of(payload, claims)
+        if handler is None:
+            code = payload.get("approval_code")
+            log.info(
+                "OA instance of approval definition %s skipped: no handler claims it",
+                code[:64] if isinstance(code, str) else "(none)",
+            )
+        return handler == TRAVEL
 
     async def on_travel(self, record: RawRecord) -> list[Output]:
         """A travel event → the ERP business-trip command (create or cancel)."""

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import logging
 import os
 import time
 import uuid
@@ -210,10 +211,27 @@ async def test_the_trip_event_becomes_an_approval_trip_record(
 
 
 async def test_events_of_other_definitions_are_answered_and_ignored(
-    receiver: FeishuWebhookReceiver,
+    receiver: FeishuWebhookReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    reply = await receiver.handle(*seal(instance_event(code="OTHER-CODE")))
+    with caplog.at_level(logging.INFO, logger="bizbus.connectors.feishu.receiver"):
+        reply = await receiver.handle(*seal(instance_event(code="OTHER-CODE")))
     assert reply.status == 200 and reply.records == () and reply.reason == "ignored"
+    [line] = [r for r in caplog.records if "no handler claims" in r.getMessage()]
+    assert line.levelno == logging.INFO and "OTHER-CODE" in line.getMessage()
+    assert INSTANCE not in line.getMessage()
+
+
+async def test_each_record_names_the_handler_that_claims_its_definition() -> None:
+    verifier = FeishuEventVerifier([SecretStr(KEY)], verification_tokens=[SecretStr(TOKEN)])
+    receiver = FeishuWebhookReceiver(
+        verifier, approval_codes=[CODE], handlers={"PURCHASE-1": "travel"}
+    )
+    assert receiver.claims == {CODE: "travel", "PURCHASE-1": "travel"}
+    [record] = (await receiver.handle(*seal(instance_event()))).records
+    assert record.payload["handler"] == "travel"
+    other = instance_event(code="PURCHASE-1", instance="I-2")
+    [record] = (await receiver.handle(*seal(other))).records
+    assert record.payload["handler"] == "travel"
 
 
 async def test_released_keys_let_the_redelivery_through(receiver: FeishuWebhookReceiver) -> None:
@@ -237,10 +255,12 @@ async def test_the_connector_builds_its_receiver_from_settings() -> None:
         app_id="cli_a",
         encrypt_key=KEY,
         approval_codes=f"{CODE}, OTHER-1",
+        handlers='{"THIRD-1": "travel"}',
         **secrets,
     )
     async with FeishuConnector(settings) as connector:
-        assert connector.receiver.approval_codes == {CODE, "OTHER-1"}
+        assert connector.receiver.approval_codes == {CODE, "OTHER-1", "THIRD-1"}
+        assert connector.catch_up_options().approval_codes == (CODE, "OTHER-1", "THIRD-1")
         assert connector.receiver.verifier.tolerance == 300.0
         reply = await connector.receiver.handle(*seal(instance_event(), key=OLD_KEY))
     assert len(reply.records) == 1

@@ -1,5 +1,6 @@
 """Travel flow handlers without Kafka: an OA instance announced once, trips written to the ERP."""
 
+import logging
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -31,6 +32,7 @@ from tests.unit.test_flows_fakes import (
 from tests.unit.test_flows_travel import APPLICANT, LEADER, approved, recorded_detail
 
 CODE = "32B6361F-2DDB-4906-B9FA-65FEB89F31CA"
+TRAVEL_CODE = "7C468A54-8745-2245-9675-08B7C63E7A85"
 USERS = {
     "f8ca557e": {"user_id": "f8ca557e", "name": "张伟", "employee_no": "E1001",
                  "enterprise_email": "zhang.wei@hengli-demo.cn"},
@@ -45,9 +47,13 @@ class FakeOa:
         self.detail = {"status": status, **detail}
         self.directory_calls = 0
         self.changed: list[SourceRecord] = []
-        self.settings = SimpleNamespace(poll_interval_s=60.0)
+        self.settings = SimpleNamespace(
+            poll_interval_s=60.0, claims=lambda: {TRAVEL_CODE: "travel"}
+        )
+        self.details = 0
 
     async def detail_of(self, record: SourceRecord) -> Any:
+        self.details += 1
         return parse_detail(recorded_detail(**self.detail))
 
     async def call(self, method: str, path: str, *, params: Any = None) -> dict[str, Any]:
@@ -62,9 +68,29 @@ class FakeOa:
         return ["7C468A54"]
 
 
-def instance(status: str, entity: str = "approval_instance") -> Any:
-    row = {"instance_code": CODE, "status": status, "id": CODE}
+def instance(
+    status: str, entity: str = "approval_instance", *, approval: str = "", **extra: Any
+) -> Any:
+    row = {"instance_code": CODE, "status": status, "id": CODE,
+           "approval_code": approval or TRAVEL_CODE, **extra}  # fmt: skip
     return source_record("oa", entity, row, "src.oa.approval-instance")
+
+
+async def test_only_instances_the_travel_handler_claims_are_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    oa = FakeOa()
+    flow = TravelFlow(deps(oa=oa))
+    with caplog.at_level(logging.INFO, logger="bizbus.travel"):
+        assert await flow.on_instance(instance("APPROVED", approval="PURCHASE-1")) == []
+    [line] = [r for r in caplog.records if "no handler claims" in r.getMessage()]
+    assert line.levelno == logging.INFO and "PURCHASE-1" in line.getMessage()
+    assert CODE not in line.getMessage()
+    # Another handler's form is left to it, quietly; the record's handler beats the settings.
+    assert await flow.on_instance(instance("APPROVED", handler="discount")) == []
+    assert oa.details == 0, "nothing was read for a form that is not a trip"
+    claimed = instance("APPROVED", approval="PURCHASE-1", handler="travel")
+    assert isinstance(emitted(await flow.on_instance(claimed))[0].data, TravelApprovedV1)
 
 
 async def test_an_approved_instance_is_announced_once_with_people_from_the_directory() -> None:

@@ -2,7 +2,8 @@
 
 Employees carry Feishu user_id/open_id/union_id, the company's employee numbers (工号), work
 e-mails, departments and leaders; one travel approval definition (出差申请) has a trip group
-widget and a purpose text widget.
+widget and a purpose text widget; a purchase request definition (采购申请) is a form no bizbus
+handler reads (item, amount, reason), for the "unclaimed form" path.
 """
 
 import sqlite3
@@ -20,6 +21,8 @@ __all__ = [
     "DDL",
     "DEPARTMENTS",
     "EMPLOYEES",
+    "PURCHASE_APPROVAL_CODE",
+    "PURCHASE_FORM",
     "TENANT_KEY",
     "TRAVEL_APPROVAL_CODE",
     "TRAVEL_FORM",
@@ -30,6 +33,8 @@ __all__ = [
 TENANT_KEY = "2ed263bf32cf1651"
 TRAVEL_APPROVAL_CODE = "7C468A54-8745-2245-9675-08B7C63E7A85"
 APPROVAL_NAME = "出差申请"
+PURCHASE_APPROVAL_CODE = "3F9A6C21-5B7E-4D08-9C1A-2E6B8D4F7A10"
+PURCHASE_NAME = "采购申请"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS departments (
@@ -123,6 +128,16 @@ TRAVEL_FORM: list[dict[str, Any]] = [
      "required": True},
 ]  # fmt: skip
 
+# A form bizbus has no handler for: another team's purchase requests on the same Feishu app.
+PURCHASE_FORM: list[dict[str, Any]] = [
+    {"id": "widget_item", "custom_id": "item", "name": "采购物品", "type": "input",
+     "required": True},
+    {"id": "widget_amount", "custom_id": "amount", "name": "金额", "type": "input",
+     "required": True},
+    {"id": "widget_reason", "custom_id": "reason", "name": "采购事由", "type": "textarea",
+     "required": True},
+]  # fmt: skip
+
 # One approval node after the start: the applicant's direct leader approves.
 TRAVEL_NODES: list[dict[str, Any]] = [
     {"name": "提交", "need_approver": False, "node_id": "b078ffd28db767c502ac367053f6e0ac",
@@ -138,10 +153,12 @@ TRAVEL_NODES: list[dict[str, Any]] = [
 def seed(store: SandboxStore, *, with_data: bool) -> None:
     """Create the OA tables and, when `with_data`, the company, its people and the definition."""
     store.db.executescript(DDL)
-    if not with_data or store.query("SELECT 1 FROM approvals LIMIT 1"):
+    if not with_data:
         return
     with store.transaction() as db:
-        _insert(db)
+        if not store.query("SELECT 1 FROM approvals LIMIT 1"):
+            _insert(db)
+        _definitions(db)  # a database seeded before a definition was added gets it too
 
 
 def _insert(db: sqlite3.Connection) -> None:
@@ -151,12 +168,16 @@ def _insert(db: sqlite3.Connection) -> None:
         ":employee_no, :email, :mobile, :department_id, :job_title, :leader_user_id)",
         EMPLOYEES,
     )
-    db.execute(
-        "INSERT INTO approvals VALUES (?, ?, 'ACTIVE', ?, ?)",
-        (
-            TRAVEL_APPROVAL_CODE,
-            APPROVAL_NAME,
-            orjson.dumps(TRAVEL_FORM).decode(),
-            orjson.dumps(TRAVEL_NODES).decode(),
-        ),
+
+
+def _definitions(db: sqlite3.Connection) -> None:
+    db.executemany(
+        "INSERT OR IGNORE INTO approvals VALUES (?, ?, 'ACTIVE', ?, ?)",
+        [
+            (code, name, orjson.dumps(form).decode(), orjson.dumps(TRAVEL_NODES).decode())
+            for code, name, form in (
+                (TRAVEL_APPROVAL_CODE, APPROVAL_NAME, TRAVEL_FORM),
+                (PURCHASE_APPROVAL_CODE, PURCHASE_NAME, PURCHASE_FORM),
+            )
+        ],
     )
