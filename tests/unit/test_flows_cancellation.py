@@ -1,0 +1,110 @@
+"""CRM cancellations: which rows ask for one, when the ERP may still cancel, what the CRM gets."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bizbus.flows.order_updates.flow import order_fields
+from bizbus.flows.orders.cancellation import (
+    cancel_decision,
+    cancellation_request,
+    refusal_note,
+)
+from bizbus.schemas import OrderStatus, OrderUpdateRequestedV1
+
+NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+ORDER = "801000000000042AAA"
+
+
+def row(**fields: object) -> dict[str, object]:
+    return {"Id": ORDER, "Status": "Cancelled", "ErpOrderRef__c": "S00042", **fields}
+
+
+def test_a_sent_order_turned_cancelled_asks_the_erp_to_cancel() -> None:
+    request = cancellation_request(row(), sent=False, now=NOW)
+    assert request is not None
+    assert (request.crm_order_id, request.erp_order_ref, request.requested_at) == (
+        ORDER, "S00042", NOW,
+    )  # fmt: skip
+
+
+def test_an_order_placed_but_not_yet_written_back_is_sent_too() -> None:
+    request = cancellation_request(row(ErpOrderRef__c=None), sent=True, now=NOW)
+    assert request is not None and request.erp_order_ref is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "sent"),
+    [
+        ({"Status": "Activated"}, True),
+        ({"Status": "Draft"}, True),
+        ({"ErpOrderRef__c": None}, False),  # never sent: nothing in the ERP to cancel
+        ({"IsDeleted": True}, True),
+    ],
+)
+def test_other_rows_ask_nothing(fields: dict[str, object], sent: bool) -> None:
+    assert cancellation_request(row(**fields), sent=sent, now=NOW) is None
+
+
+def order(state: str = "sale") -> dict[str, object]:
+    return {"id": 7, "name": "S00042", "state": state}
+
+
+@pytest.mark.parametrize("state", ["draft", "sent", "sale"])
+def test_an_order_with_nothing_made_or_delivered_is_cancelled(state: str) -> None:
+    productions = [{"name": "WH/MO/00001", "state": "confirmed"}]
+    pickings = [{"name": "WH/OUT/00001", "state": "assigned", "picking_type_code": "outgoing"}]
+    assert cancel_decision(order(state), productions, pickings).action == "cancel"
+
+
+def test_a_cancelled_order_is_not_cancelled_again() -> None:
+    assert cancel_decision(order("cancel"), [], []).action == "already"
+
+
+def test_a_delivered_order_is_refused_with_the_delivery_named() -> None:
+    pickings = [
+        {"name": "WH/IN/00003", "state": "done", "picking_type_code": "incoming"},
+        {"name": "WH/OUT/00002", "state": "done", "picking_type_code": "outgoing"},
+    ]
+    decision = cancel_decision(order(), [], pickings)
+    assert decision.action == "refuse"
+    assert decision.reason == "S00042 is delivered (WH/OUT/00002)"
+
+
+@pytest.mark.parametrize("state", ["progress", "to_close", "done"])
+def test_an_order_in_production_is_refused(state: str) -> None:
+    productions = [
+        {"name": "WH/MO/00009", "state": state},
+        {"name": "WH/MO/00010", "state": "cancel"},
+    ]
+    decision = cancel_decision(order(), productions, [])
+    assert (decision.action, decision.reason) == ("refuse", "S00042 is in production (WH/MO/00009)")
+
+
+def test_a_locked_order_is_refused() -> None:
+    decision = cancel_decision(order("done"), [], [])
+    assert (decision.action, decision.reason) == ("refuse", "S00042 is locked (done)")
+
+
+def test_the_refusal_note_fits_a_crm_text_field() -> None:
+    assert refusal_note("S00042 is delivered (WH/OUT/00002)") == (
+        "Cancellation refused by the ERP: S00042 is delivered (WH/OUT/00002)"
+    )
+    assert len(refusal_note("x" * 400)) == 255
+
+
+def test_a_cancelled_status_withdraws_the_crm_order_from_any_status() -> None:
+    command = OrderUpdateRequestedV1(crm_order_id=ORDER, status=OrderStatus.CANCELLED)
+    fields, advances = order_fields(command, OrderStatus.IN_PRODUCTION)
+    assert advances and fields == {"ErpStatus__c": "Cancelled", "Status": "Cancelled"}
+
+
+def test_nothing_moves_a_cancelled_order_back() -> None:
+    command = OrderUpdateRequestedV1(crm_order_id=ORDER, status=OrderStatus.SHIPPED)
+    assert order_fields(command, OrderStatus.CANCELLED) == ({}, False)
+
+
+def test_a_refusal_writes_its_note_and_no_status() -> None:
+    note = refusal_note("S00042 is delivered (WH/OUT/00002)")
+    command = OrderUpdateRequestedV1(crm_order_id=ORDER, integration_note=note)
+    assert order_fields(command, OrderStatus.SHIPPED) == ({"IntegrationNote__c": note}, False)
