@@ -127,7 +127,7 @@ class OrderCancellationRequestedV1(Payload):
     The ERP cancels only while nothing is in production or delivered; otherwise it refuses.
     """
 
-    EVENT_TYPE: ClassVar[str] = "bizbus.sales.sales-order.cancellation-requested.v1"
+    EVENT_TYPE: ClassVar[str] = "bizbus.sales.order.cancellation-requested.v1"
 
     crm_order_id: NonEmptyStr = Field(
         description="CRM order id; the ERP order's `client_order_ref` and the key."
