@@ -1,16 +1,33 @@
 """CRM cancellations: which rows ask for one, when the ERP may still cancel, what the CRM gets."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from bizbus.flows.order_updates.flow import order_fields
+from bizbus.flows.orders import OrdersFlow
 from bizbus.flows.orders.cancellation import (
     cancel_decision,
     cancellation_request,
     refusal_note,
 )
-from bizbus.schemas import OrderStatus, OrderUpdateRequestedV1
+from bizbus.schemas import (
+    OrderCancellationRequestedV1,
+    OrderCancelledV1,
+    OrderStatus,
+    OrderUpdateRequestedV1,
+)
+from tests.unit.test_flows_fakes import (
+    INTEGRATION_USER,
+    FakeErp,
+    deps,
+    emitted,
+    event_record,
+    puts,
+    settle,
+)
+from tests.unit.test_flows_orders import order_crm, polled
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 ORDER = "801000000000042AAA"
@@ -108,3 +125,57 @@ def test_a_refusal_writes_its_note_and_no_status() -> None:
     note = refusal_note("S00042 is delivered (WH/OUT/00002)")
     command = OrderUpdateRequestedV1(crm_order_id=ORDER, integration_note=note)
     assert order_fields(command, OrderStatus.SHIPPED) == ({"IntegrationNote__c": note}, False)
+
+
+async def test_a_cancelled_sent_order_asks_the_erp_once_and_our_echo_asks_nothing() -> None:
+    flow = OrdersFlow(deps(crm=order_crm()))
+    outputs = await flow.on_order(polled(Status="Cancelled", ErpOrderRef__c="S00042"))
+    [event] = emitted(outputs)
+    assert isinstance(event.data, OrderCancellationRequestedV1)
+    assert event.data.erp_order_ref == "S00042" and puts(outputs) == [("801A", "cancel:S00042")]
+    await settle(outputs)
+    assert await flow.on_order(polled(Status="Cancelled", ErpOrderRef__c="S00042")) == []
+    fresh = OrdersFlow(deps(crm=order_crm()))
+    echo = polled(Status="Cancelled", ErpOrderRef__c="S00042", LastModifiedById=INTEGRATION_USER)
+    assert await fresh.on_order(echo) == []
+
+
+def erp_with(order_state: str, mo_state: str, picking_state: str) -> FakeErp:
+    return FakeErp({
+        "sale.order": {7: {"name": "S00042", "state": order_state, "client_order_ref": "801A"}},
+        "mrp.production": {3: {"name": "WH/MO/00003", "state": mo_state, "origin": "S00042"}},
+        "stock.picking": {5: {"name": "WH/OUT/00005", "state": picking_state, "origin": "S00042",
+                              "picking_type_code": "outgoing"}},
+    })  # fmt: skip
+
+
+def cancel_record() -> Any:
+    request = OrderCancellationRequestedV1(crm_order_id="801A", erp_order_ref="S00042",
+                                           requested_at=NOW)  # fmt: skip
+    return event_record(request, "cmd.erp.sales-order")
+
+
+async def test_an_unmade_order_is_cancelled_in_the_erp_and_the_crm_told() -> None:
+    erp = erp_with("sale", "confirmed", "waiting")
+    answer, update = [e.data for e in emitted(await OrdersFlow(deps(erp=erp)).on_sales_order(
+        cancel_record()))]  # fmt: skip
+    assert erp.actions == [("sale.order", "action_cancel", [7])]
+    assert isinstance(answer, OrderCancelledV1) and answer.outcome == "cancelled"
+    assert isinstance(update, OrderUpdateRequestedV1) and update.status is OrderStatus.CANCELLED
+
+
+async def test_a_cancelled_order_is_answered_without_a_second_cancel() -> None:
+    erp = erp_with("cancel", "cancel", "cancel")
+    [answer, _] = [e.data for e in emitted(await OrdersFlow(deps(erp=erp)).on_sales_order(
+        cancel_record()))]  # fmt: skip
+    assert erp.actions == [] and answer.outcome == "already_cancelled"
+
+
+async def test_a_delivered_order_is_refused_and_the_crm_gets_the_reason() -> None:
+    erp = erp_with("sale", "done", "done")
+    [answer, update] = [e.data for e in emitted(await OrdersFlow(deps(erp=erp)).on_sales_order(
+        cancel_record()))]  # fmt: skip
+    assert erp.actions == []
+    assert (answer.outcome, answer.reason) == ("refused", "S00042 is delivered (WH/OUT/00005)")
+    assert update.status is None
+    assert update.integration_note == refusal_note("S00042 is delivered (WH/OUT/00005)")
