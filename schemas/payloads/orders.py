@@ -143,7 +143,10 @@ class OrderCancelledV1(Payload):
         default=None, description="ERP sales order number, if the ERP has one.", examples=["S00042"]
     )
     outcome: Literal["cancelled", "already_cancelled", "refused"] = Field(
-        description="`cancelled` by this request, `already_cancelled` before it, or `refused`."
+        description=(
+            "`cancelled` by this request, `already_cancelled` before it (or the ERP never got "
+            "the order), or `refused`."
+        )
     )
     reason: str | None = Field(
         default=None, description="Why the ERP refused (in production, delivered, locked)."
