@@ -33,6 +33,7 @@ from bizbus.schemas.values import Payload, is_email
 
 __all__ = [
     "CRM",
+    "CRM_ORDER_CANCELLED",
     "CRM_STATUS",
     "ERP",
     "OA",
@@ -58,6 +59,8 @@ CRM = frozenset({"crm"})
 ERP = frozenset({"erp"})
 OA = frozenset({"oa"})
 # ErpStatus__c picklist values of the CRM; None: the status has no CRM value of its own.
+CRM_ORDER_CANCELLED = "Cancelled"
+"""The CRM Order `Status` of a withdrawn order (the org's custom status value)."""
 CRM_STATUS: dict[OrderStatus, str | None] = {
     OrderStatus.PLACED: None,
     OrderStatus.ACCEPTED: "Confirmed",

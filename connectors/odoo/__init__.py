@@ -5,6 +5,7 @@ tie-break; sinks find records by a unique external reference, then create or wri
 429/5xx are retried with a bound by ``HttpConnector``. See ``connector.OdooConnector``.
 """
 
+from bizbus.connectors.odoo.cancel import SaleOrderProgress, cancel_sale_order, sale_order_progress
 from bizbus.connectors.odoo.connector import FEED_MODELS, OdooConnector
 from bizbus.connectors.odoo.models import MODELS, ModelSpec, Reference, spec_for
 from bizbus.connectors.odoo.rpc import OdooRpc, fault_error, odoo_datetime
@@ -22,11 +23,14 @@ __all__ = [
     "OdooRpc",
     "OdooSettings",
     "Reference",
+    "SaleOrderProgress",
+    "cancel_sale_order",
     "cursor_id",
     "fault_error",
     "odoo_datetime",
     "parse_odoo_datetime",
     "position",
+    "sale_order_progress",
     "same_value",
     "spec_for",
 ]

@@ -1,5 +1,8 @@
 """cmd.crm.order → CRM Order: write back the ERP order number; move the status forward only.
 
+A cancelled status also sets the order's own `Status` to `Cancelled`; an integration note (a
+refused cancellation) goes to `IntegrationNote__c`.
+
 `cmd.crm.order` (OrderUpdateRequestedV1, key = CRM order id: one order's updates in order) → the
 CRM Order by id (unchanged fields are not written) → OrderStatusChangedV1 on `biz.sales.order`
 when the status advanced. Idempotent: a table keeps the last status applied per order, so stale,
@@ -12,7 +15,7 @@ from bizbus.flows.context import FlowDeps
 from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
-from bizbus.flows.shared import CRM, CRM_STATUS, decode_as, follow_up
+from bizbus.flows.shared import CRM, CRM_ORDER_CANCELLED, CRM_STATUS, decode_as, follow_up
 from bizbus.schemas import OrderStatus, OrderStatusChangedV1, OrderUpdateRequestedV1
 
 SOURCE = "bizbus://flows/order-updates"
@@ -36,6 +39,12 @@ def order_fields(
     again = command.reassert and command.status is not None and command.status == previous
     if (advances or again) and command.status is not None and CRM_STATUS[command.status]:
         fields["ErpStatus__c"] = CRM_STATUS[command.status]
+        if command.status is OrderStatus.CANCELLED:
+            fields["Status"] = (
+                CRM_ORDER_CANCELLED  # the order itself is withdrawn, wherever it started
+            )
+    if command.integration_note is not None:
+        fields["IntegrationNote__c"] = command.integration_note or None
     return fields, advances
 
 

@@ -4,6 +4,11 @@
 Odoo `sale.order` by `client_order_ref`, xref `order:<id>` → `cmd.crm.order`. Key: the CRM order
 id, one deal id. Idempotent: placed digests, Odoo upserts. Missing customer/product: parked until
 announced (`/bizbus/parked-orders/`). Dead letters: bad records or items, refused writes.
+
+Cancellations: a sent order turned `Cancelled` → OrderCancellationRequestedV1 on the same
+`cmd.erp.sales-order` key (so after its placement) → `action_cancel` while nothing is made or
+delivered, else refused → OrderCancelledV1 on `biz.sales.order` and the CRM status or the
+refusal's note through `cmd.crm.order`. A cancelled ERP order is not cancelled again.
 """
 
 import logging
@@ -14,10 +19,16 @@ import orjson
 
 from bizbus.connectors.base import SinkCommand
 from bizbus.connectors.errors import MappingError
-from bizbus.connectors.odoo import OdooConnector
+from bizbus.connectors.odoo import OdooConnector, cancel_sale_order, sale_order_progress
 from bizbus.connectors.salesforce import SalesforceConnector, format_soql, select
 from bizbus.flows.context import FlowDeps
 from bizbus.flows.orders import parking
+from bizbus.flows.orders.cancellation import (
+    CancelDecision,
+    cancel_decision,
+    cancellation_request,
+    refusal_note,
+)
 from bizbus.flows.orders.mapping import (
     order_digest,
     order_update,
@@ -49,7 +60,12 @@ from bizbus.flows.shared import (
 from bizbus.schemas import (
     TOPICS,
     CustomerUpsertedV1,
+    Envelope,
+    OrderCancellationRequestedV1,
+    OrderCancelledV1,
     OrderPlacedV1,
+    OrderStatus,
+    OrderUpdateRequestedV1,
     ProductModelChangedV1,
     SalesOrderRequestedV1,
     make_event,
@@ -64,6 +80,7 @@ IN_FLIGHT_S = 30.0
 # Each table is written by the stage on the topic whose partition count it shares.
 PLACED = spec.TableSpec("crm-orders-placed", TOPICS["src.crm.order"].partitions)
 PARKED = spec.TableSpec("parked-sales-orders", TOPICS[COMMANDS].partitions)
+OUTCOMES = {"cancel": "cancelled", "already": "already_cancelled", "refuse": "refused"}
 
 
 async def fetch_products(crm: SalesforceConnector, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -150,6 +167,11 @@ class OrdersFlow:
         event, raw = captured(record, self.deps.keys, entity="Order")
         row = raw.record
         crm = await self.deps.connections.crm()
+        if raw.change_type != "delete" and not is_echo(crm, row):
+            sent = self.placed.get(str(row.get("Id"))) is not None
+            cancel = cancellation_request(row, sent=sent, now=self.deps.now())
+            if cancel is not None:
+                return self._request_cancel(cancel, event)
         if skip_reason(row, deleted=raw.change_type == "delete") or is_echo(crm, row):
             return []
         order = await self.placed_of(crm, row)
@@ -159,6 +181,16 @@ class OrdersFlow:
         placed = make_event(order, source=SOURCE, correlationid=crm_order_deal(order.crm_order_id),
                             causationid=event.id, origin="crm", **trace_fields(event))  # fmt: skip
         return [Emit(placed), Put(self.placed, order.crm_order_id, digest)]
+
+    def _request_cancel(
+        self, command: OrderCancellationRequestedV1, cause: Envelope[Any]
+    ) -> list[Output]:
+        """Ask the ERP to cancel, once per cancelled order (remembered once acked)."""
+        marker = f"cancel:{command.erp_order_ref or ''}"
+        if self.placed.get(command.crm_order_id) == marker:
+            return []  # asked already (re-poll, redelivery)
+        request = follow_up(command, cause, source=SOURCE, origin="crm")
+        return [Emit(request), Put(self.placed, command.crm_order_id, marker)]
 
     async def placed_of(self, crm: SalesforceConnector, row: Mapping[str, Any]) -> OrderPlacedV1:
         """Return the placed order of an activated CRM order row (its items attached)."""
@@ -185,6 +217,9 @@ class OrdersFlow:
 
     async def on_sales_order(self, record: RawRecord) -> list[Output]:
         """Create and confirm the ERP sales order, or park the command while data is missing."""
+        received = decode(record, self.deps.keys)
+        if isinstance(received.data, OrderCancellationRequestedV1):
+            return await self.on_cancellation(received, received.data)
         event, command = decode_as(
             record, SalesOrderRequestedV1, "a sales-order request", self.deps.keys
         )
@@ -214,6 +249,44 @@ class OrdersFlow:
         log.info("CRM order %s is ERP sales order %s (%s)", key, name, result.outcome.value)
         update = Emit(follow_up(order_update(command, name), event, source=SOURCE, origin="erp"))
         return [update] if entry is None else [update, Put(self.parked, key, None)]
+
+    async def on_cancellation(
+        self, event: Envelope[Any], command: OrderCancellationRequestedV1
+    ) -> list[Output]:
+        """Cancel the ERP sales order while nothing is made or delivered; else refuse, say why."""
+        key = command.crm_order_id
+        erp = await self.deps.connections.erp()
+        progress = await sale_order_progress(erp, key)
+        name = command.erp_order_ref
+        decision = CancelDecision("already")  # no ERP order: parked or never made
+        if progress is not None:
+            name = str(progress.order["name"])
+            decision = cancel_decision(progress.order, progress.productions, progress.pickings)
+        if decision.action == "cancel" and progress is not None:
+            await cancel_sale_order(erp, int(progress.order["id"]))
+        log.info(
+            "CRM order %s cancellation: ERP order %s %s%s",
+            key,
+            name,
+            OUTCOMES[decision.action],
+            f" ({decision.reason})" if decision.reason else "",
+        )
+        answer = OrderCancelledV1(crm_order_id=key, erp_order_ref=name,
+                                  outcome=OUTCOMES[decision.action],
+                                  reason=decision.reason, decided_at=self.deps.now())  # fmt: skip
+        if decision.reason is not None:
+            update = OrderUpdateRequestedV1(
+                crm_order_id=key, integration_note=refusal_note(decision.reason)
+            )
+        else:
+            update = OrderUpdateRequestedV1(crm_order_id=key, status=OrderStatus.CANCELLED)
+        outputs: list[Output] = [
+            Emit(follow_up(answer, event, source=SOURCE, origin="erp")),
+            Emit(follow_up(update, event, source=SOURCE, origin="erp")),
+        ]
+        if self.parked.get(key) is not None and decision.action != "refuse":
+            outputs.append(Put(self.parked, key, None))  # cancelled before it reached the ERP
+        return outputs
 
     async def on_customer(self, record: RawRecord) -> list[Output]:
         """A customer announced → re-send the orders parked waiting for it."""

@@ -10,6 +10,7 @@ from bizbus.schemas.payloads.catalog import (
 from bizbus.schemas.payloads.commands import (
     BusinessTripRequestedV1,
     CustomerUpsertRequestedV1,
+    OrderCancellationRequestedV1,
     OrderUpdateRequestedV1,
     PriceBookEntryUpsertRequestedV1,
     ProductModelUpdateRequestedV1,
@@ -33,6 +34,7 @@ from bizbus.schemas.payloads.operations import (
     StockChangedV1,
 )
 from bizbus.schemas.payloads.orders import (
+    OrderCancelledV1,
     OrderLine,
     OrderPlacedV1,
     OrderStatus,
@@ -57,6 +59,8 @@ __all__ = [
     "LeadCapturedV1",
     "ManufacturingOrderPlannedV1",
     "ManufacturingOrderProgressedV1",
+    "OrderCancellationRequestedV1",
+    "OrderCancelledV1",
     "OrderLine",
     "OrderPlacedV1",
     "OrderStatus",
@@ -96,6 +100,7 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     PriceBookEntryChangedV1,
     OrderPlacedV1,
     OrderStatusChangedV1,
+    OrderCancelledV1,
     # ERP
     CustomerUpsertedV1,
     ProductModelChangedV1,
@@ -111,6 +116,7 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     BusinessTripRequestedV1,
     CustomerUpsertRequestedV1,
     SalesOrderRequestedV1,
+    OrderCancellationRequestedV1,
     OrderUpdateRequestedV1,
     ProductUpsertRequestedV1,
     PriceBookEntryUpsertRequestedV1,

@@ -7,7 +7,7 @@ idempotency reference the sink upserts by, which is also its key.
 from datetime import date
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from bizbus.schemas.payloads.catalog import ModelCode
 from bizbus.schemas.payloads.common import Address, Employee
@@ -17,6 +17,7 @@ from bizbus.schemas.values import PERSONAL, CurrencyCode, Email, Money, NonEmpty
 __all__ = [
     "BusinessTripRequestedV1",
     "CustomerUpsertRequestedV1",
+    "OrderCancellationRequestedV1",
     "OrderUpdateRequestedV1",
     "PriceBookEntryUpsertRequestedV1",
     "ProductModelUpdateRequestedV1",
@@ -106,6 +107,35 @@ class OrderUpdateRequestedV1(Payload):
             "it); a status older than the last one applied is still ignored."
         ),
     )
+    integration_note: str | None = Field(
+        default=None,
+        max_length=255,
+        description=(
+            "What the integration could not do and why (a refused cancellation), shown on "
+            "the CRM order; an empty string clears it."
+        ),
+    )
+
+    def entity_key(self) -> str:
+        """Return the CRM order id."""
+        return self.crm_order_id
+
+
+class OrderCancellationRequestedV1(Payload):
+    """Cancel the ERP sales order of a CRM order cancelled after it was sent.
+
+    The ERP cancels only while nothing is in production or delivered; otherwise it refuses.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "bizbus.sales.order.cancellation-requested.v1"
+
+    crm_order_id: NonEmptyStr = Field(
+        description="CRM order id; the ERP order's `client_order_ref` and the key."
+    )
+    erp_order_ref: str | None = Field(
+        default=None, description="ERP sales order number the CRM order shows.", examples=["S00042"]
+    )
+    requested_at: AwareDatetime = Field(description="When the CRM order was cancelled.")
 
     def entity_key(self) -> str:
         """Return the CRM order id."""

@@ -23,6 +23,7 @@ from bizbus.schemas.values import (
 )
 
 __all__ = [
+    "OrderCancelledV1",
     "OrderLine",
     "OrderPlacedV1",
     "OrderStatus",
@@ -126,6 +127,31 @@ class OrderStatusChangedV1(Payload):
         default=None, description="Type of the ERP event that moved the status, if any."
     )
     changed_at: AwareDatetime = Field(description="When the status changed.")
+
+    def entity_key(self) -> str:
+        """Return the CRM order id."""
+        return self.crm_order_id
+
+
+class OrderCancelledV1(Payload):
+    """The ERP answered a CRM cancellation: the sales order is cancelled, or it is refused."""
+
+    EVENT_TYPE: ClassVar[str] = "bizbus.sales.order.cancelled.v1"
+
+    crm_order_id: NonEmptyStr = Field(description="CRM order id; canonical key.")
+    erp_order_ref: str | None = Field(
+        default=None, description="ERP sales order number, if the ERP has one.", examples=["S00042"]
+    )
+    outcome: Literal["cancelled", "already_cancelled", "refused"] = Field(
+        description=(
+            "`cancelled` by this request, `already_cancelled` before it (or the ERP never got "
+            "the order), or `refused`."
+        )
+    )
+    reason: str | None = Field(
+        default=None, description="Why the ERP refused (in production, delivered, locked)."
+    )
+    decided_at: AwareDatetime = Field(description="When bizbus decided.")
 
     def entity_key(self) -> str:
         """Return the CRM order id."""

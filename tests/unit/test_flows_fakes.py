@@ -135,6 +135,7 @@ class FakeErp:
         self.known: dict[tuple[str, str, str], int] = {}
         self.applied: list[SinkCommand] = []
         self.reads: list[tuple[str, list[int]]] = []
+        self.actions: list[tuple[str, str, list[int]]] = []
         self._apply = apply or (lambda command: ApplyResult(Outcome.CREATED, {"odoo_id": "1"}))
         self.lookups = self
 
@@ -160,7 +161,9 @@ class FakeErp:
         return found[:limit] if limit else found
 
     async def call(self, model: str, method: str, args: list[Any], kwargs: Any = None) -> Any:
-        assert method == "search"
+        if method != "search":  # a record action (e.g. action_cancel): recorded, done
+            self.actions.append((model, method, list(args[0])))
+            return True
         return [row["id"] for row in await self.search_read(model, args[0])]
 
     async def uid(self) -> int:
