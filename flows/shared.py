@@ -121,14 +121,14 @@ def erp_hints(connections: Systems) -> HintSource:
 
     async def safety_poll_s() -> float | None:
         settings = (await connections.erp()).settings
-        return settings.push_safety_poll_s if settings.mode == "push" else None
+        return settings.push_safety_poll_s if settings.resolved_mode() == "push" else None
 
     async def accepts(token: str) -> bool:
         try:
             settings = (await connections.erp()).settings
         except IntegrationError:
             return False  # bad settings: the worker's log says so; the path does not exist
-        return settings.mode == "push" and token_matches(token, settings.webhook_token)
+        return settings.resolved_mode() == "push" and token_matches(token, settings.webhook_token)
 
     def parse(body: bytes) -> str:
         return parse_notification(body).model

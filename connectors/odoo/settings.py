@@ -64,10 +64,11 @@ class OdooSettings(ConnectorSettings):
     lookup_cache_size: int = Field(
         4096, ge=0, description="reference ids (customers, products, employees) kept in memory"
     )
-    mode: Literal["push", "poll"] = Field(
-        "poll",
+    mode: Literal["push", "poll"] | None = Field(
+        None,
         description="push (Odoo automation rules post webhooks to /webhooks/odoo/<token>, "
-        "a long-interval poll as safety net; needs BIZBUS_ERP_WEBHOOK_TOKEN) or poll",
+        "a long-interval poll as safety net; needs BIZBUS_ERP_WEBHOOK_TOKEN) or poll; "
+        "empty: push when BIZBUS_ERP_WEBHOOK_TOKEN is set, else poll",
     )
     push_safety_poll_s: float = Field(
         600.0,
@@ -116,6 +117,12 @@ class OdooSettings(ConnectorSettings):
                 [InitErrorDetails(type="missing", loc=("webhook_token",), input=None)],
             )
         return self
+
+    def resolved_mode(self) -> Literal["push", "poll"]:
+        """``mode``, or push when the webhook token is set (Odoo can post) and poll otherwise."""
+        if self.mode is not None:
+            return self.mode
+        return "push" if self.webhook_token is not None else "poll"
 
     def secret(self) -> SecretStr:
         """The credential sent to Odoo: the API key, else the password."""

@@ -54,10 +54,14 @@ def test_push_mode_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("BIZBUS_ERP_MODE", "BIZBUS_ERP_WEBHOOK_TOKEN", "BIZBUS_ERP_PUSH_SAFETY_POLL_S"):
         monkeypatch.delenv(name, raising=False)
     polled = load_settings(OdooSettings, **BASE)
-    assert polled.mode == "poll" and polled.push_safety_poll_s == 600.0
+    assert polled.resolved_mode() == "poll" and polled.push_safety_poll_s == 600.0
     assert polled.webhook_token is None
     pushed = load_settings(OdooSettings, **BASE, mode="push", webhook_token=TOKEN)
     assert pushed.webhook_token is not None and pushed.webhook_token.get_secret_value() == TOKEN
+    offered = load_settings(OdooSettings, **BASE, webhook_token=TOKEN)
+    assert offered.resolved_mode() == "push", "push by default once Odoo has a URL to post to"
+    chosen = load_settings(OdooSettings, **BASE, mode="poll", webhook_token=TOKEN)
+    assert chosen.resolved_mode() == "poll"
     with pytest.raises(ConfigError, match="BIZBUS_ERP_WEBHOOK_TOKEN is missing"):
         load_settings(OdooSettings, **BASE, mode="push")
     with pytest.raises(ConfigError, match="BIZBUS_ERP_WEBHOOK_TOKEN") as caught:
