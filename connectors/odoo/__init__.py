@@ -6,6 +6,7 @@ tie-break; sinks find records by a unique external reference, then create or wri
 """
 
 from bizbus.connectors.odoo.cancel import SaleOrderProgress, cancel_sale_order, sale_order_progress
+from bizbus.connectors.odoo.change import sale_order_changes, write_sale_order
 from bizbus.connectors.odoo.connector import FEED_MODELS, OdooConnector
 from bizbus.connectors.odoo.models import MODELS, ModelSpec, Reference, spec_for
 from bizbus.connectors.odoo.rpc import OdooRpc, fault_error, odoo_datetime
@@ -30,7 +31,9 @@ __all__ = [
     "odoo_datetime",
     "parse_odoo_datetime",
     "position",
+    "sale_order_changes",
     "sale_order_progress",
     "same_value",
     "spec_for",
+    "write_sale_order",
 ]

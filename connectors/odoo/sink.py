@@ -18,7 +18,7 @@ from bizbus.connectors.errors import MappingError, RejectedError, SchemaError
 from bizbus.connectors.odoo.models import LINE_PRODUCT, RELATIONS, ModelSpec, Reference, spec_for
 from bizbus.connectors.odoo.rpc import OdooRpc, odoo_datetime
 
-__all__ = ["Lookups", "apply_command", "same_value"]
+__all__ = ["Lookups", "apply_command", "order_lines", "same_value"]
 
 _ALL = {"context": {"active_test": False}}
 _DRAFT = ("draft", "sent")
@@ -201,7 +201,8 @@ def _line_key(line: Mapping[str, Any], *, prices: bool) -> tuple[Any, ...]:
     return (product, qty.normalize(), price.normalize() if price is not None else None, discount)
 
 
-async def _order_lines(lookups: Lookups, lines: object) -> list[dict[str, Any]]:
+async def order_lines(lookups: Lookups, lines: object) -> list[dict[str, Any]]:
+    """Sale-order line payloads → Odoo line values (product codes resolved to ids)."""
     if not isinstance(lines, list):
         raise SchemaError("odoo: sale.order order_line must be a list of line objects")
     resolved = []
@@ -238,7 +239,7 @@ async def upsert_sale_order(
     """
     spec = spec_for("sale.order")
     confirm = bool(payload.get("confirm", False))
-    lines = await _order_lines(lookups, payload["order_line"]) if "order_line" in payload else None
+    lines = await order_lines(lookups, payload["order_line"]) if "order_line" in payload else None
     header = await resolve_values(lookups, spec, payload, skip=("order_line", "confirm"))
     field = _key_check(spec, header, key)
     current = await _find(rpc, spec, field, key, ["name", "state", "order_line", *header])

@@ -9,6 +9,11 @@ Cancellations: a sent order turned `Cancelled` → OrderCancellationRequestedV1 
 `cmd.erp.sales-order` key (so after its placement) → `action_cancel` while nothing is made or
 delivered, else refused → OrderCancelledV1 on `biz.sales.order` and the CRM status or the
 refusal's note through `cmd.crm.order`. A cancelled ERP order is not cancelled again.
+
+Changes: a sent order (number written back, still `Activated`) whose lines or delivery date
+differ from the fingerprint last sent → OrderChangeRequestedV1 on the same key → the ERP order's
+lines and date written while nothing is made or delivered (only what differs), else refused →
+OrderChangedV1 and the refusal's note (or a cleared note) through `cmd.crm.order`.
 """
 
 import logging
@@ -19,7 +24,13 @@ import orjson
 
 from bizbus.connectors.base import SinkCommand
 from bizbus.connectors.errors import MappingError
-from bizbus.connectors.odoo import OdooConnector, cancel_sale_order, sale_order_progress
+from bizbus.connectors.odoo import (
+    OdooConnector,
+    cancel_sale_order,
+    sale_order_changes,
+    sale_order_progress,
+    write_sale_order,
+)
 from bizbus.connectors.salesforce import SalesforceConnector, format_soql, select
 from bizbus.flows.context import FlowDeps
 from bizbus.flows.orders import parking
@@ -29,7 +40,16 @@ from bizbus.flows.orders.cancellation import (
     cancellation_request,
     refusal_note,
 )
+from bizbus.flows.orders.change import (
+    ChangeDecision,
+    change_decision,
+    change_fingerprint,
+    change_refusal_note,
+    change_request,
+    is_sent,
+)
 from bizbus.flows.orders.mapping import (
+    line_payloads,
     order_digest,
     order_update,
     placed_order,
@@ -63,6 +83,8 @@ from bizbus.schemas import (
     Envelope,
     OrderCancellationRequestedV1,
     OrderCancelledV1,
+    OrderChangedV1,
+    OrderChangeRequestedV1,
     OrderPlacedV1,
     OrderStatus,
     OrderUpdateRequestedV1,
@@ -80,7 +102,10 @@ IN_FLIGHT_S = 30.0
 # Each table is written by the stage on the topic whose partition count it shares.
 PLACED = spec.TableSpec("crm-orders-placed", TOPICS["src.crm.order"].partitions)
 PARKED = spec.TableSpec("parked-sales-orders", TOPICS[COMMANDS].partitions)
+# Sent orders: CRM order id → fingerprint of the lines and date last sent (change.py).
+SENT = spec.TableSpec("crm-orders-sent", TOPICS["src.crm.order"].partitions)
 OUTCOMES = {"cancel": "cancelled", "already": "already_cancelled", "refuse": "refused"}
+CHANGES = {"change": "changed", "unchanged": "unchanged", "refuse": "refused"}
 
 
 async def fetch_products(crm: SalesforceConnector, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -106,13 +131,14 @@ async def missing_references(erp: OdooConnector, command: SalesOrderRequestedV1)
 class OrdersFlow:
     """CRM orders to ERP sales orders, with parking while reference data is missing."""
 
-    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (PLACED, PARKED)
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (PLACED, PARKED, SENT)
 
     def __init__(self, deps: FlowDeps, tables: spec.Tables | None = None) -> None:
         self.deps = deps
         tables = tables or spec.fresh_tables(*self.TABLES)
         self.placed = tables[PLACED.name]
         self.parked = tables[PARKED.name]
+        self.sent = tables[SENT.name]
         self.owners = Owners()
         self.read_orders = crm_feed(deps.connections, "Order")
         # Parked orders re-sent and not back yet: key → (attempts, when); this worker only.
@@ -172,6 +198,10 @@ class OrdersFlow:
             cancel = cancellation_request(row, sent=sent, now=self.deps.now())
             if cancel is not None:
                 return self._request_cancel(cancel, event)
+        if raw.change_type != "delete" and is_sent(row):
+            # Before the echo test: an item edit bumps the order without changing its last
+            # editor, which may be us; the fingerprint tells a change from an echo instead.
+            return await self._request_change(crm, row, event)
         if skip_reason(row, deleted=raw.change_type == "delete") or is_echo(crm, row):
             return []
         order = await self.placed_of(crm, row)
@@ -180,7 +210,28 @@ class OrdersFlow:
             return []  # the same order content was placed already (re-poll, redelivery)
         placed = make_event(order, source=SOURCE, correlationid=crm_order_deal(order.crm_order_id),
                             causationid=event.id, origin="crm", **trace_fields(event))  # fmt: skip
-        return [Emit(placed), Put(self.placed, order.crm_order_id, digest)]
+        fingerprint = change_fingerprint(row)
+        return [
+            Emit(placed),
+            Put(self.placed, order.crm_order_id, digest),
+            Put(self.sent, order.crm_order_id, fingerprint),
+        ]
+
+    async def _request_change(
+        self, crm: SalesforceConnector, row: Mapping[str, Any], cause: Envelope[Any]
+    ) -> list[Output]:
+        """Ask the ERP to take a sent order's new lines or date, once per content."""
+        key, fingerprint = str(row["Id"]), change_fingerprint(row)
+        known = self.sent.get(key)
+        if known == fingerprint:
+            return []  # re-read, or our own write-back coming back
+        if known is None:
+            # Sent before fingerprints were kept (or not by this flow): its content is the baseline.
+            return [Put(self.sent, key, fingerprint)]
+        order = await self.placed_of(crm, row)
+        command = change_request(order, str(row["ErpOrderRef__c"]), self.deps.now())
+        request = follow_up(command, cause, source=SOURCE, origin="crm")
+        return [Emit(request), Put(self.sent, key, fingerprint)]
 
     def _request_cancel(
         self, command: OrderCancellationRequestedV1, cause: Envelope[Any]
@@ -220,6 +271,8 @@ class OrdersFlow:
         received = decode(record, self.deps.keys)
         if isinstance(received.data, OrderCancellationRequestedV1):
             return await self.on_cancellation(received, received.data)
+        if isinstance(received.data, OrderChangeRequestedV1):
+            return await self.on_change(received, received.data)
         event, command = decode_as(
             record, SalesOrderRequestedV1, "a sales-order request", self.deps.keys
         )
@@ -286,6 +339,45 @@ class OrdersFlow:
         ]
         if self.parked.get(key) is not None and decision.action != "refuse":
             outputs.append(Put(self.parked, key, None))  # cancelled before it reached the ERP
+        return outputs
+
+    async def on_change(
+        self, event: Envelope[Any], command: OrderChangeRequestedV1
+    ) -> list[Output]:
+        """Write what differs on the ERP order while nothing is made or delivered; else refuse."""
+        key = command.crm_order_id
+        erp = await self.deps.connections.erp()
+        progress = await sale_order_progress(erp, key)
+        name, decision = command.erp_order_ref, ChangeDecision("refuse", "the ERP has no order")
+        if progress is not None:
+            name, order_id = str(progress.order["name"]), int(progress.order["id"])
+            try:
+                values = await sale_order_changes(erp, erp.lookups, order_id,
+                                                  line_payloads(command.lines),
+                                                  command.commitment_date)  # fmt: skip
+            except MappingError as error:  # a product the ERP does not know
+                values, decision = {}, ChangeDecision("refuse", str(error))
+            else:
+                decision = change_decision(progress.order, progress.productions,
+                                           progress.pickings, differs=bool(values))  # fmt: skip
+            if decision.action == "change":
+                await write_sale_order(erp, order_id, values)
+        log.info(
+            "CRM order %s change: ERP order %s %s%s",
+            key,
+            name,
+            CHANGES[decision.action],
+            f" ({decision.reason})" if decision.reason else "",
+        )
+        answer = OrderChangedV1(crm_order_id=key, erp_order_ref=name,
+                                outcome=CHANGES[decision.action], reason=decision.reason,
+                                decided_at=self.deps.now())  # fmt: skip
+        outputs: list[Output] = [Emit(follow_up(answer, event, source=SOURCE, origin="erp"))]
+        if decision.action != "unchanged":
+            # A refusal says why on the CRM order; an applied change clears an older refusal.
+            note = change_refusal_note(decision.reason) if decision.reason else ""
+            update = OrderUpdateRequestedV1(crm_order_id=key, integration_note=note)
+            outputs.append(Emit(follow_up(update, event, source=SOURCE, origin="erp")))
         return outputs
 
     async def on_customer(self, record: RawRecord) -> list[Output]:

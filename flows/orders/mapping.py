@@ -6,7 +6,7 @@ has one was sent already: our write-back, or a pre-existing order). Lines carry 
 """
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,6 +29,7 @@ from bizbus.schemas import (
 
 __all__ = [
     "ACTIVATED",
+    "line_payloads",
     "order_digest",
     "order_update",
     "placed_order",
@@ -161,21 +162,26 @@ def sales_order_command(order: OrderPlacedV1) -> SalesOrderRequestedV1:
     )
 
 
+def line_payloads(lines: Sequence[OrderLine]) -> list[dict[str, Any]]:
+    """Return the Odoo `sale.order` line payloads of order lines (model code, agreed price)."""
+    return [
+        {
+            "product_default_code": line.model_code,
+            "product_uom_qty": line.quantity,
+            "price_unit": line.unit_price.amount,
+            "discount": line.discount_percent,
+            "name": line.product_name,
+        }
+        for line in lines
+    ]
+
+
 def sale_order_payload(command: SalesOrderRequestedV1) -> dict[str, Any]:
     """Return the Odoo `sale.order` command payload: customer, lines at agreed prices, confirm."""
     return {
         "partner_ref": command.customer_ref,
         "origin": f"CRM {command.crm_order_number}",
-        "order_line": [
-            {
-                "product_default_code": line.model_code,
-                "product_uom_qty": line.quantity,
-                "price_unit": line.unit_price.amount,
-                "discount": line.discount_percent,
-                "name": line.product_name,
-            }
-            for line in command.lines
-        ],
+        "order_line": line_payloads(command.lines),
         "confirm": True,
     }
 

@@ -11,6 +11,7 @@ from bizbus.schemas.payloads.commands import (
     BusinessTripRequestedV1,
     CustomerUpsertRequestedV1,
     OrderCancellationRequestedV1,
+    OrderChangeRequestedV1,
     OrderUpdateRequestedV1,
     PriceBookEntryUpsertRequestedV1,
     ProductModelUpdateRequestedV1,
@@ -35,6 +36,7 @@ from bizbus.schemas.payloads.operations import (
 )
 from bizbus.schemas.payloads.orders import (
     OrderCancelledV1,
+    OrderChangedV1,
     OrderLine,
     OrderPlacedV1,
     OrderStatus,
@@ -61,6 +63,8 @@ __all__ = [
     "ManufacturingOrderProgressedV1",
     "OrderCancellationRequestedV1",
     "OrderCancelledV1",
+    "OrderChangeRequestedV1",
+    "OrderChangedV1",
     "OrderLine",
     "OrderPlacedV1",
     "OrderStatus",
@@ -101,6 +105,7 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     OrderPlacedV1,
     OrderStatusChangedV1,
     OrderCancelledV1,
+    OrderChangedV1,
     # ERP
     CustomerUpsertedV1,
     ProductModelChangedV1,
@@ -117,6 +122,7 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     CustomerUpsertRequestedV1,
     SalesOrderRequestedV1,
     OrderCancellationRequestedV1,
+    OrderChangeRequestedV1,
     OrderUpdateRequestedV1,
     ProductUpsertRequestedV1,
     PriceBookEntryUpsertRequestedV1,

@@ -18,6 +18,7 @@ __all__ = [
     "BusinessTripRequestedV1",
     "CustomerUpsertRequestedV1",
     "OrderCancellationRequestedV1",
+    "OrderChangeRequestedV1",
     "OrderUpdateRequestedV1",
     "PriceBookEntryUpsertRequestedV1",
     "ProductModelUpdateRequestedV1",
@@ -136,6 +137,33 @@ class OrderCancellationRequestedV1(Payload):
         default=None, description="ERP sales order number the CRM order shows.", examples=["S00042"]
     )
     requested_at: AwareDatetime = Field(description="When the CRM order was cancelled.")
+
+    def entity_key(self) -> str:
+        """Return the CRM order id."""
+        return self.crm_order_id
+
+
+class OrderChangeRequestedV1(Payload):
+    """Bring a change of a sent CRM order (lines, delivery date) onto its ERP sales order.
+
+    The ERP applies it only while nothing is in production or delivered; otherwise it refuses.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "bizbus.sales.order.change-requested.v1"
+
+    crm_order_id: NonEmptyStr = Field(
+        description="CRM order id; the ERP order's `client_order_ref` and the key."
+    )
+    erp_order_ref: str | None = Field(
+        default=None, description="ERP sales order number the CRM order shows.", examples=["S00042"]
+    )
+    commitment_date: date | None = Field(
+        default=None, description="Requested delivery date, if the CRM order has one."
+    )
+    lines: tuple[OrderLine, ...] = Field(
+        min_length=1, description="Every line the order should have now, with agreed prices."
+    )
+    requested_at: AwareDatetime = Field(description="When the CRM order was changed.")
 
     def entity_key(self) -> str:
         """Return the CRM order id."""

@@ -24,6 +24,7 @@ from bizbus.schemas.values import (
 
 __all__ = [
     "OrderCancelledV1",
+    "OrderChangedV1",
     "OrderLine",
     "OrderPlacedV1",
     "OrderStatus",
@@ -150,6 +151,32 @@ class OrderCancelledV1(Payload):
     )
     reason: str | None = Field(
         default=None, description="Why the ERP refused (in production, delivered, locked)."
+    )
+    decided_at: AwareDatetime = Field(description="When bizbus decided.")
+
+    def entity_key(self) -> str:
+        """Return the CRM order id."""
+        return self.crm_order_id
+
+
+class OrderChangedV1(Payload):
+    """The ERP answered a change of a sent CRM order: applied, nothing to do, or refused."""
+
+    EVENT_TYPE: ClassVar[str] = "bizbus.sales.order.changed.v1"
+
+    crm_order_id: NonEmptyStr = Field(description="CRM order id; canonical key.")
+    erp_order_ref: str | None = Field(
+        default=None, description="ERP sales order number, if the ERP has one.", examples=["S00042"]
+    )
+    outcome: Literal["changed", "unchanged", "refused"] = Field(
+        description=(
+            "`changed` by this request, `unchanged` (the ERP order has that content already), "
+            "or `refused`."
+        )
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why the ERP refused (in production, delivered, locked, cancelled, missing).",
     )
     decided_at: AwareDatetime = Field(description="When bizbus decided.")
 

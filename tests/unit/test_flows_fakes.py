@@ -136,6 +136,7 @@ class FakeErp:
         self.applied: list[SinkCommand] = []
         self.reads: list[tuple[str, list[int]]] = []
         self.actions: list[tuple[str, str, list[int]]] = []
+        self.writes: list[tuple[str, list[int], dict[str, Any]]] = []
         self._apply = apply or (lambda command: ApplyResult(Outcome.CREATED, {"odoo_id": "1"}))
         self.lookups = self
 
@@ -159,6 +160,10 @@ class FakeErp:
             if all(_matches(row, term) for term in domain)
         ]
         return found[:limit] if limit else found
+
+    async def write(self, model: str, ids: list[int], values: dict[str, Any]) -> bool:
+        self.writes.append((model, list(ids), dict(values)))
+        return True
 
     async def call(self, model: str, method: str, args: list[Any], kwargs: Any = None) -> Any:
         if method != "search":  # a record action (e.g. action_cancel): recorded, done
