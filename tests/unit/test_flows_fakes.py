@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bizbus.connectors.base import ApplyResult, Cursor, Outcome, SinkCommand, SourceRecord
+from bizbus.connectors.errors import MappingError
 from bizbus.flows.context import FlowDeps
 from bizbus.flows.runtime.polling import raw_event
 from bizbus.flows.runtime.record import RawRecord
@@ -142,6 +143,12 @@ class FakeErp:
 
     async def find(self, model: str, field: str, value: Any) -> int | None:
         return self.known.get((model, field, str(value)))
+
+    async def resolve(self, ref: Any, value: Any) -> int:
+        found = await self.find(ref.model, ref.key, value)
+        if found is None:
+            raise MappingError(f"odoo: unknown {ref.kind} {value}")
+        return found
 
     async def apply(self, command: SinkCommand) -> ApplyResult:
         self.applied.append(command)
