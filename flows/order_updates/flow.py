@@ -1,7 +1,7 @@
 """cmd.crm.order → CRM Order: write back the ERP order number; move the status forward only.
 
 A cancelled status also sets the order's own `Status` to `Cancelled`; an integration note (a
-refused cancellation) goes to `IntegrationNote__c`.
+refused cancellation or change) goes to `IntegrationNote__c`.
 
 `cmd.crm.order` (OrderUpdateRequestedV1, key = CRM order id: one order's updates in order) → the
 CRM Order by id (unchanged fields are not written) → OrderStatusChangedV1 on `biz.sales.order`

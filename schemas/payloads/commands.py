@@ -112,8 +112,8 @@ class OrderUpdateRequestedV1(Payload):
         default=None,
         max_length=255,
         description=(
-            "What the integration could not do and why (a refused cancellation), shown on "
-            "the CRM order; an empty string clears it."
+            "What the integration could not do and why (a refused cancellation or change), "
+            "shown on the CRM order; an empty string clears it."
         ),
     )
 
