@@ -23,8 +23,10 @@ from bizbus.deploy.demo.actors import CrmUser, ErpUser, OaUser
 from bizbus.deploy.sandbox.company import CUSTOMERS, employee
 from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
 from bizbus.deploy.watch import wait_quiet
+from bizbus.flows.stock_visibility.mapping import AVAILABLE, INCOMING
 
 T = TypeVar("T")
+ORDERED_MODEL = "HL-VMC850"  # the deal's machine: its stock is shown, another one is cancelled
 Status = Callable[[str], None]
 
 
@@ -104,6 +106,8 @@ class Story:
             ("ERP produces, ships, invoices → CRM order status follows", self.fulfilment),
             ("Product revised and repriced in ERP → CRM product and price book", self.catalog),
             ("CRM-owned product text edited in CRM → ERP, no echo back", self.crm_edit),
+            ("Stock of the ordered model counted in ERP → CRM product availability", self.stock),
+            ("Order cancelled in CRM before production → ERP order cancelled", self.cancel),
         ]
 
     async def travel(self) -> StepResult:
@@ -181,7 +185,7 @@ class Story:
         began = time.monotonic()
         self.order_id = await self.crm.place_order(
             self.account_id,
-            [("HL-VMC850", 1, Decimal("255000")), ("HL-SVC-INST", 3, Decimal("1800"))],
+            [(ORDERED_MODEL, 1, Decimal("255000")), ("HL-SVC-INST", 3, Decimal("1800"))],
         )
         extra = []
         for index in range(self.orders - 1):
@@ -313,4 +317,101 @@ class Story:
         result = StepResult("crm edit", {"CRM Product2": product})
         result.latency_s = latency
         result.notes.append("ERP description_sale updated; 0 writes echoed back to the CRM")
+        return result
+
+    async def stock(self) -> StepResult:
+        """Count the ordered model's stock in the ERP; the CRM product shows what is free."""
+        [product] = await self.erp.search_read(
+            "product.product", [("default_code", "=", ORDERED_MODEL)], ["id", "qty_available"]
+        )
+        [location] = await self.erp.search_read(
+            "stock.location", [("complete_name", "=", "WH/Stock")], ["id"]
+        )
+        where = [("product_id", "=", product["id"]), ("location_id", "=", location["id"])]
+        quants = await self.erp.search_read("stock.quant", where, ["id", "quantity"])
+        quant = quants[0]["id"] if quants else await self.erp.execute(
+            "stock.quant", "create", {"product_id": product["id"], "location_id": location["id"]}
+        )  # fmt: skip
+        counted = (quants[0]["quantity"] if quants else 0.0) + 5.0  # a new batch on the shelf
+        began = time.monotonic()
+        # An inventory adjustment, as the warehouse keeper does it: count, then apply.
+        await self.erp.execute("stock.quant", "write", [quant], {"inventory_quantity": counted})
+        await self.erp.execute("stock.quant", "action_apply_inventory", [quant])
+        [level] = await self.erp.search_read(
+            "product.product", [("id", "=", product["id"])], ["free_qty", "incoming_qty"]
+        )
+        self.status(f"ERP stock of {ORDERED_MODEL} counted; waiting for the CRM product")
+
+        async def shown() -> dict[str, Any] | None:
+            rows = await self.crm.query(format_soql(
+                "SELECT Id, Available_Quantity__c, Incoming_Quantity__c, "
+                "Next_Availability_Date__c FROM Product2 WHERE ProductCode = {code}",
+                code=ORDERED_MODEL))  # fmt: skip
+            return rows[0] if rows and rows[0].get(AVAILABLE) == level["free_qty"] else None
+
+        row = await until(shown, what=f"{level['free_qty']:g} available on the CRM product")
+        result = StepResult("stock", {"ERP stock.quant": str(quant), "CRM Product2": row["Id"]})
+        result.latency_s = time.monotonic() - began
+        result.notes.append(
+            f"{ORDERED_MODEL}: {product['qty_available']:g} → {counted:g} on hand in the ERP; "
+            f"CRM {AVAILABLE} = {row[AVAILABLE]:g}, {INCOMING} = {row.get(INCOMING) or 0:g}"
+        )
+        return result
+
+    async def _erp_clock(self, *, held: bool) -> None:
+        """Hold (or release) the sandbox ERP's clock, so its production waits for nobody."""
+        async with httpx.AsyncClient(base_url=self.urls["erp"], timeout=10) as control:
+            (await control.post("/_sandbox/clock", json={"manual": held})).raise_for_status()
+
+    async def cancel(self) -> StepResult:
+        """Place another order, cancel it in the CRM before production; the ERP cancels it.
+
+        The sandbox ERP starts production a few seconds after it confirms an order; its clock is
+        held while the cancellation travels, so the cancel always lands on an unmade order.
+        """
+        await self._erp_clock(held=True)
+        try:
+            return await self._cancel()
+        finally:
+            await self._erp_clock(held=False)
+
+    async def _cancel(self) -> StepResult:
+        order_id = await self.crm.place_order(
+            self.account_id, [(ORDERED_MODEL, 1, Decimal("255000"))]
+        )
+        self.status(f"order {order_id} activated; waiting for the ERP to confirm it")
+
+        async def erp_state(state: str) -> dict[str, Any] | None:
+            rows = await self.erp.search_read(
+                "sale.order", [("client_order_ref", "=", order_id)], ["id", "name", "state"]
+            )
+            return rows[0] if rows and rows[0]["state"] == state else None
+
+        confirmed = await until(partial(erp_state, "sale"), what=f"ERP order for {order_id}")
+
+        async def written_back() -> bool:
+            return bool((await self.crm.get("Order", order_id)).get("ErpOrderRef__c"))
+
+        await until(written_back, what="the ERP order number on the CRM order")
+        began = time.monotonic()
+        await self.crm.update("Order", order_id, {"Status": "Cancelled"})
+        self.status(f"CRM order {order_id} cancelled; waiting for the ERP")
+        await until(partial(erp_state, "cancel"), what=f"ERP order {confirmed['name']} cancelled")
+        latency = time.monotonic() - began
+
+        async def crm_cancelled() -> dict[str, Any] | None:
+            order = await self.crm.get("Order", order_id)
+            done = (order.get("Status"), order.get("ErpStatus__c")) == ("Cancelled", "Cancelled")
+            return order if done else None
+
+        order = await until(crm_cancelled, what="status Cancelled on the CRM order")
+        if order.get("IntegrationNote__c"):
+            raise StepFailedError(f"the cancellation was refused: {order['IntegrationNote__c']}")
+        result = StepResult(
+            "cancellation", {"CRM Order": order_id, "ERP sale.order": confirmed["name"]}
+        )
+        result.latency_s = latency
+        result.notes.append(
+            f"ERP {confirmed['name']}: sale → cancel; CRM Status and ErpStatus__c = Cancelled"
+        )
         return result

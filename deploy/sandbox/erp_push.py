@@ -13,11 +13,12 @@ from bizbus.deploy.sandbox.registry import SYSTEMS
 from bizbus.flows.catalog.sinks import ERP_PRODUCT
 from bizbus.flows.fulfilment.flow import FEEDS as FULFILMENT_FEEDS
 from bizbus.flows.shared import ODOO_WEBHOOK_PATH
+from bizbus.flows.stock_visibility.flow import QUANT_MODEL
 
 __all__ = ["PUSHED_MODELS", "add_webhook_rules", "new_token", "push_env"]
 
 # The ERP models the flows poll: a hint about any other would make every ERP feed poll.
-PUSHED_MODELS = (*FULFILMENT_FEEDS, ERP_PRODUCT)
+PUSHED_MODELS = (*FULFILMENT_FEEDS, ERP_PRODUCT, QUANT_MODEL)
 
 
 def new_token() -> str:

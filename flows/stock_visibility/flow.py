@@ -41,6 +41,7 @@ from bizbus.schemas import TOPICS, Envelope, StockChangedV1
 log = logging.getLogger("bizbus.stock")
 SOURCE = "bizbus://flows/stock_visibility"
 QUANTS = "src.erp.stock-quant"
+QUANT_MODEL = "stock.quant"
 PRODUCTIONS = "src.erp.mrp-production"
 LEVELS_TOPIC = "biz.inventory.stock"
 # Written by both source stages (one partition count), keyed by level: every worker holds it.
@@ -78,8 +79,10 @@ class StockVisibilityFlow:
         in_flight = 2 * self.settings.batch_max
         sink = StageSpec("stock-crm-availability", LEVELS_TOPIC, self.apply_crm, CRM,
                          max_in_flight=in_flight)  # fmt: skip
+        # A push hint about a quant (ERP_MODE=push) polls this feed only.
         feed = spec.Feed("erp.stock-quant", "erp", QUANTS,
-                         erp_feed(self.deps.connections, "stock.quant"))  # fmt: skip
+                         erp_feed(self.deps.connections, QUANT_MODEL),
+                         entity=QUANT_MODEL)  # fmt: skip
         return Declaration(
             stages=(
                 StageSpec("stock-quants", QUANTS, self.on_quant, ERP),
