@@ -1,13 +1,15 @@
 """ERP price changes reach the CRM price book in bulk: calls counted from the sandbox's own log.
 
 A worker running `catalog` (polls made rare, so the CRM's request log holds the price sink's
-calls) is handed 1,000 price-book commands for 1,000 CRM products (linked to the ERP as the
-catalog links them), 900 of them with an entry
-to update and 100 without one, plus an earlier price for 50 of them sent first; each asks for
+calls) is handed N (1,000) price-book commands for N CRM products (linked to the ERP as the
+catalog links them), 90 % of them with an entry to update and 10 % without one, plus an earlier
+price for 5 % of them sent first; each asks for
 open orders to be flagged, as an ERP price change does. Every price must end right (read from
-the CRM after counting) for at most N/100 + a few API calls.
+the CRM after counting) for at most N/100 + a few API calls. `BIZBUS_TEST_PRICE_CHANGES=10000`
+runs it at the issue's size.
 """
 
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -26,9 +28,9 @@ from tests.integration.flowstack import FlowStack
 from tests.integration.test_api_economy import request_count, requests_since
 from tests.integration.test_connector_salesforce_sandbox import FAST, crm_settings
 
-N = 1000
-WITHOUT_ENTRY = 100
-REPEATED = 50
+N = int(os.environ.get("BIZBUS_TEST_PRICE_CHANGES", "1000"))  # issue 14's figure: 10000
+WITHOUT_ENTRY = N // 10
+REPEATED = N // 20
 SLACK = 5  # the first batch's short linger, a batch split by a repeated key
 RARE_POLLS = {name: "600" for name in ("BIZBUS_POLL_INTERVAL_S", "BIZBUS_CRM_POLL_IDLE_S",
                                         "BIZBUS_ERP_POLL_IDLE_S")}  # fmt: skip
@@ -78,7 +80,7 @@ async def quiet(stack: FlowStack, url: str) -> None:
     await stack.wait_for(still, what="the CRM to fall quiet", interval_s=0.5)
 
 
-async def test_1000_price_changes_cost_at_most_n_over_100_crm_calls(stack: FlowStack) -> None:
+async def test_price_changes_cost_at_most_n_over_100_crm_calls(stack: FlowStack) -> None:
     url = stack.urls["crm"]
     tag = uuid.uuid4().hex[:5].upper()
     codes = [f"HL-BULK{tag}-{i:04d}" for i in range(N)]
