@@ -1,5 +1,10 @@
 """Business payloads, one module per domain; `ALL_PAYLOADS` lists every registered model."""
 
+from bizbus.schemas.payloads.approvals import (
+    DiscountApprovalRequestedV1,
+    DiscountDecidedV1,
+    DiscountedLine,
+)
 from bizbus.schemas.payloads.catalog import (
     FieldConflictDetectedV1,
     PriceBookEntryChangedV1,
@@ -55,6 +60,9 @@ __all__ = [
     "BusinessTripRequestedV1",
     "CustomerUpsertRequestedV1",
     "CustomerUpsertedV1",
+    "DiscountApprovalRequestedV1",
+    "DiscountDecidedV1",
+    "DiscountedLine",
     "Employee",
     "FieldConflictDetectedV1",
     "InvoicePostedV1",
@@ -106,6 +114,9 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     OrderStatusChangedV1,
     OrderCancelledV1,
     OrderChangedV1,
+    # OA approvals
+    DiscountApprovalRequestedV1,
+    DiscountDecidedV1,
     # ERP
     CustomerUpsertedV1,
     ProductModelChangedV1,
