@@ -184,12 +184,17 @@ def approval_request(
     )  # fmt: skip
 
 
+def _plain(value: Decimal) -> str:
+    """``10`` for Decimal("10.00"), never ``1E+1``."""
+    return format(value.normalize(), "f")
+
+
 def approval_form(request: DiscountApprovalRequestedV1) -> dict[str, str]:
     """The OA form's fields (custom id → text) people read to decide; no e-mail addresses."""
     owner = request.owner
     seller = f"{owner.name} ({owner.role})" if owner and owner.role else owner.name if owner else ""
     rows = [
-        f"{line.line_no}. {line.model_code} x {line.quantity.normalize()}: "
+        f"{line.line_no}. {line.model_code} x {_plain(line.quantity)}: "
         f"{line.net_price} {request.currency} vs ERP {line.erp_price} "
         f"(-{line.below_percent}%)"
         for line in request.lines
@@ -198,7 +203,7 @@ def approval_form(request: DiscountApprovalRequestedV1) -> dict[str, str]:
         "order": request.crm_order_number,
         "customer": request.customer_ref,
         "salesperson": seller,
-        "limit": f"{request.limit_percent.normalize()}%",
+        "limit": f"{_plain(request.limit_percent)}%",
         "lines": "\n".join(rows),
         "crm_order_id": request.crm_order_id,
         "fingerprint": request.fingerprint,
