@@ -37,7 +37,7 @@ from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Emit, Output, Put
 from bizbus.flows.runtime.tracing import trace_fields
-from bizbus.flows.shared import captured, crm_order_deal, decode_as, follow_up
+from bizbus.flows.shared import captured, crm_order_deal, decode, follow_up
 from bizbus.schemas import (
     TOPICS,
     DiscountApprovalRequestedV1,
@@ -145,8 +145,9 @@ class DiscountApprovals:
 
     async def on_request(self, record: RawRecord) -> list[Output]:
         """File the OA approval instance of a held order (once per uuid, whatever redelivers)."""
-        _, request = decode_as(record, DiscountApprovalRequestedV1, "a discount approval request",
-                               self.deps.keys)  # fmt: skip
+        request = decode(record, self.deps.keys).data
+        if not isinstance(request, DiscountApprovalRequestedV1):
+            return []  # a conflict approval: the catalog flow's
         oa = await self.deps.connections.oa()
         code = oa.settings.code_of(DISCOUNT)
         if code is None or not self.settings.applicant:

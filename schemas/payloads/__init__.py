@@ -1,6 +1,8 @@
 """Business payloads, one module per domain; `ALL_PAYLOADS` lists every registered model."""
 
 from bizbus.schemas.payloads.approvals import (
+    ConflictDecidedV1,
+    ConflictDecisionRequestedV1,
     DiscountApprovalRequestedV1,
     DiscountDecidedV1,
     DiscountedLine,
@@ -58,6 +60,8 @@ __all__ = [
     "Address",
     "BusinessTripRecordedV1",
     "BusinessTripRequestedV1",
+    "ConflictDecidedV1",
+    "ConflictDecisionRequestedV1",
     "CustomerUpsertRequestedV1",
     "CustomerUpsertedV1",
     "DiscountApprovalRequestedV1",
@@ -117,6 +121,8 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     # OA approvals
     DiscountApprovalRequestedV1,
     DiscountDecidedV1,
+    ConflictDecisionRequestedV1,
+    ConflictDecidedV1,
     # ERP
     CustomerUpsertedV1,
     ProductModelChangedV1,

@@ -1,19 +1,27 @@
-"""Approvals asked of people through the OA: a discounted order, and what they decided.
+"""Approvals asked of people through the OA: a discounted order, a catalog field conflict.
 
 A CRM order priced further below the ERP's list price than its salesperson may go is held; the
 OA is asked (``DiscountApprovalRequestedV1`` on ``cmd.oa.approval-instance``) and its answer
-(``DiscountDecidedV1``) travels on the order's own command key, after its placement.
+(``DiscountDecidedV1``) travels on the order's own command key, after its placement. A field
+conflict routed to people is asked the same way (``ConflictDecisionRequestedV1``); its answer
+(``ConflictDecidedV1``) follows the conflict on ``biz.catalog.field-conflict``.
 """
 
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from bizbus.schemas.payloads.catalog import ModelCode
+from bizbus.schemas.payloads.catalog import FieldConflictDetectedV1, ModelCode
 from bizbus.schemas.payloads.common import SalesRep
 from bizbus.schemas.values import CurrencyCode, NonEmptyStr, Payload, UnsignedDecimalText
 
-__all__ = ["DiscountApprovalRequestedV1", "DiscountDecidedV1", "DiscountedLine"]
+__all__ = [
+    "ConflictDecidedV1",
+    "ConflictDecisionRequestedV1",
+    "DiscountApprovalRequestedV1",
+    "DiscountDecidedV1",
+    "DiscountedLine",
+]
 
 
 class DiscountedLine(BaseModel):
@@ -76,3 +84,36 @@ class DiscountDecidedV1(Payload):
     def entity_key(self) -> str:
         """Return the CRM order id."""
         return self.crm_order_id
+
+
+class ConflictDecisionRequestedV1(Payload):
+    """Ask people in the OA to settle a catalog field conflict: keep the owner's value or not."""
+
+    EVENT_TYPE: ClassVar[str] = "bizbus.catalog.conflict-decision.requested.v1"
+
+    conflict: FieldConflictDetectedV1 = Field(description="The conflict to decide.")
+
+    def entity_key(self) -> str:
+        """Return the product model code."""
+        return self.conflict.model_code
+
+
+class ConflictDecidedV1(Payload):
+    """People settled a catalog field conflict in the OA; the catalog flow writes the winner."""
+
+    EVENT_TYPE: ClassVar[str] = "bizbus.catalog.field-conflict.decided.v1"
+
+    conflict: FieldConflictDetectedV1 = Field(description="The conflict that was decided.")
+    resolution: Literal["restore-owner-value", "accept-edit"] = Field(
+        description="Keep the owner's value (rejected in the OA: written back over the edit) "
+        "or take the edit (approved: carried to the owner)."
+    )
+    comment: str | None = Field(
+        default=None, max_length=2000, description="The approver's comment, if any."
+    )
+    oa_instance_code: NonEmptyStr = Field(description="The OA approval instance code.")
+    decided_at: AwareDatetime = Field(description="When the OA instance was decided.")
+
+    def entity_key(self) -> str:
+        """Return the product model code."""
+        return self.conflict.model_code

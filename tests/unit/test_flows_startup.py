@@ -35,6 +35,7 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
                     "xref", "crm-leads-published", "crm-order-status", "travel-decisions",
                     "crm-orders-placed", "crm-orders-sent",
                     "parked-sales-orders", "discount-approvals", "discount-decisions",
+                    "conflict-decisions",
                     "catalog-state", "catalog-write-log",
                     "catalog-echoes-seen", "sla-watches", "poll-cursors", "stock-levels",
                     "stock-crm-applied",

@@ -4,7 +4,8 @@ Employees carry Feishu user_id/open_id/union_id, the company's employee numbers 
 e-mails, departments and leaders; one travel approval definition (出差申请) has a trip group
 widget and a purpose text widget; a purchase request definition (采购申请) is a form no bizbus
 handler reads (item, amount, reason), for the "unclaimed form" path; a discount approval
-definition (折扣审批) is what bizbus files for an order priced beyond its salesperson's limit.
+definition (折扣审批) is what bizbus files for an order priced beyond its salesperson's limit,
+and a conflict definition (主数据冲突裁决) what it files for a catalog field both systems edited.
 """
 
 import sqlite3
@@ -19,6 +20,8 @@ from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = [
     "APPROVAL_NAME",
+    "CONFLICT_APPROVAL_CODE",
+    "CONFLICT_FORM",
     "DDL",
     "DEPARTMENTS",
     "DISCOUNT_APPROVAL_CODE",
@@ -40,6 +43,8 @@ PURCHASE_APPROVAL_CODE = "3F9A6C21-5B7E-4D08-9C1A-2E6B8D4F7A10"
 PURCHASE_NAME = "采购申请"
 DISCOUNT_APPROVAL_CODE = "9B2E7D40-3C61-4F8A-B5D2-6A1C0E8F4B37"
 DISCOUNT_NAME = "折扣审批"
+CONFLICT_APPROVAL_CODE = "5A0C8E62-7D14-4B39-9E6F-1B2D3C4E5F60"
+CONFLICT_NAME = "主数据冲突裁决"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS departments (
@@ -162,6 +167,23 @@ DISCOUNT_FORM: list[dict[str, Any]] = [
      "required": True},
 ]  # fmt: skip
 
+# What bizbus files for a catalog field both systems edited: the question, both values, and
+# the conflict itself (JSON) so its decision can be applied without other state.
+CONFLICT_FORM: list[dict[str, Any]] = [
+    {"id": "widget_model", "custom_id": "model", "name": "型号", "type": "input",
+     "required": True},
+    {"id": "widget_field", "custom_id": "field", "name": "字段", "type": "input",
+     "required": True},
+    {"id": "widget_question", "custom_id": "question", "name": "裁决", "type": "textarea",
+     "required": True},
+    {"id": "widget_edited_value", "custom_id": "edited_value", "name": "新值", "type": "input",
+     "required": True},
+    {"id": "widget_owner_value", "custom_id": "owner_value", "name": "原值", "type": "input",
+     "required": True},
+    {"id": "widget_conflict", "custom_id": "conflict", "name": "冲突记录", "type": "textarea",
+     "required": True},
+]  # fmt: skip
+
 # One approval node after the start: the applicant's direct leader approves.
 TRAVEL_NODES: list[dict[str, Any]] = [
     {"name": "提交", "need_approver": False, "node_id": "b078ffd28db767c502ac367053f6e0ac",
@@ -203,6 +225,7 @@ def _definitions(db: sqlite3.Connection) -> None:
                 (TRAVEL_APPROVAL_CODE, APPROVAL_NAME, TRAVEL_FORM),
                 (PURCHASE_APPROVAL_CODE, PURCHASE_NAME, PURCHASE_FORM),
                 (DISCOUNT_APPROVAL_CODE, DISCOUNT_NAME, DISCOUNT_FORM),
+                (CONFLICT_APPROVAL_CODE, CONFLICT_NAME, CONFLICT_FORM),
             )
         ],
     )
