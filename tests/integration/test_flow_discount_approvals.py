@@ -123,12 +123,23 @@ async def discounted_order(
     return order_id, code
 
 
-async def reject(oa: OaUser, code: str, comment: str) -> None:
+async def redeliver_all(stack: FlowStack, topic: str) -> None:
+    """Send every record of `topic` again, as Kafka may after a crash."""
+    records = await read_topic(stack, topic)
+    assert records, f"nothing on {topic}"
+    await stack.send(topic, *((key, value, [(k, v.encode()) for k, v in headers.items()])
+                              for key, headers, value in records))  # fmt: skip
+
+
+async def reject(
+    oa: OaUser, code: str, comment: str, *, approval_code: str = DISCOUNT_APPROVAL_CODE
+) -> None:
+    """Reject the pending task of an instance as its approver, saying why."""
     detail = await oa.detail(code)
     task = next(t for t in detail["task_list"] if t.get("status") == "PENDING")
     await oa._v4(
         "POST", "/tasks/reject", params={"user_id_type": "user_id"},
-        json={"approval_code": DISCOUNT_APPROVAL_CODE, "instance_code": code,
+        json={"approval_code": approval_code, "instance_code": code,
               "user_id": task["user_id"], "task_id": task["id"], "comment": comment},
     )  # fmt: skip
 
