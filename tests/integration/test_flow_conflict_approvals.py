@@ -128,10 +128,10 @@ async def test_taking_the_crm_value_writes_it_to_the_erp_once(
     await stack.wait_caught_up(*HANDLED, "biz.pricing.price", "cmd.crm.price-book-entry")
     writes = await our_writes(stack, before)
     # One write of the price; the ERP's own rule closes the old pricelist item and opens one.
-    erp = Counter({"product.template": 1, "product.pricelist.item": 2})
-    assert writes == {"crm": Counter(), "erp": erp}, writes
+    on_erp = Counter({"product.template": 1, "product.pricelist.item": 2})
+    assert writes == {"crm": Counter(), "erp": on_erp}, writes
     assert await crm_price(crm) == CRM_PRICE
-    recorded = await conflicts(stack)
+    recorded: list[Any] = await conflicts(stack)
     assert [
         (c.resolution, c.edited_value) for c in recorded if isinstance(c, FieldConflictDetectedV1)
     ] == [("ask-people", "120000.00")]
