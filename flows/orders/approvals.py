@@ -93,31 +93,35 @@ class DiscountApprovals:
 
     async def gate(
         self, record: RawRecord, event: Envelope[Any], command: SalesOrderRequestedV1
-    ) -> list[Output] | None:
-        """None: the order may go to the ERP; else what holds it for (or after) an approval."""
+    ) -> tuple[bool, list[Output]]:
+        """Whether the order is held, and the outputs that hold it or clear a stale hold.
+
+        A hold of other lines (the order changed since it was asked about) is cleared, so a
+        late decision about them releases nothing.
+        """
         if not self.settings.enabled:
-            return None
+            return False, []
         key, fingerprint = command.crm_order_id, lines_fingerprint(command)
         held = self.held.get(key)
         if held is not None and held["fingerprint"] == fingerprint:
             # approved: this is the request released by the decision (or a redelivery of it)
-            return None if held["state"] == "approved" else []
+            return held["state"] != "approved", []
+        clear: list[Output] = [] if held is None else [Put(self.held, key, None)]
         limit = self.settings.limit_for(command.owner.role if command.owner else None)
-        outputs: list[Output] = [] if held is None else [Put(self.held, key, None)]
         if limit is None:
-            return outputs or None
+            return False, clear
         erp = await self.deps.connections.erp()
         prices = await erp_list_prices(erp, [line.model_code for line in command.lines])
         lines = discounted_lines(command.lines, prices)
         if not exceeds(lines, limit):
-            return outputs or None
+            return False, clear
         request = approval_request(command, lines, limit)
         log.info("CRM order %s held: a discount beyond %s%% needs an OA approval", key, limit)
         entry = parking.park(None, record, event_id=event.id, missing=(), reason="discount",
                              now=self.deps.clock())  # fmt: skip
         entry.update(fingerprint=fingerprint, state="pending")
         emit = Emit(follow_up(request, event, source=SOURCE, origin="crm"))
-        return [emit, Put(self.held, key, entry)]
+        return True, [emit, Put(self.held, key, entry)]
 
     def on_decided(self, event: Envelope[Any], decided: DiscountDecidedV1) -> list[Output]:
         """Release an approved order (its request sent again), or reject it in the CRM."""

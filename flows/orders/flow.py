@@ -305,9 +305,20 @@ class OrdersFlow:
         entry = self.parked.get(key)
         if parking.is_retry(record) and (entry is None or entry["event_id"] != event.id):
             return []  # completed or superseded since this retry was sent
-        held = await self.approvals.gate(record, event, command)
-        if held is not None:
-            return held
+        held, gated = await self.approvals.gate(record, event, command)
+        if held:
+            return gated
+        return gated + await self._place(record, event, command, entry)
+
+    async def _place(
+        self,
+        record: RawRecord,
+        event: Envelope[Any],
+        command: SalesOrderRequestedV1,
+        entry: Mapping[str, Any] | None,
+    ) -> list[Output]:
+        """Write the ERP sales order, or park the command while reference data is missing."""
+        key = command.crm_order_id
         erp = await self.deps.connections.erp()
         missing = await missing_references(erp, command)
         reason = "ERP lacks " + ", ".join(missing)

@@ -268,3 +268,11 @@ async def test_an_order_within_the_limit_or_without_limits_goes_straight_on() ->
 def _decoded(record: Any) -> tuple[Any, DiscountDecidedV1]:
     event = decode(record, None)
     return event, event.data
+
+
+async def test_a_changed_order_drops_the_old_hold_and_a_late_decision_releases_nothing() -> None:
+    fake = erp()
+    flow, _, request = await held_order(fake)
+    await settle(await flow.on_sales_order(event_record(command(line("6300")), COMMANDS)))
+    assert len(fake.applied) == 1 and flow.approvals.held.get(ORDER) is None
+    assert flow.approvals.on_decided(*_decoded(decided(request, "approved"))) == []
