@@ -352,7 +352,7 @@ class OrdersFlow:
         if progress is not None:
             name, order_id = str(progress.order["name"]), int(progress.order["id"])
             try:
-                values = await sale_order_changes(erp, erp.lookups, order_id,
+                values = await sale_order_changes(erp, erp.lookups, progress.order,
                                                   line_payloads(command.lines),
                                                   command.commitment_date)  # fmt: skip
             except MappingError as error:  # a product the ERP does not know
