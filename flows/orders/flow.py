@@ -25,6 +25,7 @@ import orjson
 from bizbus.connectors.base import SinkCommand
 from bizbus.connectors.errors import MappingError
 from bizbus.connectors.odoo import (
+    LinesLockedError,
     OdooConnector,
     cancel_sale_order,
     sale_order_changes,
@@ -292,6 +293,14 @@ class OrdersFlow:
                 )  # fmt: skip
             except MappingError as error:  # reference data vanished between check and write
                 missing, reason = ["unknown"], str(error)
+            except LinesLockedError:
+                # The CRM order changed after the ERP confirmed it, before the ERP's number came
+                # back to it: that is a change of a sent order, under the change rule.
+                change = OrderChangeRequestedV1(
+                    crm_order_id=key, commitment_date=command.commitment_date,
+                    lines=command.lines, requested_at=self.deps.now(),
+                )  # fmt: skip
+                return await self.on_change(event, change)
         if result is None:
             parked = parking.park(entry, record, event_id=event.id, missing=missing,
                                   reason=reason, now=self.deps.clock())  # fmt: skip
