@@ -1,7 +1,8 @@
 """R3's OA part: the OA fails four ways right after trips are approved, while orders flow.
 
-Trips are filed and approved in the OA just before each window, so the worker learns of them
-(catch-up poll, detail and directory reads) while the OA is failing. Counted from the ERP's
+The OA's event push is hooked to a worker for the part (as `make demo` does), and trips are
+filed and approved just before each window: the approval events reach the worker at once, and
+the details and directory reads they need meet the failing OA. Counted from the ERP's
 own records: every approved trip ends as one business trip (`hr.leave` by `x_external_ref`)
 after recovery, none created twice; from Kafka: orders placed in the CRM during the window
 still reach `cmd.erp.sales-order` (the stages that do not call the OA keep flowing).
@@ -14,6 +15,8 @@ import uuid
 from collections import Counter
 from datetime import date, timedelta
 
+import httpx
+
 from bizbus.deploy.chaos import verify
 from bizbus.deploy.chaos.faults import system_fault
 from bizbus.deploy.chaos.orders import OrderDesk
@@ -22,6 +25,7 @@ from bizbus.deploy.chaos.stack import ChaosStack, ChaosTimeout, Progress
 from bizbus.deploy.demo.actors import OaUser
 from bizbus.deploy.sandbox.company import employee
 from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+from bizbus.flows.travel.webhooks import FEISHU_WEBHOOK_PATH
 
 __all__ = ["TripCounts", "TripDesk", "oa_outages"]
 
@@ -86,6 +90,7 @@ async def oa_outages(
     """
     trips = TripDesk(stack.urls["oa"])
     erp = stack.urls["erp"]
+    hook = await _hook_push(stack.urls["oa"], stack.running()[0].url + FEISHU_WEBHOOK_PATH)
     per_window = max(2, int(per_s * window_s / 4))
     orders: list[str] = []
     stalled = 0
@@ -128,3 +133,18 @@ async def oa_outages(
         return len(trips.filed), orders
     finally:
         await trips.close()
+        await _unhook_push(stack.urls["oa"], hook)
+
+
+async def _hook_push(oa_url: str, webhook_url: str) -> int:
+    """Have the OA push its approval events to `webhook_url`; return the callback's id."""
+    async with httpx.AsyncClient(base_url=oa_url, timeout=30) as http:
+        answer = await http.post("/_sandbox/callbacks", json={"url": webhook_url})
+    if not answer.is_success:
+        raise RuntimeError(f"the OA could not verify the worker's webhook: {answer.text}")
+    return int(answer.json()["id"])
+
+
+async def _unhook_push(oa_url: str, callback_id: int) -> None:
+    async with httpx.AsyncClient(base_url=oa_url, timeout=30) as http:
+        (await http.delete("/_sandbox/callbacks", params={"id": callback_id})).raise_for_status()
