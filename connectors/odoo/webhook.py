@@ -4,8 +4,8 @@ Odoo 17 posts `{"_action": "<action>(#<id>)", "_id": <record id>, "_model": "<mo
 selected fields}` as JSON after the write committed, once, without a signature and without
 retries. The URL's last segment is the only proof of the sender, compared in constant time.
 The body is a hint only: bizbus checks it names a model and a record id, keeps the model, and
-reads the changed records through the API (a poll of that model's feed); the selected fields are never trusted nor kept (they may hold
-personal data).
+reads the changed records through the API (a poll of that model's feed); the selected fields
+are never trusted nor kept (they may hold personal data).
 """
 
 import hmac
