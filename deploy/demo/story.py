@@ -107,6 +107,7 @@ class Story:
             ("Product revised and repriced in ERP → CRM product and price book", self.catalog),
             ("CRM-owned product text edited in CRM → ERP, no echo back", self.crm_edit),
             ("Stock of the ordered model counted in ERP → CRM product availability", self.stock),
+            ("Order quantity changed in CRM before production → ERP order follows", self.change),
             ("Order cancelled in CRM before production → ERP order cancelled", self.cancel),
         ]
 
@@ -363,6 +364,18 @@ class Story:
         async with httpx.AsyncClient(base_url=self.urls["erp"], timeout=10) as control:
             (await control.post("/_sandbox/clock", json={"manual": held})).raise_for_status()
 
+    async def change(self) -> StepResult:
+        """Place another order, raise its quantity in the CRM before production; the ERP follows.
+
+        The ERP's clock is held meanwhile (as for the cancellation), so the change always lands
+        on an unmade order, which the ERP still allows.
+        """
+        await self._erp_clock(held=True)
+        try:
+            return await self._change()
+        finally:
+            await self._erp_clock(held=False)
+
     async def cancel(self) -> StepResult:
         """Place another order, cancel it in the CRM before production; the ERP cancels it.
 
@@ -375,28 +388,76 @@ class Story:
         finally:
             await self._erp_clock(held=False)
 
-    async def _cancel(self) -> StepResult:
+    async def _erp_order(self, order_id: str, state: str | None = None) -> dict[str, Any] | None:
+        fields = ["id", "name", "state", "order_line"]
+        where = [("client_order_ref", "=", order_id)]
+        rows = await self.erp.search_read("sale.order", where, fields)
+        return rows[0] if rows and (state is None or rows[0]["state"] == state) else None
+
+    async def _sent_order(self, quantity: int) -> tuple[str, dict[str, Any]]:
+        """Place and activate an order of the model; wait until the ERP confirmed it, numbered."""
         order_id = await self.crm.place_order(
-            self.account_id, [(ORDERED_MODEL, 1, Decimal("255000"))]
+            self.account_id, [(ORDERED_MODEL, quantity, Decimal("255000"))]
         )
         self.status(f"order {order_id} activated; waiting for the ERP to confirm it")
-
-        async def erp_state(state: str) -> dict[str, Any] | None:
-            rows = await self.erp.search_read(
-                "sale.order", [("client_order_ref", "=", order_id)], ["id", "name", "state"]
-            )
-            return rows[0] if rows and rows[0]["state"] == state else None
-
-        confirmed = await until(partial(erp_state, "sale"), what=f"ERP order for {order_id}")
+        confirmed = await until(
+            partial(self._erp_order, order_id, "sale"), what=f"ERP order for {order_id}"
+        )
 
         async def written_back() -> bool:
             return bool((await self.crm.get("Order", order_id)).get("ErpOrderRef__c"))
 
         await until(written_back, what="the ERP order number on the CRM order")
+        return order_id, confirmed
+
+    async def _line_writes(self, line_id: int) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=self.urls["erp"], timeout=10) as control:
+            response = await control.get("/_sandbox/effects", params={"object": "sale.order.line"})
+            response.raise_for_status()
+        rows: list[dict[str, Any]] = response.json()["effects"]
+        return [e for e in rows if e["record_id"] == str(line_id) and e["action"] == "write"]
+
+    async def _change(self) -> StepResult:
+        order_id, confirmed = await self._sent_order(1)
+        [line_id] = confirmed["order_line"]
+        before = len(await self._line_writes(line_id))
+        [item] = await self.crm.query(
+            format_soql("SELECT Id FROM OrderItem WHERE OrderId = {o}", o=order_id)
+        )
+        began = time.monotonic()
+        await self.crm.update("OrderItem", item["Id"], {"Quantity": 2})
+        self.status(f"CRM order {order_id}: quantity 1 → 2; waiting for the ERP")
+
+        async def line_of_two() -> bool:
+            [line] = await self.erp.search_read(
+                "sale.order.line", [("id", "=", line_id)], ["product_uom_qty"]
+            )
+            return float(line["product_uom_qty"]) == 2.0
+
+        await until(line_of_two, what=f"quantity 2 on ERP order {confirmed['name']}")
+        latency = time.monotonic() - began
+        writes = (await self._line_writes(line_id))[before:]
+        if len(writes) != 1:
+            raise StepFailedError(f"the ERP order line was written {len(writes)} times, not once")
+        note = (await self.crm.get("Order", order_id)).get("IntegrationNote__c")
+        if note:
+            raise StepFailedError(f"the change was refused: {note}")
+        result = StepResult("change", {"CRM Order": order_id, "ERP sale.order": confirmed["name"]})
+        result.latency_s = latency
+        result.notes.append(
+            f"ERP {confirmed['name']}: quantity of {ORDERED_MODEL} 1 → 2, one line write"
+        )
+        return result
+
+    async def _cancel(self) -> StepResult:
+        order_id, confirmed = await self._sent_order(1)
         began = time.monotonic()
         await self.crm.update("Order", order_id, {"Status": "Cancelled"})
         self.status(f"CRM order {order_id} cancelled; waiting for the ERP")
-        await until(partial(erp_state, "cancel"), what=f"ERP order {confirmed['name']} cancelled")
+        await until(
+            partial(self._erp_order, order_id, "cancel"),
+            what=f"ERP order {confirmed['name']} cancelled",
+        )
         latency = time.monotonic() - began
 
         async def crm_cancelled() -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ import orjson
 from bizbus.connectors.base import SinkCommand
 from bizbus.connectors.errors import MappingError
 from bizbus.connectors.odoo import (
+    LinesLockedError,
     OdooConnector,
     cancel_sale_order,
     sale_order_changes,
@@ -331,6 +332,14 @@ class OrdersFlow:
                 )  # fmt: skip
             except MappingError as error:  # reference data vanished between check and write
                 missing, reason = ["unknown"], str(error)
+            except LinesLockedError:
+                # The CRM order changed after the ERP confirmed it, before the ERP's number came
+                # back to it: that is a change of a sent order, under the change rule.
+                change = OrderChangeRequestedV1(
+                    crm_order_id=key, commitment_date=command.commitment_date,
+                    lines=command.lines, requested_at=self.deps.now(),
+                )  # fmt: skip
+                return await self.on_change(event, change)
         if result is None:
             parked = parking.park(entry, record, event_id=event.id, missing=missing,
                                   reason=reason, now=self.deps.clock())  # fmt: skip
@@ -393,7 +402,7 @@ class OrdersFlow:
         if progress is not None:
             name, order_id = str(progress.order["name"]), int(progress.order["id"])
             try:
-                values = await sale_order_changes(erp, erp.lookups, order_id,
+                values = await sale_order_changes(erp, erp.lookups, progress.order,
                                                   line_payloads(command.lines),
                                                   command.commitment_date)  # fmt: skip
             except MappingError as error:  # a product the ERP does not know
