@@ -16,6 +16,7 @@ import pytest
 from bizbus.connectors.salesforce import format_soql
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.deploy.sandbox.company import product
+from bizbus.schemas import decode_record
 from tests.integration.flowstack import FlowStack
 from tests.integration.test_flow_cancellations import advance_erp_clock, of_type
 from tests.integration.test_flow_orders import (
@@ -143,15 +144,16 @@ async def test_a_placement_that_meets_its_confirmed_order_changed_is_applied_as_
     # back on it, so the orders flow places it again with the new lines (a new event).
     order_id, _, line_id = await sent_order(stack, crm, erp)
     before = await line_writes(stack, line_id)
-    [(key, headers, value)] = await of_type(stack, "cmd.erp.sales-order", order_id, PLACED)
-    body = orjson.loads(value)
-    data = body.get("data", body)
-    data["lines"][0]["quantity"] = "4"
-    fresh = {**headers, "ce_id": str(uuid.uuid4())}
-    await stack.send(
-        "cmd.erp.sales-order",
-        (key, orjson.dumps(body), [(k, v.encode()) for k, v in fresh.items()]),
+    [(_, headers, value)] = await of_type(stack, "cmd.erp.sales-order", order_id, PLACED)
+    # A new event: its salesperson's personal fields are sealed for its own id, so it is made
+    # and sealed again rather than edited in place.
+    placed = decode_record(value, [(k, v.encode()) for k, v in headers.items()], keys=stack.keys)
+    lines = (placed.data.lines[0].model_copy(update={"quantity": Decimal(4)}),
+             *placed.data.lines[1:])  # fmt: skip
+    fresh = placed.model_copy(
+        update={"id": str(uuid.uuid4()), "data": placed.data.model_copy(update={"lines": lines})}
     )
+    await stack.publish("cmd.erp.sales-order", fresh, sealed=True)
 
     async def answered() -> list[Any]:
         return await of_type(stack, "biz.sales.order", order_id, ANSWERED)
