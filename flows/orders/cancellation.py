@@ -1,8 +1,11 @@
 """Pure rules of CRM cancellations: which CRM rows ask for one, and whether the ERP may cancel.
 
 A CRM order asks for a cancellation once its `Status` is `Cancelled` after it was sent to the
-ERP. The ERP order may be cancelled while it is a quotation or a confirmed order with nothing
-made or delivered yet: no manufacturing order started (progress/to_close/done) and no done
+ERP, unless its `ErpStatus__c` says the ERP cancelled it (bizbus writes both when the ERP
+cancels first). That test, not the row's last editor, tells a person's cancellation from our
+own write: a status write-back landing after the person's edit makes us the last editor. The
+ERP order may be cancelled while it is a quotation or a confirmed order with nothing made or
+delivered yet: no manufacturing order started (progress/to_close/done) and no done
 outgoing delivery. A locked (`done`) order is refused too. No I/O here.
 """
 
@@ -12,8 +15,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from bizbus.connectors.fields import text
-from bizbus.flows.shared import CRM_ORDER_CANCELLED
-from bizbus.schemas import OrderCancellationRequestedV1
+from bizbus.flows.shared import CRM_ORDER_CANCELLED, CRM_STATUS
+from bizbus.schemas import OrderCancellationRequestedV1, OrderStatus
 
 __all__ = [
     "CANCELLED",
@@ -46,6 +49,8 @@ def cancellation_request(
     """
     if row.get("IsDeleted") is True or row.get("Status") != CANCELLED:
         return None
+    if row.get("ErpStatus__c") == CRM_STATUS[OrderStatus.CANCELLED]:
+        return None  # the ERP cancelled it (and we wrote it so): nothing to ask
     ref = text(row.get("ErpOrderRef__c"))
     if not (sent or ref):
         return None  # never sent: nothing to cancel in the ERP

@@ -217,7 +217,8 @@ class OrdersFlow:
         event, raw = captured(record, self.deps.keys, entity="Order")
         row = raw.record
         crm = await self.deps.connections.crm()
-        if raw.change_type != "delete" and not is_echo(crm, row):
+        if raw.change_type != "delete":
+            # Not behind the echo test: our status write-back may land after a person's cancel.
             sent = self.placed.get(str(row.get("Id"))) is not None
             cancel = cancellation_request(row, sent=sent, now=self.deps.now())
             if cancel is not None:

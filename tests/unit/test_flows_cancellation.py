@@ -57,6 +57,7 @@ def test_an_order_placed_but_not_yet_written_back_is_sent_too() -> None:
         ({"Status": "Draft"}, True),
         ({"ErpOrderRef__c": None}, False),  # never sent: nothing in the ERP to cancel
         ({"IsDeleted": True}, True),
+        ({"ErpStatus__c": "Cancelled"}, True),  # the ERP cancelled first; we wrote both fields
     ],
 )
 def test_other_rows_ask_nothing(fields: dict[str, object], sent: bool) -> None:
@@ -136,8 +137,18 @@ async def test_a_cancelled_sent_order_asks_the_erp_once_and_our_echo_asks_nothin
     await settle(outputs)
     assert await flow.on_order(polled(Status="Cancelled", ErpOrderRef__c="S00042")) == []
     fresh = OrdersFlow(deps(crm=order_crm()))
-    echo = polled(Status="Cancelled", ErpOrderRef__c="S00042", LastModifiedById=INTEGRATION_USER)
+    # Our own write after the ERP cancelled: both fields, so it asks nothing.
+    echo = polled(Status="Cancelled", ErpStatus__c="Cancelled", ErpOrderRef__c="S00042",
+                  LastModifiedById=INTEGRATION_USER)  # fmt: skip
     assert await fresh.on_order(echo) == []
+
+
+async def test_a_cancel_read_after_our_status_write_back_still_asks_the_erp() -> None:
+    # A person cancelled; our ErpStatus__c write landed after it, so we are the last editor.
+    row = polled(Status="Cancelled", ErpStatus__c="Shipped", ErpOrderRef__c="S00042",
+                 LastModifiedById=INTEGRATION_USER)  # fmt: skip
+    [event] = emitted(await OrdersFlow(deps(crm=order_crm())).on_order(row))
+    assert isinstance(event.data, OrderCancellationRequestedV1)
 
 
 def erp_with(order_state: str, mo_state: str, picking_state: str) -> FakeErp:
