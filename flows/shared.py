@@ -50,6 +50,7 @@ __all__ = [
     "follow_up",
     "is_echo",
     "sales_rep",
+    "source_record",
 ]
 
 P = TypeVar("P", bound=Payload)
@@ -190,6 +191,14 @@ def captured(
     if entity is not None and raw.object_name != entity:
         raise SchemaError(f"{record.topic} carries a {raw.object_name} record, not {what}")
     return event, raw
+
+
+def source_record(raw: SourceRecordCapturedV1) -> SourceRecord:
+    """The connector's view of a captured record again (what an OA decision reader takes)."""
+    return SourceRecord(entity=raw.object_name, id=raw.record_id,
+                        cursor=Cursor(raw.modified_at, raw.record_id), payload=raw.record,
+                        modified_at=raw.modified_at,
+                        deleted=raw.change_type == "delete")  # fmt: skip
 
 
 def follow_up(

@@ -16,7 +16,6 @@ from typing import Any, Literal
 import orjson
 from pydantic import JsonValue
 
-from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import ConfigError, SchemaError
 from bizbus.connectors.feishu import INSTANCE_ENTITY
 from bizbus.connectors.feishu.handlers import CONFLICT, HANDLER_KEY, handler_of
@@ -26,13 +25,12 @@ from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Emit, Output, Put
 from bizbus.flows.runtime.tracing import trace_fields
-from bizbus.flows.shared import captured, decode, follow_up
+from bizbus.flows.shared import captured, decode, follow_up, source_record
 from bizbus.schemas import (
     TOPICS,
     ConflictDecisionRequestedV1,
     FieldConflictDecidedV1,
     FieldConflictDetectedV1,
-    SourceRecordCapturedV1,
     make_event,
 )
 
@@ -97,13 +95,6 @@ def resolution_of_status(status: str) -> Literal["restore-owner-value", "accept-
     return None
 
 
-def _source_record(raw: SourceRecordCapturedV1) -> SourceRecord:
-    return SourceRecord(entity=raw.object_name, id=raw.record_id,
-                        cursor=Cursor(raw.modified_at, raw.record_id), payload=raw.record,
-                        modified_at=raw.modified_at,
-                        deleted=raw.change_type == "delete")  # fmt: skip
-
-
 class ConflictApprovals:
     """The catalog's OA side: ask about a conflict, turn a decision into FieldConflictDecidedV1."""
 
@@ -152,7 +143,7 @@ class ConflictApprovals:
         if self.decisions.get(code) is not None:
             return []  # announced already
         oa = await self.deps.connections.oa()
-        detail, outcome = await oa.decision(_source_record(raw))
+        detail, outcome = await oa.decision(source_record(raw))
         resolution = resolution_of_status(outcome.status)
         if resolution is None:
             return []

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import ConfigError, SchemaError
 from bizbus.connectors.feishu import INSTANCE_ENTITY
 from bizbus.connectors.feishu.handlers import DISCOUNT, HANDLER_KEY, handler_of
@@ -37,7 +36,7 @@ from bizbus.flows.runtime import spec
 from bizbus.flows.runtime.record import RawRecord
 from bizbus.flows.runtime.spec import Emit, Output, Put
 from bizbus.flows.runtime.tracing import trace_fields
-from bizbus.flows.shared import captured, crm_order_deal, decode, follow_up
+from bizbus.flows.shared import captured, crm_order_deal, decode, follow_up, source_record
 from bizbus.schemas import (
     TOPICS,
     DiscountApprovalRequestedV1,
@@ -45,7 +44,6 @@ from bizbus.schemas import (
     Envelope,
     OrderUpdateRequestedV1,
     SalesOrderRequestedV1,
-    SourceRecordCapturedV1,
     make_event,
 )
 
@@ -73,13 +71,6 @@ async def erp_list_prices(erp: OdooConnector, codes: Sequence[str]) -> dict[str,
         for row in rows
         if row.get("default_code") and row.get("list_price") not in (None, False)
     }
-
-
-def _source_record(raw: SourceRecordCapturedV1) -> SourceRecord:
-    return SourceRecord(entity=raw.object_name, id=raw.record_id,
-                        cursor=Cursor(raw.modified_at, raw.record_id), payload=raw.record,
-                        modified_at=raw.modified_at,
-                        deleted=raw.change_type == "delete")  # fmt: skip
 
 
 class DiscountApprovals:
@@ -183,7 +174,7 @@ class DiscountApprovals:
         if self.decisions.get(code) is not None:
             return []  # announced already
         oa = await self.deps.connections.oa()
-        detail, outcome = await oa.decision(_source_record(raw))
+        detail, outcome = await oa.decision(source_record(raw))
         decision = decision_of_status(outcome.status)
         order = order_of_form(detail.widgets)
         if decision is None:
