@@ -255,6 +255,8 @@ class ApprovalConnector(Protocol):
 
     dialect: ClassVar[str]
     """Its ``BIZBUS_OA_DIALECT`` name; its callbacks arrive at ``/webhooks/<dialect>``."""
+    callback_deadline_s: ClassVar[float]
+    """Seconds a callback may take to be published and answered (the OA waits a little more)."""
 
     @property
     def settings(self) -> ApprovalSettings:

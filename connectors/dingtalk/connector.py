@@ -54,6 +54,7 @@ class DingTalkConnector(DingTalkClient):
         **http: Override ``HttpConnector`` options (``retry``, ``sleep``, ``timeout``, ...).
     """
 
+    callback_deadline_s: ClassVar[float] = 1.2  # DingTalk waits 1.5 s
     dialect: ClassVar[str] = "dingtalk"
 
     def __init__(

@@ -41,6 +41,7 @@ class FeishuConnector(FeishuClient):
         **http: Override ``HttpConnector`` options (``retry``, ``sleep``, ``timeout``, ...).
     """
 
+    callback_deadline_s: ClassVar[float] = 2.5  # Feishu waits 3 s
     dialect: ClassVar[str] = "feishu"
 
     def __init__(

@@ -66,7 +66,9 @@ def test_unknown_dialect_is_a_config_error_naming_the_variable_and_the_choices(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("BIZBUS_OA_DIALECT", "wecom")
-    with pytest.raises(ConfigError, match=r"BIZBUS_OA_DIALECT is invalid.*\['dingtalk', 'feishu'\]"):
+    with pytest.raises(
+        ConfigError, match=r"BIZBUS_OA_DIALECT is invalid.*\['dingtalk', 'feishu'\]"
+    ):
         load_settings(DialectSettings)
 
 
@@ -95,7 +97,7 @@ async def test_a_flow_needing_another_dialect_gets_a_clear_error(
     monkeypatch.setenv("BIZBUS_OA_DIALECT", "wecom")
     monkeypatch.setenv("BIZBUS_OA_CORP_ID", "wecom-corp")
     connections = Connections()
-    with pytest.raises(ConfigError, match=r"needs a FeishuConnector.*BIZBUS_OA_DIALECT=wecom"):
+    with pytest.raises(ConfigError, match=r"needs a ApprovalConnector.*BIZBUS_OA_DIALECT=wecom"):
         await connections.oa()
     await connections.close()
 
