@@ -2,7 +2,8 @@
 
 App access token, workflow 1.0 process instances (create, get, list ids, execute, terminate),
 the legacy user lookup, and encrypted, signed HTTP push of ``bpms_instance_change`` events with
-``check_url`` registration and redelivery. Settings: `BIZBUS_SANDBOX_DINGTALK_DELIVERY` and
+``check_url`` registration and redelivery, and Stream mode (gateway ticket, WebSocket, ACKs).
+Settings: `BIZBUS_SANDBOX_DINGTALK_DELIVERY` and
 `BIZBUS_SANDBOX_DINGTALK_FAULTS` (JSON).
 """
 
@@ -19,7 +20,8 @@ from bizbus.deploy.sandbox.dingtalk.book import Book
 from bizbus.deploy.sandbox.dingtalk.delivery import AppSecrets, DeliverySettings, Pusher
 from bizbus.deploy.sandbox.dingtalk.errors import fault_body
 from bizbus.deploy.sandbox.dingtalk.routes import dingtalk_routes
-from bizbus.deploy.sandbox.dingtalk.seed import seed
+from bizbus.deploy.sandbox.dingtalk.seed import CORP_ID, seed
+from bizbus.deploy.sandbox.dingtalk.stream import StreamHub
 from bizbus.deploy.sandbox.registry import SYSTEMS
 from bizbus.deploy.sandbox.settings import SandboxSettings
 from bizbus.deploy.sandbox.store import SandboxStore
@@ -49,14 +51,19 @@ def create_app(config: SandboxConfig) -> ASGIApp:
         aes_key=credentials["aes_key"],
     )  # fmt: skip
     pusher = Pusher(store, secrets, settings.delivery)
+    hub = StreamHub(
+        store, app_key=credentials["app_key"], corp_id=CORP_ID, settings=lambda: pusher.settings
+    )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await pusher.start()
+        hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             await pusher.stop()
 
-    routes = dingtalk_routes(book, pusher, app_secret=credentials["app_secret"])
+    routes = dingtalk_routes(book, pusher, hub, app_secret=credentials["app_secret"])
     return build_app(ctx, routes, config, fault_body=fault_body, lifespan=lifespan)

@@ -13,11 +13,12 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from bizbus.deploy.sandbox.dingtalk.book import Book, Event
 from bizbus.deploy.sandbox.dingtalk.delivery import DeliverySettings, Pusher, RegistrationError
 from bizbus.deploy.sandbox.dingtalk.errors import DingTalkError, LegacyError
+from bizbus.deploy.sandbox.dingtalk.stream import StreamHub
 
 __all__ = ["dingtalk_routes"]
 
@@ -35,8 +36,10 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def dingtalk_routes(book: Book, pusher: Pusher, *, app_secret: str) -> list[BaseRoute]:
-    """The routes bound to one org's book and event pusher."""
+def dingtalk_routes(
+    book: Book, pusher: Pusher, hub: StreamHub, *, app_secret: str
+) -> list[BaseRoute]:
+    """The routes bound to one org's book, its HTTP pusher and its stream."""
     clock, store = book.ctx.clock, book.store
 
     def valid(token: str) -> bool:
@@ -59,15 +62,17 @@ def dingtalk_routes(book: Book, pusher: Pusher, *, app_secret: str) -> list[Base
     def push(events: list[Event]) -> None:
         for event in events:
             pusher.publish(event)
+            hub.publish(event)
+
+    def app_credentials(key: Any, secret: Any) -> bool:
+        return key == book.app_key and secrets.compare_digest(str(secret or ""), app_secret)
 
     async def access_token(request: Request) -> Response:
         try:
             body = await _body(request)
         except DingTalkError as error:
             return error.response()
-        if body.get("appKey") != book.app_key or not secrets.compare_digest(
-            str(body.get("appSecret", "")), app_secret
-        ):
+        if not app_credentials(body.get("appKey"), body.get("appSecret")):
             return DingTalkError(
                 "invalidClientIdOrSecret", "无效的clientId或者clientSecret"
             ).response()
@@ -158,6 +163,20 @@ def dingtalk_routes(book: Book, pusher: Pusher, *, app_secret: str) -> list[Base
             return error.response()
         return JSONResponse({"result": True, "success": True})
 
+    async def open_connection(request: Request) -> Response:
+        try:
+            body = await _body(request)
+        except DingTalkError as error:
+            return error.response()
+        if not app_credentials(body.get("clientId"), body.get("clientSecret")):
+            refused = DingTalkError("invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+            return refused.response()
+        endpoint = f"ws://{request.url.netloc}/v1.0/gateway/connections/ws"
+        return JSONResponse({"endpoint": endpoint, "ticket": hub.ticket()})
+
+    async def stream_deliveries(_: Request) -> Response:
+        return JSONResponse({"connections": hub.connections, "deliveries": hub.deliveries()})
+
     async def users(_: Request) -> Response:
         return JSONResponse({"users": book.users()})
 
@@ -172,6 +191,9 @@ def dingtalk_routes(book: Book, pusher: Pusher, *, app_secret: str) -> list[Base
         Route("/_sandbox/callbacks", callbacks, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/deliveries", deliveries, methods=["GET"]),
         Route("/_sandbox/delivery", delivery_settings, methods=["GET", "POST"]),
+        Route("/v1.0/gateway/connections/open", open_connection, methods=["POST"]),
+        WebSocketRoute("/v1.0/gateway/connections/ws", hub.serve),
+        Route("/_sandbox/stream/deliveries", stream_deliveries, methods=["GET"]),
         Route("/_sandbox/users", users, methods=["GET"]),
         Route("/_sandbox/instances/revoke", revoke, methods=["POST"]),
     ]
