@@ -23,6 +23,7 @@ __all__ = [
     "ApprovalReceiver",
     "ApprovalSettings",
     "InstanceDetail",
+    "StreamBatch",
     "TripLeg",
     "TripRequest",
     "WebhookReply",
@@ -203,6 +204,21 @@ class WebhookReply:
     content_type = "application/json; charset=utf-8"
 
 
+@dataclass(frozen=True, slots=True)
+class StreamBatch:
+    """What an OA's event stream delivers at once (a push batch of the worker's runtime).
+
+    Attributes:
+        records: The changed instances, in order.
+        replay_id: A marker of progress (the OA may keep no position: empty when none).
+        catch_up: Objects whose changes the stream could not list: poll them now.
+    """
+
+    records: tuple[SourceRecord, ...]
+    replay_id: bytes = b""
+    catch_up: frozenset[str] = frozenset()
+
+
 class ApprovalReceiver(Protocol):
     """A dialect's callback receiver: framework-agnostic, answers fast, no I/O."""
 
@@ -280,6 +296,14 @@ class ApprovalConnector(Protocol):
 
     async def detail_of(self, record: SourceRecord) -> InstanceDetail:
         """The detail of a record: carried by catch-up records, fetched for callback ones."""
+        ...
+
+    def stream_safety_poll_s(self) -> float | None:
+        """Seconds between safety-net polls while events come by stream; None: no stream."""
+        ...
+
+    def stream_batches(self) -> AsyncGenerator[StreamBatch, None]:
+        """The OA's event stream until its connection ends (only where streaming is on)."""
         ...
 
     def trip_of(self, detail: InstanceDetail) -> TripRequest:

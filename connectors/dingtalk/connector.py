@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from bizbus.connectors.approvals import INSTANCE_ENTITY, InstanceDetail, TripRequest
+from bizbus.connectors.approvals import INSTANCE_ENTITY, InstanceDetail, StreamBatch, TripRequest
 from bizbus.connectors.auth import TokenProvider
 from bizbus.connectors.base import Cursor, PollState, SourceRecord
 from bizbus.connectors.dingtalk.client import (
@@ -24,6 +24,7 @@ from bizbus.connectors.dingtalk.forms import parse_detail, parse_trip, raw_detai
 from bizbus.connectors.dingtalk.receiver import DingTalkWebhookReceiver
 from bizbus.connectors.dingtalk.settings import DingTalkSettings
 from bizbus.connectors.dingtalk.source import CatchUpOptions, read_catch_up
+from bizbus.connectors.dingtalk.stream import stream_batches
 from bizbus.connectors.errors import MappingError, SchemaError
 from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.fields import text
@@ -115,6 +116,14 @@ class DingTalkConnector(DingTalkClient):
             return parse_detail(carried)
         code = record.payload.get("processCode") or record.payload.get("approval_code")
         return await self.fetch_detail(record.id, code if isinstance(code, str) else "")
+
+    def stream_safety_poll_s(self) -> float | None:
+        """``BIZBUS_OA_STREAM_SAFETY_POLL_S`` in stream mode (``BIZBUS_OA_MODE``), else None."""
+        return self.settings.stream_safety_poll_s if self.settings.mode == "stream" else None
+
+    def stream_batches(self) -> AsyncGenerator[StreamBatch, None]:
+        """Stream mode: one batch per claimed approval event until the connection ends."""
+        return stream_batches(self)
 
     def trip_of(self, detail: InstanceDetail) -> TripRequest:
         """Read the trip of a DingTalk travel form (its 行程 table)."""

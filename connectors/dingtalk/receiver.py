@@ -147,6 +147,21 @@ class DingTalkWebhookReceiver:
         for key in reply.keys:
             self.replay.discard(key)
 
+    def stream_record(
+        self, event: dict[str, Any], event_type: str, *, event_id: str, born_ms: Any
+    ) -> SourceRecord | None:
+        """The record of a Stream-mode event (its type and id ride in the frame's headers).
+
+        None for other events, unclaimed forms and duplicates (by instance, type, result).
+        """
+        stamp = str(born_ms) if str(born_ms or "").isdigit() else str(int(self._clock() * 1000))
+        record, business_key = self._record(
+            {**event, "eventId": event_id or event.get("eventId")}, event_type, stamp
+        )
+        if record is None or not self.replay.check_and_add(business_key):
+            return None
+        return record
+
     def _success(self) -> bytes:
         stamp = str(int(self._clock() * 1000))
         return orjson.dumps(self.crypto.reply("success", timestamp=stamp,

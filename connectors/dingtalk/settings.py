@@ -7,7 +7,7 @@ are signed with the subscription's Token and sealed with its 43-character Encodi
 """
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import Field, SecretStr, field_validator
@@ -73,6 +73,14 @@ class DingTalkSettings(ConnectorSettings):
         description="a JSON object mapping process codes to the handler that reads their "
         f"instances (handlers: {', '.join(sorted(HANDLERS))}); instances of other forms are "
         "ignored (empty: the process codes are trips)",
+    )
+    mode: Literal["http", "stream"] = Field(
+        "http",
+        description="how events arrive: http (DingTalk pushes to /webhooks/dingtalk) or stream "
+        "(the worker holds DingTalk's Stream-mode WebSocket; no public URL needed)",
+    )
+    stream_safety_poll_s: float = Field(
+        300.0, gt=0, description="seconds between safety-net catch-up polls in stream mode (> 0)"
     )
     rate_per_s: float | None = Field(
         20.0, gt=0, description="calls per second allowed (DingTalk: 20/s per app per API)"

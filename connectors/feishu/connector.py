@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from bizbus.connectors.approvals import TripRequest
+from bizbus.connectors.approvals import StreamBatch, TripRequest
 from bizbus.connectors.auth import TokenProvider
 from bizbus.connectors.base import Cursor, PollState, SourceRecord
 from bizbus.connectors.errors import MappingError, SchemaError
@@ -94,6 +94,15 @@ class FeishuConnector(FeishuClient):
         if isinstance(carried, dict):
             return parse_detail(carried)
         return await self.fetch_detail(record.id)
+
+    def stream_safety_poll_s(self) -> float | None:
+        """None: Feishu's events come by callback only."""
+        return None
+
+    async def stream_batches(self) -> AsyncGenerator[StreamBatch, None]:
+        """Feishu has no event stream bizbus reads: nothing, at once."""
+        return
+        yield  # pragma: no cover - makes this an (empty) async generator
 
     def trip_of(self, detail: InstanceDetail) -> TripRequest:
         """Read the trip group of a Feishu travel form."""

@@ -153,7 +153,16 @@ class TravelFlow:
                 for dialect in OA_WEBHOOK_DIALECTS
             ),
             tasks=(spec.TaskSpec("subscribe_oa_approvals", self.subscribe, while_failing=SILENT),),
-            feeds=(spec.Feed(CATCH_UP_FEED, "oa", OA_INSTANCE_TOPIC, self.read_catch_up),),
+            # entity: records of the OA's event stream (DingTalk Stream mode) join this feed
+            feeds=(
+                spec.Feed(
+                    CATCH_UP_FEED,
+                    "oa",
+                    OA_INSTANCE_TOPIC,
+                    self.read_catch_up,
+                    entity=INSTANCE_ENTITY,
+                ),
+            ),
             # the webhook page publishes the OA's instances like the catch-up feed does
             emits=(OA_INSTANCE_TOPIC, TRAVEL_TOPIC, COMMAND_TOPIC, "biz.hr.business-trip"),
         )
