@@ -1,8 +1,8 @@
 """DingTalk (OA) connector: workflow 1.0 approvals, app access token, encrypted callbacks.
 
-Sources: ``DingTalkWebhookReceiver`` (HTTP push, answered with an encrypted ``success``) and
-catch-up polling of instance ids after outages. Limits: 20 calls/s per app and API. Stream mode
-is not implemented (HTTP push only). See ``connector.DingTalkConnector``.
+Sources: ``DingTalkWebhookReceiver`` (HTTP push, answered with an encrypted ``success``) or
+Stream mode (``stream.stream_batches``, the gateway's WebSocket), and catch-up polling of
+instance ids after outages. Limits: 20 calls/s per app and API. See ``connector.DingTalkConnector``.
 """
 
 from bizbus.connectors.dingtalk.client import DingTalkClient, DingTalkRejected

@@ -15,7 +15,7 @@ HTTP 200 with a non-zero ``errcode``. Limit: 20 calls/s per app and API by defau
 """
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -228,7 +228,7 @@ class DingTalkClient(HttpConnector):
         self,
         process_code: str,
         originator_user_id: str,
-        form_values: list[Mapping[str, Any]],
+        form_values: Sequence[Mapping[str, Any]],
         *,
         dept_id: int | None = None,
     ) -> str:
