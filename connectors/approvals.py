@@ -22,6 +22,7 @@ __all__ = [
     "ApprovalConnector",
     "ApprovalReceiver",
     "ApprovalSettings",
+    "Decision",
     "InstanceDetail",
     "StreamBatch",
     "TripLeg",
@@ -205,6 +206,15 @@ class WebhookReply:
 
 
 @dataclass(frozen=True, slots=True)
+class Decision:
+    """How an instance ended (or that it has not): ``status`` and the approver's comment."""
+
+    status: str
+    comment: str | None
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class StreamBatch:
     """What an OA's event stream delivers at once (a push batch of the worker's runtime).
 
@@ -264,6 +274,10 @@ class ApprovalSettings(Protocol):
         """Definition (form) code → the handler that reads its instances."""
         ...
 
+    def code_of(self, handler: str) -> str | None:
+        """The definition whose instances ``handler`` reads (and bizbus files), if any."""
+        ...
+
 
 @runtime_checkable
 class ApprovalConnector(Protocol):
@@ -296,6 +310,20 @@ class ApprovalConnector(Protocol):
 
     async def detail_of(self, record: SourceRecord) -> InstanceDetail:
         """The detail of a record: carried by catch-up records, fetched for callback ones."""
+        ...
+
+    async def create_instance(
+        self, approval_code: str, applicant: str, values: Mapping[str, str], *, uuid: str
+    ) -> str:
+        """File an approval instance once per ``uuid`` (text fields by key); its code or "".
+
+        Raises:
+            ConfigError: The definition lacks a field ``values`` names.
+        """
+        ...
+
+    async def decision(self, record: SourceRecord) -> tuple[InstanceDetail, Decision]:
+        """The detail of an instance record and how it was decided (status, comment)."""
         ...
 
     def stream_safety_poll_s(self) -> float | None:

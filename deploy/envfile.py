@@ -27,6 +27,10 @@ SETTINGS: list[tuple[str, str]] = [
         "bizbus.flows.catalog.ownership:CatalogSettings",
     ),
     (
+        "Discount approvals (orders held for the OA beyond a sales role's limit)",
+        "bizbus.flows.orders.discounts:DiscountSettings",
+    ),
+    (
         "Stock visibility flow (ERP stock → CRM availability)",
         "bizbus.flows.stock_visibility.settings:StockSettings",
     ),

@@ -247,13 +247,17 @@ def customer_ref(row: Mapping[str, Any]) -> str:
 
 
 def sales_rep(user_id: str, user: Mapping[str, Any] | None) -> SalesRep:
-    """Return the owner of a CRM record from its User row (`Name`, `Email`); id alone if unknown."""
+    """Return the owner of a CRM record from its User row; its id alone if unknown.
+
+    `Name` and `Email` name them; `Title` is their sales role (it sets their discount limit).
+    """
     user = user or {}
     email = text(user.get("Email"))
     return SalesRep(
         user_id=user_id,
         name=text(user.get("Name")) or user_id,
         email=email if email and is_email(email) else None,  # a bad address is not a bad order
+        role=text(user.get("Title")),
     )
 
 
@@ -269,6 +273,6 @@ class Owners:
         if not isinstance(user_id, str) or not user_id:
             raise MappingError("crm: record without an OwnerId or LastModifiedById")
         if user_id not in self._known:
-            user = await crm.get("User", user_id, fields=["Id", "Name", "Email"])
+            user = await crm.get("User", user_id, fields=["Id", "Name", "Email", "Title"])
             self._known[user_id] = sales_rep(user_id, user)
         return self._known[user_id]

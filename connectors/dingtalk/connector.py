@@ -10,7 +10,15 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from bizbus.connectors.approvals import INSTANCE_ENTITY, InstanceDetail, StreamBatch, TripRequest
+from cachetools import TTLCache
+
+from bizbus.connectors.approvals import (
+    INSTANCE_ENTITY,
+    Decision,
+    InstanceDetail,
+    StreamBatch,
+    TripRequest,
+)
 from bizbus.connectors.auth import TokenProvider
 from bizbus.connectors.base import Cursor, PollState, SourceRecord
 from bizbus.connectors.dingtalk.client import (
@@ -30,7 +38,19 @@ from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.fields import text
 from bizbus.connectors.webhooks import ReplayCache, ReplayStore
 
-__all__ = ["DingTalkConnector", "directory_entry"]
+__all__ = ["DingTalkConnector", "decision_of", "directory_entry"]
+
+_FILED_TTL_S = 86_400.0
+
+
+def decision_of(detail: InstanceDetail) -> Decision:
+    """The outcome of a DingTalk instance: status, the deciding approver's remark, its end."""
+    comment = None
+    for entry in reversed(detail.timeline):
+        if entry.get("type") == "EXECUTE_TASK_NORMAL":
+            comment = text(entry.get("comment"))
+            break
+    return Decision(detail.status, comment, detail.end_time)
 
 
 def directory_entry(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,6 +108,8 @@ class DingTalkConnector(DingTalkClient):
             replay=replay if replay is not None else ReplayCache(settings.replay_ttl_s),
         )
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
+        # DingTalk's create takes no idempotency key: what this process filed, by uuid.
+        self._filed: TTLCache[str, str] = TTLCache(10_000, _FILED_TTL_S)
 
     async def ping(self) -> None:
         """One cheap authenticated call: list the first followed form's ids of the last minute."""
@@ -98,6 +120,31 @@ class DingTalkConnector(DingTalkClient):
     async def subscribe_all(self) -> list[str]:
         """Nothing to ask: DingTalk's event subscription is set in the developer console."""
         return []
+
+    async def create_instance(
+        self, approval_code: str, applicant: str, values: Mapping[str, str], *, uuid: str
+    ) -> str:
+        """File an instance of form ``approval_code`` for ``applicant`` (a DingTalk userid).
+
+        ``values`` are text components by label. DingTalk's create has no idempotency key, so
+        a ``uuid`` this process filed already returns the first instance; a redelivery to
+        another worker or after a restart files again (a known gap).
+
+        Raises:
+            DingTalkRejected: DingTalk refused (unknown form or user, a missing component).
+        """
+        filed = self._filed.get(uuid)
+        if filed is not None:
+            return filed
+        values_list = [{"name": name, "value": value} for name, value in values.items()]
+        instance_id = await self.start_instance(approval_code, applicant, values_list)
+        self._filed[uuid] = instance_id
+        return instance_id
+
+    async def decision(self, record: SourceRecord) -> tuple[InstanceDetail, Decision]:
+        """The detail of an instance record and how it was decided (status, remark)."""
+        detail = await self.detail_of(record)
+        return detail, decision_of(detail)
 
     async def fetch_detail(self, instance_id: str, process_code: str) -> InstanceDetail:
         """Fetch and parse one instance (the answer lacks its process code: the caller knows it).

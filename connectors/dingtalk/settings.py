@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bizbus.connectors.dingtalk.crypto import aes_key_bytes
-from bizbus.connectors.feishu.handlers import HANDLERS, claims_of
+from bizbus.connectors.feishu.handlers import HANDLERS, claims_of, code_of
 from bizbus.connectors.settings import ConnectorSettings, http_url
 
 __all__ = ["DingTalkSettings"]
@@ -164,6 +164,10 @@ class DingTalkSettings(ConnectorSettings):
     def claims(self) -> dict[str, str]:
         """Code → handler of every followed form (process codes: the default handler)."""
         return claims_of(self.process_codes, self.handlers)
+
+    def code_of(self, handler: str) -> str | None:
+        """The form whose instances ``handler`` reads (and bizbus files), if any."""
+        return code_of(handler, self.claims())
 
     def followed_codes(self) -> list[str]:
         """The forms to catch up on: every claimed one, in order."""

@@ -1,8 +1,10 @@
 """Feishu/Lark (OA) connector: approval v4, contact v3 users, tenant_access_token, callbacks.
 
 Sources: ``FeishuWebhookReceiver`` (callbacks, answered fast) and catch-up polling of instance
-lists after outages (bizbus writes nothing to the OA yet). Limits: instance detail 50/s and
-1000/min, subscribe 100/min per app. See ``connector.FeishuConnector`` for the API flows use.
+lists after outages. Writes: approval instances bizbus files for people to decide
+(``FeishuConnector.create_instance``, idempotent by ``uuid``; ``decision`` reads the outcome).
+Limits: instance detail 50/s and 1000/min, subscribe 100/min per app. See
+``connector.FeishuConnector`` for the API flows use.
 """
 
 from bizbus.connectors.feishu.client import FeishuClient, FeishuRejected

@@ -16,15 +16,18 @@ from bizbus.connectors.auth import TokenProvider
 from bizbus.connectors.base import Cursor, PollState, SourceRecord
 from bizbus.connectors.errors import MappingError, SchemaError
 from bizbus.connectors.feeds import follow_polls
-from bizbus.connectors.feishu.client import FeishuClient
+from bizbus.connectors.feishu.client import APPROVAL_V4, FeishuClient, FeishuRejected
 from bizbus.connectors.feishu.contact import CONTACT_V3
+from bizbus.connectors.feishu.decisions import Decision, decision_of, fill_form
 from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail, parse_trip
 from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
 from bizbus.connectors.feishu.settings import FeishuSettings
 from bizbus.connectors.feishu.source import CatchUpMemory, CatchUpOptions, read_catch_up
 from bizbus.connectors.webhooks import FeishuEventVerifier, ReplayCache, ReplayStore
 
-__all__ = ["FeishuConnector"]
+__all__ = ["UUID_CONFLICT", "FeishuConnector"]
+
+UUID_CONFLICT = 60012  # an instance with this uuid exists, with other content
 
 
 class FeishuConnector(FeishuClient):
@@ -68,6 +71,7 @@ class FeishuConnector(FeishuClient):
         self.receiver = FeishuWebhookReceiver(verifier, handlers=settings.claims())
         self._sleep_between_polls: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._catch_up = CatchUpMemory()
+        self._forms: dict[str, Any] = {}  # approval code → its definition's form (widgets)
 
     async def ping(self, approval_code: str | None = None) -> None:
         """One cheap authenticated call (reads the first configured definition)."""
@@ -76,6 +80,41 @@ class FeishuConnector(FeishuClient):
     async def subscribe_all(self) -> list[str]:
         """Subscribe to every claimed definition; returns the codes newly subscribed."""
         return [code for code in self.settings.followed_codes() if await self.subscribe(code)]
+
+    # -- approvals bizbus files ------------------------------------------------------------
+
+    async def create_instance(
+        self, approval_code: str, applicant: str, values: Mapping[str, str], *, uuid: str
+    ) -> str:
+        """File an approval instance once per ``uuid``; returns its instance code.
+
+        ``values`` are text widgets by custom id (or id); the applicant is a Feishu user_id.
+        A redelivery with the same ``uuid`` gets the first instance back (Feishu's idempotency);
+        60012 (the same uuid with other content, e.g. after a definition edit) means it exists.
+
+        Raises:
+            ConfigError: The definition lacks a widget ``values`` names.
+            FeishuRejected: Feishu refused (unknown definition or applicant, bad form).
+        """
+        form = self._forms.get(approval_code)
+        if form is None:
+            form = (await self.get_approval(approval_code)).get("form")
+            self._forms[approval_code] = form
+        body = {"approval_code": approval_code, "user_id": applicant,
+                "form": fill_form(form, values), "uuid": uuid}  # fmt: skip
+        try:
+            data = await self.call("POST", f"{APPROVAL_V4}/instances", json=body,
+                                   params={"user_id_type": "user_id"}, idempotent=True)  # fmt: skip
+        except FeishuRejected as exc:
+            if exc.code == UUID_CONFLICT:
+                return ""
+            raise
+        return str(data.get("instance_code") or "")
+
+    async def decision(self, record: SourceRecord) -> tuple[InstanceDetail, Decision]:
+        """The detail of an instance record and how it was decided (status, comment)."""
+        detail = await self.detail_of(record)
+        return detail, decision_of(detail)
 
     # -- source --------------------------------------------------------------------------
 

@@ -9,11 +9,23 @@ no handler claims is ignored with a log line by whoever meets it, never dead-let
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_HANDLER", "HANDLERS", "HANDLER_KEY", "TRAVEL", "claims_of", "handler_of"]
+__all__ = [
+    "CONFLICT",
+    "DEFAULT_HANDLER",
+    "DISCOUNT",
+    "HANDLERS",
+    "HANDLER_KEY",
+    "TRAVEL",
+    "claims_of",
+    "code_of",
+    "handler_of",
+]
 
 TRAVEL = "travel"
+DISCOUNT = "discount"  # a CRM order priced beyond its salesperson's limit (orders flow)
+CONFLICT = "conflict"  # a catalog field both systems edited, for people to settle
 # The handlers a flow implements; BIZBUS_OA_HANDLERS may name only these.
-HANDLERS = frozenset({TRAVEL})
+HANDLERS = frozenset({TRAVEL, DISCOUNT, CONFLICT})
 # What the codes of BIZBUS_OA_APPROVAL_CODES are read as (every OA form was a trip before).
 DEFAULT_HANDLER = TRAVEL
 HANDLER_KEY = "handler"
@@ -34,3 +46,8 @@ def handler_of(payload: Mapping[str, Any], claims: Mapping[str, str]) -> str | N
         return carried
     code = payload.get("approval_code")
     return claims.get(code) if isinstance(code, str) else None
+
+
+def code_of(handler: str, claims: Mapping[str, str]) -> str | None:
+    """The approval definition a handler's instances are filed under (the first it claims)."""
+    return next((code for code, name in claims.items() if name == handler), None)

@@ -12,7 +12,7 @@ import orjson
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from bizbus.connectors.feishu.handlers import HANDLERS, claims_of
+from bizbus.connectors.feishu.handlers import HANDLERS, claims_of, code_of
 from bizbus.connectors.settings import ConnectorSettings
 
 __all__ = ["FeishuSettings"]
@@ -148,6 +148,10 @@ class FeishuSettings(ConnectorSettings):
     def claims(self) -> dict[str, str]:
         """Code → handler of every followed definition (approval codes: the default handler)."""
         return claims_of(self.approval_codes, self.handlers)
+
+    def code_of(self, handler: str) -> str | None:
+        """The definition whose instances ``handler`` reads (and bizbus files), if any."""
+        return code_of(handler, self.claims())
 
     def followed_codes(self) -> list[str]:
         """The definitions to subscribe to and catch up on: every claimed one, in order."""

@@ -11,13 +11,14 @@ from bizbus.connectors.odoo.connector import FEED_MODELS, OdooConnector
 from bizbus.connectors.odoo.models import MODELS, ModelSpec, Reference, spec_for
 from bizbus.connectors.odoo.rpc import OdooRpc, fault_error, odoo_datetime
 from bizbus.connectors.odoo.settings import OdooSettings
-from bizbus.connectors.odoo.sink import Lookups, same_value
+from bizbus.connectors.odoo.sink import LinesLockedError, Lookups, same_value
 from bizbus.connectors.odoo.source import FeedOptions, cursor_id, parse_odoo_datetime, position
 
 __all__ = [
     "FEED_MODELS",
     "MODELS",
     "FeedOptions",
+    "LinesLockedError",
     "Lookups",
     "ModelSpec",
     "OdooConnector",

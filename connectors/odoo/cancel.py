@@ -24,10 +24,14 @@ class SaleOrderProgress:
 
 
 async def sale_order_progress(rpc: OdooRpc, crm_order_id: str) -> SaleOrderProgress | None:
-    """Return the sale order whose `client_order_ref` is `crm_order_id`, or None."""
+    """Return the sale order whose `client_order_ref` is `crm_order_id`, or None.
+
+    The order carries its lines and delivery date too, so a change is worked out without
+    reading the order again.
+    """
     orders = await rpc.search_read(
         "sale.order", [("client_order_ref", "=", crm_order_id)],
-        fields=["name", "state"], limit=1,
+        fields=["name", "state", "commitment_date", "order_line"], limit=1,
     )  # fmt: skip
     if not orders:
         return None

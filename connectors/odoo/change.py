@@ -28,17 +28,17 @@ def _product(line: Mapping[str, Any]) -> Any:
 async def sale_order_changes(
     rpc: OdooRpc,
     lookups: Lookups,
-    order_id: int,
+    order: Mapping[str, Any],
     lines: Sequence[Mapping[str, Any]],
     commitment_date: date | None,
 ) -> dict[str, Any]:
-    """Return the `sale.order` values that bring order `order_id` to `lines` and the date.
+    """Return the `sale.order` values that bring `order` to `lines` and the date.
 
+    `order`: the sale order as read (`commitment_date`, `order_line` ids); its lines are read.
     `lines`: line payloads as the sink takes them (`product_default_code`, quantity, price).
     Raises MappingError when a line's product is unknown to the ERP.
     """
     wanted = await order_lines(lookups, list(lines))
-    [order] = await rpc.read("sale.order", [order_id], fields=["commitment_date", "order_line"])
     ids = [i for i in order.get("order_line") or [] if isinstance(i, int)]
     existing = await rpc.read("sale.order.line", sorted(ids), fields=_LINE_FIELDS) if ids else []
     pools: dict[Any, list[Mapping[str, Any]]] = {}

@@ -18,7 +18,7 @@ from bizbus.connectors.errors import MappingError, RejectedError, SchemaError
 from bizbus.connectors.odoo.models import LINE_PRODUCT, RELATIONS, ModelSpec, Reference, spec_for
 from bizbus.connectors.odoo.rpc import OdooRpc, odoo_datetime
 
-__all__ = ["Lookups", "apply_command", "order_lines", "same_value"]
+__all__ = ["LinesLockedError", "Lookups", "apply_command", "order_lines", "same_value"]
 
 _ALL = {"context": {"active_test": False}}
 _DRAFT = ("draft", "sent")
@@ -85,6 +85,10 @@ class Lookups:
                 "check BIZBUS_ERP_TRIP_LEAVE_TYPE)"
             )
         return found
+
+
+class LinesLockedError(RejectedError):
+    """A placement's lines differ from a confirmed order's: the order changed after it was sent."""
 
 
 def same_value(current: Any, wanted: Any) -> bool:
@@ -235,7 +239,8 @@ async def upsert_sale_order(
     """A sales order by ``client_order_ref`` with its lines, confirmed once when asked.
 
     Lines of an existing draft order are replaced only when they differ; lines of a confirmed
-    order are never touched (a difference is a RejectedError, for a person to look at).
+    order are never touched by a placement: a difference is a LinesLockedError, which the
+    caller turns into a change of the order under the ERP's change rule.
     """
     spec = spec_for("sale.order")
     confirm = bool(payload.get("confirm", False))
@@ -256,7 +261,7 @@ async def upsert_sale_order(
         changes = changed_fields(current, header)
         if lines is not None and await _lines_differ(rpc, current, lines):
             if current.get("state") not in _DRAFT:
-                raise RejectedError(
+                raise LinesLockedError(
                     f"odoo: sale.order {current.get('name')} is {current.get('state')}; "
                     "its lines cannot be changed by a sync",
                     system="odoo",

@@ -3,9 +3,9 @@
 Odoo 17 posts `{"_action": "<action>(#<id>)", "_id": <record id>, "_model": "<model>", ...
 selected fields}` as JSON after the write committed, once, without a signature and without
 retries. The URL's last segment is the only proof of the sender, compared in constant time.
-The body is a hint only: bizbus keeps the model (and the id, for the log's count) and reads
-the record through the API; the selected fields are never trusted nor kept (they may hold
-personal data).
+The body is a hint only: bizbus checks it names a model and a record id, keeps the model, and
+reads the changed records through the API (a poll of that model's feed); the selected fields
+are never trusted nor kept (they may hold personal data).
 """
 
 import hmac

@@ -33,6 +33,7 @@ __all__ = ["SCENARIOS", "ChaosOptions", "collect", "run_chaos"]
 
 SCENARIOS = ("R1", "R2", "R3", "R4", "R5", "S1", "S2", "S3")
 OWN_STACK = {"R2", "S2"}  # scenarios that start a cluster and stack of their own
+FULL_WINDOWS_S = (10.0, 120.0, 600.0)  # R3's fault windows in a full run: every kind, each length
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class ChaosOptions:
     bootstrap: str | None = None
     scenarios: tuple[str, ...] = SCENARIOS
     orders: int | None = None  # R1's orders; default 200 quick, 20,000 full
-    outage_s: float | None = None  # R3's window per fault; default 10 quick, 120 full
+    outage_s: tuple[float, ...] = ()  # R3's windows per fault; default 10 s quick, see FULL
     seed: int = field(default_factory=lambda: int(time.time()))
     run_dir: Path | None = None
 
@@ -61,7 +62,7 @@ def _plans(
                     kills=2 if quick else 5, seed=options.seed)  # fmt: skip
     broker = BrokerKillPlan(orders=100 if quick else 1_000, kills=2 if quick else 5,
                             seed=options.seed)  # fmt: skip
-    outage = OutagePlan(window_s=options.outage_s or (10.0 if quick else 120.0),
+    outage = OutagePlan(windows_s=options.outage_s or ((10.0,) if quick else FULL_WINDOWS_S),
                         per_s=5.0 if quick else 6.0)  # fmt: skip
     poison = PoisonPlan(bad=200 if quick else 5_000, good=20 if quick else 200,
                         webhooks=50 if quick else 300, seed=options.seed)  # fmt: skip

@@ -26,8 +26,12 @@ def chaos(
         int | None, typer.Option(min=1, help="R1's orders (default 200 quick, 20,000 full).")
     ] = None,
     outage: Annotated[
-        float | None,
-        typer.Option(min=1, help="R3's window per fault in seconds (default 10 quick, 120 full)."),
+        list[float] | None,
+        typer.Option(
+            min=1,
+            help="R3's window per fault in seconds; repeatable, each length in turn "
+            "(default 10 quick; 10, 120 and 600 full).",
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed of the random moments and generated inputs.")
@@ -55,7 +59,7 @@ def chaos(
         typer.echo(f"error: unknown scenario(s) {unknown}; choose from {list(SCENARIOS)}", err=True)
         raise typer.Exit(2)
     options = ChaosOptions(quick=quick, bootstrap=bootstrap, scenarios=chosen, orders=orders,
-                           outage_s=outage)  # fmt: skip
+                           outage_s=tuple(outage or ()))  # fmt: skip
     if seed is not None:
         options = replace(options, seed=seed)
     raise typer.Exit(run_chaos(options, as_json=as_json))

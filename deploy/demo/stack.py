@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from bizbus.deploy.demo.story import DISCOUNT_ENV
 from bizbus.deploy.demo.worker import WorkerProcess
 from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
 from bizbus.deploy.kafka.cluster import free_ports
@@ -82,6 +83,7 @@ class DemoStack:
             # The story is played back to back: idle polls stay close (see the README's budget).
             **{f"BIZBUS_{system}_POLL_IDLE_S": "1.0" for system in ("CRM", "ERP", "OA")},
             **throwaway_key("demo")[1],  # the demo's data lives one run, and so does its key
+            **DISCOUNT_ENV,
             **push_env(token),
         }
         self.worker = WorkerProcess(env, self.run_dir / "worker.log")

@@ -7,6 +7,7 @@ StepFailed naming what was missing.
 """
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,13 +22,22 @@ import httpx
 from bizbus.connectors.salesforce.soql import format_soql
 from bizbus.deploy.demo.actors import CrmUser, ErpUser, OaUser
 from bizbus.deploy.sandbox.company import CUSTOMERS, employee
-from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
+from bizbus.deploy.sandbox.oa.seed import DISCOUNT_APPROVAL_CODE, TRAVEL_APPROVAL_CODE
 from bizbus.deploy.watch import wait_quiet
 from bizbus.flows.stock_visibility.mapping import AVAILABLE, INCOMING
 
 T = TypeVar("T")
 ORDERED_MODEL = "HL-VMC850"  # the deal's machine: its stock is shown, another one is cancelled
 Status = Callable[[str], None]
+SALES_MANAGER = employee("E1001")  # 张伟, 销售经理: may sell 10 % below the ERP's list price
+# Discounts beyond the salesperson's limit go to the OA, filed under his name (his leader decides).
+DISCOUNT_ENV = {
+    "BIZBUS_OA_HANDLERS": json.dumps({DISCOUNT_APPROVAL_CODE: "discount"}),
+    "BIZBUS_DISCOUNT_LIMITS": json.dumps({"销售经理": 10, "销售代表": 5}, ensure_ascii=False),
+    "BIZBUS_DISCOUNT_DEFAULT_LIMIT": "5",
+    "BIZBUS_DISCOUNT_APPLICANT": SALES_MANAGER.oa_user_id,
+}
+DISCOUNT_PRICE = Decimal("228000")  # the model lists at 268,000 in the ERP: 14.9 % below
 
 
 class StepFailedError(RuntimeError):
@@ -72,7 +82,7 @@ class Story:
         self.erp_hook = erp_hook  # the worker's Odoo webhook URL (token included) when on push
         self.orders = max(1, orders)
         self.status = status
-        self.salesperson = employee("E1001")
+        self.salesperson = SALES_MANAGER
         self.crm = CrmUser(urls["crm"], self.salesperson.email)
         self.erp = ErpUser(urls["erp"])
         self.oa = OaUser(urls["oa"])
@@ -107,6 +117,8 @@ class Story:
             ("Product revised and repriced in ERP → CRM product and price book", self.catalog),
             ("CRM-owned product text edited in CRM → ERP, no echo back", self.crm_edit),
             ("Stock of the ordered model counted in ERP → CRM product availability", self.stock),
+            ("Discount beyond the salesperson's limit approved in OA → ERP order", self.discount),
+            ("Order quantity changed in CRM before production → ERP order follows", self.change),
             ("Order cancelled in CRM before production → ERP order cancelled", self.cancel),
         ]
 
@@ -363,6 +375,62 @@ class Story:
         async with httpx.AsyncClient(base_url=self.urls["erp"], timeout=10) as control:
             (await control.post("/_sandbox/clock", json={"manual": held})).raise_for_status()
 
+    async def _discount_instance(self, order_id: str) -> str | None:
+        """The OA discount approval filed for `order_id`, from the OA's own records."""
+        async with httpx.AsyncClient(base_url=self.urls["oa"], timeout=10) as control:
+            response = await control.get(
+                "/_sandbox/effects", params={"object": "approval_instance"}
+            )
+            response.raise_for_status()
+        for row in response.json()["effects"]:
+            if row["action"] != "create" or row["detail"].get("approval_code") != (
+                DISCOUNT_APPROVAL_CODE
+            ):
+                continue
+            form = json.loads((await self.oa.detail(row["record_id"]))["form"])
+            if any(w.get("custom_id") == "crm_order_id" and w.get("value") == order_id
+                   for w in form):  # fmt: skip
+                return str(row["record_id"])
+        return None
+
+    async def discount(self) -> StepResult:
+        """Sell the model 14.9 % below list; the order waits for the OA's approval, then goes."""
+        order_id = await self.crm.place_order(self.account_id, [(ORDERED_MODEL, 1, DISCOUNT_PRICE)])
+        self.status(f"order {order_id} at {DISCOUNT_PRICE:,} activated; waiting for the OA")
+        code = await until(
+            partial(self._discount_instance, order_id), what=f"an OA approval of {order_id}"
+        )
+        if await self._erp_order(order_id) is not None:
+            raise StepFailedError(f"order {order_id} reached the ERP before its approval")
+        began = time.monotonic()
+        await self.oa.approve(DISCOUNT_APPROVAL_CODE, code)
+        self.status(f"OA instance {code} approved; waiting for the ERP sales order")
+        confirmed = await until(
+            partial(self._erp_order, order_id, "sale"), what=f"ERP order for {order_id}"
+        )
+        result = StepResult(
+            "discount",
+            {"OA instance": code, "CRM Order": order_id, "ERP sale.order": confirmed["name"]},
+        )
+        result.latency_s = time.monotonic() - began
+        result.notes.append(
+            f"{ORDERED_MODEL} at {DISCOUNT_PRICE:,} (list 268,000, limit 10 %): held until the "
+            "OA approved, then placed once"
+        )
+        return result
+
+    async def change(self) -> StepResult:
+        """Place another order, raise its quantity in the CRM before production; the ERP follows.
+
+        The ERP's clock is held meanwhile (as for the cancellation), so the change always lands
+        on an unmade order, which the ERP still allows.
+        """
+        await self._erp_clock(held=True)
+        try:
+            return await self._change()
+        finally:
+            await self._erp_clock(held=False)
+
     async def cancel(self) -> StepResult:
         """Place another order, cancel it in the CRM before production; the ERP cancels it.
 
@@ -375,28 +443,76 @@ class Story:
         finally:
             await self._erp_clock(held=False)
 
-    async def _cancel(self) -> StepResult:
+    async def _erp_order(self, order_id: str, state: str | None = None) -> dict[str, Any] | None:
+        fields = ["id", "name", "state", "order_line"]
+        where = [("client_order_ref", "=", order_id)]
+        rows = await self.erp.search_read("sale.order", where, fields)
+        return rows[0] if rows and (state is None or rows[0]["state"] == state) else None
+
+    async def _sent_order(self, quantity: int) -> tuple[str, dict[str, Any]]:
+        """Place and activate an order of the model; wait until the ERP confirmed it, numbered."""
         order_id = await self.crm.place_order(
-            self.account_id, [(ORDERED_MODEL, 1, Decimal("255000"))]
+            self.account_id, [(ORDERED_MODEL, quantity, Decimal("255000"))]
         )
         self.status(f"order {order_id} activated; waiting for the ERP to confirm it")
-
-        async def erp_state(state: str) -> dict[str, Any] | None:
-            rows = await self.erp.search_read(
-                "sale.order", [("client_order_ref", "=", order_id)], ["id", "name", "state"]
-            )
-            return rows[0] if rows and rows[0]["state"] == state else None
-
-        confirmed = await until(partial(erp_state, "sale"), what=f"ERP order for {order_id}")
+        confirmed = await until(
+            partial(self._erp_order, order_id, "sale"), what=f"ERP order for {order_id}"
+        )
 
         async def written_back() -> bool:
             return bool((await self.crm.get("Order", order_id)).get("ErpOrderRef__c"))
 
         await until(written_back, what="the ERP order number on the CRM order")
+        return order_id, confirmed
+
+    async def _line_writes(self, line_id: int) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=self.urls["erp"], timeout=10) as control:
+            response = await control.get("/_sandbox/effects", params={"object": "sale.order.line"})
+            response.raise_for_status()
+        rows: list[dict[str, Any]] = response.json()["effects"]
+        return [e for e in rows if e["record_id"] == str(line_id) and e["action"] == "write"]
+
+    async def _change(self) -> StepResult:
+        order_id, confirmed = await self._sent_order(1)
+        [line_id] = confirmed["order_line"]
+        before = len(await self._line_writes(line_id))
+        [item] = await self.crm.query(
+            format_soql("SELECT Id FROM OrderItem WHERE OrderId = {o}", o=order_id)
+        )
+        began = time.monotonic()
+        await self.crm.update("OrderItem", item["Id"], {"Quantity": 2})
+        self.status(f"CRM order {order_id}: quantity 1 → 2; waiting for the ERP")
+
+        async def line_of_two() -> bool:
+            [line] = await self.erp.search_read(
+                "sale.order.line", [("id", "=", line_id)], ["product_uom_qty"]
+            )
+            return float(line["product_uom_qty"]) == 2.0
+
+        await until(line_of_two, what=f"quantity 2 on ERP order {confirmed['name']}")
+        latency = time.monotonic() - began
+        writes = (await self._line_writes(line_id))[before:]
+        if len(writes) != 1:
+            raise StepFailedError(f"the ERP order line was written {len(writes)} times, not once")
+        note = (await self.crm.get("Order", order_id)).get("IntegrationNote__c")
+        if note:
+            raise StepFailedError(f"the change was refused: {note}")
+        result = StepResult("change", {"CRM Order": order_id, "ERP sale.order": confirmed["name"]})
+        result.latency_s = latency
+        result.notes.append(
+            f"ERP {confirmed['name']}: quantity of {ORDERED_MODEL} 1 → 2, one line write"
+        )
+        return result
+
+    async def _cancel(self) -> StepResult:
+        order_id, confirmed = await self._sent_order(1)
         began = time.monotonic()
         await self.crm.update("Order", order_id, {"Status": "Cancelled"})
         self.status(f"CRM order {order_id} cancelled; waiting for the ERP")
-        await until(partial(erp_state, "cancel"), what=f"ERP order {confirmed['name']} cancelled")
+        await until(
+            partial(self._erp_order, order_id, "cancel"),
+            what=f"ERP order {confirmed['name']} cancelled",
+        )
         latency = time.monotonic() - began
 
         async def crm_cancelled() -> dict[str, Any] | None:

@@ -4,6 +4,7 @@
 seen, echoes of our writes dropped (`writelog`), the rest split by owner (`ownership`) → model,
 price, edit and conflict events on `biz.*` → commands on `cmd.*` → CRM/ERP sinks (compare first).
 Key: the model code. Dead letters: bad events, products the ERP lacks, edit storms.
+Conflicts go to people instead with `BIZBUS_CATALOG_CONFLICTS_TO=oa` (`approvals`).
 """
 
 import logging
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import JsonValue
 
 from bizbus import schemas
+from bizbus.flows.catalog.approvals import DECISIONS, ConflictApprovals
 from bizbus.flows.catalog.mapping import (
     Values,
     Verdict,
@@ -41,9 +43,11 @@ from bizbus.flows.runtime.spec import Declaration, Emit, Output, Put, StageSpec
 from bizbus.flows.shared import (
     CRM,
     ERP,
+    OA,
     captured,
     crm_batch,
     crm_feed,
+    decode,
     decode_as,
     erp_feed,
     follow_up,
@@ -77,7 +81,7 @@ def _erp_author(row: dict[str, Any]) -> int | None:
 class CatalogFlow:
     """The catalog flow's state and handlers (one per worker)."""
 
-    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (STATE, WRITE_LOG, SEEN)
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (STATE, WRITE_LOG, SEEN, DECISIONS)
 
     def __init__(
         self,
@@ -99,10 +103,11 @@ class CatalogFlow:
             clock=deps.clock,
         )
         self.writers = CatalogWriters(deps.connections, self.settings, self.writelog)
+        self.approvals = ConflictApprovals(deps, self.settings, tables)
 
     def declare(self) -> Declaration:
         """Return the three feeds and the ten stages (sources, mappings, sinks, conflicts)."""
-        stages = (
+        stages: tuple[tuple[str, str, spec.StageHandler, frozenset[str] | None], ...] = (
             ("catalog-erp-products", "src.erp.product", self.on_erp_product, ERP),
             ("catalog-crm-products", "src.crm.product", self.on_crm_product, CRM),
             ("catalog-crm-prices", "src.crm.price-book-entry", self.on_crm_price, CRM),
@@ -114,6 +119,13 @@ class CatalogFlow:
             ("catalog-erp-product-sink", "cmd.erp.product-model", self.apply_erp_product, ERP),
             ("catalog-conflicts", "biz.catalog.field-conflict", self.resolve_conflict, ERP | CRM),
         )
+        if self.settings.conflicts_to == "oa":
+            stages += (
+                ("catalog-conflict-approval-requests", "cmd.oa.approval-instance",
+                 self.approvals.on_request, OA),
+                ("catalog-conflict-decisions", "src.oa.approval-instance",
+                 self.approvals.on_instance, OA),
+            )  # fmt: skip
         # Price changes in hand share CRM calls: two batches' worth, one written, one filling.
         in_flight = {"catalog-crm-price-sink": 2 * self.settings.price_batch_max}
         return Declaration(
@@ -138,6 +150,7 @@ class CatalogFlow:
                 *("biz.catalog.product-model", "biz.pricing.price", "biz.catalog.product"),
                 *("cmd.crm.product", "cmd.crm.price-book-entry", "cmd.erp.product-model"),
                 "biz.catalog.field-conflict",
+                "cmd.oa.approval-instance",
             ),
         )
 
@@ -317,9 +330,20 @@ class CatalogFlow:
         return []
 
     async def resolve_conflict(self, record: RawRecord) -> list[Output]:
-        """biz.catalog.field-conflict → the policy's write."""
+        """biz.catalog.field-conflict → the policy's write, a question to people, their answer."""
+        event = decode(record, self.deps.keys)
+        if isinstance(event.data, schemas.ConflictDecidedV1):
+            decided = event.data
+            log.info("%s: %s conflict decided in the OA: %s", decided.conflict.model_code,
+                     decided.conflict.field, decided.resolution)  # fmt: skip
+            await self.writers.resolve(
+                decided.conflict.model_copy(update={"resolution": decided.resolution})
+            )
+            return []
         _, conflict = decode_as(
             record, schemas.FieldConflictDetectedV1, "a field conflict", self.deps.keys
         )
+        if conflict.resolution == "ask-people":
+            return self.approvals.ask(event, conflict)
         await self.writers.resolve(conflict)
         return []

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import JsonValue
 
@@ -48,6 +48,7 @@ __all__ = [
     "model_changed",
     "price_changed",
     "product_edited",
+    "resolution_of",
     "system_value",
 ]
 
@@ -227,6 +228,15 @@ def _crm_time(row: Mapping[str, Any]) -> datetime:
     return parse_datetime(stamp)
 
 
+def resolution_of(
+    settings: CatalogSettings,
+) -> Literal["restore-owner-value", "accept-edit", "ask-people"]:
+    """What a conflict leads to: people decide (routed to the OA), else the policy's write."""
+    if settings.conflicts_to == "oa":
+        return "ask-people"
+    return "restore-owner-value" if settings.conflict_policy == "owner-wins" else "accept-edit"
+
+
 def conflict_of(
     code: str,
     name: str,
@@ -251,7 +261,7 @@ def conflict_of(
         edited_value=edited,
         owner_value=owner_value,
         policy=policy,
-        resolution="restore-owner-value" if policy == "owner-wins" else "accept-edit",
+        resolution=resolution_of(settings),
         detected_at=detected_at,
     )
 

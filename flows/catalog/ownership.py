@@ -4,12 +4,13 @@ Each synced field has one system of record; the other system only receives it. `
 a field's bizbus name to its owner and its name in each system; an owner is accepted only where
 the command contracts can carry the field from it (checked at start-up, ConfigError otherwise).
 `conflict_policy` decides what an edit by a non-owner leads to: `owner-wins` writes the owner's
-value back once, `last-writer-wins` carries the edit to the owner.
+value back once, `last-writer-wins` carries the edit to the owner; `conflicts_to=oa` asks people
+in the OA instead (approved: take the edit, rejected: keep the owner's value).
 """
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bizbus.connectors.errors import ConfigError
@@ -79,6 +80,18 @@ class CatalogSettings(BaseSettings):
     conflict_policy: ConflictPolicy = Field(
         default="owner-wins", description="owner-wins or last-writer-wins."
     )
+    conflicts_to: Literal["owner", "oa"] = Field(
+        default="owner",
+        description="Who settles a field conflict: owner (the conflict policy, at once) or oa "
+        "(an approval in the OA definition BIZBUS_OA_HANDLERS maps to `conflict`: approved "
+        "takes the edit to the owner, rejected writes the owner's value back; nothing is "
+        "written meanwhile).",
+    )
+    conflict_applicant: str | None = Field(
+        default=None,
+        description="Feishu user_id that files conflict approvals (its direct leader decides); "
+        "required with conflicts_to=oa.",
+    )
     write_log_ttl_s: float = Field(
         default=3600.0, gt=0, description="How long a write of ours is recognised as an echo."
     )
@@ -127,6 +140,12 @@ class CatalogSettings(BaseSettings):
                     f"it from there (fields it may own: {sorted(CARRIED_FROM[rule.owner])})"
                 )
         return rules
+
+    @model_validator(mode="after")
+    def _applicant_for_oa(self) -> "CatalogSettings":
+        if self.conflicts_to == "oa" and not self.conflict_applicant:
+            raise ValueError("conflict_applicant: required with conflicts_to=oa (a user_id)")
+        return self
 
     def owner(self, field: str) -> Owner:
         """Return the system of record of `field`."""

@@ -1,7 +1,8 @@
 """cmd.crm.order → CRM Order: write back the ERP order number; move the status forward only.
 
-A cancelled status also sets the order's own `Status` to `Cancelled`; an integration note (a
-refused cancellation or change) goes to `IntegrationNote__c`.
+A cancelled status also sets the order's own `Status` to `Cancelled` (a rejected discount sets
+it to `Rejected`); an integration note (a refused cancellation or change, the approver's
+comment) goes to `IntegrationNote__c`.
 
 `cmd.crm.order` (OrderUpdateRequestedV1, key = CRM order id: one order's updates in order) → the
 CRM Order by id (unchanged fields are not written) → OrderStatusChangedV1 on `biz.sales.order`
@@ -43,6 +44,8 @@ def order_fields(
             fields["Status"] = (
                 CRM_ORDER_CANCELLED  # the order itself is withdrawn, wherever it started
             )
+    if command.order_status is not None:
+        fields["Status"] = command.order_status  # e.g. Rejected: its discount was turned down
     if command.integration_note is not None:
         fields["IntegrationNote__c"] = command.integration_note or None
     return fields, advances

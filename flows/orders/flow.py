@@ -14,6 +14,10 @@ Changes: a sent order (number written back, still `Activated`) whose lines or de
 differ from the fingerprint last sent → OrderChangeRequestedV1 on the same key → the ERP order's
 lines and date written while nothing is made or delivered (only what differs), else refused →
 OrderChangedV1 and the refusal's note (or a cleared note) through `cmd.crm.order`.
+
+Discounts (`approvals`, on with `BIZBUS_DISCOUNT_LIMITS`): a request priced beyond its
+salesperson's limit is held until the OA decides; approved, it is placed; rejected, the CRM
+order is set `Rejected` with the approver's comment.
 """
 
 import logging
@@ -25,6 +29,7 @@ import orjson
 from bizbus.connectors.base import SinkCommand
 from bizbus.connectors.errors import MappingError
 from bizbus.connectors.odoo import (
+    LinesLockedError,
     OdooConnector,
     cancel_sale_order,
     sale_order_changes,
@@ -34,6 +39,7 @@ from bizbus.connectors.odoo import (
 from bizbus.connectors.salesforce import SalesforceConnector, format_soql, select
 from bizbus.flows.context import FlowDeps
 from bizbus.flows.orders import parking
+from bizbus.flows.orders.approvals import APPROVALS, DECISIONS, REQUESTS, DiscountApprovals
 from bizbus.flows.orders.cancellation import (
     CancelDecision,
     cancel_decision,
@@ -48,6 +54,7 @@ from bizbus.flows.orders.change import (
     change_request,
     is_sent,
 )
+from bizbus.flows.orders.discounts import DiscountSettings, load_discount_settings
 from bizbus.flows.orders.mapping import (
     line_payloads,
     order_digest,
@@ -67,6 +74,7 @@ from bizbus.flows.runtime.tracing import trace_fields
 from bizbus.flows.shared import (
     CRM,
     ERP,
+    OA,
     Owners,
     captured,
     crm_batch,
@@ -80,6 +88,7 @@ from bizbus.flows.shared import (
 from bizbus.schemas import (
     TOPICS,
     CustomerUpsertedV1,
+    DiscountDecidedV1,
     Envelope,
     OrderCancellationRequestedV1,
     OrderCancelledV1,
@@ -131,11 +140,18 @@ async def missing_references(erp: OdooConnector, command: SalesOrderRequestedV1)
 class OrdersFlow:
     """CRM orders to ERP sales orders, with parking while reference data is missing."""
 
-    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (PLACED, PARKED, SENT)
+    TABLES: ClassVar[tuple[spec.TableSpec, ...]] = (PLACED, PARKED, SENT, APPROVALS, DECISIONS)
 
-    def __init__(self, deps: FlowDeps, tables: spec.Tables | None = None) -> None:
+    def __init__(
+        self,
+        deps: FlowDeps,
+        tables: spec.Tables | None = None,
+        *,
+        discounts: DiscountSettings | None = None,
+    ) -> None:
         self.deps = deps
         tables = tables or spec.fresh_tables(*self.TABLES)
+        self.approvals = DiscountApprovals(deps, discounts or load_discount_settings(), tables)
         self.placed = tables[PLACED.name]
         self.parked = tables[PARKED.name]
         self.sent = tables[SENT.name]
@@ -151,13 +167,21 @@ class OrdersFlow:
         )
 
     def declare(self) -> Declaration:
-        """Return the order feed, the five stages, the parking sweep and the parked view."""
+        """Return the order feed, the stages, the parking sweep and the parked view."""
         feed = spec.Feed("crm.order", "crm", "src.crm.order", self.read_orders,
                          correlate=lambda record: crm_order_deal(record.id),
                          batch=crm_batch(self.deps.connections, "Order"),
                          entity="Order")  # fmt: skip
+        approvals: tuple[StageSpec, ...] = ()
+        if self.approvals.settings.enabled:
+            approvals = (
+                StageSpec("discount-approval-requests", REQUESTS, self.approvals.on_request, OA),
+                StageSpec("discount-decisions", "src.oa.approval-instance",
+                          self.approvals.on_instance, OA),
+            )  # fmt: skip
         return Declaration(
             stages=(
+                *approvals,
                 StageSpec("crm-orders", "src.crm.order", self.on_order, CRM),
                 StageSpec("sales-order-requests", "biz.sales.order", self.on_placed, pure=True),
                 StageSpec("erp-sales-orders", COMMANDS, self.on_sales_order, ERP),
@@ -179,7 +203,7 @@ class OrdersFlow:
             timers=(spec.TimerSpec("parked-orders-sweep", SWEEP_S, self.sweep),),
             pages=(spec.PageSpec(PARKED_PATH, self.parked_page, name="parked-orders"),),
             feeds=(feed,),
-            emits=("biz.sales.order", COMMANDS, "cmd.crm.order"),
+            emits=("biz.sales.order", COMMANDS, "cmd.crm.order", REQUESTS),
         )
 
     def reconcilers(self) -> tuple[Reconciler, ...]:
@@ -273,6 +297,8 @@ class OrdersFlow:
             return await self.on_cancellation(received, received.data)
         if isinstance(received.data, OrderChangeRequestedV1):
             return await self.on_change(received, received.data)
+        if isinstance(received.data, DiscountDecidedV1):
+            return self.approvals.on_decided(received, received.data)
         event, command = decode_as(
             record, SalesOrderRequestedV1, "a sales-order request", self.deps.keys
         )
@@ -280,6 +306,20 @@ class OrdersFlow:
         entry = self.parked.get(key)
         if parking.is_retry(record) and (entry is None or entry["event_id"] != event.id):
             return []  # completed or superseded since this retry was sent
+        held, gated = await self.approvals.gate(record, event, command)
+        if held:
+            return gated
+        return gated + await self._place(record, event, command, entry)
+
+    async def _place(
+        self,
+        record: RawRecord,
+        event: Envelope[Any],
+        command: SalesOrderRequestedV1,
+        entry: Mapping[str, Any] | None,
+    ) -> list[Output]:
+        """Write the ERP sales order, or park the command while reference data is missing."""
+        key = command.crm_order_id
         erp = await self.deps.connections.erp()
         missing = await missing_references(erp, command)
         reason = "ERP lacks " + ", ".join(missing)
@@ -292,6 +332,14 @@ class OrdersFlow:
                 )  # fmt: skip
             except MappingError as error:  # reference data vanished between check and write
                 missing, reason = ["unknown"], str(error)
+            except LinesLockedError:
+                # The CRM order changed after the ERP confirmed it, before the ERP's number came
+                # back to it: that is a change of a sent order, under the change rule.
+                change = OrderChangeRequestedV1(
+                    crm_order_id=key, commitment_date=command.commitment_date,
+                    lines=command.lines, requested_at=self.deps.now(),
+                )  # fmt: skip
+                return await self.on_change(event, change)
         if result is None:
             parked = parking.park(entry, record, event_id=event.id, missing=missing,
                                   reason=reason, now=self.deps.clock())  # fmt: skip
@@ -339,6 +387,8 @@ class OrdersFlow:
         ]
         if self.parked.get(key) is not None and decision.action != "refuse":
             outputs.append(Put(self.parked, key, None))  # cancelled before it reached the ERP
+        if decision.action != "refuse":
+            outputs += self.approvals.forget(key)  # cancelled while its discount was pending
         return outputs
 
     async def on_change(
@@ -352,7 +402,7 @@ class OrdersFlow:
         if progress is not None:
             name, order_id = str(progress.order["name"]), int(progress.order["id"])
             try:
-                values = await sale_order_changes(erp, erp.lookups, order_id,
+                values = await sale_order_changes(erp, erp.lookups, progress.order,
                                                   line_payloads(command.lines),
                                                   command.commitment_date)  # fmt: skip
             except MappingError as error:  # a product the ERP does not know

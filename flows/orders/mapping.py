@@ -159,6 +159,7 @@ def sales_order_command(order: OrderPlacedV1) -> SalesOrderRequestedV1:
         currency=order.currency,
         lines=order.lines,
         note=f"CRM PO {order.customer_po}" if order.customer_po else None,
+        owner=order.owner,
     )
 
 

@@ -4,16 +4,20 @@
 feed) name a product whose level may have moved; the level is read back from the ERP (the
 warehouse's internal quants, its open manufacturing orders), so a redelivered or late record
 never publishes an old level, and a burst of moves of one product read after the last of them
-publishes one level. A level equal to the last one published is dropped (a global table holds
-it, written once the event is acked). `biz.inventory.stock` (key `<warehouse>:<model>`) → the
-CRM Product2 fields `Available_Quantity__c`, `Incoming_Quantity__c`, `Next_Availability_Date__c`,
-batched (`crm.py`), changed values only. A level older than the last applied to its product is
+publishes one level. The levels of every product in hand are read together (three ERP calls
+for up to 100 products: their codes, quants and open MOs). A level equal to the last one
+published is dropped (a global table holds it, written once the event is acked).
+`biz.inventory.stock` (key `<warehouse>:<model>`) → the CRM Product2 fields
+`Available_Quantity__c`, `Incoming_Quantity__c`, `Next_Availability_Date__c`, batched
+(`crm.py`), changed values only. A level older than the last applied to its product is
 skipped. The catalog flow syncs none of these fields, so the writes come back from the CRM feed
 as no edit: no echo reaches the ERP.
 """
 
+import itertools
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -26,6 +30,7 @@ from bizbus.flows.shared import CRM, ERP, captured, decode_as, erp_feed, follow_
 from bizbus.flows.stock_visibility.crm import write_availability
 from bizbus.flows.stock_visibility.mapping import (
     Availability,
+    LevelValues,
     Trigger,
     availability,
     level_values,
@@ -33,6 +38,7 @@ from bizbus.flows.stock_visibility.mapping import (
     production_domain,
     quant_domain,
     reason_of,
+    rows_by_product,
     stock_level,
 )
 from bizbus.flows.stock_visibility.settings import StockSettings, load_stock_settings
@@ -47,6 +53,18 @@ LEVELS_TOPIC = "biz.inventory.stock"
 # Written by both source stages (one partition count), keyed by level: every worker holds it.
 LEVELS = spec.TableSpec("stock-levels", TOPICS[QUANTS].partitions, global_=True)
 APPLIED = spec.TableSpec("stock-crm-applied", TOPICS[LEVELS_TOPIC].partitions)
+# Products whose levels are read together: three ERP calls for the lot.
+READ_BATCH = 100
+READ_LINGER_S = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class ProductLevel:
+    """A product model's level as read from the ERP, and when the read began."""
+
+    code: str
+    uom: str
+    values: LevelValues
 
 
 class StockVisibilityFlow:
@@ -71,6 +89,12 @@ class StockVisibilityFlow:
         self.writes: Coalescer[Availability, None] = Coalescer(
             self._write, max_items=self.settings.batch_max, linger_s=linger / 1000,
             max_wait_s=max(self.settings.batch_max_wait_ms, linger) / 1000,
+        )  # fmt: skip
+        # Each record's read begins after it arrived (a submit joins the next batch only).
+        self._read_keys = itertools.count()
+        self.reads: Coalescer[int, ProductLevel | None] = Coalescer(
+            self._read_levels, max_items=READ_BATCH, linger_s=READ_LINGER_S,
+            max_wait_s=4 * READ_LINGER_S,
         )  # fmt: skip
 
     def declare(self) -> Declaration:
@@ -113,32 +137,53 @@ class StockVisibilityFlow:
         if product_id is None:
             return []
         read_at = self.deps.now()  # before reading: a later read always carries a later time
-        erp = await self.deps.connections.erp()
-        products = await erp.read("product.product", [product_id],
-                                  fields=["default_code", "uom_name"])  # fmt: skip
-        code = products[0].get("default_code") if products else None
-        if not isinstance(code, str) or not code:
+        # Keys are unique: records of one product in the same batch share its one read.
+        read = await self.reads.submit(next(self._read_keys), product_id)
+        if read is None:
             return []  # not a product model bizbus knows
-        warehouse = self.settings.warehouse_code
-        quants = await erp.search_read("stock.quant", quant_domain(product_id, warehouse),
-                                       fields=["quantity", "reserved_quantity"])  # fmt: skip
-        productions = await erp.search_read("mrp.production", production_domain(product_id),
-                                            fields=["product_qty", "date_finished"])  # fmt: skip
-        values = level_values(quants, productions)
+        values, code, warehouse = read.values, read.code, self.settings.warehouse_code
         key = f"{warehouse}:{code}"
         stored = self.levels.get(key)
         previous = stored["values"] if stored else None
         if previous == values:
             return []
-        uom = products[0].get("uom_name")
         level = stock_level(
-            code=code, uom=uom if isinstance(uom, str) and uom else "Units", warehouse=warehouse,
+            code=code, uom=read.uom, warehouse=warehouse,
             values=values, reason=reason_of(previous, values, trigger), at=read_at,
         )  # fmt: skip
         return [
             Emit(follow_up(level, cause, source=SOURCE, origin="erp")),
             Put(self.levels, key, {"values": values, "at": read_at.timestamp()}),
         ]
+
+    async def _read_levels(self, product_ids: Sequence[int]) -> list[ProductLevel | None]:
+        """Read the levels of several products: their codes, quants and open MOs, one call each."""
+        erp = await self.deps.connections.erp()
+        ids = list(dict.fromkeys(product_ids))
+        # A read: Odoo refuses to delete a product that has quants or MOs, so each id exists.
+        rows = await erp.read("product.product", ids, fields=["default_code", "uom_name"])
+        products = {int(row["id"]): row for row in rows if isinstance(row, dict)}
+        warehouse = self.settings.warehouse_code
+        quants = rows_by_product(await erp.search_read(
+            "stock.quant", quant_domain(ids, warehouse),
+            fields=["product_id", "quantity", "reserved_quantity"],
+        ))  # fmt: skip
+        productions = rows_by_product(await erp.search_read(
+            "mrp.production", production_domain(ids),
+            fields=["product_id", "product_qty", "date_finished"],
+        ))  # fmt: skip
+        levels: dict[int, ProductLevel | None] = {}
+        for product_id in ids:
+            row = products.get(product_id) or {}
+            code, uom = row.get("default_code"), row.get("uom_name")
+            if not isinstance(code, str) or not code:
+                levels[product_id] = None
+                continue
+            values = level_values(quants.get(product_id, []), productions.get(product_id, []))
+            levels[product_id] = ProductLevel(
+                code, uom if isinstance(uom, str) and uom else "Units", values
+            )
+        return [levels[product_id] for product_id in product_ids]
 
     # -- levels → CRM --------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ internal quants, incoming and the next planned finish from its open manufacturin
 are compared as text (`level_values`), so a re-read that finds the same level publishes nothing.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,6 +31,7 @@ __all__ = [
     "production_domain",
     "quant_domain",
     "reason_of",
+    "rows_by_product",
     "stock_level",
 ]
 
@@ -51,15 +53,25 @@ def product_id_of(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def quant_domain(product_id: int, warehouse: str) -> list[Any]:
-    """Quants of a product in the warehouse's internal locations (``<code>/...``)."""
-    return [("product_id", "=", product_id), ("location_id.usage", "=", "internal"),
+def quant_domain(product_ids: Sequence[int], warehouse: str) -> list[Any]:
+    """Quants of the products in the warehouse's internal locations (``<code>/...``)."""
+    return [("product_id", "in", list(product_ids)), ("location_id.usage", "=", "internal"),
             ("location_id.complete_name", "=like", f"{warehouse}/%")]  # fmt: skip
 
 
-def production_domain(product_id: int) -> list[Any]:
-    """Manufacturing orders of a product that are still to finish."""
-    return [("product_id", "=", product_id), ("state", "in", list(OPEN_PRODUCTION))]
+def production_domain(product_ids: Sequence[int]) -> list[Any]:
+    """Manufacturing orders of the products that are still to finish."""
+    return [("product_id", "in", list(product_ids)), ("state", "in", list(OPEN_PRODUCTION))]
+
+
+def rows_by_product(rows: Sequence[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """Group rows read for several products by their product id (many2one or id)."""
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        product = product_id_of(row.get("product_id"))
+        if product is not None:
+            grouped.setdefault(product, []).append(row)
+    return grouped
 
 
 def _qty(value: Any) -> Decimal:

@@ -1,5 +1,12 @@
 """Business payloads, one module per domain; `ALL_PAYLOADS` lists every registered model."""
 
+from bizbus.schemas.payloads.approvals import (
+    ConflictDecidedV1,
+    ConflictDecisionRequestedV1,
+    DiscountApprovalRequestedV1,
+    DiscountDecidedV1,
+    DiscountedLine,
+)
 from bizbus.schemas.payloads.catalog import (
     FieldConflictDetectedV1,
     PriceBookEntryChangedV1,
@@ -53,8 +60,13 @@ __all__ = [
     "Address",
     "BusinessTripRecordedV1",
     "BusinessTripRequestedV1",
+    "ConflictDecidedV1",
+    "ConflictDecisionRequestedV1",
     "CustomerUpsertRequestedV1",
     "CustomerUpsertedV1",
+    "DiscountApprovalRequestedV1",
+    "DiscountDecidedV1",
+    "DiscountedLine",
     "Employee",
     "FieldConflictDetectedV1",
     "InvoicePostedV1",
@@ -106,6 +118,11 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     OrderStatusChangedV1,
     OrderCancelledV1,
     OrderChangedV1,
+    # OA approvals
+    DiscountApprovalRequestedV1,
+    DiscountDecidedV1,
+    ConflictDecisionRequestedV1,
+    ConflictDecidedV1,
     # ERP
     CustomerUpsertedV1,
     ProductModelChangedV1,

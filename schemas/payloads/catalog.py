@@ -158,9 +158,10 @@ class FieldConflictDetectedV1(Payload):
     policy: Literal["owner-wins", "last-writer-wins"] = Field(
         description="Conflict policy in force when the edit was seen."
     )
-    resolution: Literal["restore-owner-value", "accept-edit"] = Field(
+    resolution: Literal["restore-owner-value", "accept-edit", "ask-people"] = Field(
         description="What bizbus does about it: write the owner's value back over the edit, "
-        "or carry the edit to the owner."
+        "carry the edit to the owner, or ask people in the OA (`BIZBUS_CATALOG_CONFLICTS_TO="
+        "oa`), whose decision follows as ConflictDecidedV1."
     )
     detected_at: AwareDatetime = Field(description="When the edit was seen (source time, UTC).")
 

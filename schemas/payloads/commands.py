@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from bizbus.schemas.payloads.catalog import ModelCode
-from bizbus.schemas.payloads.common import Address, Employee
+from bizbus.schemas.payloads.common import Address, Employee, SalesRep
 from bizbus.schemas.payloads.orders import OrderLine, OrderStatus
 from bizbus.schemas.values import PERSONAL, CurrencyCode, Email, Money, NonEmptyStr, Payload
 
@@ -87,6 +87,11 @@ class SalesOrderRequestedV1(Payload):
     currency: CurrencyCode = Field(description="Currency of every amount on the order.")
     lines: tuple[OrderLine, ...] = Field(min_length=1, description="Lines with agreed prices.")
     note: str | None = Field(default=None, description="Note printed on the order.")
+    owner: SalesRep | None = Field(
+        default=None,
+        description="Salesperson who owns the order (their role sets the discount "
+        "they may give without an OA approval).",
+    )
 
     def entity_key(self) -> str:
         """Return the CRM order id."""
@@ -115,6 +120,11 @@ class OrderUpdateRequestedV1(Payload):
             "What the integration could not do and why (a refused cancellation or change), "
             "shown on the CRM order; an empty string clears it."
         ),
+    )
+    order_status: Literal["Rejected"] | None = Field(
+        default=None,
+        description="The CRM order's own `Status` to set: `Rejected` when its discount "
+        "approval was turned down in the OA.",
     )
 
     def entity_key(self) -> str:

@@ -45,6 +45,10 @@ class SalesRep(_Value):
     employee_no: str | None = Field(
         default=None, description="Employee number (工号), when the CRM user maps to HR."
     )
+    role: str | None = Field(
+        default=None,
+        description="Sales role (the CRM user's title, e.g. 销售代表): the discount it may give.",
+    )
 
 
 class Address(_Value):

@@ -1,10 +1,10 @@
 """`bizbus chaos --quick`, as a user runs it, meets every zero target it publishes.
 
-One run of the real command against the session broker: workers killed, the ERP broken four
-ways, the group rescaled, poison on every source topic, a flood of bad webhooks, a hunt for
-canaries. R2 (a 3-node cluster of its own, three more JVMs) is left to `bizbus chaos -s R2`.
-The verdicts are read from its `--json`; the counts behind them come from the sandboxes and
-Kafka.
+One run of the real command against the session broker: workers killed, the ERP, CRM and OA
+broken four ways, the group rescaled, poison on every source topic, a flood of bad webhooks, a
+hunt for canaries. R2 (a 3-node cluster of its own, three more JVMs) is left to
+`bizbus chaos -s R2`. The verdicts are read from its `--json`; the counts behind them come from
+the sandboxes and Kafka.
 """
 
 import os
@@ -40,6 +40,7 @@ def test_the_quick_chaos_suite_loses_doubles_leaks_and_crashes_nothing(
     # The zeros are counts of real work, not of nothing done.
     assert scenarios["R1"]["n"] == 200
     assert scenarios["R3"]["n"] >= 200
+    assert scenarios["R3"]["figures"]["OA 503: trips in ERP during outage"].endswith("/12")
     assert scenarios["R4"]["n"] == 150
     assert (
         scenarios["R5"]["figures"]["their dead letters"]

@@ -26,7 +26,7 @@ def test_demo_plays_trade_show_to_delivery_and_cleans_up() -> None:
     assert result.returncode == 0, output[-4000:]
     for step in range(1, 9):
         assert f"✓ {step}." in output, output[-4000:]
-    assert "All 8 steps verified" in output
+    assert "All 10 steps verified" in output
     assert "3 order(s) confirmed in the ERP" in output
     assert "Confirmed" in output and "Invoiced" in output
     assert "Available_Quantity__c = " in output  # the stock step read the CRM product back

@@ -5,6 +5,7 @@ fulfilment steps are an hour apart, so a confirmed order waits unmade until the 
 ERP clock on. People act through each system's API; ERP writes are counted in its effects log.
 """
 
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from bizbus.connectors.salesforce import format_soql
 from bizbus.deploy.demo.actors import CrmUser, ErpUser
 from bizbus.deploy.sandbox.company import product
+from bizbus.schemas import decode_record
 from tests.integration.flowstack import FlowStack
 from tests.integration.test_flow_cancellations import advance_erp_clock, of_type
 from tests.integration.test_flow_orders import (
@@ -22,6 +24,7 @@ from tests.integration.test_flow_orders import (
     ensure_crm_product,
     erp_order,
     known_customer,
+    read_topic,
     wait_completed,
 )
 
@@ -30,6 +33,7 @@ STEP_S = 3600
 HANDLED = ("src.crm.order", "cmd.erp.sales-order", "cmd.crm.order", "src.erp.sale-order")
 REQUESTED = "bizbus.sales.order.change-requested.v1"
 ANSWERED = "bizbus.sales.order.changed.v1"
+PLACED = "bizbus.sales.sales-order.requested.v1"
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +135,36 @@ async def test_a_change_of_a_shipped_order_is_refused_with_the_reason(
     after = (await effects(stack.urls["erp"], "sale.order"))[len(before) :]
     after_lines = (await effects(stack.urls["erp"], "sale.order.line"))[len(before_lines) :]
     assert [e for e in [*after, *after_lines] if e["client"] == worker] == []  # ERP untouched
+
+
+async def test_a_placement_that_meets_its_confirmed_order_changed_is_applied_as_a_change(
+    stack: FlowStack, crm: CrmUser, erp: ErpUser
+) -> None:
+    # The race: the CRM order is edited after the ERP confirmed it, before the ERP's number is
+    # back on it, so the orders flow places it again with the new lines (a new event).
+    order_id, _, line_id = await sent_order(stack, crm, erp)
+    before = await line_writes(stack, line_id)
+    [(_, headers, value)] = await of_type(stack, "cmd.erp.sales-order", order_id, PLACED)
+    # A new event: its salesperson's personal fields are sealed for its own id, so it is made
+    # and sealed again rather than edited in place.
+    placed = decode_record(value, [(k, v.encode()) for k, v in headers.items()], keys=stack.keys)
+    lines = (placed.data.lines[0].model_copy(update={"quantity": Decimal(4)}),
+             *placed.data.lines[1:])  # fmt: skip
+    fresh = placed.model_copy(
+        update={"id": str(uuid.uuid4()), "data": placed.data.model_copy(update={"lines": lines})}
+    )
+    await stack.publish("cmd.erp.sales-order", fresh, sealed=True)
+
+    async def answered() -> list[Any]:
+        return await of_type(stack, "biz.sales.order", order_id, ANSWERED)
+
+    [(_, _, answer)] = await stack.wait_for(answered, what="the placement answered as a change")
+    assert outcome(answer) == "changed"
+    await stack.wait_caught_up(*HANDLED)
+    [line] = await erp.search_read("sale.order.line", [("id", "=", line_id)], ["product_uom_qty"])
+    assert float(line["product_uom_qty"]) == 4.0
+    after = (await line_writes(stack, line_id))[len(before) :]
+    assert [e["detail"]["vals"] for e in after] == [{"product_uom_qty": 4}]  # one write
+    dead = await read_topic(stack, "cmd.erp.sales-order.dlq")
+    assert [r for r in dead if r[0] == order_id.encode()] == []
+    assert not (await crm.get("Order", order_id)).get("IntegrationNote__c")

@@ -33,8 +33,8 @@ def test_handlers_add_codes_and_name_their_handler(monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (f'{{"{PURCHASE}": "discount"}}', f"approval code {PURCHASE} names no known handler "
-                                          "'discount': choose from travel"),
+        (f'{{"{PURCHASE}": "purchase"}}', f"approval code {PURCHASE} names no known handler "
+                                          "'purchase': choose from conflict, discount, travel"),
         ('{"bad code!": "travel"}', "letters, digits and '-'"),
         (f'["{PURCHASE}"]', "is not a JSON object"),
         ("travel", "is not a JSON object"),
@@ -47,6 +47,15 @@ def test_bad_handlers_stop_start_up_with_a_clear_message(value: str, message: st
     text = str(caught.value)
     assert text.startswith("BIZBUS_OA_HANDLERS is invalid") and message in text
     assert "app-secret-value" not in text
+
+
+def test_a_handler_files_under_the_first_code_that_maps_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BIZBUS_OA_HANDLERS", f'{{"{PURCHASE}": "discount"}}')
+    loaded = settings()
+    assert loaded.code_of("discount") == PURCHASE
+    assert loaded.code_of("travel") == CODE and loaded.code_of("conflict") is None
 
 
 def test_the_handlers_setting_is_documented() -> None:

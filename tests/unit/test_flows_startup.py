@@ -34,7 +34,9 @@ def test_worker_plan_holds_the_catalog_changelogs_ticks_and_the_assignor_topic()
                 for table in (
                     "xref", "crm-leads-published", "crm-order-status", "travel-decisions",
                     "crm-orders-placed", "crm-orders-sent",
-                    "parked-sales-orders", "catalog-state", "catalog-write-log",
+                    "parked-sales-orders", "discount-approvals", "discount-decisions",
+                    "conflict-decisions",
+                    "catalog-state", "catalog-write-log",
                     "catalog-echoes-seen", "sla-watches", "poll-cursors", "stock-levels",
                     "stock-crm-applied",
                 )

@@ -120,8 +120,9 @@ class StockErp:
         self, model: str, domain: list[Any], *, fields: Any = None
     ) -> list[dict[str, Any]]:
         self.calls += 1
-        assert ("product_id", "=", PRODUCT_ID) in domain
-        return self.quants if model == "stock.quant" else self.mos
+        assert ("product_id", "in", [PRODUCT_ID]) in domain
+        rows = self.quants if model == "stock.quant" else self.mos
+        return [{**row, "product_id": [PRODUCT_ID, CODE]} for row in rows]  # a many2one
 
 
 class StockCrm:
@@ -220,3 +221,11 @@ def test_a_bad_stock_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BIZBUS_STOCK_TIMEZONE", "Mars/Olympus")
     with pytest.raises(ConfigError, match="BIZBUS_STOCK_TIMEZONE"):
         load_stock_settings()
+
+
+async def test_records_in_hand_share_one_read_of_their_products_levels() -> None:
+    erp = StockErp()
+    flow = stock_flow(erp)
+    outputs = await asyncio.gather(*(flow.on_quant(quant_record(n)) for n in (1, 2, 3)))
+    assert erp.calls == 3  # codes, quants, MOs: once for the three records
+    assert all(emitted(out)[0].data.quantity_on_hand == Decimal("14.5") for out in outputs)

@@ -3,7 +3,9 @@
 Employees carry Feishu user_id/open_id/union_id, the company's employee numbers (工号), work
 e-mails, departments and leaders; one travel approval definition (出差申请) has a trip group
 widget and a purpose text widget; a purchase request definition (采购申请) is a form no bizbus
-handler reads (item, amount, reason), for the "unclaimed form" path.
+handler reads (item, amount, reason), for the "unclaimed form" path; a discount approval
+definition (折扣审批) is what bizbus files for an order priced beyond its salesperson's limit,
+and a conflict definition (主数据冲突裁决) what it files for a catalog field both systems edited.
 """
 
 import sqlite3
@@ -18,8 +20,12 @@ from bizbus.deploy.sandbox.store import SandboxStore
 
 __all__ = [
     "APPROVAL_NAME",
+    "CONFLICT_APPROVAL_CODE",
+    "CONFLICT_FORM",
     "DDL",
     "DEPARTMENTS",
+    "DISCOUNT_APPROVAL_CODE",
+    "DISCOUNT_FORM",
     "EMPLOYEES",
     "PURCHASE_APPROVAL_CODE",
     "PURCHASE_FORM",
@@ -35,6 +41,10 @@ TRAVEL_APPROVAL_CODE = "7C468A54-8745-2245-9675-08B7C63E7A85"
 APPROVAL_NAME = "出差申请"
 PURCHASE_APPROVAL_CODE = "3F9A6C21-5B7E-4D08-9C1A-2E6B8D4F7A10"
 PURCHASE_NAME = "采购申请"
+DISCOUNT_APPROVAL_CODE = "9B2E7D40-3C61-4F8A-B5D2-6A1C0E8F4B37"
+DISCOUNT_NAME = "折扣审批"
+CONFLICT_APPROVAL_CODE = "5A0C8E62-7D14-4B39-9E6F-1B2D3C4E5F60"
+CONFLICT_NAME = "主数据冲突裁决"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS departments (
@@ -138,6 +148,42 @@ PURCHASE_FORM: list[dict[str, Any]] = [
      "required": True},
 ]  # fmt: skip
 
+# What bizbus files for a discounted CRM order: the order, who sold it, and each line's price
+# against the ERP's; the order id and line fingerprint let the decision find its order.
+DISCOUNT_FORM: list[dict[str, Any]] = [
+    {"id": "widget_order", "custom_id": "order", "name": "订单", "type": "input",
+     "required": True},
+    {"id": "widget_customer", "custom_id": "customer", "name": "客户", "type": "input",
+     "required": True},
+    {"id": "widget_salesperson", "custom_id": "salesperson", "name": "销售人员", "type": "input",
+     "required": False},
+    {"id": "widget_limit", "custom_id": "limit", "name": "折扣权限", "type": "input",
+     "required": True},
+    {"id": "widget_lines", "custom_id": "lines", "name": "折扣明细", "type": "textarea",
+     "required": True},
+    {"id": "widget_crm_order_id", "custom_id": "crm_order_id", "name": "CRM 订单 ID",
+     "type": "input", "required": True},
+    {"id": "widget_fingerprint", "custom_id": "fingerprint", "name": "明细指纹", "type": "input",
+     "required": True},
+]  # fmt: skip
+
+# What bizbus files for a catalog field both systems edited: the question, both values, and
+# the conflict itself (JSON) so its decision can be applied without other state.
+CONFLICT_FORM: list[dict[str, Any]] = [
+    {"id": "widget_model", "custom_id": "model", "name": "型号", "type": "input",
+     "required": True},
+    {"id": "widget_field", "custom_id": "field", "name": "字段", "type": "input",
+     "required": True},
+    {"id": "widget_question", "custom_id": "question", "name": "裁决", "type": "textarea",
+     "required": True},
+    {"id": "widget_edited_value", "custom_id": "edited_value", "name": "新值", "type": "input",
+     "required": True},
+    {"id": "widget_owner_value", "custom_id": "owner_value", "name": "原值", "type": "input",
+     "required": True},
+    {"id": "widget_conflict", "custom_id": "conflict", "name": "冲突记录", "type": "textarea",
+     "required": True},
+]  # fmt: skip
+
 # One approval node after the start: the applicant's direct leader approves.
 TRAVEL_NODES: list[dict[str, Any]] = [
     {"name": "提交", "need_approver": False, "node_id": "b078ffd28db767c502ac367053f6e0ac",
@@ -178,6 +224,8 @@ def _definitions(db: sqlite3.Connection) -> None:
             for code, name, form in (
                 (TRAVEL_APPROVAL_CODE, APPROVAL_NAME, TRAVEL_FORM),
                 (PURCHASE_APPROVAL_CODE, PURCHASE_NAME, PURCHASE_FORM),
+                (DISCOUNT_APPROVAL_CODE, DISCOUNT_NAME, DISCOUNT_FORM),
+                (CONFLICT_APPROVAL_CODE, CONFLICT_NAME, CONFLICT_FORM),
             )
         ],
     )
