@@ -3,13 +3,13 @@
 Token, instances, people, catch-up, DingTalk's error codes and injected faults.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from bizbus.connectors.base import SourceRecord
+from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.dingtalk import DingTalkConnector, DingTalkRejected, DingTalkSettings
 from bizbus.connectors.errors import AuthError, MappingError, RateLimited
 from bizbus.connectors.retry import RetryPolicy
@@ -116,3 +116,33 @@ async def test_throttling_and_server_errors_are_retried_then_raised(dingtalk_url
                 await oa.ping()
         finally:
             await faults(dingtalk_url, None)
+
+
+async def test_an_instance_filed_twice_with_one_uuid_is_filed_once_and_its_decision_read(
+    dingtalk_url: str,
+) -> None:
+    async with DingTalkStaff(dingtalk_url) as staff, DingTalkConnector(
+        settings(dingtalk_url)
+    ) as oa:  # fmt: skip
+        form = trip_form("厦门", date(2026, 12, 8), 1, "验收")
+        values = {item["name"]: item["value"] for item in form}
+        first = await oa.create_instance(
+            TRAVEL_PROCESS_CODE, userid_of(APPLICANT.number), values, uuid="u-1"
+        )
+        again = await oa.create_instance(
+            TRAVEL_PROCESS_CODE, userid_of(APPLICANT.number), values, uuid="u-1"
+        )
+        assert first == again
+        await staff.decide(first, agree=False, remark="预算不足")
+        async with httpx.AsyncClient(base_url=dingtalk_url) as http:
+            effects = (await http.get("/_sandbox/effects?object=process_instance")).json()
+        created = [e for e in effects["effects"] if e["record_id"] == first]
+        assert [e["action"] for e in created] == ["create", "refuse"]
+        record = SourceRecord(
+            entity="approval_instance", id=first, cursor=Cursor(datetime.now(UTC), first),
+            payload={"processCode": TRAVEL_PROCESS_CODE}, modified_at=datetime.now(UTC),
+        )  # fmt: skip
+        detail, decided = await oa.decision(record)
+    assert detail.instance_code == first
+    assert (decided.status, decided.comment) == ("REJECTED", "预算不足")
+    assert decided.decided_at is not None
