@@ -3,7 +3,8 @@
 Pure functions, no I/O. ``GET /v1.0/workflow/processInstances`` answers a ``result`` without
 its own id or process code (the caller adds both as ``processInstanceId``/``processCode``).
 Times are ISO 8601 in UTC (``2024-05-20T01:00Z``). ``formComponentValues`` are
-``{"id", "name", "componentType", "value", "extValue"?}``; a ``TableField`` (明细) value is a
+``{"id", "name", "componentType", "bizAlias", "value", "extValue"?}`` (``bizAlias`` is read as the
+field's custom id); a ``TableField`` (明细) value is a
 JSON list of rows ``{"rowValue": [{"label", "key", "value"}]}``. A trip form holds a 行程 table
 with 出发城市/目的城市/开始时间/结束时间/交通工具 columns (times ``YYYY-MM-DD HH:mm``, China time).
 
@@ -85,6 +86,7 @@ def _widgets(values: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(
         {
             "id": item.get("id"),
+            "custom_id": item.get("bizAlias") or None,  # DingTalk's business alias of a field
             "name": item.get("name"),
             "type": item.get("componentType"),
             "value": item.get("value"),

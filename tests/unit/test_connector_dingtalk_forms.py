@@ -69,6 +69,14 @@ def test_statuses_become_the_neutral_ones(status: str, outcome: str, neutral: st
     assert neutral_status(status, outcome) == neutral
 
 
+def test_a_business_alias_is_the_fields_custom_id() -> None:
+    values = [{"id": "TextField-9", "name": "订单", "componentType": "TextField",
+               "bizAlias": "crm_order_id", "value": "801xx"}]  # fmt: skip
+    detail = parse_detail(raw_detail("i", "P", result(formComponentValues=values)))
+    assert detail.widgets[0]["custom_id"] == "crm_order_id"
+    assert detail.widget("crm_order_id") is detail.widgets[0]
+
+
 def test_a_trip_reads_every_row_purpose_and_deciders() -> None:
     trip = parse_trip(parse_detail(raw_detail("inst-1", "PROC-TRIP", result())))
     assert trip.destinations == ("上海", "杭州") and trip.departure_city == "苏州"
