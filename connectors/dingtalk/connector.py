@@ -126,7 +126,8 @@ class DingTalkConnector(DingTalkClient):
     ) -> str:
         """File an instance of form ``approval_code`` for ``applicant`` (a DingTalk userid).
 
-        ``values`` are text components by label. DingTalk's create has no idempotency key, so
+        ``values`` are text components by business alias (bizAlias), else by label (the key
+        is sent as both). DingTalk's create has no idempotency key, so
         a ``uuid`` this process filed already returns the first instance; a redelivery to
         another worker or after a restart files again (a known gap).
 
@@ -136,7 +137,9 @@ class DingTalkConnector(DingTalkClient):
         filed = self._filed.get(uuid)
         if filed is not None:
             return filed
-        values_list = [{"name": name, "value": value} for name, value in values.items()]
+        values_list = [
+            {"name": key, "bizAlias": key, "value": value} for key, value in values.items()
+        ]
         instance_id = await self.start_instance(approval_code, applicant, values_list)
         self._filed[uuid] = instance_id
         return instance_id

@@ -252,22 +252,27 @@ class Book:
 
 
 def _check_values(values: Any, components: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Check submitted ``formComponentValues`` by label; return them as the detail shows them."""
+    """Check ``formComponentValues`` (by business alias, else label), as the detail shows them."""
     if not isinstance(values, list) or not values:
         raise _invalid("formComponentValues is required")
     by_name = {c["name"]: c for c in components}
+    by_alias = {c["bizAlias"]: c for c in components if c.get("bizAlias")}
     given: dict[str, dict[str, Any]] = {}
     for value in values:
-        name = value.get("name") if isinstance(value, dict) else None
-        if not isinstance(name, str) or name not in by_name:
+        if not isinstance(value, dict):
+            raise _invalid("every form value must be an object")
+        alias, name = value.get("bizAlias"), value.get("name")
+        spec = by_alias.get(alias) if isinstance(alias, str) else None
+        spec = spec or (by_name.get(name) if isinstance(name, str) else None)
+        if spec is None:
             raise _invalid(f"form has no component named {name!r}")
+        name = spec["name"]
         if not isinstance(value.get("value"), str):
             raise _invalid(f"component {name} needs a string value")
-        spec = by_name[name]
         if spec["componentType"] == "TableField":
             _check_table(value["value"], spec)
         shown = {"id": spec["id"], "name": name, "componentType": spec["componentType"],
-                 "bizAlias": "", "value": value["value"]}  # fmt: skip
+                 "bizAlias": spec.get("bizAlias", ""), "value": value["value"]}  # fmt: skip
         if value.get("extValue"):
             shown["extValue"] = value["extValue"]
         given[name] = shown

@@ -3,7 +3,7 @@
 Staff carry DingTalk userids, job numbers (工号 = the company's employee numbers), org e-mails,
 departments (numeric dept ids) and managers. Two approval forms: 出差申请 (a 出差事由 text and a
 行程 detail table: 出发城市, 目的城市, 开始时间, 结束时间, 交通工具) and 采购申请, a form no
-bizbus handler reads.
+bizbus handler reads, and 折扣审批 (components with business aliases bizbus fills).
 """
 
 import sqlite3
@@ -19,6 +19,8 @@ from bizbus.deploy.sandbox.store import SandboxStore
 __all__ = [
     "CORP_ID",
     "DDL",
+    "DISCOUNT_FORM",
+    "DISCOUNT_PROCESS_CODE",
     "PURCHASE_PROCESS_CODE",
     "TRAVEL_FORM",
     "TRAVEL_PROCESS_CODE",
@@ -29,6 +31,7 @@ __all__ = [
 CORP_ID = "ding5c3f6a8b9d0e1f2a"
 TRAVEL_PROCESS_CODE = "PROC-6A3D2C1B-8E7F-4A59-B0C1-D2E3F4A5B6C7"
 PURCHASE_PROCESS_CODE = "PROC-1F2E3D4C-5B6A-4978-8695-A4B3C2D1E0F9"
+DISCOUNT_PROCESS_CODE = "PROC-9D8C7B6A-5F4E-4D3C-B2A1-0F9E8D7C6B5A"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS users (
@@ -70,6 +73,15 @@ TRAVEL_FORM: list[dict[str, Any]] = [
     {"componentType": "TableField", "id": "TableField-J8ZJV5S8", "name": "行程", "required": True,
      "columns": ["出发城市", "目的城市", "开始时间", "结束时间", "交通工具"]},
 ]  # fmt: skip
+# bizbus files these: each component's business alias (bizAlias) is the key bizbus fills.
+DISCOUNT_FORM: list[dict[str, Any]] = [
+    {"componentType": "TextField", "id": f"TextField-D{n}", "name": name, "bizAlias": alias,
+     "required": True}
+    for n, (name, alias) in enumerate([
+        ("订单号", "order"), ("客户", "customer"), ("销售员", "salesperson"), ("折扣权限", "limit"),
+        ("明细", "lines"), ("CRM订单", "crm_order_id"), ("明细指纹", "fingerprint"),
+    ])
+]  # fmt: skip
 PURCHASE_FORM: list[dict[str, Any]] = [
     {"componentType": "TextField", "id": "TextField-1", "name": "采购物品", "required": True},
     {"componentType": "MoneyField", "id": "MoneyField-2", "name": "金额", "required": True},
@@ -86,6 +98,10 @@ def seed(store: SandboxStore, *, with_data: bool) -> None:
     with store.transaction() as db:
         if not store.query("SELECT 1 FROM users LIMIT 1"):
             _insert(db)
+        db.execute(
+            "INSERT OR IGNORE INTO forms VALUES (?, ?, ?)",
+            (DISCOUNT_PROCESS_CODE, "折扣审批", orjson.dumps(DISCOUNT_FORM).decode()),
+        )
 
 
 def _insert(db: sqlite3.Connection) -> None:
