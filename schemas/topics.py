@@ -148,7 +148,7 @@ _BIZ = [
     _biz("biz.catalog.field-conflict", "product model code",
          "Edits of synced product fields by a system that does not own them, the verdict, and "
          "what people decided in the OA when asked.",
-         p.FieldConflictDetectedV1, p.ConflictDecidedV1),
+         p.FieldConflictDetectedV1, p.FieldConflictDecidedV1),
     _biz("biz.pricing.price", "<price list code>:<model code>", "ERP list prices.",
          p.PriceChangedV1, compacted=True),
     _biz("biz.pricing.price-book-entry", "<price book id>:<model code>",

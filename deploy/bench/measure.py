@@ -14,8 +14,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from bizbus.deploy.bench import kafka_io
+from bizbus.deploy.bench.cpu import cpu_seconds
 from bizbus.deploy.bench.records import Record
-from bizbus.deploy.bench.runners import RESUME_TIMEOUT_S, PipeRunner, Runner
+from bizbus.deploy.bench.runners import RESUME_TIMEOUT_S, PipeRunner, Runner, WorkerRunner
 from bizbus.flows.runtime.kafka_config import KafkaTarget, producer
 
 __all__ = [
@@ -44,7 +45,8 @@ async def measure_throughput(
     """Preload `records`, start the runner, wait for all outputs; return the rates.
 
     `events_per_s` is records over the span of the output records' CreateTime (first to
-    last); a pipe also reports its own first-fetch → last-commit rate (`pipe_events_per_s`).
+    last); a pipe also reports its own first-fetch → last-commit rate (`pipe_events_per_s`), a
+    worker the CPU its process spent per record once it was ready (`cpu_us_per_event`).
     `watch(runner)` is entered while the runner works (e.g. a profiler on its process).
     """
     try:
@@ -53,13 +55,20 @@ async def measure_throughput(
         await kafka_io.preload(runner.stack.connection, runner.source, records, progress=progress)
         progress("starting")
         await runner.start()
+        pid = runner.pid if isinstance(runner, WorkerRunner) else None
+        cpu_before = cpu_seconds(pid) if pid is not None else None
+        done_before = await kafka_io.count_records(runner.stack.connection, runner.sink)
         async with watch(runner) if watch else contextlib.nullcontext():
             await kafka_io.wait_for_count(
                 runner.stack.connection, runner.sink, len(records), stall_s=STALL_S,
                 progress=progress, diagnose=runner.diagnose, what="outputs",
             )  # fmt: skip
+        cpu_after = cpu_seconds(pid) if pid is not None else None
         count, first_ms, last_ms = await kafka_io.time_span(runner.stack.connection, runner.sink)
         result = {"events_per_s": _rate(len(records), first_ms, last_ms), "outputs": count}
+        handled = count - done_before
+        if cpu_before is not None and cpu_after is not None and handled > 0:
+            result["cpu_us_per_event"] = (cpu_after - cpu_before) / handled * 1e6
         if isinstance(runner, PipeRunner) and runner.process is not None:
             report = await runner.process.result(timeout_s=STALL_S)
             seconds = report["last_commit"] - report["first_fetch"]

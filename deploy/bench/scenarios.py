@@ -101,11 +101,14 @@ async def stage_throughput(
     """P1: the pure stage in a worker over the same events; N / output CreateTime span."""
     runner = WorkerRunner(stack, PURE_STAGE)
     result = await measure_throughput(runner, work.placed, progress, watch=watch)
-    return {
+    values = {
         "events_per_s": result["events_per_s"],
         "events": float(len(work.placed)),
         "outputs": float(result["outputs"]),  # more than events: duplicates (at-least-once)
     }
+    if "cpu_us_per_event" in result:  # the worker's own CPU a record: steady under load
+        values["cpu_us_per_event"] = result["cpu_us_per_event"]
+    return values
 
 
 async def raw_erp(

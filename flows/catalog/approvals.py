@@ -3,7 +3,7 @@
 `biz.catalog.field-conflict` (resolution `ask-people`) → ConflictDecisionRequestedV1 on
 `cmd.oa.approval-instance` → one OA instance per conflict (uuid from the conflict itself) asking
 "take the edit?" → its decision on `src.oa.approval-instance` (handler `conflict`) →
-ConflictDecidedV1 on `biz.catalog.field-conflict` → the catalog's own conflict writer: approved
+FieldConflictDecidedV1 on `biz.catalog.field-conflict` → the catalog's own conflict writer: approved
 carries the edit to the owner, rejected writes the owner's value back. Key: the model code.
 The form carries the conflict itself, so a decision needs no state but its announcement.
 """
@@ -29,8 +29,8 @@ from bizbus.flows.runtime.tracing import trace_fields
 from bizbus.flows.shared import captured, decode, follow_up
 from bizbus.schemas import (
     TOPICS,
-    ConflictDecidedV1,
     ConflictDecisionRequestedV1,
+    FieldConflictDecidedV1,
     FieldConflictDetectedV1,
     SourceRecordCapturedV1,
     make_event,
@@ -105,7 +105,7 @@ def _source_record(raw: SourceRecordCapturedV1) -> SourceRecord:
 
 
 class ConflictApprovals:
-    """The catalog's OA side: ask about a conflict, turn a decision into ConflictDecidedV1."""
+    """The catalog's OA side: ask about a conflict, turn a decision into FieldConflictDecidedV1."""
 
     def __init__(self, deps: FlowDeps, settings: CatalogSettings, tables: spec.Tables) -> None:
         self.deps = deps
@@ -140,7 +140,7 @@ class ConflictApprovals:
         return []
 
     async def on_instance(self, record: RawRecord) -> list[Output]:
-        """A decided conflict instance → ConflictDecidedV1, once."""
+        """A decided conflict instance → FieldConflictDecidedV1, once."""
         event, raw = captured(record, self.deps.keys)
         if raw.system != "oa":
             raise SchemaError(f"{record.topic} carries a {raw.system} record, not an OA record")
@@ -159,7 +159,7 @@ class ConflictApprovals:
         conflict = conflict_of_form(detail.widgets)
         if conflict is None:
             raise SchemaError(f"oa: conflict instance {code} carries no conflict")
-        decided = ConflictDecidedV1(conflict=conflict, resolution=resolution,
+        decided = FieldConflictDecidedV1(conflict=conflict, resolution=resolution,
                                     comment=outcome.comment, oa_instance_code=code,
                                     decided_at=outcome.decided_at or raw.modified_at)  # fmt: skip
         announced = make_event(decided, source=SOURCE, correlationid=event.correlationid,

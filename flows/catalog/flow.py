@@ -332,7 +332,7 @@ class CatalogFlow:
     async def resolve_conflict(self, record: RawRecord) -> list[Output]:
         """biz.catalog.field-conflict → the policy's write, a question to people, their answer."""
         event = decode(record, self.deps.keys)
-        if isinstance(event.data, schemas.ConflictDecidedV1):
+        if isinstance(event.data, schemas.FieldConflictDecidedV1):
             decided = event.data
             log.info("%s: %s conflict decided in the OA: %s", decided.conflict.model_code,
                      decided.conflict.field, decided.resolution)  # fmt: skip

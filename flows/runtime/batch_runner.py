@@ -21,10 +21,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.partitioner import murmur2
 
 from bizbus.flows.runtime.batch_delivery import Delivery, InFlight, Outgoing, produce
 from bizbus.flows.runtime.kafka_config import KafkaTarget, consumer, producer
+from bizbus.flows.runtime.murmur import murmur2
 from bizbus.flows.runtime.record import RawRecord
 
 __all__ = ["BatchRunner", "BatchSettings", "Outgoing", "RecordHandler", "cached_partitioner"]
@@ -61,14 +61,14 @@ class BatchSettings:
 
 @lru_cache(maxsize=65_536)
 def _key_hash(key: bytes) -> int:
-    return int(murmur2(key)) & 0x7FFFFFFF
+    return murmur2(key) & 0x7FFFFFFF
 
 
 def cached_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
     """Kafka's default partitioning (murmur2 of the key), remembered per key.
 
-    aiokafka's murmur2 is pure Python (7 µs a record), and a stage sends many events of one key
-    (an order's placement, its command, its updates): the same hash, the same partition.
+    A stage sends many events of one key (an order's placement, its command, its updates): the
+    same hash, the same partition. A new key costs ~2 µs (`murmur.py`; aiokafka's own: ~7 µs).
     """
     if key is None:
         return random.choice(available or all_partitions)  # noqa: S311 - spreading, not secrets

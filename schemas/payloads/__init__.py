@@ -1,11 +1,11 @@
 """Business payloads, one module per domain; `ALL_PAYLOADS` lists every registered model."""
 
 from bizbus.schemas.payloads.approvals import (
-    ConflictDecidedV1,
     ConflictDecisionRequestedV1,
     DiscountApprovalRequestedV1,
     DiscountDecidedV1,
     DiscountedLine,
+    FieldConflictDecidedV1,
 )
 from bizbus.schemas.payloads.catalog import (
     FieldConflictDetectedV1,
@@ -60,7 +60,6 @@ __all__ = [
     "Address",
     "BusinessTripRecordedV1",
     "BusinessTripRequestedV1",
-    "ConflictDecidedV1",
     "ConflictDecisionRequestedV1",
     "CustomerUpsertRequestedV1",
     "CustomerUpsertedV1",
@@ -68,6 +67,7 @@ __all__ = [
     "DiscountDecidedV1",
     "DiscountedLine",
     "Employee",
+    "FieldConflictDecidedV1",
     "FieldConflictDetectedV1",
     "InvoicePostedV1",
     "LeadCapturedV1",
@@ -122,7 +122,7 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     DiscountApprovalRequestedV1,
     DiscountDecidedV1,
     ConflictDecisionRequestedV1,
-    ConflictDecidedV1,
+    FieldConflictDecidedV1,
     # ERP
     CustomerUpsertedV1,
     ProductModelChangedV1,

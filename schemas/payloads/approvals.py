@@ -4,7 +4,7 @@ A CRM order priced further below the ERP's list price than its salesperson may g
 OA is asked (``DiscountApprovalRequestedV1`` on ``cmd.oa.approval-instance``) and its answer
 (``DiscountDecidedV1``) travels on the order's own command key, after its placement. A field
 conflict routed to people is asked the same way (``ConflictDecisionRequestedV1``); its answer
-(``ConflictDecidedV1``) follows the conflict on ``biz.catalog.field-conflict``.
+(``FieldConflictDecidedV1``) follows the conflict on ``biz.catalog.field-conflict``.
 """
 
 from typing import ClassVar, Literal
@@ -16,11 +16,11 @@ from bizbus.schemas.payloads.common import SalesRep
 from bizbus.schemas.values import CurrencyCode, NonEmptyStr, Payload, UnsignedDecimalText
 
 __all__ = [
-    "ConflictDecidedV1",
     "ConflictDecisionRequestedV1",
     "DiscountApprovalRequestedV1",
     "DiscountDecidedV1",
     "DiscountedLine",
+    "FieldConflictDecidedV1",
 ]
 
 
@@ -98,7 +98,7 @@ class ConflictDecisionRequestedV1(Payload):
         return self.conflict.model_code
 
 
-class ConflictDecidedV1(Payload):
+class FieldConflictDecidedV1(Payload):
     """People settled a catalog field conflict in the OA; the catalog flow writes the winner."""
 
     EVENT_TYPE: ClassVar[str] = "bizbus.catalog.field-conflict.decided.v1"

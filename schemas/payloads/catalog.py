@@ -161,7 +161,7 @@ class FieldConflictDetectedV1(Payload):
     resolution: Literal["restore-owner-value", "accept-edit", "ask-people"] = Field(
         description="What bizbus does about it: write the owner's value back over the edit, "
         "carry the edit to the owner, or ask people in the OA (`BIZBUS_CATALOG_CONFLICTS_TO="
-        "oa`), whose decision follows as ConflictDecidedV1."
+        "oa`), whose decision follows as FieldConflictDecidedV1."
     )
     detected_at: AwareDatetime = Field(description="When the edit was seen (source time, UTC).")
 

@@ -18,7 +18,7 @@ import pytest
 from bizbus.deploy.demo.actors import CrmUser, ErpUser, OaUser
 from bizbus.deploy.sandbox.company import employee
 from bizbus.deploy.sandbox.oa.seed import CONFLICT_APPROVAL_CODE
-from bizbus.schemas import ConflictDecidedV1, FieldConflictDetectedV1
+from bizbus.schemas import FieldConflictDecidedV1, FieldConflictDetectedV1
 from tests.integration.flowstack import FlowStack
 from tests.integration.test_flow_catalog import (
     CODE,
@@ -135,8 +135,9 @@ async def test_taking_the_crm_value_writes_it_to_the_erp_once(
     assert [
         (c.resolution, c.edited_value) for c in recorded if isinstance(c, FieldConflictDetectedV1)
     ] == [("ask-people", "120000.00")]
-    assert [(c.resolution, c.oa_instance_code, c.comment) for c in recorded
-            if isinstance(c, ConflictDecidedV1)] == [("accept-edit", code, "同意")]  # fmt: skip
+    decided = [(c.resolution, c.oa_instance_code, c.comment) for c in recorded
+               if isinstance(c, FieldConflictDecidedV1)]  # fmt: skip
+    assert decided == [("accept-edit", code, "同意")]
 
 
 async def test_keeping_the_erp_value_sets_the_crm_back_once(

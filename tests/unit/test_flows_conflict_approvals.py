@@ -16,8 +16,8 @@ from bizbus.flows.catalog.approvals import (
 from bizbus.flows.catalog.mapping import conflict_of, resolution_of
 from bizbus.flows.catalog.ownership import CatalogSettings
 from bizbus.schemas import (
-    ConflictDecidedV1,
     ConflictDecisionRequestedV1,
+    FieldConflictDecidedV1,
     FieldConflictDetectedV1,
 )
 from tests.unit.test_flows_fakes import FakeErp, deps, emitted, event_record
@@ -102,7 +102,7 @@ async def test_a_conflict_for_people_asks_the_oa_and_writes_nothing() -> None:
 
 async def test_the_decision_goes_through_the_conflict_writer() -> None:
     flow, writers = routed_flow()
-    decided = ConflictDecidedV1(conflict=conflict(to_oa()), resolution="accept-edit",
+    decided = FieldConflictDecidedV1(conflict=conflict(to_oa()), resolution="accept-edit",
                                 oa_instance_code="I-1", decided_at=AT)  # fmt: skip
     assert await flow.resolve_conflict(event_record(decided, "biz.catalog.field-conflict")) == []
     [applied] = writers.resolved

@@ -235,8 +235,19 @@ def test_a_bad_attribute_is_named_before_a_bad_field(order_event: Envelope[Any])
     assert caught.value.field == "time"  # the envelope's fields come before its data
 
 
-@pytest.mark.parametrize("tail", [b' , "id": "x"', b"]", b' {"a": 1}'])
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b' , "id": "x"',
+        b"]",
+        b' {"a": 1}',
+        b', "causationid": "x"',  # an attribute the headers lack: not set through the value
+        b', "data": {"crm_order_id": "x"}',  # a second payload: never read instead of the first
+        b', "d\\u0061ta": {"crm_order_id": "x"}',
+    ],
+)
 def test_a_value_with_trailing_text_is_not_json(order_event: Envelope[Any], tail: bytes) -> None:
+    """Nothing after the payload's object may set an attribute or stand in for the payload."""
     _, value, headers = encode_record(order_event)
     with pytest.raises(SchemaError) as caught:
         decode_record(value + tail, headers)
