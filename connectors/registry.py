@@ -94,6 +94,8 @@ DIALECTS: Mapping[str, Dialect] = _by_name(
             f"{_PKG}.odoo:OdooConnector", f"{_PKG}.odoo:OdooSettings"),
     Dialect("feishu", "oa", "Feishu/Lark approval v4",
             f"{_PKG}.feishu:FeishuConnector", f"{_PKG}.feishu:FeishuSettings"),
+    Dialect("dingtalk", "oa", "DingTalk workflow 1.0",
+            f"{_PKG}.dingtalk:DingTalkConnector", f"{_PKG}.dingtalk:DingTalkSettings"),
 )  # fmt: skip
 """Every dialect bizbus can build, by name."""
 

@@ -10,8 +10,8 @@ import contextlib
 from collections.abc import Callable
 from typing import TypeVar, cast, overload
 
+from bizbus.connectors.approvals import ApprovalConnector
 from bizbus.connectors.errors import ConfigError
-from bizbus.connectors.feishu import FeishuConnector
 from bizbus.connectors.httpbase import CallObserver
 from bizbus.connectors.odoo import OdooConnector
 from bizbus.connectors.registry import Connector, DialectSettings, Role, build_connector
@@ -77,12 +77,15 @@ class Connections:
                 await connector.__aenter__()
                 self._open[role] = connector
         if kind is not None and not isinstance(connector, kind):
-            variable = f"BIZBUS_{role.upper()}_DIALECT"
-            raise ConfigError(
-                f"this flow needs a {kind.__name__} as the {role}, but {variable}="
-                f"{self.choice.dialect(role).name} builds a {type(connector).__name__}"
-            )
+            raise self._mismatch(role, kind.__name__, connector)
         return connector
+
+    def _mismatch(self, role: Role, needed: str, connector: object) -> ConfigError:
+        variable = f"BIZBUS_{role.upper()}_DIALECT"
+        return ConfigError(
+            f"this flow needs a {needed} as the {role}, but {variable}="
+            f"{self.choice.dialect(role).name} builds a {type(connector).__name__}"
+        )
 
     def calls(self, role: str) -> int:
         """Return the API calls the connector of `role` sent so far (0 when never opened)."""
@@ -97,9 +100,12 @@ class Connections:
         """Return the ERP connector; the flows that ask for it speak Odoo."""
         return await self.get("erp", OdooConnector)
 
-    async def oa(self) -> FeishuConnector:
-        """Return the OA connector; the flows that ask for it speak Feishu."""
-        return await self.get("oa", FeishuConnector)
+    async def oa(self) -> ApprovalConnector:
+        """Return the OA connector, of any dialect: flows use it through the OA seam."""
+        connector = await self.get("oa")
+        if not isinstance(connector, ApprovalConnector):  # the seam's members, checked by name
+            raise self._mismatch("oa", ApprovalConnector.__name__, connector)
+        return connector
 
     async def close(self) -> None:
         """Close every opened connector."""

@@ -16,7 +16,7 @@ from bizbus.flows.xref import Xref
 from bizbus.schemas import KeyRing
 
 if TYPE_CHECKING:
-    from bizbus.connectors.feishu import FeishuConnector
+    from bizbus.connectors.approvals import ApprovalConnector
     from bizbus.connectors.odoo import OdooConnector
     from bizbus.connectors.salesforce import SalesforceConnector
     from bizbus.flows.runtime.seen import SeenKeys
@@ -33,7 +33,7 @@ class Systems(Protocol):
         """Return the ERP connector."""
         ...
 
-    async def oa(self) -> "FeishuConnector":
+    async def oa(self) -> "ApprovalConnector":
         """Return the OA connector."""
         ...
 

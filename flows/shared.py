@@ -114,6 +114,21 @@ def crm_push(connections: Systems) -> PushSource:
     return PushSource("crm", safety_poll_s, subscribe)
 
 
+def oa_stream(connections: Systems) -> PushSource:
+    """Return the OA's event stream (DingTalk Stream mode, on with ``BIZBUS_OA_MODE=stream``)."""
+
+    async def safety_poll_s() -> float | None:
+        return (await connections.oa()).stream_safety_poll_s()
+
+    async def subscribe(
+        objects: frozenset[str], position: bytes | None
+    ) -> AsyncGenerator[PushBatch, None]:
+        async for batch in (await connections.oa()).stream_batches():
+            yield batch
+
+    return PushSource("oa", safety_poll_s, subscribe)
+
+
 ODOO_WEBHOOK_PATH = "/webhooks/odoo"
 
 

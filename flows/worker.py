@@ -34,7 +34,7 @@ from bizbus.flows.runtime.topics_admin import TopicPlan, catalog_plans, merge_pl
 from bizbus.flows.runtime.trace_index import index_plan
 from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
-from bizbus.flows.shared import crm_push, erp_hints
+from bizbus.flows.shared import crm_push, erp_hints, oa_stream
 from bizbus.flows.sla import SlaFlow
 from bizbus.flows.stock_visibility import StockVisibilityFlow
 from bizbus.flows.travel import TravelFlow
@@ -110,7 +110,7 @@ def build_worker(
     connections = Connections(observer=metrics.observer)
     runtime = FaustRuntime(
         app, settings, connections, kafka, web=web, keys=keys, metrics=metrics,
-        pushes=[crm_push(connections)], hints=[erp_hints(connections)],
+        pushes=[crm_push(connections), oa_stream(connections)], hints=[erp_hints(connections)],
     )  # fmt: skip
     xref = Xref(runtime.open_tables([XREF_TABLE])[XREF_TABLE.name])
     deps = FlowDeps(

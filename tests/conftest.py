@@ -95,6 +95,12 @@ def oa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from _sandbox_url("oa", tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def dingtalk_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a sandbox OA (DingTalk dialect) process on loopback, fresh data."""
+    yield from _sandbox_url("dingtalk", tmp_path_factory)
+
+
 @pytest.fixture(scope="module")
 def flow_stack_factory(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory

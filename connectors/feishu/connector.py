@@ -8,15 +8,18 @@ AES-encrypted and signed (Encrypt Key) and carry the Verification Token. Limits:
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import quote
 
+from bizbus.connectors.approvals import StreamBatch, TripRequest
 from bizbus.connectors.auth import TokenProvider
 from bizbus.connectors.base import Cursor, PollState, SourceRecord
-from bizbus.connectors.errors import SchemaError
+from bizbus.connectors.errors import MappingError, SchemaError
 from bizbus.connectors.feeds import follow_polls
 from bizbus.connectors.feishu.client import APPROVAL_V4, FeishuClient, FeishuRejected
+from bizbus.connectors.feishu.contact import CONTACT_V3
 from bizbus.connectors.feishu.decisions import Decision, decision_of, fill_form
-from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail
+from bizbus.connectors.feishu.forms import InstanceDetail, parse_detail, parse_trip
 from bizbus.connectors.feishu.receiver import INSTANCE_ENTITY, FeishuWebhookReceiver
 from bizbus.connectors.feishu.settings import FeishuSettings
 from bizbus.connectors.feishu.source import CatchUpMemory, CatchUpOptions, read_catch_up
@@ -30,6 +33,8 @@ UUID_CONFLICT = 60012  # an instance with this uuid exists, with other content
 class FeishuConnector(FeishuClient):
     """The OA connector: ``receiver``, ``fetch_detail``, ``get_user``, ``changes``.
 
+    Implements ``approvals.ApprovalConnector`` (the seam flows use).
+
     Args:
         settings: Validated ``FeishuSettings`` (``load_settings(FeishuSettings)``).
         transport: An httpx transport (tests pass ``httpx.MockTransport``).
@@ -38,6 +43,9 @@ class FeishuConnector(FeishuClient):
             its whole group shares, so a replay to any worker is refused).
         **http: Override ``HttpConnector`` options (``retry``, ``sleep``, ``timeout``, ...).
     """
+
+    callback_deadline_s: ClassVar[float] = 2.5  # Feishu waits 3 s
+    dialect: ClassVar[str] = "feishu"
 
     def __init__(
         self,
@@ -125,6 +133,34 @@ class FeishuConnector(FeishuClient):
         if isinstance(carried, dict):
             return parse_detail(carried)
         return await self.fetch_detail(record.id)
+
+    def stream_safety_poll_s(self) -> float | None:
+        """None: Feishu's events come by callback only."""
+        return None
+
+    async def stream_batches(self) -> AsyncGenerator[StreamBatch, None]:
+        """Feishu has no event stream bizbus reads: nothing, at once."""
+        return
+        yield  # pragma: no cover - makes this an (empty) async generator
+
+    def trip_of(self, detail: InstanceDetail) -> TripRequest:
+        """Read the trip group of a Feishu travel form."""
+        return parse_trip(detail)
+
+    async def directory_user(self, user_id: str) -> Mapping[str, Any]:
+        """The contact v3 user of a user_id, as Feishu answers it (name, employee_no, e-mails).
+
+        Raises:
+            MappingError: The answer names no user.
+        """
+        data = await self.call(
+            "GET", f"{CONTACT_V3}/users/{quote(user_id, safe='')}",
+            params={"user_id_type": "user_id"},
+        )  # fmt: skip
+        user = data.get("user")
+        if not isinstance(user, Mapping):
+            raise MappingError(f"oa: the Feishu directory has no user {user_id}")
+        return user
 
     def catch_up_options(self) -> CatchUpOptions:
         """How catch-up polls read, from the settings."""

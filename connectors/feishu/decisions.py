@@ -7,12 +7,11 @@ reads an instance detail's outcome: its status, when it ended, and the approver'
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 
+from bizbus.connectors.approvals import Decision
 from bizbus.connectors.errors import ConfigError
 from bizbus.connectors.feishu.forms import InstanceDetail
 from bizbus.connectors.fields import text
@@ -21,15 +20,6 @@ __all__ = ["Decision", "decision_of", "fill_form"]
 
 _TEXT_WIDGETS = frozenset({"input", "textarea"})
 _DECISIVE = frozenset({"PASS", "REJECT"})
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """How an instance ended (or that it has not): ``status`` and the approver's comment."""
-
-    status: str
-    comment: str | None
-    decided_at: datetime | None
 
 
 def fill_form(definition_form: Any, values: Mapping[str, str]) -> str:

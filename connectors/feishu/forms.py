@@ -7,13 +7,12 @@ Times are ms-epoch strings (``"0"`` while open) in the detail and RFC 3339 in tr
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import orjson
 
-from bizbus.connectors.base import Cursor
+from bizbus.connectors.approvals import CHINA, InstanceDetail, TripLeg, TripRequest, widget_text
 from bizbus.connectors.errors import SchemaError
 from bizbus.connectors.fields import text
 
@@ -26,9 +25,9 @@ __all__ = [
     "parse_ms",
     "parse_trip",
     "parse_trip_event",
+    "widget_text",
 ]
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 _PURPOSE_NAMES = ("出差事由", "事由", "出差原因", "purpose", "reason")
 _EMPLOYEE_NO_NAMES = ("工号", "员工编号", "employee no", "employee number", "employee_no")
 
@@ -61,82 +60,6 @@ def _parse_time(value: Any, *, tz: tzinfo, where: str) -> datetime:
     except ValueError:
         raise _fail(f"{where} is not a time") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
-
-
-def widget_text(value: Any) -> str | None:
-    """A widget's value as text: a string as ``fields.text`` reads it, an object by its name.
-
-    Option widgets hold ``{"name": ...}`` objects and multi-selects lists of them (joined with
-    the ideographic comma); numbers and other shapes are no text.
-    """
-    if isinstance(value, str):
-        return text(value)
-    if isinstance(value, Mapping):
-        return widget_text(value.get("name") or value.get("text") or value.get("value"))
-    if isinstance(value, list):
-        parts = [t for t in (widget_text(v) for v in value) if t]
-        return "、".join(parts) or None
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceDetail:
-    """An approval instance as ``GET /instances/{instance_code}`` describes it.
-
-    Attributes:
-        instance_code: The instance code (canonical key of the request).
-        approval_code: The definition (form) code.
-        approval_name: The definition's name (e.g. 出差申请).
-        status: PENDING, APPROVED, REJECTED, CANCELED, DELETED, ...
-        uuid: The idempotency uuid it was created with, if any.
-        user_id: The applicant's user_id.
-        open_id: The applicant's open_id.
-        department_id: The applicant's department id.
-        serial_number: The human-facing serial number.
-        start_time: When it was filed.
-        end_time: When it ended (None while open).
-        widgets: The parsed form widgets.
-        tasks: The approval tasks (``task_list``).
-        timeline: The timeline entries.
-        raw: The detail as Feishu returned it.
-    """
-
-    instance_code: str
-    approval_code: str
-    approval_name: str
-    status: str
-    uuid: str | None
-    user_id: str | None
-    open_id: str | None
-    department_id: str | None
-    serial_number: str | None
-    start_time: datetime
-    end_time: datetime | None
-    widgets: tuple[Mapping[str, Any], ...]
-    tasks: tuple[Mapping[str, Any], ...]
-    timeline: tuple[Mapping[str, Any], ...]
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def updated_at(self) -> datetime:
-        """The last change we can see: ``end_time`` once ended, else ``start_time``."""
-        return self.end_time or self.start_time
-
-    @property
-    def position(self) -> Cursor:
-        """Feed position: (``updated_at``, ``instance_code``)."""
-        return Cursor(self.updated_at, self.instance_code)
-
-    def widget(self, *names: str, kind: str | None = None) -> Mapping[str, Any] | None:
-        """The first widget whose id, custom_id or name (case-insensitive) is in ``names``."""
-        wanted = {name.casefold() for name in names}
-        for widget in self.widgets:
-            if kind is not None and widget.get("type") != kind:
-                continue
-            keys = (widget.get("id"), widget.get("custom_id"), widget.get("name"))
-            if any(isinstance(k, str) and k.casefold() in wanted for k in keys):
-                return widget
-        return None
 
 
 def _records(value: Any) -> tuple[Mapping[str, Any], ...]:
@@ -180,74 +103,6 @@ def parse_detail(data: Mapping[str, Any]) -> InstanceDetail:
         timeline=_records(data.get("timeline")),
         raw=data,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class TripLeg:
-    """One schedule of a trip group: where from, where to, when, how."""
-
-    start: datetime
-    end: datetime
-    departure: str | None
-    destination: str
-    transportation: str | None = None
-    one_round: str | None = None
-    remark: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TripRequest:
-    """A business-trip request read from an approval instance (or a trip event).
-
-    Names, e-mails and employee numbers beyond the form are for flows to look up by user id.
-
-    Attributes:
-        instance_code: The instance code.
-        approval_code: The definition code.
-        status: The instance status (APPROVED for a trip event).
-        applicant_user_id: The applicant's user_id.
-        applicant_open_id: The applicant's open_id.
-        employee_no: The employee number when the form carries one (工号), else None.
-        legs: The schedules, in form order.
-        purpose: The purpose widget (出差事由), else the trip group's reason.
-        approvers: user_ids of every approval task, in task order.
-        approved_by: user_ids of tasks that approved.
-        applied_at: When the request was filed.
-        decided_at: When it ended (approved, rejected, cancelled), else None.
-    """
-
-    instance_code: str
-    approval_code: str
-    status: str
-    applicant_user_id: str | None
-    applicant_open_id: str | None
-    employee_no: str | None
-    legs: tuple[TripLeg, ...]
-    purpose: str | None
-    approvers: tuple[str, ...] = ()
-    approved_by: tuple[str, ...] = ()
-    applied_at: datetime | None = None
-    decided_at: datetime | None = None
-
-    @property
-    def destinations(self) -> tuple[str, ...]:
-        """Destination cities in order, each once."""
-        return tuple(dict.fromkeys(leg.destination for leg in self.legs))
-
-    @property
-    def departure_city(self) -> str | None:
-        """Where the first leg starts."""
-        return self.legs[0].departure
-
-    @property
-    def departure_date(self) -> date:
-        """First day of the trip, in the schedule's own time zone."""
-        return min(leg.start.date() for leg in self.legs)
-
-    @property
-    def return_date(self) -> date:
-        """Last day of the trip (inclusive), in the schedule's own time zone."""
-        return max(leg.end.date() for leg in self.legs)
 
 
 def _legs(schedules: Sequence[Any], *, keys: Mapping[str, str], tz: tzinfo) -> tuple[TripLeg, ...]:

@@ -9,17 +9,17 @@ lightweight records; the caller fetches details after answering. No I/O here.
 
 import logging
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from bizbus.connectors.approvals import INSTANCE_ENTITY, WebhookReply
 from bizbus.connectors.base import Cursor, SourceRecord
 from bizbus.connectors.errors import RejectedError, SchemaError
 from bizbus.connectors.feishu.forms import parse_ms
 from bizbus.connectors.feishu.handlers import DEFAULT_HANDLER, HANDLER_KEY, claims_of
-from bizbus.connectors.webhooks import FeishuEventVerifier, VerifiedWebhook
+from bizbus.connectors.webhooks import FeishuEventVerifier, ReplayStore, VerifiedWebhook
 
 __all__ = [
     "INSTANCE_ENTITY",
@@ -31,33 +31,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-INSTANCE_ENTITY = "approval_instance"
 TRIP_ENTITY = "approval_trip"
 TRIP_EVENT_TYPE = "approval.instance.trip_group_update_v4"
-_OK = b"{}"
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookReply:
-    """What to answer Feishu, and what to hand on.
-
-    Attributes:
-        status: HTTP status to answer (200 accepted, duplicate or challenge; 400/401 refused).
-        body: JSON body to answer (``{"challenge": ...}`` for a URL verification).
-        records: New events to publish, each with its cursor (empty for duplicates).
-        keys: Dedupe keys this callback took (nonce, event id, business key); pass the reply to
-            ``release`` when its records could not be published, and answer 503, so Feishu's
-            redelivery is not dropped. A durable store records them once they are published.
-        reason: Why nothing was handed on (``duplicate``, ``ignored``, a rejection), or None.
-    """
-
-    status: int
-    body: bytes = _OK
-    records: tuple[SourceRecord, ...] = ()
-    keys: tuple[str, ...] = ()
-    reason: str | None = None
-
-    content_type = "application/json; charset=utf-8"
 
 
 class FeishuWebhookReceiver:
@@ -89,7 +64,18 @@ class FeishuWebhookReceiver:
         self.claims = claims_of(approval_codes, handlers or {})
         self.approval_codes = frozenset(self.claims)
 
-    def precheck(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookReply | None:
+    @property
+    def replay(self) -> ReplayStore:
+        """The dedupe store of event ids and business keys (the verifier's)."""
+        return self.verifier.replay
+
+    @replay.setter
+    def replay(self, store: ReplayStore) -> None:
+        self.verifier.replay = store
+
+    def precheck(
+        self, raw_body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
+    ) -> WebhookReply | None:
         """Answer a stale or forged callback at once (before any replay-store read); else None."""
         try:
             self.verifier.check_signed(headers, raw_body)
@@ -97,8 +83,13 @@ class FeishuWebhookReceiver:
             return _rejected(exc)
         return None
 
-    async def handle(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookReply:
-        """Verify and decode one callback; never raises for a bad request, answers it."""
+    async def handle(
+        self, raw_body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
+    ) -> WebhookReply:
+        """Verify and decode one callback; never raises for a bad request, answers it.
+
+        ``query`` is unused: Feishu signs headers and body only.
+        """
         try:
             verified = self.verifier.verify(headers, raw_body)
         except RejectedError as exc:

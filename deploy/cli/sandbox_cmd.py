@@ -40,6 +40,9 @@ def up(
     crm_port: Annotated[int, typer.Option(help="CRM port.")] = SYSTEMS["crm"].default_port,
     erp_port: Annotated[int, typer.Option(help="ERP port.")] = SYSTEMS["erp"].default_port,
     oa_port: Annotated[int, typer.Option(help="OA port.")] = SYSTEMS["oa"].default_port,
+    dingtalk_port: Annotated[int, typer.Option(help="DingTalk OA port.")] = SYSTEMS[
+        "dingtalk"
+    ].default_port,
     crm_grpc_port: Annotated[int, typer.Option(help="CRM Pub/Sub API (gRPC) port.")] = SYSTEMS[
         "crm"
     ].grpc_default_port
@@ -54,7 +57,8 @@ def up(
         console.print("[red]error:[/red] sandboxes already run; `bizbus sandbox down` first.")
         raise typer.Exit(1)
     names = systems or list(SYSTEMS)
-    ports = {"crm": crm_port, "erp": erp_port, "oa": oa_port, "crm-grpc": crm_grpc_port}
+    ports = {"crm": crm_port, "erp": erp_port, "oa": oa_port, "dingtalk": dingtalk_port,
+             "crm-grpc": crm_grpc_port}  # fmt: skip
     try:
         with console.status(f"starting sandbox {', '.join(names)}"):
             stack = start_sandbox(names, run_dir=folder, ports=ports, manual_clock=manual_clock)

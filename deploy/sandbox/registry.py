@@ -69,4 +69,15 @@ SYSTEMS: dict[str, SystemSpec] = {
             "verification_token": "sandbox-verification-token",
         },
     ),
+    "dingtalk": SystemSpec(
+        "dingtalk", "DingTalk workflow 1.0 (OA)", 18105,
+        "bizbus.deploy.sandbox.dingtalk:create_app",
+        {
+            "app_key": "dingsandboxappkey0001",
+            "app_secret": "sandbox-dingtalk-secret",
+            "callback_token": "sandbox-dingtalk-token",
+            # 43 characters of base64: the EncodingAESKey of the app's event subscription.
+            "aes_key": "c2FuZGJveC1kaW5ndGFsay1hZXMta2V5LTMyYnl0ZXM",
+        },
+    ),
 }  # fmt: skip

@@ -4,6 +4,7 @@ Used by the demo and the end-to-end tests; a real deployment sets the same varia
 real CRM, ERP and OA (see deploy/.env.example).
 """
 
+from bizbus.deploy.sandbox.dingtalk.seed import TRAVEL_PROCESS_CODE
 from bizbus.deploy.sandbox.oa.seed import TRAVEL_APPROVAL_CODE
 from bizbus.deploy.sandbox.registry import SYSTEMS
 
@@ -13,6 +14,8 @@ def connector_env(
 ) -> dict[str, str]:
     """Return connector settings for the sandboxes at `urls` (system name → base URL).
 
+    The OA is the Feishu sandbox (``oa``), or the DingTalk one (``dingtalk``, which sets
+    ``BIZBUS_OA_DIALECT=dingtalk`` and wins when both run).
     With the CRM's gRPC address in `grpc_addresses`, its Pub/Sub API is set too, so the CRM
     pushes its changes (Change Data Capture; `BIZBUS_CRM_MODE` defaults to push then).
     """
@@ -43,5 +46,17 @@ def connector_env(
             "BIZBUS_OA_ENCRYPT_KEY": oa["encrypt_key"],
             "BIZBUS_OA_VERIFICATION_TOKEN": oa["verification_token"],
             "BIZBUS_OA_APPROVAL_CODES": f'["{TRAVEL_APPROVAL_CODE}"]',
+        }
+    if "dingtalk" in urls:
+        ding = SYSTEMS["dingtalk"].credentials
+        env |= {
+            "BIZBUS_OA_DIALECT": "dingtalk",
+            "BIZBUS_OA_BASE_URL": urls["dingtalk"],
+            "BIZBUS_OA_LEGACY_BASE_URL": urls["dingtalk"],
+            "BIZBUS_OA_APP_KEY": ding["app_key"],
+            "BIZBUS_OA_APP_SECRET": ding["app_secret"],
+            "BIZBUS_OA_CALLBACK_TOKEN": ding["callback_token"],
+            "BIZBUS_OA_AES_KEY": ding["aes_key"],
+            "BIZBUS_OA_PROCESS_CODES": f'["{TRAVEL_PROCESS_CODE}"]',
         }
     return env

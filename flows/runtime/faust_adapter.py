@@ -401,7 +401,8 @@ class FaustRuntime:
             body = await read_body(cast(web.Request, request), limit)
             if body is None:
                 return cast(Response, too_large())
-            asked = WebRequest(page.method, body, dict(request.headers))
+            query = dict(cast(web.Request, request).query)
+            asked = WebRequest(page.method, body, dict(request.headers), query)
             with span_for_request(f"{page.method} {page.path}", asked.headers):
                 reply = await page.handler(asked, publish)
             return view.bytes(reply.body, status=reply.status, content_type=reply.content_type)

@@ -156,6 +156,8 @@ class WebRequest:
     method: str
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    """The URL's query parameters (DingTalk signs its callbacks there)."""
 
 
 @dataclass(frozen=True, slots=True)

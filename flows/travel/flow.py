@@ -1,20 +1,23 @@
 """OA travel approvals → ERP HR business trips (hr.leave), cancelled when the OA revokes them.
 
-Feishu callbacks (`webhooks`) and a catch-up feed → `src.oa.approval-instance` → TravelApproved/
-Revoked on `biz.hr.travel` → `cmd.erp.business-trip` → `hr.leave` by `x_external_ref`, xref
-`trip:<code>` → BusinessTripRecordedV1. Key: the instance code. Idempotent: announced decisions
-table, a sink that writes only what differs. Dead letters: bad forms, unknown people, refusals.
+OA callbacks (`webhooks`, a page per OA dialect) and a catch-up feed →
+`src.oa.approval-instance` → TravelApproved/Revoked on `biz.hr.travel` → `cmd.erp.business-trip`
+→ `hr.leave` by `x_external_ref`, xref `trip:<code>` → BusinessTripRecordedV1. Key: the
+instance code. Idempotent: announced decisions table, a sink that writes only what differs.
+Dead letters: bad forms, unknown people, refusals.
 Only instances the `travel` handler claims are read (`BIZBUS_OA_HANDLERS`); others are skipped.
+The OA is held as an `ApprovalConnector` (Feishu or DingTalk, by `BIZBUS_OA_DIALECT`): its
+detail, trip form and directory are read through it, never through a dialect's API.
 """
 
 import logging
 from collections.abc import AsyncIterator, Mapping
+from functools import partial
 from typing import Any, ClassVar
-from urllib.parse import quote
 
+from bizbus.connectors.approvals import INSTANCE_ENTITY, ApprovalConnector
 from bizbus.connectors.base import Cursor, Outcome, SinkCommand, SourceRecord
 from bizbus.connectors.errors import MappingError, SchemaError
-from bizbus.connectors.feishu import INSTANCE_ENTITY, FeishuConnector, parse_trip
 from bizbus.connectors.feishu.handlers import HANDLER_KEY, TRAVEL, handler_of
 from bizbus.connectors.odoo import OdooConnector
 from bizbus.flows.context import FlowDeps
@@ -34,7 +37,12 @@ from bizbus.flows.travel.mapping import (
     map_trip_recorded,
     map_trip_request,
 )
-from bizbus.flows.travel.webhooks import FEISHU_WEBHOOK_PATH, OA_INSTANCE_TOPIC, feishu_callback
+from bizbus.flows.travel.webhooks import (
+    OA_INSTANCE_TOPIC,
+    OA_WEBHOOK_DIALECTS,
+    oa_callback,
+    webhook_path,
+)
 from bizbus.schemas import (
     BusinessTripRequestedV1,
     Employee,
@@ -58,32 +66,26 @@ SILENT = "callbacks stay silent, catch-up polling still runs"
 
 
 class Directory:
-    """Feishu contact lookups (`contact/v3/users/:user_id`), kept a few minutes per worker."""
+    """The OA directory's people (`ApprovalConnector.directory_user`), kept a few minutes."""
 
     def __init__(self, clock: Any, *, ttl_s: float = _DIRECTORY_TTL_S) -> None:
         self.clock = clock
         self.ttl_s = ttl_s
         self._users: dict[str, tuple[float, Mapping[str, Any]]] = {}
 
-    async def user(self, oa: FeishuConnector, user_id: str) -> Mapping[str, Any]:
-        """Return the directory entry of `user_id` (a MappingError when Feishu has none)."""
+    async def user(self, oa: ApprovalConnector, user_id: str) -> Mapping[str, Any]:
+        """Return the directory entry of `user_id` (a MappingError when the OA has none)."""
         cached = self._users.get(user_id)
         if cached is not None and self.clock() - cached[0] < self.ttl_s:
             return cached[1]
-        data = await oa.call(
-            "GET", f"/open-apis/contact/v3/users/{quote(user_id, safe='')}",
-            params={"user_id_type": "user_id"},
-        )  # fmt: skip
-        user = data.get("user")
-        if not isinstance(user, Mapping):
-            raise MappingError(f"oa: the Feishu directory has no user {user_id}")
+        user = await oa.directory_user(user_id)
         self._users[user_id] = (self.clock(), user)
         return user
 
     async def employee(
-        self, oa: FeishuConnector, user_id: str | None, *, employee_no: str | None = None
+        self, oa: ApprovalConnector, user_id: str | None, *, employee_no: str | None = None
     ) -> Employee:
-        """Return the Employee of a Feishu user id."""
+        """Return the Employee of an OA user id."""
         if not user_id:
             raise MappingError("oa: instance names no user id")
         return employee_from_user(await self.user(oa, user_id), employee_no=employee_no)
@@ -140,22 +142,38 @@ class TravelFlow:
                 StageSpec("travel-trip-requests", TRAVEL_TOPIC, self.on_travel, pure=True),
                 StageSpec("erp-business-trips", COMMAND_TOPIC, self.on_trip_command, ERP),
             ),
-            pages=(
+            pages=tuple(
                 spec.PageSpec(
-                    FEISHU_WEBHOOK_PATH, self.on_callback, "feishu-webhook", "POST", public=True
-                ),
+                    webhook_path(dialect),
+                    partial(self.on_callback, dialect=dialect),
+                    f"{dialect}-webhook",
+                    "POST",
+                    public=True,
+                )
+                for dialect in OA_WEBHOOK_DIALECTS
             ),
             tasks=(spec.TaskSpec("subscribe_oa_approvals", self.subscribe, while_failing=SILENT),),
-            feeds=(spec.Feed(CATCH_UP_FEED, "oa", OA_INSTANCE_TOPIC, self.read_catch_up),),
+            # entity: records of the OA's event stream (DingTalk Stream mode) join this feed
+            feeds=(
+                spec.Feed(
+                    CATCH_UP_FEED,
+                    "oa",
+                    OA_INSTANCE_TOPIC,
+                    self.read_catch_up,
+                    entity=INSTANCE_ENTITY,
+                ),
+            ),
             # the webhook page publishes the OA's instances like the catch-up feed does
             emits=(OA_INSTANCE_TOPIC, TRAVEL_TOPIC, COMMAND_TOPIC, "biz.hr.business-trip"),
         )
 
     async def on_callback(
-        self, request: spec.WebRequest, publish: spec.Publish
+        self, request: spec.WebRequest, publish: spec.Publish, *, dialect: str = "feishu"
     ) -> spec.WebResponse:
-        """`POST /webhooks/feishu`: see `webhooks`."""
-        return await feishu_callback(self.deps.connections, request, publish, seen=self.deps.seen)
+        """`POST /webhooks/<dialect>`: see `webhooks` (404 unless it is the OA's dialect)."""
+        return await oa_callback(
+            self.deps.connections, request, publish, dialect=dialect, seen=self.deps.seen
+        )
 
     async def subscribe(self) -> None:
         """Subscribe to the configured approval definitions' events (once, at start-up)."""
@@ -164,7 +182,7 @@ class TravelFlow:
         log.info("subscribed to OA approval events: %d new definition(s)", len(added))
 
     async def read_catch_up(self, since: Cursor | None) -> AsyncIterator[SourceRecord]:
-        """One pass per `BIZBUS_OA_POLL_INTERVAL_S`, else nothing (Feishu's quotas want few)."""
+        """One pass per `BIZBUS_OA_POLL_INTERVAL_S`, else nothing (the OA's quotas want few)."""
         oa = await self.deps.connections.oa()
         now = self.deps.clock()
         if now - self._caught_up_at < oa.settings.poll_interval_s:
@@ -192,7 +210,7 @@ class TravelFlow:
         decision = decide(detail.status, announced)  # the instance may have moved on since
         if decision is None:
             return []
-        trip = parse_trip(detail)
+        trip = oa.trip_of(detail)
         directory = self.directory
         applicant = await directory.employee(oa, trip.applicant_user_id,
                                              employee_no=trip.employee_no)  # fmt: skip

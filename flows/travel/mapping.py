@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from bizbus.connectors.approvals import InstanceDetail, TripRequest
 from bizbus.connectors.errors import MappingError
-from bizbus.connectors.feishu import InstanceDetail, TripRequest
 from bizbus.schemas import (
     BusinessTripRecordedV1,
     BusinessTripRequestedV1,
@@ -86,8 +86,9 @@ def employee_from_user(user: Mapping[str, Any], *, employee_no: str | None = Non
     if number is None or name is None:
         who = _text(user.get("user_id")) or "?"
         raise MappingError(
-            f"oa: user {who} has no employee number (工号) or name in the Feishu directory; "
-            "fill it in the admin console (and grant the app contact:user.employee_id:readonly)"
+            f"oa: user {who} has no employee number (工号) or name in the OA directory; "
+            "fill it in the admin console (Feishu: grant the app "
+            "contact:user.employee_id:readonly)"
         )
     email = _text(user.get("enterprise_email")) or _text(user.get("email"))
     try:

@@ -15,18 +15,18 @@ from bizbus.connectors.settings import BizbusSettings, load_settings
 from bizbus.flows.connections import Connections
 
 
-class DingTalkSettings(BizbusSettings):
-    """A second OA dialect's settings, as a real one would declare them."""
+class WeComSettings(BizbusSettings):
+    """A third OA dialect's settings, as a real one would declare them."""
 
     model_config = SettingsConfigDict(env_prefix="BIZBUS_OA_")
 
-    app_key: str = Field(description="the DingTalk app key")
+    corp_id: str = Field(description="the WeCom corp id")
 
 
-class DingTalkConnector:
+class WeComConnector:
     """Just enough of a connector: built from its settings, opened and closed."""
 
-    def __init__(self, settings: DingTalkSettings, **overrides: object) -> None:
+    def __init__(self, settings: WeComSettings, **overrides: object) -> None:
         self.settings = settings
         self.opened = 0
         self.closed = 0
@@ -46,11 +46,11 @@ HERE = __name__
 
 
 @pytest.fixture
-def with_dingtalk(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register a DingTalk OA dialect: one registry line, nothing else."""
-    line = Dialect("dingtalk", "oa", "DingTalk approvals",
-                   f"{HERE}:DingTalkConnector", f"{HERE}:DingTalkSettings")  # fmt: skip
-    monkeypatch.setattr(registry, "DIALECTS", MappingProxyType({**DIALECTS, "dingtalk": line}))
+def with_wecom(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register a WeCom OA dialect: one registry line, nothing else."""
+    line = Dialect("wecom", "oa", "WeCom approvals",
+                   f"{HERE}:WeComConnector", f"{HERE}:WeComSettings")  # fmt: skip
+    monkeypatch.setattr(registry, "DIALECTS", MappingProxyType({**DIALECTS, "wecom": line}))
 
 
 def test_each_role_defaults_to_its_first_dialect() -> None:
@@ -65,8 +65,10 @@ def test_each_role_defaults_to_its_first_dialect() -> None:
 def test_unknown_dialect_is_a_config_error_naming_the_variable_and_the_choices(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("BIZBUS_OA_DIALECT", "dingtalk")
-    with pytest.raises(ConfigError, match=r"BIZBUS_OA_DIALECT is invalid.*\['feishu'\]"):
+    monkeypatch.setenv("BIZBUS_OA_DIALECT", "wecom")
+    with pytest.raises(
+        ConfigError, match=r"BIZBUS_OA_DIALECT is invalid.*\['dingtalk', 'feishu'\]"
+    ):
         load_settings(DialectSettings)
 
 
@@ -76,35 +78,35 @@ def test_a_dialect_of_another_role_is_refused(monkeypatch: pytest.MonkeyPatch) -
         Connections()
 
 
-@pytest.mark.usefixtures("with_dingtalk")
+@pytest.mark.usefixtures("with_wecom")
 async def test_a_new_dialect_is_one_registry_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BIZBUS_OA_DIALECT", "dingtalk")
-    monkeypatch.setenv("BIZBUS_OA_APP_KEY", "ding-app")
+    monkeypatch.setenv("BIZBUS_OA_DIALECT", "wecom")
+    monkeypatch.setenv("BIZBUS_OA_CORP_ID", "wecom-corp")
     connections = Connections()
-    oa = await connections.get("oa", DingTalkConnector)
-    assert oa.settings.app_key == "ding-app" and oa.opened == 1
+    oa = await connections.get("oa", WeComConnector)
+    assert oa.settings.corp_id == "wecom-corp" and oa.opened == 1
     assert await connections.get("oa") is oa  # opened once, shared
     await connections.close()
     assert oa.closed == 1
 
 
-@pytest.mark.usefixtures("with_dingtalk")
+@pytest.mark.usefixtures("with_wecom")
 async def test_a_flow_needing_another_dialect_gets_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("BIZBUS_OA_DIALECT", "dingtalk")
-    monkeypatch.setenv("BIZBUS_OA_APP_KEY", "ding-app")
+    monkeypatch.setenv("BIZBUS_OA_DIALECT", "wecom")
+    monkeypatch.setenv("BIZBUS_OA_CORP_ID", "wecom-corp")
     connections = Connections()
-    with pytest.raises(ConfigError, match=r"needs a FeishuConnector.*BIZBUS_OA_DIALECT=dingtalk"):
+    with pytest.raises(ConfigError, match=r"needs a ApprovalConnector.*BIZBUS_OA_DIALECT=wecom"):
         await connections.oa()
     await connections.close()
 
 
-@pytest.mark.usefixtures("with_dingtalk")
+@pytest.mark.usefixtures("with_wecom")
 def test_missing_dialect_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BIZBUS_OA_DIALECT", "dingtalk")
-    monkeypatch.delenv("BIZBUS_OA_APP_KEY", raising=False)
-    with pytest.raises(ConfigError, match="BIZBUS_OA_APP_KEY is missing: set it to the DingTalk"):
+    monkeypatch.setenv("BIZBUS_OA_DIALECT", "wecom")
+    monkeypatch.delenv("BIZBUS_OA_CORP_ID", raising=False)
+    with pytest.raises(ConfigError, match="BIZBUS_OA_CORP_ID is missing: set it to the WeCom"):
         build_connector("oa")
 
 

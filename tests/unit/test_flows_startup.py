@@ -78,7 +78,7 @@ def test_agents_and_pages_keep_their_names_and_paths() -> None:
     paths = {view.view_path for view in app.web.views.values()}
     assert paths == {
         "/bizbus/ready/", "/readyz", "/healthz", "/metrics", "/bizbus/parked-orders/",
-        "/webhooks/feishu", "/webhooks/odoo/{token}",
+        "/webhooks/feishu", "/webhooks/dingtalk", "/webhooks/odoo/{token}",
     }  # fmt: skip
     assert len(runtime.poller.feeds) == 12  # CRM 5, ERP 6, the OA catch-up 1
 

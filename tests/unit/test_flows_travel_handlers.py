@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from bizbus.connectors.approvals import InstanceDetail, TripRequest
 from bizbus.connectors.base import ApplyResult, Cursor, Outcome, SourceRecord
 from bizbus.connectors.errors import MappingError
-from bizbus.connectors.feishu import parse_detail
+from bizbus.connectors.feishu import parse_detail, parse_trip
 from bizbus.flows.travel import TravelFlow
 from bizbus.flows.travel.mapping import map_trip_request
 from bizbus.schemas import (
@@ -56,9 +57,14 @@ class FakeOa:
         self.details += 1
         return parse_detail(recorded_detail(**self.detail))
 
-    async def call(self, method: str, path: str, *, params: Any = None) -> dict[str, Any]:
+    def trip_of(self, detail: InstanceDetail) -> TripRequest:
+        return parse_trip(detail)
+
+    async def directory_user(self, user_id: str) -> dict[str, Any]:
         self.directory_calls += 1
-        return {"user": USERS[path.rsplit("/", 1)[-1]]}
+        if user_id not in USERS:
+            raise MappingError(f"oa: the directory has no user {user_id}")
+        return USERS[user_id]
 
     async def changes(self, entity: str, since: Cursor | None) -> AsyncIterator[SourceRecord]:
         for record in self.changed:
