@@ -13,18 +13,27 @@ DingTalk keeps no stream position (it redelivers what was not acked).
 """
 
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import aiohttp
+import httpx
 import orjson
 
 from bizbus.connectors.approvals import StreamBatch
+from bizbus.connectors.dingtalk.receiver import DingTalkWebhookReceiver
+from bizbus.connectors.dingtalk.settings import DingTalkSettings
 from bizbus.connectors.errors import AuthError, TransientError
 
-if TYPE_CHECKING:
-    from bizbus.connectors.dingtalk.connector import DingTalkConnector
 
-__all__ = ["GATEWAY_PATH", "stream_batches"]
+class StreamHost(Protocol):
+    """What the stream needs of its connector (the connector imports this module)."""
+
+    settings: DingTalkSettings
+    client: httpx.AsyncClient
+    receiver: DingTalkWebhookReceiver
+
+
+__all__ = ["GATEWAY_PATH", "StreamHost", "stream_batches"]
 
 GATEWAY_PATH = "/v1.0/gateway/connections/open"
 _UA = "bizbus-dingtalk-stream/1.0"
@@ -40,7 +49,7 @@ def _ack(message_id: Any, data: dict[str, Any], *, code: int = 200) -> str:
     return orjson.dumps(frame).decode()
 
 
-async def _open(connector: "DingTalkConnector") -> dict[str, str]:
+async def _open(connector: StreamHost) -> dict[str, str]:
     settings = connector.settings
     body = {
         "clientId": settings.app_key,
@@ -65,7 +74,7 @@ async def _open(connector: "DingTalkConnector") -> dict[str, str]:
     return {"endpoint": endpoint, "ticket": ticket}
 
 
-async def stream_batches(connector: "DingTalkConnector") -> AsyncGenerator[StreamBatch, None]:
+async def stream_batches(connector: StreamHost) -> AsyncGenerator[StreamBatch, None]:
     """Yield one batch per claimed approval event until the connection ends (then return).
 
     Raises:
