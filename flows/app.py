@@ -1,14 +1,16 @@
 """The one faust App of a bizbus worker, configured from RuntimeSettings.
 
 At-least-once processing with idempotent sinks (never faust exactly_once: its rebalances
-duplicate or crash); tables keep changelog topics, so state moves with partitions. The broker
-address and credentials come from the one Kafka connection (`runtime.kafka_config`).
+duplicate or crash); tables keep changelog topics, so state moves with partitions (held in
+memory or in RocksDB under the datadir: `BIZBUS_TABLE_STORE`). The broker address and
+credentials come from the one Kafka connection (`runtime.kafka_config`).
 """
 
 import faust
 
 from bizbus.flows.runtime.assignor import CheckedPartitionAssignor
 from bizbus.flows.runtime.kafka_config import KafkaConnection, kafka_connection
+from bizbus.flows.runtime.table_store import store_url
 from bizbus.flows.runtime.web import WebSurface
 from bizbus.flows.settings import RuntimeSettings
 
@@ -28,7 +30,7 @@ def create_app(
     return faust.App(
         settings.app_id,
         **kafka.faust_options(),
-        store="memory://",
+        store=store_url(settings),
         datadir=str(settings.datadir),
         processing_guarantee="at_least_once",
         topic_partitions=settings.topic_partitions,

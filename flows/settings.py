@@ -26,6 +26,13 @@ class RuntimeSettings(BaseSettings):
         default="bizbus", pattern=r"^[a-z0-9][a-z0-9.-]*$", description="Consumer group / app id."
     )
     datadir: Path = Field(default_factory=_default_datadir, description="faust state folder.")
+    table_store: Literal["memory", "rocksdb"] = Field(
+        default="memory",
+        description="Where the worker keeps its tables: memory (every start re-reads each "
+        "table's whole changelog) or rocksdb (kept in the datadir, so a restart reads only "
+        "what changed since; needs the `rocksdb` extra and a datadir that outlives the "
+        "process, e.g. a StatefulSet volume).",
+    )
     web_port: int = Field(default=6066, ge=1, le=65535, description="Worker web server port.")
     web_bind: str = Field(
         default="127.0.0.1",

@@ -5,8 +5,10 @@ one KafkaTopic per topic the worker prepares (same partitions and configuration 
 would create, replication sized by the cluster) and its User Operator one KafkaUser per
 principal with the ACL plan (no Create: topics are the operator's). The workers run as a
 StatefulSet so each pod's name is its static group membership (`BIZBUS_INSTANCE_ID`): a
-restarted pod takes its partitions back at once. Non-secret settings live in a ConfigMap,
-credentials in a Secret template; Strimzi's own secrets give the Kafka password and CA.
+restarted pod takes its partitions back at once, and its tables, kept in RocksDB on the pod's
+own volume (a claim per pod), so it reads only the changelog records written since it stopped.
+Non-secret settings live in a ConfigMap, credentials in a Secret template; Strimzi's own
+secrets give the Kafka password and CA.
 """
 
 from dataclasses import dataclass, field
@@ -44,6 +46,8 @@ class K8sOptions:
     kafka_replicas: int = 3
     kafka_storage_gi: int = 100
     workers: int = 3
+    worker_storage_gi: int = 5
+    """Each worker's volume: its RocksDB tables (a copy of the changelogs it holds)."""
     image: str = "ghcr.io/bizbus/bizbus:0.1.0"
     principals: AclPrincipals = field(default_factory=AclPrincipals)
 
@@ -58,6 +62,8 @@ def _worker_settings(settings: RuntimeSettings, options: K8sOptions) -> RuntimeS
         update={
             "kafka_bootstrap": f"{options.cluster}-kafka-bootstrap:9093",
             "datadir": DATADIR,
+            # The datadir is the pod's own claim: a restart keeps the tables, no full replay.
+            "table_store": "rocksdb",
             "replication_factor": replication_for(options.kafka_replicas).factor,
         }
     )
@@ -74,6 +80,7 @@ def _config_map(settings: RuntimeSettings, options: K8sOptions) -> dict[str, Any
         "BIZBUS_TOPIC_PREFIX": settings.topic_prefix,
         "BIZBUS_FLOWS": settings.flows,
         "BIZBUS_DATADIR": str(settings.datadir),
+        "BIZBUS_TABLE_STORE": settings.table_store,
         "BIZBUS_WEB_PORT": str(settings.web_port),
         "BIZBUS_WEB_BIND": "0.0.0.0",  # noqa: S104 - the OA's webhook arrives through the Service
         "BIZBUS_REPLICATION_FACTOR": str(settings.replication_factor),
@@ -152,7 +159,6 @@ def _stateful_set(settings: RuntimeSettings, options: K8sOptions) -> dict[str, A
                     "terminationGracePeriodSeconds": 60,
                     "containers": [container],
                     "volumes": [
-                        {"name": "data", "emptyDir": {}},
                         {"name": "tmp", "emptyDir": {}},
                         {"name": "kafka-ca", "secret": {
                             "secretName": f"{options.cluster}-cluster-ca-cert",
@@ -160,6 +166,12 @@ def _stateful_set(settings: RuntimeSettings, options: K8sOptions) -> dict[str, A
                     ],
                 },
             },
+            # One volume per pod, kept across restarts and rescheduling: the RocksDB tables.
+            "volumeClaimTemplates": [{
+                "metadata": {"name": "data", "labels": dict(WORKER_LABELS)},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {
+                    "requests": {"storage": f"{options.worker_storage_gi}Gi"}}},
+            }],
         },
     }  # fmt: skip
 

@@ -129,6 +129,8 @@ class TableSpec:
     """A keyed state table with a changelog; `global_`: every worker holds all of it.
 
     A table is written only from stages whose topic has as many partitions (faust's rule).
+    With the rocksdb store a faust stage also reads a (non-global) table only in its record's
+    partition, so a stage reads the rows its own record keys lead to, as on a scaled-out group.
     """
 
     name: str

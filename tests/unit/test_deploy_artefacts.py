@@ -123,6 +123,20 @@ def test_the_workers_use_static_membership_strimzi_secrets_and_the_ready_probe(
     assert monitor["spec"]["endpoints"][0]["port"] == container["ports"][0]["name"]
 
 
+def test_each_worker_keeps_its_rocksdb_tables_on_its_own_volume(
+    manifests: list[dict[str, Any]],
+) -> None:
+    [stateful] = of_kind(manifests, "StatefulSet")
+    [config] = of_kind(manifests, "ConfigMap")
+    assert config["data"]["BIZBUS_TABLE_STORE"] == "rocksdb"
+    [claim] = stateful["spec"]["volumeClaimTemplates"]
+    [container] = stateful["spec"]["template"]["spec"]["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == config["data"]["BIZBUS_DATADIR"]
+    volumes = {v["name"] for v in stateful["spec"]["template"]["spec"]["volumes"]}
+    assert claim["metadata"]["name"] not in volumes  # the claim, not a pod-lived emptyDir
+
+
 def test_every_setting_the_manifests_set_is_real_and_secrets_stay_in_the_secret(
     manifests: list[dict[str, Any]],
 ) -> None:
