@@ -15,6 +15,10 @@ def demo(
         bool,
         typer.Option("--keep-running", help="Leave the stack up afterwards (Ctrl-C stops it)."),
     ] = False,
+    oa: Annotated[
+        str,
+        typer.Option(help="The OA product the sandbox plays: feishu or dingtalk."),
+    ] = "feishu",
 ) -> None:
     """Start Kafka, the sandbox CRM/ERP/OA and a worker; play the story; verify every record."""
     try:
@@ -22,6 +26,11 @@ def demo(
     except SandboxExtraMissingError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
+    from bizbus.deploy.demo.oa_desks import OA_CHOICES
     from bizbus.deploy.demo.run import run_demo
 
-    raise typer.Exit(run_demo(orders=orders, keep_running=keep_running))
+    chosen = next((choice for choice in OA_CHOICES if choice == oa.lower()), None)
+    if chosen is None:
+        typer.echo(f"error: --oa {oa!r} is not one of {list(OA_CHOICES)}", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_demo(orders=orders, keep_running=keep_running, oa=chosen))

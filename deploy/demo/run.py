@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
+from bizbus.deploy.demo.oa_desks import DESKS, OaChoice
 from bizbus.deploy.demo.stack import DemoStack
 from bizbus.deploy.demo.story import StepFailedError, StepResult, Story
 from bizbus.deploy.kafka import KafkaRuntimeError, KafkaRuntimeSettings
@@ -63,22 +64,29 @@ def _summary(results: list[StepResult], console: Console, started: float) -> Non
     console.print(f"All {len(results)} steps verified in {time.monotonic() - started:.0f} s.")
 
 
-def run_demo(*, orders: int = 1, keep_running: bool = False, console: Console | None = None) -> int:
-    """Run the whole demo; return the process exit code."""
+def run_demo(
+    *,
+    orders: int = 1,
+    keep_running: bool = False,
+    oa: OaChoice = "feishu",
+    console: Console | None = None,
+) -> int:
+    """Run the whole demo (the OA played by Feishu or DingTalk); return the exit code."""
     console = console or Console()
     started = time.monotonic()
-    stack = DemoStack(_run_dir())
+    stack = DemoStack(_run_dir(), oa=oa)
     try:
         with console.status("setting up") as status:
             stack.start(lambda message: status.update(message))
         bootstrap = stack.cluster.bootstrap if stack.cluster else "?"
         console.print(
             f"Stack up in {time.monotonic() - started:.0f} s: Kafka {bootstrap}, "
-            f"CRM {stack.urls['crm']}, ERP {stack.urls['erp']}, OA {stack.urls['oa']}"
+            f"CRM {stack.urls['crm']}, ERP {stack.urls['erp']}, "
+            f"OA ({oa}) {stack.urls[DESKS[oa].system]}"
         )
         story = Story(
             stack.urls, stack.worker_url, orders=orders, status=lambda _: None,
-            erp_hook=stack.erp_hook,
+            erp_hook=stack.erp_hook, oa=oa,
         )  # fmt: skip
         results = asyncio.run(_play(story, console))
         _summary(results, console, started)

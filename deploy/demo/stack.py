@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from bizbus.deploy.demo.story import DISCOUNT_ENV
+from bizbus.deploy.demo.oa_desks import DESKS, OaChoice
 from bizbus.deploy.demo.worker import WorkerProcess
 from bizbus.deploy.kafka import KafkaCluster, KafkaRuntimeSettings, start_cluster, stop_cluster
 from bizbus.deploy.kafka.cluster import free_ports
@@ -24,7 +24,6 @@ from bizbus.deploy.sandbox.wiring import connector_env
 from bizbus.flows.personal import throwaway_key
 from bizbus.flows.shared import ODOO_WEBHOOK_PATH
 
-WEBHOOK_PATH = "/webhooks/feishu"
 Progress = Callable[[str], None]
 
 
@@ -38,6 +37,7 @@ class DemoStack:
     worker: WorkerProcess | None = None
     web_port: int = field(default_factory=lambda: free_ports(1)[0])
     erp_hook: str = ""  # the worker's Odoo webhook URL, token included (once started)
+    oa: OaChoice = "feishu"  # which OA product the sandboxes play
 
     @property
     def urls(self) -> dict[str, str]:
@@ -57,12 +57,13 @@ class DemoStack:
         )
         progress("starting the sandbox CRM, ERP and OA")
         self.sandboxes = start_sandbox(
-            ["crm", "erp", "oa"],
+            ["crm", "erp", DESKS[self.oa].system],
             run_dir=self.run_dir / "sandbox",
             default_ports=default_ports,
             # The CRM pushes its changes (Pub/Sub API); a fresh subscription's first answer
             # starts the worker's catch-up poll, so keepalives come every second, not 270 s.
             env={"BIZBUS_SANDBOX_OA_DELIVERY": '{"retry_base_s": 0.5}',
+                 "BIZBUS_SANDBOX_DINGTALK_DELIVERY": '{"retry_base_s": 0.5}',
                  "BIZBUS_SANDBOX_CRM_PUBSUB_KEEPALIVE_S": "1"},
         )  # fmt: skip
         # The ERP posts a hint on every save of a model bizbus polls; set up before the worker
@@ -72,6 +73,7 @@ class DemoStack:
         add_webhook_rules(self.urls["erp"], self.worker_url, token)
         self.erp_hook = f"{self.worker_url}{ODOO_WEBHOOK_PATH}/{token}"
         progress("starting the bizbus worker")
+        desk = DESKS[self.oa]
         env = {
             **os.environ,
             **connector_env(self.urls, self.sandboxes.grpc_addresses),
@@ -83,15 +85,15 @@ class DemoStack:
             # The story is played back to back: idle polls stay close (see the README's budget).
             **{f"BIZBUS_{system}_POLL_IDLE_S": "1.0" for system in ("CRM", "ERP", "OA")},
             **throwaway_key("demo")[1],  # the demo's data lives one run, and so does its key
-            **DISCOUNT_ENV,
+            **desk.worker_env(),
             **push_env(token),
         }
         self.worker = WorkerProcess(env, self.run_dir / "worker.log")
         self.worker.start()
         progress("connecting the OA's event push to the worker")
         response = httpx.post(
-            f"{self.urls['oa']}/_sandbox/callbacks",
-            json={"url": self.worker_url + WEBHOOK_PATH},
+            f"{self.urls[desk.system]}/_sandbox/callbacks",
+            json={"url": self.worker_url + desk.webhook_path},
             timeout=10,
         )
         if not response.is_success:

@@ -7,9 +7,7 @@ StepFailed naming what was missing.
 """
 
 import asyncio
-import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -20,23 +18,15 @@ from typing import Any, TypeVar
 import httpx
 
 from bizbus.connectors.salesforce.soql import format_soql
-from bizbus.deploy.demo.actors import CrmUser, ErpUser, OaUser
-from bizbus.deploy.sandbox.company import CUSTOMERS, employee
-from bizbus.deploy.sandbox.oa.seed import DISCOUNT_APPROVAL_CODE, TRAVEL_APPROVAL_CODE
+from bizbus.deploy.demo.actors import CrmUser, ErpUser
+from bizbus.deploy.demo.oa_desks import SALES_MANAGER, OaChoice, desk_for
+from bizbus.deploy.sandbox.company import CUSTOMERS
 from bizbus.deploy.watch import wait_quiet
 from bizbus.flows.stock_visibility.mapping import AVAILABLE, INCOMING
 
 T = TypeVar("T")
 ORDERED_MODEL = "HL-VMC850"  # the deal's machine: its stock is shown, another one is cancelled
 Status = Callable[[str], None]
-SALES_MANAGER = employee("E1001")  # 张伟, 销售经理: may sell 10 % below the ERP's list price
-# Discounts beyond the salesperson's limit go to the OA, filed under his name (his leader decides).
-DISCOUNT_ENV = {
-    "BIZBUS_OA_HANDLERS": json.dumps({DISCOUNT_APPROVAL_CODE: "discount"}),
-    "BIZBUS_DISCOUNT_LIMITS": json.dumps({"销售经理": 10, "销售代表": 5}, ensure_ascii=False),
-    "BIZBUS_DISCOUNT_DEFAULT_LIMIT": "5",
-    "BIZBUS_DISCOUNT_APPLICANT": SALES_MANAGER.oa_user_id,
-}
 DISCOUNT_PRICE = Decimal("228000")  # the model lists at 268,000 in the ERP: 14.9 % below
 
 
@@ -76,6 +66,7 @@ class Story:
         orders: int = 1,
         status: Status,
         erp_hook: str = "",
+        oa: OaChoice = "feishu",
     ) -> None:
         self.urls = urls
         self.worker_url = worker_url
@@ -85,7 +76,7 @@ class Story:
         self.salesperson = SALES_MANAGER
         self.crm = CrmUser(urls["crm"], self.salesperson.email)
         self.erp = ErpUser(urls["erp"])
-        self.oa = OaUser(urls["oa"])
+        self.oa = desk_for(oa, urls)
         self.account_id = ""
         self.order_id = ""
 
@@ -126,12 +117,11 @@ class Story:
         """File and approve a trip to the trade show; the ERP records the business trip."""
         start = date.today() + timedelta(days=7)  # noqa: DTZ011 - a calendar date for the form
         code = await self.oa.file_trip(
-            TRAVEL_APPROVAL_CODE, self.salesperson.oa_user_id, destination="深圳",
-            start=start, days=3, purpose="参加深圳国际机床展览会 (CIMES), 拜访华南客户",
-            uuid=str(uuid.uuid4()),
+            self.salesperson, destination="深圳", start=start, days=3,
+            purpose="参加深圳国际机床展览会 (CIMES), 拜访华南客户",
         )  # fmt: skip
         began = time.monotonic()
-        await self.oa.approve(TRAVEL_APPROVAL_CODE, code)
+        await self.oa.approve_trip(code)
         self.status(f"trip {code} approved; waiting for the ERP business trip")
 
         async def leave() -> dict[str, Any] | None:
@@ -375,35 +365,17 @@ class Story:
         async with httpx.AsyncClient(base_url=self.urls["erp"], timeout=10) as control:
             (await control.post("/_sandbox/clock", json={"manual": held})).raise_for_status()
 
-    async def _discount_instance(self, order_id: str) -> str | None:
-        """The OA discount approval filed for `order_id`, from the OA's own records."""
-        async with httpx.AsyncClient(base_url=self.urls["oa"], timeout=10) as control:
-            response = await control.get(
-                "/_sandbox/effects", params={"object": "approval_instance"}
-            )
-            response.raise_for_status()
-        for row in response.json()["effects"]:
-            if row["action"] != "create" or row["detail"].get("approval_code") != (
-                DISCOUNT_APPROVAL_CODE
-            ):
-                continue
-            form = json.loads((await self.oa.detail(row["record_id"]))["form"])
-            if any(w.get("custom_id") == "crm_order_id" and w.get("value") == order_id
-                   for w in form):  # fmt: skip
-                return str(row["record_id"])
-        return None
-
     async def discount(self) -> StepResult:
         """Sell the model 14.9 % below list; the order waits for the OA's approval, then goes."""
         order_id = await self.crm.place_order(self.account_id, [(ORDERED_MODEL, 1, DISCOUNT_PRICE)])
         self.status(f"order {order_id} at {DISCOUNT_PRICE:,} activated; waiting for the OA")
         code = await until(
-            partial(self._discount_instance, order_id), what=f"an OA approval of {order_id}"
+            partial(self.oa.discount_instance, order_id), what=f"an OA approval of {order_id}"
         )
         if await self._erp_order(order_id) is not None:
             raise StepFailedError(f"order {order_id} reached the ERP before its approval")
         began = time.monotonic()
-        await self.oa.approve(DISCOUNT_APPROVAL_CODE, code)
+        await self.oa.approve_discount(code)
         self.status(f"OA instance {code} approved; waiting for the ERP sales order")
         confirmed = await until(
             partial(self._erp_order, order_id, "sale"), what=f"ERP order for {order_id}"

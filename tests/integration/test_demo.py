@@ -16,19 +16,32 @@ def _our_processes() -> list[str]:
     ]  # fmt: skip
 
 
-def test_demo_plays_trade_show_to_delivery_and_cleans_up() -> None:
-    before = set(_our_processes())
+def _demo(*args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "bizbus.deploy", "demo", "--orders", "3"],
+        [sys.executable, "-m", "bizbus.deploy", "demo", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "160"},
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    for step in range(1, 9):
+    for step in range(1, 11):
         assert f"✓ {step}." in output, output[-4000:]
+    return output
+
+
+def test_demo_plays_trade_show_to_delivery_and_cleans_up() -> None:
+    before = set(_our_processes())
+    output = _demo("--orders", "3")
     assert "All 10 steps verified" in output
     assert "3 order(s) confirmed in the ERP" in output
     assert "Confirmed" in output and "Invoiced" in output
     assert "Available_Quantity__c = " in output  # the stock step read the CRM product back
     assert "sale → cancel" in output  # the cancelled order, read back from the ERP
+    assert set(_our_processes()) <= before, "the demo left Kafka or a sandbox running"
+
+
+def test_demo_plays_the_oa_steps_on_dingtalk() -> None:
+    before = set(_our_processes())
+    output = _demo("--oa", "dingtalk")
+    assert "OA (dingtalk)" in output and "All 10 steps verified" in output
+    assert "held until the OA approved, then placed once" in output  # the discount step
     assert set(_our_processes()) <= before, "the demo left Kafka or a sandbox running"
