@@ -37,6 +37,7 @@ CASES = {
     "salesforce": Case("crm", "BIZBUS_CRM_", "client_secret", sink=True),
     "odoo": Case("erp", "BIZBUS_ERP_", "api_key", sink=True),
     "feishu": Case("oa", "BIZBUS_OA_", "app_secret", sink=False),
+    "dingtalk": Case("dingtalk", "BIZBUS_OA_", "app_secret", sink=False),
 }
 
 
@@ -45,8 +46,8 @@ def test_every_dialect_has_a_contract_case() -> None:
 
 
 @pytest.fixture
-def sandbox_urls(crm_url: str, erp_url: str, oa_url: str) -> dict[str, str]:
-    return {"crm": crm_url, "erp": erp_url, "oa": oa_url}
+def sandbox_urls(crm_url: str, erp_url: str, oa_url: str, dingtalk_url: str) -> dict[str, str]:
+    return {"crm": crm_url, "erp": erp_url, "oa": oa_url, "dingtalk": dingtalk_url}
 
 
 def _settings_values(case: Case, urls: dict[str, str]) -> dict[str, Any]:
